@@ -1,4 +1,9 @@
 import { m001_bookkeeping } from './001_bookkeeping.ts';
+import { m002_mirror } from './002_mirror.ts';
+import { m003_config } from './003_config.ts';
+import { m004_events } from './004_events.ts';
+import { m005_sync } from './005_sync.ts';
+import { m006_webhooks } from './006_webhooks.ts';
 
 export interface Migration {
   version: number;
@@ -8,4 +13,11 @@ export interface Migration {
 }
 
 /** Every migration of the airmirror schema, oldest first. Append; never edit a released one. */
-export const migrations: readonly Migration[] = [m001_bookkeeping];
+export const migrations: readonly Migration[] = [
+  m001_bookkeeping,
+  m002_mirror,
+  m003_config,
+  m004_events,
+  m005_sync,
+  m006_webhooks,
+];
