@@ -4,6 +4,7 @@ import { m003_config } from './003_config.ts';
 import { m004_events } from './004_events.ts';
 import { m005_sync } from './005_sync.ts';
 import { m006_webhooks } from './006_webhooks.ts';
+import { m007_proxy } from './007_proxy.ts';
 
 export interface Migration {
   version: number;
@@ -20,4 +21,5 @@ export const migrations: readonly Migration[] = [
   m004_events,
   m005_sync,
   m006_webhooks,
+  m007_proxy,
 ];
