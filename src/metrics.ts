@@ -1,0 +1,97 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every Prometheus metric airmirror exports, in one registry per process (tests make their own).
+ * Components receive the `Metrics` object and only call `.inc()` / `.observe()`; gauges that
+ * describe Postgres state (lag, outbox depth) are filled by collectors at scrape time.
+ */
+export function createMetrics(opts: { defaults?: boolean } = {}) {
+  const registry = new Registry();
+  if (opts.defaults) collectDefaultMetrics({ register: registry, prefix: 'airmirror_process_' });
+  const registers = [registry];
+
+  return {
+    registry,
+    proxyRequests: new Counter({
+      name: 'airmirror_proxy_requests_total',
+      help: 'Requests through the proxy by method and status',
+      labelNames: ['method', 'status'] as const,
+      registers,
+    }),
+    proxyUpstreamSeconds: new Histogram({
+      name: 'airmirror_proxy_upstream_seconds',
+      help: 'Time Airtable took to answer proxied requests',
+      labelNames: ['method'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    mirrorApplySeconds: new Histogram({
+      name: 'airmirror_mirror_apply_seconds',
+      help: 'Time to apply a batch to the mirror, by origin',
+      labelNames: ['origin'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers,
+    }),
+    mirrorApplyFailures: new Counter({
+      name: 'airmirror_mirror_apply_failures_total',
+      help: 'Mirror applies that failed (queued for catch-up), by origin',
+      labelNames: ['origin'] as const,
+      registers,
+    }),
+    sweepSeconds: new Histogram({
+      name: 'airmirror_sweep_seconds',
+      help: 'Duration of table syncs, by sync type',
+      labelNames: ['sync_type'] as const,
+      buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600],
+      registers,
+    }),
+    records: new Counter({
+      name: 'airmirror_records_total',
+      help: 'Records handled by syncs: upserted, skipped (unchanged) or deleted',
+      labelNames: ['table', 'action'] as const,
+      registers,
+    }),
+    syncRuns: new Counter({
+      name: 'airmirror_sync_runs_total',
+      help: 'Table sync runs by outcome',
+      labelNames: ['status'] as const,
+      registers,
+    }),
+    tableLagSeconds: new Gauge({
+      name: 'airmirror_table_lag_seconds',
+      help: 'Seconds since each table last synced successfully',
+      labelNames: ['source', 'table'] as const,
+      registers,
+    }),
+    rateBudgetWaits: new Counter({
+      name: 'airmirror_rate_budget_waits_total',
+      help: 'Requests that waited for the per-base request budget',
+      labelNames: ['base'] as const,
+      registers,
+    }),
+    airtable429: new Counter({
+      name: 'airmirror_airtable_429_total',
+      help: '429 answers received from Airtable',
+      labelNames: ['base'] as const,
+      registers,
+    }),
+    airtableRequests: new Counter({
+      name: 'airmirror_airtable_requests_total',
+      help: 'Requests sent to Airtable by the syncer and webhooks, by status',
+      labelNames: ['status'] as const,
+      registers,
+    }),
+    outboxDepth: new Gauge({
+      name: 'airmirror_outbox_depth',
+      help: 'Change events not yet delivered to every subscription',
+      registers,
+    }),
+    eventDeliveryFailures: new Counter({
+      name: 'airmirror_event_delivery_failures_total',
+      help: 'Failed attempts to deliver change events to receivers',
+      registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
