@@ -2,7 +2,18 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.airmirror/', 'dist/', 'bench/results*.json', '.wrangler/', 'coverage/'] },
+  {
+    ignores: [
+      'node_modules/',
+      '.airmirror/',
+      'dist/',
+      'bench/results*.json',
+      '.wrangler/',
+      'coverage/',
+      'scratch/',
+      '.tmp-*/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

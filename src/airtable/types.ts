@@ -184,3 +184,30 @@ export interface WebhookPing {
   webhook: { id: string };
   timestamp: string;
 }
+
+/** One base in the list-bases response (reference §3.1). */
+export interface AirtableBaseInfo {
+  id: string;
+  name: string;
+  permissionLevel: 'none' | 'read' | 'comment' | 'edit' | 'create' | (string & {});
+}
+
+export interface ListBasesResponse {
+  bases: AirtableBaseInfo[];
+  offset?: string;
+}
+
+/** `GET /v0/meta/whoami` (reference §2.3). */
+export interface WhoAmIResponse {
+  id: string;
+  scopes?: string[];
+  email?: string;
+}
+
+export interface ListWebhooksResponse {
+  webhooks: WebhookInfo[];
+}
+
+export interface RefreshWebhookResponse {
+  expirationTime: string | null;
+}

@@ -1,11 +1,39 @@
-import type { Command } from './args.ts';
+import { parseConfig } from '../config.ts';
+import type { Queryable } from '../db/database.ts';
+import { formatStatusTable, tableStatuses } from '../api/status.ts';
+import { openCommandDatabase } from '../../sync/runtime.ts';
+import { parseFlags, type Command } from './args.ts';
 
-// Placeholder until its issue lands: refuses clearly instead of pretending to work.
+const HELP = `usage: airmirror status [--json]
+
+Shows every mirrored table: sync type, status, last synced, rows, lag, whether it waits for a
+catch-up of proxy writes, and its latest error. Reads the mirror's Postgres (DATABASE_URL, or the
+embedded one); it does not call Airtable.
+  --json   print {"tables": [...]} as JSON on stdout`;
+
+/** The command's core, shared with tests: writes the report and resolves with the exit code. */
+export async function printStatus(
+  q: Queryable,
+  opts: { json: boolean; now?: number; write?: (s: string) => void },
+): Promise<number> {
+  const write = opts.write ?? ((s: string) => void process.stdout.write(s));
+  const tables = await tableStatuses(q, opts.now ?? Date.now());
+  write(opts.json ? JSON.stringify({ tables }, null, 2) + '\n' : formatStatusTable(tables));
+  return 0;
+}
+
 export const statusCommand: Command = {
   name: 'status',
   summary: 'show per-table sync status',
-  async run() {
-    process.stderr.write('airmirror status: not implemented yet\n');
-    return 2;
+  async run(argv, env) {
+    const flags = parseFlags(argv, { json: { type: 'boolean' } }, HELP);
+    if (flags.help) return 0;
+    const config = parseConfig(env);
+    const { db, close } = await openCommandDatabase(config);
+    try {
+      return await printStatus(db, { json: flags.values.json === true });
+    } finally {
+      await close();
+    }
   },
 };

@@ -1,11 +1,106 @@
-import type { Command } from './args.ts';
+import { createRateBudget } from '../airtable/index.ts';
+import { parseConfig } from '../config.ts';
+import { createLogger } from '../log.ts';
+import { openCommandDatabase, syncerFromConfig } from '../../sync/runtime.ts';
+import type { SourceSyncResult } from '../../sync/syncer.ts';
+import { parseFlags, UsageError, type Command } from './args.ts';
 
-// Placeholder until its issue lands: refuses clearly instead of pretending to work.
+const HELP = `usage: airmirror sync --once [--json]
+
+One complete sync of every configured table (AIRTABLE_BASES and sources added through the API),
+then exit: 0 when every table synced, 1 with the first error on one line otherwise.
+  --once   required: the continuous schedule runs inside "airmirror start"
+  --json   print a summary as JSON on stdout`;
+
 export const syncCommand: Command = {
   name: 'sync',
   summary: 'sync every configured table (--once), then exit',
-  async run() {
-    process.stderr.write('airmirror sync: not implemented yet\n');
-    return 2;
+  async run(argv, env) {
+    const flags = parseFlags(argv, { once: { type: 'boolean' }, json: { type: 'boolean' } }, HELP);
+    if (flags.help) return 0;
+    if (!flags.values.once)
+      throw new UsageError(`sync runs continuously inside "airmirror start"; pass --once\n${HELP}`);
+    const config = parseConfig(env);
+    if (config.bases.length === 0 && !config.secretKey) {
+      throw new UsageError('no bases configured: set AIRTABLE_BASES and AIRTABLE_TOKEN');
+    }
+    const log = createLogger({ level: config.logLevel });
+    const started = Date.now();
+    const { db, close } = await openCommandDatabase(config);
+    try {
+      const syncer = await syncerFromConfig({
+        db,
+        config,
+        log,
+        budget: createRateBudget({ perSecond: config.rateLimitPerSecond }),
+      });
+      await syncer.start();
+      const results = await syncer.syncAll().finally(() => syncer.stop());
+      const failures = failuresOf(results);
+      if (flags.values.json) {
+        process.stdout.write(
+          JSON.stringify(summary(results, Date.now() - started, failures.length === 0), null, 2) + '\n',
+        );
+      }
+      if (results.length === 0) {
+        process.stderr.write('airmirror sync: no sources configured\n');
+        return 1;
+      }
+      if (failures.length > 0) {
+        process.stderr.write(`airmirror sync: ${failures.length} failure(s); first: ${failures[0]}\n`);
+        return 1;
+      }
+      return 0;
+    } finally {
+      await close();
+    }
   },
 };
+
+function failuresOf(results: SourceSyncResult[]): string[] {
+  const out: string[] = [];
+  for (const s of results) {
+    if (s.error && s.tables.every((t) => t.status !== 'Failed')) out.push(`${s.baseId}: ${s.error}`);
+    for (const t of s.tables) {
+      if (t.status === 'Failed' || t.status === 'Cancelled') {
+        out.push(`${s.baseId}/${t.tableName} (${t.tableId}): ${t.error ?? t.status}`);
+      }
+    }
+  }
+  return out;
+}
+
+/** The --json summary (snake_case like the management API). */
+export function summary(results: SourceSyncResult[], durationMs: number, ok: boolean) {
+  return {
+    ok,
+    duration_ms: durationMs,
+    sources: results.map((s) => ({
+      source_id: s.sourceId,
+      base_id: s.baseId,
+      schema: s.schema,
+      schema_changed: s.schemaChanged,
+      rebuilt: s.rebuilt,
+      error: s.error ?? null,
+      tables: s.tables.map((t) => ({
+        table_id: t.tableId,
+        table_name: t.tableName,
+        mirror_table: t.mirrorTable,
+        status: t.status,
+        reason: t.reason ?? null,
+        error: t.error ?? null,
+        rebuild: t.rebuild,
+        requests: t.counters.requests,
+        records_seen: t.counters.seen,
+        records_inserted: t.counters.inserted,
+        records_updated: t.counters.updated,
+        records_unchanged: t.counters.unchanged,
+        records_cached: t.counters.cached,
+        records_fenced_out: t.counters.fencedOut,
+        records_deleted: t.counters.deleted,
+        cell_errors: t.counters.cellErrors,
+        listing_restarts: t.counters.listingRestarts,
+      })),
+    })),
+  };
+}

@@ -1,0 +1,178 @@
+/**
+ * The management API's vocabulary: sync types, frequencies and statuses (issue 5), and the zod
+ * schemas that validate requests. The same schemas generate `GET /api/openapi.json`, so the
+ * documentation cannot drift from what is enforced.
+ */
+import { z } from 'zod';
+import { SYNC_STATUSES } from '../../sync/state.ts';
+import { SYNC_FREQUENCIES, type SyncFrequency } from '../scheduler/frequency.ts';
+
+export const SYNC_TYPES = ['full_refresh', 'incremental', 'append', 'webhook'] as const;
+export type SyncType = (typeof SYNC_TYPES)[number];
+
+export { SYNC_FREQUENCIES, frequencyMs, type SyncFrequency } from '../scheduler/frequency.ts';
+
+/** Reconciliation intervals: every frequency except `never` (deletes are only seen by a full listing). */
+export const FULL_REFRESH_INTERVALS = SYNC_FREQUENCIES.filter((f) => f !== 'never') as Exclude<
+  SyncFrequency,
+  'never'
+>[];
+
+// Statuses are the syncer's state machine's (sync/state.ts); the API only shows and pauses them.
+export { SYNC_STATUSES, type SyncStatus } from '../../sync/state.ts';
+
+/** Airtable field types a table can be synced incrementally on (reference §5). */
+export const INCREMENTAL_FIELD_TYPES = ['lastModifiedTime', 'createdTime'] as const;
+export type IncrementalFieldType = (typeof INCREMENTAL_FIELD_TYPES)[number];
+
+// ---- requests --------------------------------------------------------------------------------
+
+const BASE_ID = /^app[A-Za-z0-9]{14}$/;
+// Same rule as AIRTABLE_BASES (src/config.ts): room for `_swap` within 63 bytes, never ours.
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,57}$/;
+const TIME_OF_DAY = /^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/;
+
+export const CreateSourceRequest = z
+  .strictObject({
+    base_id: z.string().regex(BASE_ID, 'must be an Airtable base id (app + 14 letters or digits)'),
+    token: z.string().min(1, 'must not be empty').max(1000).meta({
+      description: 'Airtable personal access token; stored encrypted, never returned',
+      writeOnly: true,
+    }),
+    schema_name: z
+      .string()
+      .regex(SCHEMA_NAME, 'must be a lowercase Postgres identifier of at most 58 characters')
+      .refine((s) => s !== 'airmirror' && !s.startsWith('pg_') && !s.endsWith('_swap'), {
+        message: 'is reserved',
+      })
+      .optional()
+      .meta({ description: 'Postgres schema of the mirror tables (default "public")' }),
+    name: z.string().max(200).optional(),
+  })
+  .meta({ id: 'CreateSourceRequest' });
+export type CreateSourceRequest = z.infer<typeof CreateSourceRequest>;
+
+export const PatchSchemaRequest = z
+  .strictObject({
+    sync_type: z.enum(SYNC_TYPES).optional(),
+    incremental_field: z
+      .string()
+      .min(1)
+      .nullable()
+      .optional()
+      .meta({ description: 'Field id (or name) of a lastModifiedTime/createdTime field' }),
+    incremental_field_type: z.enum(INCREMENTAL_FIELD_TYPES).nullable().optional(),
+    primary_key_columns: z.array(z.string().min(1)).min(1).optional(),
+    sync_frequency: z.enum(SYNC_FREQUENCIES).optional(),
+    sync_time_of_day: z.string().regex(TIME_OF_DAY, 'must be HH:MM or HH:MM:SS (UTC)').nullable().optional(),
+    should_sync: z.boolean().optional(),
+    full_refresh_interval: z.enum(FULL_REFRESH_INTERVALS).optional(),
+  })
+  .meta({ id: 'PatchSchemaRequest' });
+export type PatchSchemaRequest = z.infer<typeof PatchSchemaRequest>;
+
+export const ListSchemasQuery = z.strictObject({ source_id: z.string().min(1).optional() });
+
+export const DeleteSourceQuery = z.strictObject({
+  drop_data: z.enum(['true', 'false']).optional(),
+});
+
+// ---- responses (documentation only; built by serialize.ts) -----------------------------------
+
+export const SchemaResponse = z
+  .object({
+    id: z.string(),
+    source_id: z.string(),
+    table_id: z.string(),
+    name: z.string(),
+    mirror_schema: z.string(),
+    mirror_table: z.string(),
+    sync_type: z.enum(SYNC_TYPES),
+    incremental: z.boolean(),
+    incremental_field: z.string().nullable(),
+    incremental_field_type: z.string().nullable(),
+    primary_key_columns: z.array(z.string()),
+    sync_frequency: z.enum(SYNC_FREQUENCIES),
+    sync_time_of_day: z.string().nullable(),
+    should_sync: z.boolean(),
+    full_refresh_interval: z.string(),
+    status: z.enum(SYNC_STATUSES).nullable(),
+    last_synced_at: z.string().nullable(),
+    latest_error: z.string().nullable(),
+    rows: z.number(),
+    lag_seconds: z.number().nullable().meta({ description: 'Seconds since the last successful sync' }),
+    needs_catchup: z.boolean(),
+    resync_required: z.boolean(),
+    high_water_mark: z.string().nullable(),
+    history_table: z.string().nullable(),
+    next_run_at: z.string().nullable(),
+    vanished_at: z.string().nullable(),
+    created_at: z.string(),
+  })
+  .meta({ id: 'Schema' });
+
+export const PatchSchemaResponse = SchemaResponse.extend({
+  resync_required: z.boolean().meta({
+    description: 'true when the change invalidates mirrored data; the next run re-imports the table',
+  }),
+}).meta({ id: 'PatchSchemaResponse' });
+
+export const SourceResponse = z
+  .object({
+    id: z.string(),
+    base_id: z.string(),
+    schema_name: z.string(),
+    name: z.string().nullable(),
+    has_token: z.boolean(),
+    created_at: z.string(),
+    updated_at: z.string(),
+    schemas: z.array(SchemaResponse),
+  })
+  .meta({ id: 'Source' });
+
+export const IncrementalFieldsResponse = z
+  .object({
+    incremental_fields: z.array(z.object({ id: z.string(), name: z.string(), type: z.string() })),
+    incremental_available: z.boolean(),
+    append_available: z.boolean(),
+    full_refresh_available: z.boolean(),
+    cdc_available: z.literal(false),
+    supports_webhooks: z.boolean(),
+    detected_primary_keys: z.array(z.string()),
+    available_columns: z.array(
+      z.object({
+        field_id: z.string().nullable(),
+        name: z.string(),
+        column: z.string().nullable(),
+        type: z.string(),
+      }),
+    ),
+  })
+  .meta({ id: 'IncrementalFields' });
+
+export const StatusResponse = z
+  .object({
+    tables: z.array(
+      z.object({
+        source_id: z.string(),
+        base_id: z.string(),
+        schema_id: z.string(),
+        table: z.string(),
+        mirror_table: z.string(),
+        sync_type: z.string(),
+        status: z.string().nullable(),
+        should_sync: z.boolean(),
+        last_synced_at: z.string().nullable(),
+        rows: z.number(),
+        lag_seconds: z.number().nullable(),
+        latest_error: z.string().nullable(),
+        needs_catchup: z.boolean(),
+        next_run_at: z.string().nullable(),
+      }),
+    ),
+  })
+  .meta({ id: 'Status' });
+
+export const ErrorResponse = z
+  .object({ type: z.string(), code: z.string(), detail: z.string(), attr: z.string().nullable() })
+  .meta({ id: 'Error' });

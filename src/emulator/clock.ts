@@ -1,0 +1,22 @@
+/**
+ * The emulator's clock: wall time (or an injected clock) plus an offset that tests move with
+ * `control.advanceClock` / `control.setClock`, so TTLs, rate-limit windows and penalties can be
+ * exercised without sleeping.
+ */
+export class EmulatorClock {
+  private offset = 0;
+  constructor(private readonly base: () => number = Date.now) {}
+
+  now(): number {
+    return this.base() + this.offset;
+  }
+  advance(ms: number): void {
+    this.offset += ms;
+  }
+  set(ms: number): void {
+    this.offset = ms - this.base();
+  }
+  iso(): string {
+    return new Date(this.now()).toISOString();
+  }
+}

@@ -1,0 +1,387 @@
+import type pg from 'pg';
+import type { Database } from '../db/database.ts';
+import type { Logger } from '../log.ts';
+import { abortableSleep, retryDelayMs } from './backoff.ts';
+import { matchesSubscription, toChangeEvent } from './event.ts';
+import { OutboxHorizon } from './horizon.ts';
+import { OutboxListener } from './listener.ts';
+import { postEvent, type PostResult } from './post.ts';
+import {
+  dueSubscriptionIds,
+  insertDeadLetter,
+  lockSubscription,
+  minActiveCursor,
+  minOutboxId,
+  outboxAfter,
+  pruneOutboxBefore,
+  pruneOutboxUpTo,
+  saveDeliveryState,
+} from './store.ts';
+import type { ChangeEvent, OutboxRow, SecretBox, SubscriptionRow } from './types.ts';
+
+const HOUR = 60 * 60 * 1000;
+const GAP_RECHECK_MS = 100;
+
+export interface DelivererOptions {
+  db: Database;
+  fetch: typeof fetch;
+  secrets: SecretBox;
+  log: Logger;
+  now?: () => Date;
+  /** Abortable sleep between passes (injectable for tests). */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Polling fallback when no notification arrives (LISTEN can miss while reconnecting). */
+  pollIntervalMs?: number;
+  /** Connection for LISTEN; defaults to the pool's settings. `false` = polling only. */
+  listen?: pg.ClientConfig | false;
+  random?: () => number;
+  /** Outbox rows read per subscription per step. */
+  batchSize?: number;
+  /** Concurrent requests per subscription (different records only). */
+  concurrency?: number;
+  /** Subscriptions served at once (each holds one connection while delivering). */
+  parallelSubscriptions?: number;
+  retryWindowMs?: number;
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  requestTimeoutMs?: number;
+  /** With no subscription at all, outbox rows older than this are pruned. */
+  outboxRetentionMs?: number;
+}
+
+export interface PassResult {
+  delivered: number;
+  failed: number;
+  deadLettered: number;
+  pruned: number;
+}
+
+export interface Deliverer {
+  start(): void;
+  /** Stops the loop and the listener; resolves once the running pass has finished. */
+  stop(): Promise<void>;
+  /** One complete pass (all due subscriptions drained as far as possible, then pruning). */
+  runOnce(): Promise<PassResult>;
+  /** Asks the loop for a pass now (what a NOTIFY does). */
+  wake(): void;
+}
+
+export function createDeliverer(opts: DelivererOptions): Deliverer {
+  return new OutboxDeliverer(opts);
+}
+
+interface Step {
+  delivered: number;
+  failed: number;
+  deadLettered: number;
+  /** More rows may be waiting right away (a full batch went through). */
+  more: boolean;
+}
+
+/**
+ * Delivers outbox rows to subscribers: at least once, in order per record.
+ *
+ * Per subscription, rows are read after its cursor in id order; within a batch, events of
+ * different records go out concurrently while each record's events go one after another. The
+ * cursor only moves up to the first event that failed, so a failed event and everything after it
+ * is tried again later (a later event of the same record is never delivered before an earlier
+ * one; events of other records may be delivered twice, which at-least-once allows). While a
+ * subscription is failing, only its head event is retried, with exponential backoff, until the
+ * retry window (24 h) is over; then it becomes a dead letter and delivery moves on. All of this
+ * state is in the subscription row, so a restart resumes where it stopped.
+ */
+class OutboxDeliverer implements Deliverer {
+  private readonly db: Database;
+  private readonly now: () => Date;
+  private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  private readonly horizon = new OutboxHorizon();
+  private readonly listener: OutboxListener | undefined;
+  private readonly o: Required<
+    Pick<
+      DelivererOptions,
+      | 'pollIntervalMs'
+      | 'batchSize'
+      | 'concurrency'
+      | 'parallelSubscriptions'
+      | 'retryWindowMs'
+      | 'retryBaseMs'
+      | 'retryMaxMs'
+      | 'requestTimeoutMs'
+      | 'outboxRetentionMs'
+    >
+  >;
+  private running: Promise<void> | undefined;
+  private stopping = new AbortController();
+  private wakeup = new AbortController();
+  private woken = false;
+  private passChain: Promise<unknown> = Promise.resolve();
+  private horizonReady = false;
+
+  constructor(private readonly deps: DelivererOptions) {
+    this.db = deps.db;
+    this.now = deps.now ?? (() => new Date());
+    this.sleep = deps.sleep ?? abortableSleep;
+    this.o = {
+      pollIntervalMs: deps.pollIntervalMs ?? 5_000,
+      batchSize: deps.batchSize ?? 100,
+      concurrency: deps.concurrency ?? 16,
+      parallelSubscriptions: deps.parallelSubscriptions ?? 2,
+      retryWindowMs: deps.retryWindowMs ?? 24 * HOUR,
+      retryBaseMs: deps.retryBaseMs ?? 1_000,
+      retryMaxMs: deps.retryMaxMs ?? HOUR,
+      requestTimeoutMs: deps.requestTimeoutMs ?? 10_000,
+      outboxRetentionMs: deps.outboxRetentionMs ?? HOUR,
+    };
+    if (deps.listen !== false) {
+      this.listener = new OutboxListener(deps.listen ?? deps.db.pool.options, () => this.wake(), deps.log);
+    }
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.stopping = new AbortController();
+    this.listener?.start();
+    this.running = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    this.wakeup.abort();
+    await this.listener?.stop();
+    await this.running;
+    this.running = undefined;
+  }
+
+  wake(): void {
+    this.woken = true;
+    this.wakeup.abort();
+  }
+
+  runOnce(): Promise<PassResult> {
+    // Passes never overlap (a test or the API may call this while the loop runs).
+    const pass = this.passChain.then(() => this.pass());
+    this.passChain = pass.catch(() => undefined);
+    return pass;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping.signal.aborted) {
+      this.woken = false;
+      try {
+        await this.runOnce();
+      } catch (err) {
+        this.deps.log.error({ err: (err as Error).message }, 'event delivery pass failed');
+      }
+      if (this.stopping.signal.aborted) break;
+      if (this.woken) continue;
+      this.wakeup = new AbortController();
+      let wait = await this.waitMs().catch(() => this.o.pollIntervalMs);
+      // Waiting on a gap: if its writer rolls back, no NOTIFY will come, so look again soon.
+      if (this.horizon.blocked) wait = Math.min(wait, GAP_RECHECK_MS);
+      const signal = AbortSignal.any([this.stopping.signal, this.wakeup.signal]);
+      if (!this.woken) await this.sleep(wait, signal);
+    }
+  }
+
+  /** Until the next poll, or sooner when a retry falls due. */
+  private async waitMs(): Promise<number> {
+    const r = await this.db.query<{ at: Date | null }>({
+      text: 'SELECT min(next_attempt_at) AS at FROM airmirror.subscriptions WHERE active',
+      values: [],
+    });
+    const at = r.rows[0]?.at;
+    if (!at) return this.o.pollIntervalMs;
+    return Math.max(0, Math.min(this.o.pollIntervalMs, at.getTime() - this.now().getTime()));
+  }
+
+  private async pass(): Promise<PassResult> {
+    const result: PassResult = { delivered: 0, failed: 0, deadLettered: 0, pruned: 0 };
+    if (!this.horizonReady) {
+      // Everything at or below the lowest cursor is settled for every subscription.
+      const min = (await this.db.query<{ cursor: number | null }>(minActiveCursor())).rows[0]?.cursor;
+      if (min !== null && min !== undefined) this.horizon.reset(Number(min));
+      else {
+        // No subscriber needs anything below the oldest row; the horizon then only bounds pruning.
+        const low = (await this.db.query<{ id: number | null }>(minOutboxId())).rows[0]?.id;
+        this.horizon.reset(low === null || low === undefined ? undefined : Number(low) - 1);
+      }
+      this.horizonReady = true;
+    }
+    const horizon = await this.horizon.advance(this.db);
+    const due = (await this.db.query<{ id: string }>(dueSubscriptionIds(this.now()))).rows.map((r) => r.id);
+    await mapLimit(due, this.o.parallelSubscriptions, async (id) => {
+      for (;;) {
+        if (this.stopping.signal.aborted && this.running) return;
+        const step = await this.step(id, horizon);
+        result.delivered += step.delivered;
+        result.failed += step.failed;
+        result.deadLettered += step.deadLettered;
+        if (!step.more) return;
+      }
+    });
+    result.pruned = await this.prune(horizon);
+    return result;
+  }
+
+  /** One batch for one subscription, in one transaction holding its row lock. */
+  private step(id: string, horizon: number): Promise<Step> {
+    return this.db.tx(async (tx) => {
+      const none: Step = { delivered: 0, failed: 0, deadLettered: 0, more: false };
+      const sub = (await tx.query<SubscriptionRow>(lockSubscription(id))).rows[0];
+      if (!sub) return none;
+      const now = this.now();
+      if (sub.next_attempt_at && sub.next_attempt_at.getTime() > now.getTime()) return none;
+      const cursor = Number(sub.cursor);
+      const limit = sub.attempts > 0 ? 1 : this.o.batchSize;
+      const rows = (await tx.query<OutboxRow>(outboxAfter(cursor, horizon, limit))).rows;
+      if (rows.length === 0) return none;
+
+      const events = rows.map(toChangeEvent);
+      const wanted = events.filter((e) => matchesSubscription(sub, e));
+      const secret = wanted.length > 0 ? await this.deps.secrets.decrypt(sub.secret_encrypted) : '';
+      const results = await this.deliverInRecordOrder(sub.url, secret, wanted, now);
+
+      const failedEvent = wanted.find((e) => results.get(e.id)?.ok === false);
+      const delivered = [...results.values()].filter((r) => r.ok).length;
+      const lastId = events[events.length - 1].id;
+      if (!failedEvent) {
+        await tx.query(
+          saveDeliveryState({
+            id,
+            cursor: lastId,
+            attempts: 0,
+            failingEventId: null,
+            failingSince: null,
+            nextAttemptAt: null,
+            lastError: null,
+            delivered,
+            lastDeliveredAt: delivered > 0 ? now : null,
+          }),
+        );
+        return { delivered, failed: 0, deadLettered: 0, more: rows.length === limit };
+      }
+
+      const failure = results.get(failedEvent.id) as { ok: false; error: string };
+      const sameHead = sub.failing_event_id !== null && Number(sub.failing_event_id) === failedEvent.id;
+      const attempts = sameHead ? sub.attempts + 1 : 1;
+      const failingSince = sameHead && sub.failing_since ? sub.failing_since : now;
+      const windowEnd = failingSince.getTime() + this.o.retryWindowMs;
+      const failed = [...results.values()].filter((r) => !r.ok).length;
+
+      if (now.getTime() >= windowEnd) {
+        await tx.query(
+          insertDeadLetter({
+            subscriptionId: id,
+            event: failedEvent,
+            attempts,
+            lastError: failure.error,
+            failedAt: now,
+          }),
+        );
+        await tx.query(
+          saveDeliveryState({
+            id,
+            cursor: failedEvent.id,
+            attempts: 0,
+            failingEventId: null,
+            failingSince: null,
+            nextAttemptAt: null,
+            lastError: failure.error,
+            delivered,
+            lastDeliveredAt: delivered > 0 ? now : null,
+          }),
+        );
+        this.deps.log.warn(
+          { subscription: id, event: failedEvent.id, attempts, error: failure.error },
+          'event moved to dead letters after the retry window',
+        );
+        return { delivered, failed, deadLettered: 1, more: true };
+      }
+
+      const delay = retryDelayMs(attempts, {
+        baseMs: this.o.retryBaseMs,
+        maxMs: this.o.retryMaxMs,
+        random: this.deps.random,
+      });
+      // The last try lands exactly at the end of the window, not up to an hour after it.
+      const next = new Date(Math.min(now.getTime() + delay, windowEnd));
+      await tx.query(
+        saveDeliveryState({
+          id,
+          cursor: failedEvent.id - 1 >= cursor ? failedEvent.id - 1 : cursor,
+          attempts,
+          failingEventId: failedEvent.id,
+          failingSince,
+          nextAttemptAt: next,
+          lastError: failure.error,
+          delivered,
+          lastDeliveredAt: delivered > 0 ? now : null,
+        }),
+      );
+      this.deps.log.info(
+        {
+          subscription: id,
+          event: failedEvent.id,
+          attempts,
+          error: failure.error,
+          retryAt: next.toISOString(),
+        },
+        'event delivery failed; will retry',
+      );
+      return { delivered, failed, deadLettered: 0, more: false };
+    });
+  }
+
+  /**
+   * Sends events with up to `concurrency` requests in flight, never two of one record at once and
+   * always in id order per record; a record's chain stops at its first failure.
+   */
+  private async deliverInRecordOrder(
+    url: string,
+    secret: string,
+    events: ChangeEvent[],
+    now: Date,
+  ): Promise<Map<number, PostResult>> {
+    const chains = new Map<string, ChangeEvent[]>();
+    for (const e of events) {
+      const key = `${e.table_id ?? e.table}\u0000${e.record_id}`;
+      const chain = chains.get(key);
+      if (chain) chain.push(e);
+      else chains.set(key, [e]);
+    }
+    const results = new Map<number, PostResult>();
+    await mapLimit([...chains.values()], this.o.concurrency, async (chain) => {
+      for (const event of chain) {
+        const r = await postEvent({
+          fetch: this.deps.fetch,
+          url,
+          secret,
+          event,
+          now,
+          timeoutMs: this.o.requestTimeoutMs,
+        });
+        results.set(event.id, r);
+        if (!r.ok) return;
+      }
+    });
+    return results;
+  }
+
+  /** Drops outbox rows every active subscription has passed (or old ones when there are none). */
+  private async prune(horizon: number): Promise<number> {
+    const min = (await this.db.query<{ cursor: number | null }>(minActiveCursor())).rows[0]?.cursor;
+    const q =
+      min === null || min === undefined
+        ? pruneOutboxBefore(new Date(this.now().getTime() - this.o.outboxRetentionMs), horizon, 5_000)
+        : pruneOutboxUpTo(Math.min(Number(min), horizon), 5_000);
+    return (await this.db.query(q)).rowCount ?? 0;
+  }
+}
+
+async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await fn(items[next++]);
+  });
+  await Promise.all(workers);
+}

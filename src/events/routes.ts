@@ -1,0 +1,211 @@
+import { randomBytes } from 'node:crypto';
+import { Hono, type Context } from 'hono';
+import type { Database } from '../db/database.ts';
+import { AirmirrorError, apiErrorBody, asAirmirrorError, badRequest, notFound } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { postEvent } from './post.ts';
+import {
+  deleteSubscription,
+  getDeadLetter,
+  getSubscription,
+  insertSubscription,
+  listDeadLetters,
+  listSubscriptions,
+  markDeadLetterReplayed,
+} from './store.ts';
+import { EVENT_TYPES, type DeadLetterRow, type SecretBox, type SubscriptionRow } from './types.ts';
+
+export interface SubscriptionRoutesDeps {
+  db: Database;
+  secrets: SecretBox;
+  /** Used by dead-letter replay. */
+  fetch: typeof fetch;
+  log?: Logger;
+  now?: () => Date;
+  requestTimeoutMs?: number;
+}
+
+interface SubscriptionInput {
+  url: string;
+  secret: string;
+  tables: string[] | null;
+  eventTypes: string[] | null;
+}
+
+/**
+ * `/subscriptions` routes (the lead mounts this under `/api`). The secret is write-only: it is
+ * stored encrypted and never part of any answer.
+ */
+export function subscriptionRoutes(deps: SubscriptionRoutesDeps): Hono {
+  const app = new Hono();
+  const now = deps.now ?? (() => new Date());
+
+  app.onError((err, c) => {
+    const e = asAirmirrorError(err);
+    if (e.status >= 500) deps.log?.error({ err: (err as Error).message }, 'subscription API error');
+    return c.json(apiErrorBody(e), e.status as 400);
+  });
+
+  app.post('/subscriptions', async (c) => {
+    const input = parseSubscriptionInput(await readJson(c));
+    const id = `sub_${randomBytes(9).toString('base64url')}`;
+    const secretEncrypted = await deps.secrets.encrypt(input.secret);
+    const row = (
+      await deps.db.query<SubscriptionRow>(
+        insertSubscription({
+          id,
+          url: input.url,
+          secretEncrypted,
+          tables: input.tables,
+          eventTypes: input.eventTypes,
+        }),
+      )
+    ).rows[0];
+    return c.json(presentSubscription(row), 201);
+  });
+
+  app.get('/subscriptions', async (c) => {
+    const rows = (await deps.db.query<SubscriptionRow>(listSubscriptions())).rows;
+    return c.json({ count: rows.length, next: null, previous: null, results: rows.map(presentSubscription) });
+  });
+
+  app.get('/subscriptions/:id', async (c) =>
+    c.json(presentSubscription(await load(deps.db, c.req.param('id')))),
+  );
+
+  app.delete('/subscriptions/:id', async (c) => {
+    const r = await deps.db.query(deleteSubscription(c.req.param('id')));
+    if (r.rowCount === 0) throw notFound('No subscription with that id.');
+    return c.body(null, 204);
+  });
+
+  app.get('/subscriptions/:id/dead-letters', async (c) => {
+    const sub = await load(deps.db, c.req.param('id'));
+    const rows = (await deps.db.query<DeadLetterRow>(listDeadLetters(sub.id))).rows;
+    return c.json({ count: rows.length, next: null, previous: null, results: rows.map(presentDeadLetter) });
+  });
+
+  app.post('/subscriptions/:id/dead-letters/:eventId/replay', async (c) => {
+    const sub = await load(deps.db, c.req.param('id'));
+    const eventId = Number(c.req.param('eventId'));
+    if (!Number.isSafeInteger(eventId) || eventId <= 0)
+      throw badRequest('eventId must be an event id.', 'eventId');
+    const dead = (await deps.db.query<DeadLetterRow>(getDeadLetter(sub.id, eventId))).rows[0];
+    if (!dead) throw notFound('No dead letter with that event id for this subscription.');
+    const at = now();
+    const result = await postEvent({
+      fetch: deps.fetch,
+      url: sub.url,
+      secret: await deps.secrets.decrypt(sub.secret_encrypted),
+      event: dead.event,
+      now: at,
+      timeoutMs: deps.requestTimeoutMs ?? 10_000,
+    });
+    await deps.db.query(
+      markDeadLetterReplayed(sub.id, eventId, at, result.ok, result.ok ? null : result.error),
+    );
+    if (!result.ok) {
+      throw new AirmirrorError('REPLAY_FAILED', 502, `Replay failed: ${result.error}.`, {
+        details: { event_id: eventId },
+      });
+    }
+    return c.json({
+      event_id: eventId,
+      delivered: true,
+      status: result.status,
+      replayed_at: at.toISOString(),
+    });
+  });
+
+  return app;
+}
+
+async function load(db: Database, id: string): Promise<SubscriptionRow> {
+  const row = (await db.query<SubscriptionRow>(getSubscription(id))).rows[0];
+  if (!row) throw notFound('No subscription with that id.');
+  return row;
+}
+
+async function readJson(c: Context): Promise<unknown> {
+  try {
+    return await c.req.json();
+  } catch {
+    throw badRequest('The request body must be a JSON object.');
+  }
+}
+
+/** Validates a subscription body; each refusal names the field at fault. */
+export function parseSubscriptionInput(body: unknown): SubscriptionInput {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw badRequest('The request body must be a JSON object.');
+  }
+  const b = body as Record<string, unknown>;
+  if (typeof b.url !== 'string' || b.url.length === 0) throw badRequest('url is required.', 'url');
+  let url: URL;
+  try {
+    url = new URL(b.url);
+  } catch {
+    throw badRequest('url must be an absolute http(s) URL.', 'url');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw badRequest('url must be an absolute http(s) URL.', 'url');
+  }
+  if (typeof b.secret !== 'string' || b.secret.length === 0)
+    throw badRequest('secret is required.', 'secret');
+  if (b.secret.length < 16 || b.secret.length > 512) {
+    throw badRequest('secret must be 16 to 512 characters long.', 'secret');
+  }
+  const tables = optionalStringList(b.tables, 'tables');
+  const eventTypes = optionalStringList(b.event_types, 'event_types');
+  for (const t of eventTypes ?? []) {
+    if (!(EVENT_TYPES as readonly string[]).includes(t)) {
+      throw badRequest(`event_types: unknown type "${t}" (known: ${EVENT_TYPES.join(', ')}).`, 'event_types');
+    }
+  }
+  return { url: b.url, secret: b.secret, tables, eventTypes };
+}
+
+function optionalStringList(v: unknown, field: string): string[] | null {
+  if (v === undefined || v === null) return null;
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x.length === 0)) {
+    throw badRequest(`${field} must be a list of non-empty strings.`, field);
+  }
+  return v.length === 0 ? null : [...new Set(v as string[])];
+}
+
+function iso(d: Date | null): string | null {
+  return d ? new Date(d).toISOString() : null;
+}
+
+/** What the API shows of a subscription: everything but the secret. */
+export function presentSubscription(row: SubscriptionRow) {
+  return {
+    id: row.id,
+    url: row.url,
+    tables: row.tables,
+    event_types: row.event_types,
+    active: row.active,
+    created_at: iso(row.created_at),
+    delivery: {
+      cursor: Number(row.cursor),
+      attempts: row.attempts,
+      failing_event_id: row.failing_event_id === null ? null : Number(row.failing_event_id),
+      failing_since: iso(row.failing_since),
+      next_attempt_at: iso(row.next_attempt_at),
+      last_error: row.last_error,
+      delivered_count: Number(row.delivered_count),
+      last_delivered_at: iso(row.last_delivered_at),
+    },
+  };
+}
+
+function presentDeadLetter(row: DeadLetterRow) {
+  return {
+    event_id: Number(row.event_id),
+    event: row.event,
+    attempts: row.attempts,
+    last_error: row.last_error,
+    failed_at: iso(row.failed_at),
+    replayed_at: iso(row.replayed_at),
+  };
+}

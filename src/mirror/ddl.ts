@@ -1,0 +1,140 @@
+import type { Database, Queryable } from '../db/database.ts';
+import { quoteIdent, quoteLiteral, quoteQualified } from '../db/quote.ts';
+import { sql } from '../db/sql.ts';
+import { conflict } from '../errors.ts';
+import { swapSchemaName } from './naming.ts';
+import { isNotNullBoolean } from './pg-types.ts';
+import { saveMapping } from './store.ts';
+import type { BaseMapping, TableMapping } from './types.ts';
+
+/** `COMMENT ON` text for a mirror table (DESIGN.md "Mirror layout"). */
+export function tableComment(t: Pick<TableMapping, 'tableName' | 'tableId'>): string {
+  return `Airtable table ${JSON.stringify(t.tableName)} (${t.tableId})`;
+}
+
+/** `COMMENT ON` text for a field column, e.g. `Airtable field "Created Time" (fld…), createdTime`. */
+export function columnComment(c: { fieldName: string; fieldId: string; airtableType: string }): string {
+  return `Airtable field ${JSON.stringify(c.fieldName)} (${c.fieldId}), ${c.airtableType}`;
+}
+
+/** The statements that create one mirror table with its comments, in `schema`. */
+export function createTableStatements(t: TableMapping, schema: string): string[] {
+  const name = quoteQualified(schema, t.table);
+  const cols = [
+    'id text PRIMARY KEY',
+    'created_time timestamptz NOT NULL',
+    ...t.columns.map(
+      (c) =>
+        `${quoteIdent(c.column)} ${c.pgType}${isNotNullBoolean(c.airtableType) ? ' NOT NULL DEFAULT false' : ''}`,
+    ),
+  ];
+  // COMMENT takes no parameters: the texts go through quoteLiteral.
+  return [
+    `CREATE TABLE IF NOT EXISTS ${name} (${cols.join(', ')})`,
+    `COMMENT ON TABLE ${name} IS ${quoteLiteral(tableComment(t))}`,
+    `COMMENT ON COLUMN ${name}.id IS ${quoteLiteral(`Airtable record id (${t.tableId})`)}`,
+    `COMMENT ON COLUMN ${name}.created_time IS ${quoteLiteral('Airtable record createdTime')}`,
+    ...t.columns.map(
+      (c) => `COMMENT ON COLUMN ${name}.${quoteIdent(c.column)} IS ${quoteLiteral(columnComment(c))}`,
+    ),
+  ];
+}
+
+/**
+ * Creates the schema and every table of `mapping` (with comments) in `opts.schema` (default
+ * `mapping.schema`; the syncer passes `<schema>_swap` for rebuilds). Existing tables are left as
+ * they are. Run it inside a transaction to make it all-or-nothing.
+ */
+export async function createMirrorTables(
+  q: Queryable,
+  mapping: BaseMapping,
+  opts: { schema?: string } = {},
+): Promise<void> {
+  const schema = opts.schema ?? mapping.schema;
+  await q.query(sql(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`));
+  for (const t of mapping.tables) {
+    await q.query(sql(createTableStatements(t, schema).join(';\n')));
+  }
+}
+
+/** Drops any leftover `<schema>_swap` and creates it empty, for a rebuild to fill. */
+export async function prepareSwapSchema(q: Queryable, schema: string): Promise<string> {
+  const swap = swapSchemaName(schema);
+  await q.query(sql(`DROP SCHEMA IF EXISTS ${quoteIdent(swap)} CASCADE`));
+  await q.query(sql(`CREATE SCHEMA ${quoteIdent(swap)}`));
+  return swap;
+}
+
+/** Drops a `<schema>_swap` left behind by a crashed rebuild. Returns whether there was one. */
+export async function cleanupSwap(q: Queryable, schema: string): Promise<boolean> {
+  const swap = swapSchemaName(schema);
+  const r = await q.query(sql('SELECT 1 FROM pg_namespace WHERE nspname = $1', [swap]));
+  if (r.rowCount === 0) return false;
+  await q.query(sql(`DROP SCHEMA IF EXISTS ${quoteIdent(swap)} CASCADE`));
+  return true;
+}
+
+async function existingTables(q: Queryable, schema: string): Promise<Set<string>> {
+  const r = await q.query<{ relname: string }>(
+    sql(
+      `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')`,
+      [schema],
+    ),
+  );
+  return new Set(r.rows.map((x) => x.relname));
+}
+
+/**
+ * Promotes a filled `<schema>_swap` into `<schema>` in ONE short transaction (invariant 2):
+ * drops this base's old mirror tables (only those named by `oldMapping` — airmirror never drops a
+ * table it did not create), moves every swap table in with `ALTER TABLE … SET SCHEMA`, drops the
+ * swap schema and saves the mapping. Readers keep the old tables until commit; a query waiting on
+ * the lock re-resolves the name afterwards and reads the new table. A new table whose name is
+ * taken by a foreign table in `<schema>` is a 409 and nothing changes.
+ * `sourceId` defaults to the source whose schema_name is `schema`.
+ */
+export async function promoteSwap(
+  db: Database,
+  schema: string,
+  mapping: BaseMapping,
+  oldMapping: BaseMapping | undefined,
+  opts: { sourceId?: string } = {},
+): Promise<void> {
+  const swap = swapSchemaName(schema);
+  await db.tx(async (tx) => {
+    let sourceId = opts.sourceId;
+    if (sourceId === undefined) {
+      const r = await tx.query<{ id: string }>(
+        sql('SELECT id FROM airmirror.sources WHERE schema_name = $1', [schema]),
+      );
+      if (r.rowCount === 0) throw conflict(`no source mirrors into schema ${schema}`, 'UNKNOWN_SOURCE');
+      sourceId = r.rows[0].id;
+    }
+    await tx.query(sql(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`));
+    const ours = new Set((oldMapping?.tables ?? []).map((t) => t.table));
+    const present = await existingTables(tx, schema);
+    for (const t of mapping.tables) {
+      if (present.has(t.table) && !ours.has(t.table)) {
+        throw conflict(
+          `table ${schema}.${t.table} exists and is not an airmirror table; rename it or choose another schema`,
+          'MIRROR_TABLE_CONFLICT',
+          { schema, table: t.table },
+        );
+      }
+    }
+    const drops = [...ours].filter((name) => present.has(name));
+    if (drops.length > 0) {
+      await tx.query(sql(`DROP TABLE ${drops.map((n) => quoteQualified(schema, n)).join(', ')}`));
+    }
+    for (const t of mapping.tables) {
+      await tx.query(sql(`ALTER TABLE ${quoteQualified(swap, t.table)} SET SCHEMA ${quoteIdent(schema)}`));
+    }
+    await tx.query(sql(`DROP SCHEMA ${quoteIdent(swap)} CASCADE`));
+    await saveMapping(tx, sourceId, {
+      ...mapping,
+      schema,
+      tables: mapping.tables.map((t) => ({ ...t, schema })),
+    });
+  });
+}

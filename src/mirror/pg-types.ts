@@ -1,0 +1,67 @@
+import type { AirtableField, FieldConfig } from '../airtable/types.ts';
+
+/** Postgres column types the mirror uses (DESIGN.md "Mirror layout", type table). */
+export type PgType = 'text' | 'text[]' | 'numeric' | 'bigint' | 'boolean' | 'date' | 'timestamptz' | 'jsonb';
+
+const BY_TYPE: Record<string, PgType> = {
+  singleLineText: 'text',
+  multilineText: 'text',
+  richText: 'text',
+  email: 'text',
+  url: 'text',
+  phoneNumber: 'text',
+  singleSelect: 'text',
+  externalSyncSource: 'text',
+  multipleSelects: 'text[]',
+  number: 'numeric',
+  currency: 'numeric',
+  percent: 'numeric',
+  duration: 'numeric',
+  rating: 'bigint',
+  autoNumber: 'bigint',
+  count: 'bigint',
+  checkbox: 'boolean',
+  date: 'date',
+  dateTime: 'timestamptz',
+  multipleRecordLinks: 'text[]',
+};
+
+/**
+ * Types whose column type is decided by `options.result.type` (reference §3.3 notes: formula,
+ * rollup, and createdTime/lastModifiedTime whose result may be a date instead of a dateTime).
+ * Lookups (multipleLookupValues) stay jsonb: their REST value is always an array of values.
+ */
+const BY_RESULT = new Set(['formula', 'rollup', 'createdTime', 'lastModifiedTime']);
+
+/** Fallback when a result type is missing or itself computed. */
+const RESULT_DEFAULT: Record<string, PgType> = {
+  formula: 'jsonb',
+  rollup: 'jsonb',
+  createdTime: 'timestamptz',
+  lastModifiedTime: 'timestamptz',
+};
+
+function resultOf(field: Pick<AirtableField, 'options'>): FieldConfig | undefined {
+  const r = field.options?.result;
+  return r && typeof r === 'object' && typeof r.type === 'string' ? r : undefined;
+}
+
+/** The Postgres type of a field's column. Unknown types (and anything not in the table) are jsonb. */
+export function pgTypeFor(field: Pick<AirtableField, 'type' | 'options'>): PgType {
+  if (BY_RESULT.has(field.type)) {
+    const result = resultOf(field);
+    const t = result ? BY_TYPE[result.type] : undefined;
+    return (
+      t ??
+      (result?.type === 'createdTime' || result?.type === 'lastModifiedTime'
+        ? 'timestamptz'
+        : RESULT_DEFAULT[field.type])
+    );
+  }
+  return BY_TYPE[field.type] ?? 'jsonb';
+}
+
+/** Only a real checkbox column is NOT NULL DEFAULT false; a computed boolean can be an error (NULL). */
+export function isNotNullBoolean(airtableType: string): boolean {
+  return airtableType === 'checkbox';
+}

@@ -1,0 +1,22 @@
+export {
+  Scheduler,
+  type SchedulerOptions,
+  type ScheduledTable,
+  type RunTableOptions,
+  type RunOutcome,
+} from './scheduler.ts';
+export { systemClock, type Clock } from './clock.ts';
+export { nextRunAt, jitterMs, backoffMs, timeOfDayMs } from './schedule.ts';
+
+import type { RunTableOptions, ScheduledTable } from './scheduler.ts';
+
+/** The scheduler's `run` for the syncer (sync/ `createSyncer`): one table by its Airtable table id. */
+export function runWithSyncer(syncer: {
+  syncTable(
+    sourceId: string,
+    tableId: string,
+    opts: { signal?: AbortSignal; full?: boolean },
+  ): Promise<unknown>;
+}): (table: ScheduledTable, opts: RunTableOptions) => Promise<unknown> {
+  return (table, opts) => syncer.syncTable(table.source_id, table.table_id, opts);
+}

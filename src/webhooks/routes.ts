@@ -1,0 +1,60 @@
+import { Hono } from 'hono';
+import { apiErrorBody, asAirmirrorError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { verifyAirtableMac } from './mac.ts';
+import type { WebhookService } from './service.ts';
+
+/**
+ * `/sources/{id}/webhook` management routes (the lead mounts this under `/api`): register, show
+ * (never the MAC secret), rotate (`/inputs`), unregister.
+ */
+export function webhookRoutes(service: WebhookService, log?: Logger): Hono {
+  const app = new Hono();
+  app.onError((err, c) => {
+    const e = asAirmirrorError(err);
+    if (e.status >= 500) log?.error({ err: (err as Error).message }, 'webhook API error');
+    return c.json(apiErrorBody(e), e.status as 400);
+  });
+  app.post('/sources/:id/webhook', async (c) => {
+    const { created, webhook } = await service.register(c.req.param('id'));
+    return c.json(webhook, created ? 201 : 200);
+  });
+  app.get('/sources/:id/webhook', async (c) => c.json(await service.info(c.req.param('id'))));
+  app.post('/sources/:id/webhook/inputs', async (c) => c.json(await service.rotate(c.req.param('id'))));
+  app.delete('/sources/:id/webhook', async (c) => {
+    await service.unregister(c.req.param('id'));
+    return c.body(null, 204);
+  });
+  return app;
+}
+
+/** Pings are tiny (reference §4.4); anything much bigger is not from Airtable. */
+const MAX_PING_BYTES = 64 * 1024;
+
+/**
+ * `/hooks/airtable/{sourceId}`: checks `X-Airtable-Content-MAC` over the raw body in constant time
+ * (401 otherwise), answers 200 with an empty body at once (Airtable gives up after 25 s and wants
+ * 200/204, reference §4.4), and leaves the payload work to a coalesced background drain.
+ */
+export function webhookReceiver(service: WebhookService, log?: Logger): Hono {
+  const app = new Hono();
+  app.post('/hooks/airtable/:sourceId', async (c) => {
+    const sourceId = c.req.param('sourceId');
+    const raw = new Uint8Array(await c.req.arrayBuffer());
+    if (raw.byteLength > MAX_PING_BYTES) return c.body(null, 413);
+    let secret: string | undefined;
+    try {
+      secret = await service.macSecret(sourceId);
+    } catch (err) {
+      log?.error({ source: sourceId, err: (err as Error).message }, 'webhook secret unavailable');
+      return c.body(null, 500);
+    }
+    if (!secret || !(await verifyAirtableMac(secret, raw, c.req.header('x-airtable-content-mac')))) {
+      // The same answer for an unknown source and a bad MAC: nothing to learn by probing.
+      return c.body(null, 401);
+    }
+    service.ping(sourceId);
+    return c.body(null, 200);
+  });
+  return app;
+}

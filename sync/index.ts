@@ -1,0 +1,41 @@
+/** The syncer: per-table state machine, sweep, rebuilds, runs, verify. */
+export { createSyncer } from './syncer.ts';
+export type {
+  SchemaRefreshResult,
+  SourceSyncResult,
+  SyncOptions,
+  Syncer,
+  SyncerDeps,
+  TableOutcome,
+  TableSyncResult,
+} from './syncer.ts';
+export type {
+  SweepOptions,
+  StrategyRegistry,
+  SyncClient,
+  SyncStrategy,
+  TableSyncContext,
+} from './strategy.ts';
+export { strategyRegistry } from './strategy.ts';
+export { fullRefreshStrategy } from './full-refresh.ts';
+export { sweepTable, isListingRestart, ListingRestartsExhausted, type SweepRun } from './sweep.ts';
+export { createHashCache, recordHash, type RecordHashCache } from './hash-cache.ts';
+export * from './state.ts';
+export {
+  applyTableEvent,
+  loadTableRow,
+  loadTableRows,
+  failInterruptedRuns,
+  type TableRow,
+} from './tables.ts';
+export {
+  ensureSourcesFromConfig,
+  listSources,
+  loadSource,
+  configSourceId,
+  type SourceRow,
+} from './sources.ts';
+export { newCounters, startRun, finishRun, type RunCounters, type RunKind, type RunStatus } from './runs.ts';
+export { verifySource, type TableDrift, type VerifyOptions, type VerifyReport } from './verify.ts';
+export { tokenResolver } from './tokens.ts';
+export { openCommandDatabase, syncerFromConfig } from './runtime.ts';

@@ -1,0 +1,325 @@
+import type { BaseSchema } from '../src/airtable/types.ts';
+import type { Database } from '../src/db/database.ts';
+import { sql } from '../src/db/sql.ts';
+import {
+  applyDeletes,
+  applyRecords,
+  buildBaseMapping,
+  cleanupSwap,
+  createMirrorTables,
+  prepareSwapSchema,
+  promoteSwap,
+  takeFence,
+} from '../src/mirror/index.ts';
+import type { BaseMapping, TableMapping } from '../src/mirror/types.ts';
+import { oneLine } from './one-line.ts';
+import { finishRun, newCounters, startRun, type RunCounters } from './runs.ts';
+import type { SourceRow } from './sources.ts';
+import { canTransition } from './state.ts';
+import type { SyncClient } from './strategy.ts';
+import { countRows, sweepTable } from './sweep.ts';
+import type { SyncerEnv, TableSyncResult } from './syncer.ts';
+import { applyTableEvent, loadTableRows, type TableRow } from './tables.ts';
+
+export interface RebuildArgs {
+  source: SourceRow;
+  client: SyncClient;
+  baseSchema: BaseSchema;
+  hash: string;
+  /** The mapping the mirror tables were built from; undefined on the first sync of a base. */
+  old: BaseMapping | undefined;
+  signal: AbortSignal;
+  /** Requests of the schema read, accounted to the source-level run. */
+  counters: RunCounters;
+}
+
+export interface RebuildOutcome {
+  rebuilt: boolean;
+  results: Map<string, TableSyncResult>;
+  error?: string;
+}
+
+/**
+ * A schema change (DESIGN flow 3, invariant 2): build EVERY table of the base in `<schema>_swap`,
+ * fill each with a sweep (no outbox events; the cache is not consulted but learns), then promote
+ * in one transaction — readers see the old tables until the commit and the new ones after, never
+ * a missing or half-filled table. The first sync of a base takes the same path (old = none).
+ *
+ * Decisions:
+ * - Paused tables are filled too: promote replaces every mirror table of the base, and an empty
+ *   table would be worse than one more listing. Their status stays Paused.
+ * - A table that vanished from Airtable is NOT built in the swap schema, so the promote that
+ *   first misses it drops its mirror table; its airmirror.tables row stays, with `vanished_at`
+ *   set (saveMapping), so `status` shows what happened. It is never synced again unless it
+ *   reappears (restored from trash), which clears vanished_at.
+ * - Any failure or cancellation before the promote drops the swap schema: the old tables keep
+ *   serving, unchanged; the tables are marked Failed (or Cancelled) with the reason.
+ * - Proxy/webhook writes during the rebuild land in the old tables, which the promote drops. The
+ *   fence remembers them: right after the promote the rows fenced since the rebuild began are
+ *   fetched again by id and applied (ids Airtable no longer has are deleted), so the promoted
+ *   tables do not lose them.
+ */
+export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<RebuildOutcome> {
+  const { db, log, hashCache } = env;
+  const { source, client, baseSchema, hash, old, signal } = args;
+  const schema = source.schemaName;
+  const mapping = buildBaseMapping(schema, baseSchema, old);
+  const rows = new Map((await loadTableRows(db, source.id)).map((r) => [r.tableId, r]));
+  const sourceRun = await startRun(db, {
+    sourceId: source.id,
+    kind: 'schema',
+    rebuild: true,
+    schemaHash: hash,
+  });
+  const results = new Map<string, TableSyncResult>();
+  const runIds = new Map<string, string>();
+  const started = new Set<string>();
+  // cancel() of any table of the base aborts the rebuild: it is all-or-nothing.
+  const ac = linked(signal);
+  const untrack = env.track(
+    mapping.tables.flatMap((t) => [
+      t.tableId,
+      `${source.id}:${t.tableId}`,
+      rows.get(t.tableId)?.id ?? t.tableId,
+    ]),
+    ac,
+  );
+
+  const startFence = await takeFence(db);
+  let failure: unknown;
+  let failedTable: string | undefined;
+  try {
+    const swap = await prepareSwapSchema(db, schema);
+    await db.tx((q) => createMirrorTables(q, mapping, { schema: swap }));
+    for (const t of mapping.tables) {
+      ac.signal.throwIfAborted();
+      const row = rows.get(t.tableId) ?? defaultRow(source.id, t);
+      const counters = newCounters();
+      runIds.set(
+        t.tableId,
+        await startRun(db, {
+          sourceId: source.id,
+          tableId: t.tableId,
+          kind: 'full_refresh',
+          rebuild: true,
+          schemaHash: hash,
+        }),
+      );
+      if (rows.has(t.tableId) && row.shouldSync && canTransition(row.status, 'start')) {
+        await applyTableEvent(db, source.id, t.tableId, 'start');
+        started.add(t.tableId);
+      }
+      hashCache.forgetTable(t.tableId);
+      const ctx = env.contextFor({ source, client, table: t, row, counters, signal: ac.signal, full: true });
+      results.set(t.tableId, result(source, t, 'Completed', counters, runIds.get(t.tableId)));
+      failedTable = t.tableId;
+      await env.counting(counters, () => sweepTable(ctx, { ...env.sweep, swapSchema: swap }));
+      failedTable = undefined;
+    }
+    ac.signal.throwIfAborted();
+    await promoteWithoutDeadlocks(
+      env,
+      () => promoteSwap(lockTimeoutDb(db), schema, mapping, old, { sourceId: source.id }),
+      ac.signal,
+    );
+  } catch (err) {
+    failure = err;
+  } finally {
+    untrack();
+  }
+
+  if (failure !== undefined) {
+    const cancelled = ac.signal.aborted;
+    const message = cancelled ? 'cancelled' : `schema rebuild failed: ${oneLine(failure)}`;
+    log.warn(
+      { source: source.id, table: failedTable, err: message },
+      'rebuild abandoned; old tables keep serving',
+    );
+    await cleanupSwap(db, schema).catch((e) =>
+      log.error({ err: oneLine(e) }, 'could not drop the swap schema'),
+    );
+    for (const t of mapping.tables) hashCache.forgetTable(t.tableId);
+    for (const t of mapping.tables) {
+      const row = rows.get(t.tableId);
+      if (row && started.has(t.tableId)) {
+        await applyTableEvent(db, source.id, t.tableId, cancelled ? 'cancel' : 'fail', { error: message });
+      } else if (row && row.shouldSync && canTransition(row.status, 'start')) {
+        await applyTableEvent(db, source.id, t.tableId, 'start');
+        await applyTableEvent(db, source.id, t.tableId, cancelled ? 'cancel' : 'fail', { error: message });
+      }
+      const prior = results.get(t.tableId);
+      const counters = prior?.counters ?? newCounters();
+      const runId = runIds.get(t.tableId);
+      if (runId) await finishRun(db, runId, cancelled ? 'cancelled' : 'failed', counters, message);
+      results.set(t.tableId, {
+        ...result(source, t, cancelled ? 'Cancelled' : 'Failed', counters, runId),
+        error: message,
+      });
+    }
+    await finishRun(db, sourceRun, cancelled ? 'cancelled' : 'failed', args.counters, message);
+    return { rebuilt: false, results, error: message };
+  }
+
+  // Promoted. Gone tables: forget their hashes (their rows got vanished_at in saveMapping).
+  const kept = new Set(mapping.tables.map((t) => t.tableId));
+  for (const t of old?.tables ?? []) {
+    if (!kept.has(t.tableId)) {
+      hashCache.forgetTable(t.tableId);
+      log.warn(
+        { source: source.id, table: t.tableId, mirror: t.table },
+        'table vanished from the base; mirror table dropped',
+      );
+    }
+  }
+  for (const t of mapping.tables) {
+    const live: TableMapping = { ...t, schema };
+    const counters = results.get(t.tableId)!.counters;
+    try {
+      await env.counting(counters, () => catchUpFenced(env, source, client, live, startFence, signal));
+    } catch (err) {
+      // The next sweep fixes these rows: the cache mark below makes it re-apply them.
+      log.warn({ source: source.id, table: t.tableId, err: oneLine(err) }, 'post-promote catch-up failed');
+    }
+    hashCache.setFenceMark(t.tableId, startFence);
+    const rowCount = await countRows(env, live);
+    const row = rows.get(t.tableId);
+    const paused = row && (!row.shouldSync || row.status === 'Paused');
+    if (!paused) {
+      if (!started.has(t.tableId))
+        await applyTableEvent(db, source.id, t.tableId, 'start').catch(() => undefined);
+      await applyTableEvent(db, source.id, t.tableId, 'succeed', {
+        rowCount,
+        fullRefresh: true,
+        at: new Date(env.now()),
+      });
+    }
+    await finishRun(db, runIds.get(t.tableId)!, 'completed', counters);
+  }
+  await finishRun(db, sourceRun, 'completed', args.counters);
+  return { rebuilt: true, results };
+}
+
+/**
+ * The promote drops and replaces several tables in one transaction, taking their locks one by
+ * one; a reader whose query touches several of them takes its own locks in its own order. The two
+ * can deadlock, and Postgres then aborts one of them — possibly the reader (seen in tests), which
+ * would break invariant 2. So the promote waits for each lock at most PROMOTE_LOCK_TIMEOUT, well
+ * under Postgres' deadlock_timeout (1 s by default): it always gives up first, rolls back (readers
+ * carry on with the old tables) and tries again shortly after.
+ */
+const PROMOTE_LOCK_TIMEOUT = '200ms';
+const PROMOTE_ATTEMPTS = 25;
+
+function lockTimeoutDb(db: Database): Database {
+  return {
+    pool: db.pool,
+    query: db.query,
+    close: db.close,
+    tx: (fn) =>
+      db.tx(async (q) => {
+        await q.query(sql(`SET LOCAL lock_timeout = '${PROMOTE_LOCK_TIMEOUT}'`));
+        return fn(q);
+      }),
+  };
+}
+
+async function promoteWithoutDeadlocks(
+  env: SyncerEnv,
+  promote: () => Promise<void>,
+  signal: AbortSignal,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await promote();
+      return;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      // 55P03 lock_not_available (lock_timeout), 40P01 deadlock_detected
+      if ((code !== '55P03' && code !== '40P01') || attempt >= PROMOTE_ATTEMPTS) throw err;
+      signal.throwIfAborted();
+      env.log.debug({ attempt }, 'promote could not take its locks in time; retrying');
+      await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** attempt) * (0.5 + Math.random() / 2)));
+    }
+  }
+}
+
+/** Rows the proxy or a webhook wrote (or deleted) since `since`: fetch them again and apply. */
+async function catchUpFenced(
+  env: SyncerEnv,
+  source: SourceRow,
+  client: SyncClient,
+  table: TableMapping,
+  since: string,
+  signal: AbortSignal,
+): Promise<void> {
+  const r = await env.db.query<{ record_id: string }>(
+    sql(
+      `SELECT record_id FROM airmirror.row_fence WHERE source_id = $1 AND table_id = $2 AND fence > $3::bigint`,
+      [source.id, table.tableId, since],
+    ),
+  );
+  const ids = r.rows.map((x) => x.record_id);
+  if (ids.length === 0) return;
+  const fence = await takeFence(env.db);
+  const records = await client.getRecordsByIds(source.baseId, table.tableId, ids, { signal });
+  const opts = { origin: 'sweep' as const, sourceId: source.id, fetchedBefore: fence };
+  await applyRecords(env.db, table, records, opts);
+  const found = new Set(records.map((x) => x.id));
+  await applyDeletes(
+    env.db,
+    table,
+    ids.filter((id) => !found.has(id)),
+    opts,
+  );
+  for (const id of ids) env.hashCache.forget(table.tableId, id);
+}
+
+function result(
+  source: SourceRow,
+  t: TableMapping,
+  status: TableSyncResult['status'],
+  counters: RunCounters,
+  runId: string | undefined,
+): TableSyncResult {
+  return {
+    sourceId: source.id,
+    tableId: t.tableId,
+    tableName: t.tableName,
+    mirrorTable: t.table,
+    status,
+    rebuild: true,
+    counters,
+    runId,
+  };
+}
+
+/** The configuration a new table gets (migration 001 defaults) until its row exists after promote. */
+function defaultRow(sourceId: string, t: TableMapping): TableRow {
+  return {
+    id: t.tableId,
+    sourceId,
+    tableId: t.tableId,
+    tableName: t.tableName,
+    mirrorTable: t.table,
+    syncType: 'full_refresh',
+    incrementalField: null,
+    incrementalFieldType: null,
+    shouldSync: true,
+    fullRefreshInterval: '24hour',
+    status: null,
+    lastSyncedAt: null,
+    lastFullRefreshAt: null,
+    latestError: null,
+    rowCount: 0,
+    needsCatchup: false,
+    highWaterMark: null,
+    vanishedAt: null,
+  };
+}
+
+function linked(signal: AbortSignal): AbortController {
+  const ac = new AbortController();
+  if (signal.aborted) ac.abort(signal.reason);
+  else signal.addEventListener('abort', () => ac.abort(signal.reason), { once: true });
+  return ac;
+}

@@ -1,0 +1,171 @@
+import { describe, expect, it } from 'vitest';
+import { createRateBudget } from '../../src/airtable/rate-budget.ts';
+import { createFakeClock, settle, T0 } from './support/fake-clock.ts';
+
+const APP_A = 'appAAAAAAAAAAAAAA';
+const APP_B = 'appBBBBBBBBBBBBBB';
+
+function setup(opts: { perSecond?: number; penaltyMs?: number } = {}) {
+  const clock = createFakeClock();
+  const budget = createRateBudget({ ...opts, now: clock.now, sleep: clock.sleep });
+  const granted: Array<{ label: string; at: number }> = [];
+  const take = (
+    baseId: string,
+    label: string,
+    priority: 'high' | 'normal' = 'normal',
+    signal?: AbortSignal,
+  ) =>
+    budget.acquire(baseId, { priority, signal }).then(() => {
+      granted.push({ label, at: clock.now() });
+    });
+  return { clock, budget, granted, take };
+}
+
+describe('createRateBudget', () => {
+  it('never lets more than 5 requests to one base start in any 1-s window (reference §2.1)', async () => {
+    const { clock, granted, take } = setup();
+    const all = Promise.all(Array.from({ length: 23 }, (_, i) => take(APP_A, `r${i}`)));
+    await clock.run(all);
+    expect(granted).toHaveLength(23);
+    const times = granted.map((g) => g.at);
+    // Any 6 consecutive starts span at least a full second.
+    for (let i = 0; i + 5 < times.length; i++) expect(times[i + 5] - times[i]).toBeGreaterThanOrEqual(1000);
+    // …and the budget is used, not wasted: 5 at once, then 5 per second.
+    expect(times.slice(0, 5)).toEqual([T0, T0, T0, T0, T0]);
+    expect(times[5]).toBe(T0 + 1000);
+    expect(times[22]).toBe(T0 + 4000);
+  });
+
+  it('keeps to the window when requests trickle in over time too', async () => {
+    const { clock, granted, take } = setup();
+    const pending: Promise<void>[] = [];
+    for (let i = 0; i < 30; i++) {
+      pending.push(take(APP_A, `r${i}`));
+      await clock.advance(90);
+    }
+    await clock.run(Promise.all(pending));
+    const times = granted.map((g) => g.at);
+    for (let i = 0; i + 5 < times.length; i++) expect(times[i + 5] - times[i]).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('keeps separate windows per base', async () => {
+    const { clock, granted, take } = setup();
+    await clock.run(Promise.all([...Array(5)].map((_, i) => take(APP_A, `a${i}`))));
+    await clock.run(Promise.all([...Array(5)].map((_, i) => take(APP_B, `b${i}`))));
+    expect(granted.every((g) => g.at === T0)).toBe(true);
+  });
+
+  it('a 429 penalty blocks every caller of that base for 30 s, and no other base', async () => {
+    const { clock, budget, granted, take } = setup();
+    await take(APP_A, 'first');
+    budget.penalize(APP_A);
+    expect(budget.stats(APP_A).blockedUntil).toBe(T0 + 30_000);
+
+    const a1 = take(APP_A, 'a1');
+    const a2 = take(APP_A, 'a2', 'high');
+    const b1 = take(APP_B, 'b1');
+    await clock.advance(29_999);
+    await b1;
+    expect(granted.map((g) => g.label)).toEqual(['first', 'b1']);
+    expect(granted[1].at).toBe(T0);
+
+    await clock.advance(1);
+    await Promise.all([a1, a2]);
+    expect(granted.slice(2).map((g) => [g.label, g.at])).toEqual([
+      ['a2', T0 + 30_000],
+      ['a1', T0 + 30_000],
+    ]);
+    expect(budget.stats(APP_A)).toMatchObject({
+      rateLimited: 1,
+      waits: 2,
+      sent: 3,
+      queued: 0,
+      blockedUntil: null,
+    });
+  });
+
+  it('a penalty arriving while callers already wait for the window pushes them back too', async () => {
+    const { clock, budget, granted, take } = setup();
+    await clock.run(Promise.all([...Array(5)].map((_, i) => take(APP_A, `w${i}`))));
+    const late = take(APP_A, 'late');
+    await clock.advance(500);
+    budget.penalize(APP_A); // at T0+500 → blocked until T0+30500
+    await clock.run(late);
+    expect(granted.at(-1)).toEqual({ label: 'late', at: T0 + 30_500 });
+  });
+
+  it('serves high priority (proxy writes) before normal (syncer), FIFO within a priority', async () => {
+    const { clock, granted, take } = setup();
+    await clock.run(Promise.all([...Array(5)].map((_, i) => take(APP_A, `fill${i}`))));
+    const waiting = [
+      take(APP_A, 'n1'),
+      take(APP_A, 'n2'),
+      take(APP_A, 'h1', 'high'),
+      take(APP_A, 'n3'),
+      take(APP_A, 'h2', 'high'),
+    ];
+    await clock.run(Promise.all(waiting));
+    expect(granted.slice(5).map((g) => g.label)).toEqual(['h1', 'h2', 'n1', 'n2', 'n3']);
+  });
+
+  it('a new high-priority caller overtakes normal ones even when the queue was formed earlier', async () => {
+    const { clock, granted, take } = setup({ perSecond: 1 });
+    await take(APP_A, 'fill');
+    const n = [take(APP_A, 'n1'), take(APP_A, 'n2')];
+    await clock.advance(400);
+    const h = take(APP_A, 'h1', 'high');
+    await clock.run(Promise.all([...n, h]));
+    expect(granted.map((g) => g.label)).toEqual(['fill', 'h1', 'n1', 'n2']);
+  });
+
+  it('an aborted waiter leaves the queue with its reason and does not use a slot', async () => {
+    const { clock, budget, granted, take } = setup({ perSecond: 1 });
+    await take(APP_A, 'fill');
+    const ctl = new AbortController();
+    const aborted = take(APP_A, 'gone', 'normal', ctl.signal);
+    const kept = take(APP_A, 'kept');
+    await settle();
+    expect(budget.stats(APP_A).queued).toBe(2);
+    ctl.abort(new Error('cancelled by caller'));
+    await expect(aborted).rejects.toThrow('cancelled by caller');
+    expect(budget.stats(APP_A).queued).toBe(1);
+    await clock.run(kept);
+    expect(granted.map((g) => [g.label, g.at])).toEqual([
+      ['fill', T0],
+      ['kept', T0 + 1000],
+    ]);
+  });
+
+  it('stops its timer when the last waiter gives up, so nothing keeps a stopping process alive', async () => {
+    const { clock, budget, take } = setup();
+    await take(APP_A, 'first');
+    budget.penalize(APP_A);
+    const ctl = new AbortController();
+    const waiting = take(APP_A, 'gone', 'normal', ctl.signal);
+    await settle();
+    expect(clock.pendingTimers()).toBe(1);
+    ctl.abort(new Error('stop'));
+    await expect(waiting).rejects.toThrow('stop');
+    await settle();
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
+  it('rejects at once when the signal is already aborted', async () => {
+    const { budget } = setup();
+    await expect(budget.acquire(APP_A, { signal: AbortSignal.abort(new Error('no')) })).rejects.toThrow('no');
+    expect(budget.stats(APP_A).sent).toBe(0);
+  });
+
+  it('counts waits and 429s per base for metrics', async () => {
+    const { clock, budget, take } = setup({ perSecond: 2 });
+    await clock.run(Promise.all([...Array(5)].map((_, i) => take(APP_A, `r${i}`))));
+    budget.penalize(APP_B);
+    budget.penalize(APP_B);
+    expect(budget.stats(APP_A)).toMatchObject({ sent: 5, waits: 3, rateLimited: 0 });
+    expect(budget.allStats()[APP_B]).toMatchObject({
+      sent: 0,
+      rateLimited: 2,
+      blockedUntil: clock.now() + 30_000,
+    });
+  });
+});

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import type { AirtableRecord } from '../../src/airtable/types.ts';
+import { sql } from '../../src/db/sql.ts';
+import { applyRecords } from '../../src/mirror/index.ts';
+import { createTestDatabase } from '../support/db.ts';
+import { DEMO_BASE_ID, harness, interceptPages, SCHEMA, SOURCE_ID, tableState } from './fixture.ts';
+
+/**
+ * Proxy writes that land while a rebuild fills the swap schema go to the old tables, which the
+ * promote drops. The rebuild fetches those rows again right after the promote, so the new tables
+ * do not lose them (read-your-writes survives a schema change).
+ */
+describe('writes during a rebuild', () => {
+  it('are in the promoted tables', async () => {
+    const { db } = await createTestDatabase();
+    let ordersId = '';
+    let during: ((n: number, records: AirtableRecord[]) => Promise<void>) | undefined;
+    const h = await harness(db, {
+      emulator: { records: 150 },
+      wrapClient: (c) => interceptPages(ordersId, (n, r) => during?.(n, r) ?? undefined)(c),
+    });
+    ordersId = h.tableId('Orders');
+    await h.syncer.syncAll();
+    const orders = await h.table('Orders');
+    const proxyApply = (records: AirtableRecord[]) =>
+      applyRecords(db, orders, records, {
+        origin: 'proxy',
+        sourceId: SOURCE_ID,
+        keyedBy: 'name',
+        stampFence: true,
+      });
+
+    h.emulator.control.createField(DEMO_BASE_ID, 'Orders', { name: 'Carrier', type: 'singleLineText' });
+    let updatedId = '';
+    let createdId = '';
+    let deletedId = '';
+    during = async (n, records) => {
+      if (n !== 1) return;
+      // page 1 of the swap fill was read; now the proxy updates one of its records, creates one
+      // and deletes one (each accepted by Airtable, then applied to the live — old — table)
+      updatedId = records[0].id;
+      deletedId = records[1].id;
+      const [u] = h.emulator.control.updateRecords(DEMO_BASE_ID, 'Orders', [
+        { id: updatedId, fields: { Notes: 'during rebuild' } },
+      ]);
+      await proxyApply([u]);
+      const [c] = h.emulator.control.createRecords(DEMO_BASE_ID, 'Orders', [
+        { fields: { Order: 'DURING-REBUILD' } },
+      ]);
+      createdId = c.id;
+      await proxyApply([c]);
+      h.emulator.control.deleteRecords(DEMO_BASE_ID, 'Orders', [deletedId]);
+      const { applyDeletes } = await import('../../src/mirror/index.ts');
+      await applyDeletes(db, orders, [deletedId], { origin: 'proxy', sourceId: SOURCE_ID, stampFence: true });
+    };
+    const [res] = await h.syncer.syncAll();
+    during = undefined;
+    expect(res.rebuilt).toBe(true);
+    const promoted = await h.table('Orders');
+    expect(promoted.columns.some((c) => c.fieldName === 'Carrier')).toBe(true);
+    const notes = promoted.columns.find((c) => c.fieldName === 'Notes')!.column;
+    const rows = await db.query<{ id: string; notes: string | null }>(
+      sql(`SELECT id, "${notes}" AS notes FROM ${SCHEMA}.${promoted.table} WHERE id = ANY($1)`, [
+        [updatedId, createdId, deletedId],
+      ]),
+    );
+    const byId = Object.fromEntries(rows.rows.map((r) => [r.id, r.notes]));
+    expect(byId[updatedId]).toBe('during rebuild');
+    expect(createdId in byId).toBe(true);
+    expect(deletedId in byId).toBe(false);
+    expect((await h.verify()).drift).toBe(0);
+  });
+});
+
+describe('paused tables and table addressing', () => {
+  it('skips a paused table, finds a table by its row id, and refreshSchema is a no-op when unchanged', async () => {
+    const { db } = await createTestDatabase();
+    const h = await harness(db, { emulator: { records: 30 } });
+    await h.syncer.syncAll();
+    const customersId = h.tableId('Customers');
+    await db.query(
+      sql(`UPDATE airmirror.tables SET should_sync = false, status = 'Paused' WHERE table_id = $1`, [
+        customersId,
+      ]),
+    );
+    const [res] = await h.syncer.syncAll();
+    const customers = res.tables.find((x) => x.tableId === customersId)!;
+    expect(customers).toMatchObject({ status: 'Skipped', reason: 'paused' });
+    expect((await tableState(db, customersId)).status).toBe('Paused');
+
+    const row = await db.query<{ id: string }>(
+      sql(`SELECT id FROM airmirror.tables WHERE table_id = $1`, [h.tableId('Orders')]),
+    );
+    const byRow = await h.syncer.syncTable(SOURCE_ID, row.rows[0].id);
+    expect(byRow).toMatchObject({ status: 'Completed', tableId: h.tableId('Orders') });
+
+    const refresh = await h.syncer.refreshSchema(SOURCE_ID);
+    expect(refresh).toMatchObject({ changed: false, rebuilt: false });
+    h.emulator.control.createField(DEMO_BASE_ID, 'Orders', {
+      name: 'Extra',
+      type: 'number',
+      options: { precision: 0 },
+    });
+    const refresh2 = await h.syncer.refreshSchema(SOURCE_ID);
+    expect(refresh2).toMatchObject({ changed: true, rebuilt: true });
+    // a paused table is rebuilt too (an empty promoted table would be worse) and stays Paused
+    expect((await tableState(db, customersId)).status).toBe('Paused');
+    const n = await db.query(sql(`SELECT count(*)::int AS n FROM ${SCHEMA}.customers`));
+    expect(n.rows[0].n).toBeGreaterThan(0);
+    expect((await h.verify()).drift).toBe(0);
+  });
+});
