@@ -77,7 +77,7 @@ const server = http.createServer((req, res) => {
   });
 });
 server.listen(0, '127.0.0.1', () => parentPort.postMessage('http://127.0.0.1:' + server.address().port));
-parentPort.once('message', async ({ url, headers, body }) => {
+parentPort.on('message', async ({ url, headers, body }) => {
   let done = 0, failed = 0;
   const until = performance.now() + durationMs;
   await Promise.all(Array.from({ length: concurrency }, async () => {
@@ -88,7 +88,6 @@ parentPort.once('message', async ({ url, headers, body }) => {
     }
   }));
   parentPort.postMessage({ done, failed });
-  server.close();
 });
 `;
 
@@ -231,14 +230,21 @@ try {
   const fastUrl = await nextMessage<string>(load);
   const viaFast = await serveFetch(proxyFor(fastUrl).app.fetch);
   closers.push(() => viaFast.close());
-  const t0 = performance.now();
-  load.postMessage({
-    url: `${viaFast.url}/api.airtable.com/v0/${DEMO_BASE_ID}/Customers?returnFieldsByFieldId=true`,
-    headers,
-    body: JSON.stringify({ records: [{ id: ids[0], fields: { Notes: 'x' } }] }),
-  });
-  const { done, failed } = await nextMessage<{ done: number; failed: number }>(load);
-  const elapsed = (performance.now() - t0) / 1000;
+  const fastForwardOnly = await serveFetch(proxyFor(fastUrl, false).app.fetch);
+  closers.push(() => fastForwardOnly.close());
+  async function throughput(proxyUrl: string) {
+    const t0 = performance.now();
+    load.postMessage({
+      url: `${proxyUrl}/api.airtable.com/v0/${DEMO_BASE_ID}/Customers?returnFieldsByFieldId=true`,
+      headers,
+      body: JSON.stringify({ records: [{ id: ids[0], fields: { Notes: 'x' } }] }),
+    });
+    const r = await nextMessage<{ done: number; failed: number }>(load);
+    return { ...r, elapsed: (performance.now() - t0) / 1000 };
+  }
+  // Forwarding alone first (no mirror), for the breakdown; then the real thing.
+  const fwd = await throughput(fastForwardOnly.url);
+  const { done, failed, elapsed } = await throughput(viaFast.url);
   const applied = await db.query<{ n: number }>(
     sql(
       `SELECT count(*)::int AS n FROM airmirror.outbox WHERE origin = 'proxy' AND after->>'notes' LIKE 'fast %'`,
@@ -255,6 +261,7 @@ try {
         writes: done,
         failed,
         writes_per_second: Math.round(done / elapsed),
+        forward_only_writes_per_second: Math.round(fwd.done / fwd.elapsed),
         mirror_rows_written: applied.rows[0].n,
         apply_failures: applyFailures,
       },

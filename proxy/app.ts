@@ -127,11 +127,18 @@ export function createProxy(deps: ProxyDeps): Proxy {
    * A 429 is passed on unchanged; when its type is RATE_LIMIT_REACHED (not the billing 429,
    * which waiting does not cure; reference §2.1) the shared budget holds the base off.
    */
-  async function passRateLimited(upstream: Response, init: ResponseInit, method: string, path: string) {
-    const text = method === 'HEAD' ? '' : await upstream.text().catch(() => '');
+  async function passRateLimited(
+    upstream: Response,
+    init: { status: number; statusText: string; headers: Headers },
+    method: string,
+    path: string,
+  ) {
+    const bytes =
+      method === 'HEAD' ? null : new Uint8Array(await upstream.arrayBuffer().catch(() => new ArrayBuffer(0)));
     const baseId = baseIdOf(path);
-    if (baseId && /"RATE_LIMIT_REACHED"/.test(text)) deps.budget?.penalize?.(baseId);
-    return new Response(method === 'HEAD' ? null : text, init);
+    if (baseId && bytes && /"RATE_LIMIT_REACHED"/.test(new TextDecoder().decode(bytes)))
+      deps.budget?.penalize?.(baseId);
+    return new Response(bytes, init);
   }
 
   async function mirror(intent: WriteIntent, keyedBy: 'id' | 'name', answer: Uint8Array): Promise<void> {

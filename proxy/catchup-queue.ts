@@ -30,6 +30,7 @@ export class CatchupQueue implements CatchupSink {
   private items: CatchupItem[] = [];
   private running = false;
   private pass: Promise<void> | undefined;
+  private flushing: Promise<number> | undefined;
   private wake: AbortController = new AbortController();
   private readonly retryMs: number;
 
@@ -58,6 +59,21 @@ export class CatchupQueue implements CatchupSink {
 
   /** Moves everything pending into Postgres now; throws when Postgres does not answer. */
   async flush(): Promise<number> {
+    // One flush at a time: two would both remove the same prefix of the queue.
+    const previous = this.flushing;
+    const run = (async () => {
+      await previous?.catch(() => undefined);
+      return this.flushOnce();
+    })();
+    this.flushing = run;
+    try {
+      return await run;
+    } finally {
+      if (this.flushing === run) this.flushing = undefined;
+    }
+  }
+
+  private async flushOnce(): Promise<number> {
     const batch = this.items.slice();
     if (batch.length === 0) return 0;
     const groups = new Map<string, Map<string, CatchupItem>>();

@@ -1,7 +1,7 @@
 /** The write-through proxy: runtime-neutral core, Postgres writer, catch-up queue and drain. */
 export { createProxy, type Proxy, type ProxyBudget, type ProxyDeps } from './app.ts';
 export type { MirrorWrite, MirrorWriter, ApplyResult } from './writer.ts';
-export { createPgWriter, type PgWriter, type PgWriterOptions } from './pg-writer.ts';
+export { createPgWriter, TableNotMappedError, type PgWriter, type PgWriterOptions } from './pg-writer.ts';
 export type { CatchupItem, CatchupSink } from './catchup-types.ts';
 export { CatchupQueue, type CatchupJournal, type CatchupQueueOptions } from './catchup-queue.ts';
 export { drainCatchup, type DrainOptions, type DrainResult, type FetchRecordsByIds } from './drain.ts';

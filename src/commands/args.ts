@@ -48,15 +48,25 @@ export function intFlag(name: string, raw: string | undefined, fallback: number,
   return Number(raw);
 }
 
-/** Resolves on the first SIGINT or SIGTERM, so long-running commands can shut down cleanly. */
+/**
+ * Resolves on the first SIGINT or SIGTERM, so long-running commands can shut down cleanly.
+ * Ctrl-C reaches every process of the terminal's group, and wrappers (npm, tsx) relay it again,
+ * so repeats within a second are the same keypress and are ignored; a later one (the user
+ * pressing Ctrl-C again because shutdown hangs) exits at once.
+ */
 export function untilSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
-    const done = (sig: NodeJS.Signals) => {
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      resolve(sig);
+    let first = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (first === 0) {
+        first = Date.now();
+        resolve(sig);
+      } else if (Date.now() - first > 1000) {
+        process.stderr.write(`${sig} again: exiting without waiting\n`);
+        process.exit(130);
+      }
     };
-    process.on('SIGINT', done);
-    process.on('SIGTERM', done);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   });
 }

@@ -1,15 +1,16 @@
-import { join } from 'node:path';
 import { parseConfig } from '../config.ts';
-import { createDatabase } from '../db/database.ts';
-import { startEmbeddedPostgres } from '../db/embedded.ts';
-import { migrate } from '../db/migrate.ts';
-import { redactUrl } from '../log.ts';
+import { createLogger, redactUrl } from '../log.ts';
+import { startAirmirror, type RunningAirmirror } from '../node.ts';
 import { parseFlags, untilSignal, type Command } from './args.ts';
 
 const HELP = `usage: airmirror start
 
-Starts the proxy, the management API and the syncer in one process. With no configuration it
-runs a demo: an embedded Postgres and the built-in Airtable emulator with a seeded base.`;
+Starts the write-through proxy, the management API and the syncer in one process.
+
+With no configuration it runs a demo: an embedded Postgres under ./.airmirror/ and the built-in
+Airtable emulator with a seeded base, synced at once. With DATABASE_URL, AIRTABLE_TOKEN,
+AIRTABLE_BASES and AIRMIRROR_SECRET_KEY set it mirrors real bases instead.
+Environment: see README.md ("Configuration").`;
 
 export const startCommand: Command = {
   name: 'start',
@@ -17,21 +18,48 @@ export const startCommand: Command = {
   async run(argv, env) {
     if (parseFlags(argv, {}, HELP).help) return 0;
     const config = parseConfig(env);
-    const embedded = config.databaseUrl
-      ? undefined
-      : await startEmbeddedPostgres({ dataDir: join(config.dataDir, 'pg') });
-    const databaseUrl = config.databaseUrl ?? embedded!.url;
-    const db = createDatabase(databaseUrl);
-    try {
-      await migrate(db);
-      process.stdout.write(`postgres: ${redactUrl(databaseUrl)}\n`);
-      process.stdout.write(`psql:     psql "${databaseUrl}"\n`);
-      process.stdout.write('Press Ctrl-C to stop.\n');
-      await untilSignal();
-      return 0;
-    } finally {
-      await db.close();
-      await embedded?.stop();
-    }
+    const log = createLogger({ level: config.logLevel });
+    const running = await startAirmirror(config, { log });
+    process.stdout.write(banner(running));
+    const signal = await untilSignal();
+    process.stdout.write(`\n${signal}: stopping…\n`);
+    await running.stop();
+    process.stdout.write('stopped.\n');
+    return 0;
   },
 };
+
+function banner(r: RunningAirmirror): string {
+  const proxy = `${r.url}/api.airtable.com`;
+  const lines = [
+    '',
+    'airmirror is running.',
+    '',
+    `  proxy        ${proxy}`,
+    `  management   ${r.url}/api   (OpenAPI: ${r.url}/api/openapi.json)`,
+    `  metrics      ${r.url}/metrics`,
+    `  postgres     psql "${r.databaseUrl}"`,
+  ];
+  if (r.emulator) {
+    const base = r.emulator.baseId;
+    lines.push(
+      `  emulator     ${r.emulator.url}   (demo base ${base}, standing in for api.airtable.com)`,
+      '',
+      'Write through the proxy, then see it in Postgres:',
+      '',
+      `  curl -X POST '${proxy}/v0/${base}/Customers' \\`,
+      `    -H 'Authorization: Bearer ${r.emulator.token}' -H 'Content-Type: application/json' \\`,
+      `    -d '{"fields": {"Name": "Ada Lovelace"}}'`,
+      `  psql "${r.databaseUrl}" -c "select id, name from customers order by created_time desc limit 3"`,
+      '',
+      'or with airtable.js:',
+      '',
+      `  new Airtable({ apiKey: '${r.emulator.token}', endpointUrl: '${proxy}' })`,
+      `    .base('${base}')('Customers').create({ Name: 'Ada Lovelace' })`,
+    );
+  } else {
+    lines.push(`  upstream     ${redactUrl(r.config.airtableApiUrl)}`);
+  }
+  lines.push('', 'Press Ctrl-C to stop.', '');
+  return lines.join('\n') + '\n';
+}

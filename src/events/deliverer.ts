@@ -238,8 +238,15 @@ class OutboxDeliverer implements Deliverer {
 
       const events = rows.map(toChangeEvent);
       const wanted = events.filter((e) => matchesSubscription(sub, e));
-      const secret = wanted.length > 0 ? await this.deps.secrets.decrypt(sub.secret_encrypted) : '';
-      const results = await this.deliverInRecordOrder(sub.url, secret, wanted, now);
+      let results: Map<number, PostResult>;
+      try {
+        const secret = wanted.length > 0 ? await this.deps.secrets.decrypt(sub.secret_encrypted) : '';
+        results = await this.deliverInRecordOrder(sub.url, secret, wanted, now);
+      } catch {
+        // A secret sealed with another key (AIRMIRROR_SECRET_KEY changed): retried and shown
+        // like a receiver failure, so `last_error` says what is wrong.
+        results = new Map([[wanted[0].id, { ok: false, error: 'subscription secret cannot be decrypted' }]]);
+      }
 
       const failedEvent = wanted.find((e) => results.get(e.id)?.ok === false);
       const delivered = [...results.values()].filter((r) => r.ok).length;

@@ -219,6 +219,18 @@ describe('event delivery', () => {
     expect(((await res.json()) as { code: string }).code).toBe('REPLAY_FAILED');
   });
 
+  it('reports a secret it cannot decrypt as the delivery error and sends nothing', async () => {
+    const id = await subscribe();
+    await db.query(
+      sql(`UPDATE airmirror.subscriptions SET secret_encrypted = 'v1:broken' WHERE id = $1`, [id]),
+    );
+    await writeOutbox(db, [{ record: 'recSecret' }]);
+    const r = await deliverer().runOnce();
+    expect(r.failed).toBe(1);
+    expect(receiver.received).toHaveLength(0);
+    expect((await subscription(id)).delivery.last_error).toBe('subscription secret cannot be decrypted');
+  });
+
   it('applies table and event-type filters', async () => {
     await subscribe({ tables: ['tblPEOPLEPEOPLE00'], event_types: ['record.inserted', 'record.deleted'] });
     await subscribe({ tables: ['tasks'], event_types: ['record.updated'] });

@@ -118,3 +118,23 @@ describe('the catch-up queue', () => {
     rmSync(d, { recursive: true, force: true });
   });
 });
+
+describe('the catch-up queue under concurrent flushes', () => {
+  it('two flushes at once never drop an item enqueued in between', async () => {
+    const t = await createTestDatabase();
+    await mirrorBase(t.db, { baseId: BASE_ID, schema: PLACES_SCHEMA });
+    const q = new CatchupQueue({ db: t.db });
+    q.enqueue([item('recEEEEEEEEEEEE01'), item('recEEEEEEEEEEEE02')]);
+    const a = q.flush();
+    const b = q.flush();
+    q.enqueue([item('recEEEEEEEEEEEE03')]); // while both flushes are in flight
+    await Promise.all([a, b]);
+    expect(q.pending()).toBe(0);
+    const rows = await t.db.query(sql('SELECT record_id FROM airmirror.catchup ORDER BY record_id'));
+    expect(rows.rows.map((r) => r.record_id)).toEqual([
+      'recEEEEEEEEEEEE01',
+      'recEEEEEEEEEEEE02',
+      'recEEEEEEEEEEEE03',
+    ]);
+  });
+});

@@ -1,3 +1,6 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProxy } from '../../proxy/app.ts';
 import { freePort } from '../../src/db/embedded.ts';
@@ -190,5 +193,41 @@ describe('upstream failures', () => {
     const body = (await res.json()) as { error: { type: string; message: string } };
     expect(body.error.type).toBe('PROXY_UPSTREAM_TIMEOUT');
     expect(body.error.message).toMatch(/could not reach Airtable/);
+  });
+});
+
+describe('compressed answers', () => {
+  it('a gzipped answer reaches the app decoded, without the encoding and length that no longer hold', async () => {
+    // The emulator does not compress; a minimal gzip-answering server stands in for Airtable here.
+    const json = JSON.stringify({
+      records: [{ id: 'rec1', createdTime: '2022-09-12T21:03:48.000Z', fields: {} }],
+    });
+    const gz = gzipSync(json);
+    const upstream = createServer((_req, res) => {
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        'content-encoding': 'gzip',
+        'content-length': gz.length,
+      });
+      res.end(gz);
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const port = (upstream.address() as AddressInfo).port;
+    try {
+      const proxy = createProxy({ upstreamUrl: `http://127.0.0.1:${port}`, fetch, ...limits });
+      const server = await serveHttp(proxy.app.fetch);
+      try {
+        const res = await rawRequest(server.url, { path: `/api.airtable.com/v0/${BASE}/T` });
+        expect(res.status).toBe(200);
+        expect(res.body).toBe(json);
+        expect(res.headers['content-encoding']).toBeUndefined();
+        expect(res.headers['content-length']).not.toBe(String(gz.length));
+      } finally {
+        await server.close();
+      }
+    } finally {
+      upstream.closeAllConnections();
+      await new Promise((r) => upstream.close(r));
+    }
   });
 });

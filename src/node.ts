@@ -1,0 +1,304 @@
+/**
+ * `airmirror start` on Node: composes the shared parts into one process — Postgres (embedded
+ * unless DATABASE_URL), migrations, the syncer and its scheduler, the write-through proxy, the
+ * management API, webhooks in, events out, metrics — and, in demo mode, the Airtable emulator.
+ */
+import { serve, type ServerType } from '@hono/node-server';
+import { createAirtableClient, createRateBudget } from './airtable/index.ts';
+import { createApi } from './api/index.ts';
+import type { Config } from './config.ts';
+import { ensureSecretKey } from './crypto/key-file.ts';
+import { createSecretBox } from './crypto/secrets.ts';
+import type { Database } from './db/database.ts';
+import { createEmulator, DEMO_BASE_ID, EMULATOR_TOKEN } from './emulator/index.ts';
+import { startEmulatorServer } from './emulator/server.ts';
+import { createDeliverer, subscriptionRoutes } from './events/index.ts';
+import type { Logger } from './log.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { runWithSyncer, Scheduler } from './scheduler/index.ts';
+import { createServerApp } from './server.ts';
+import { createWebhookService, webhookReceiver, webhookRoutes, webhookStrategy } from './webhooks/index.ts';
+import { createNodeProxy } from '../proxy/node.ts';
+import { appendStrategy } from '../sync/append.ts';
+import { incrementalStrategy } from '../sync/incremental.ts';
+import { openCommandDatabase } from '../sync/runtime.ts';
+import {
+  createSyncer,
+  ensureSourcesFromConfig,
+  loadSource,
+  tokenResolver,
+  type Syncer,
+} from '../sync/index.ts';
+
+export interface RunningAirmirror {
+  /** Base URL of the HTTP server (proxy at `${url}/api.airtable.com`, API at `${url}/api`). */
+  url: string;
+  databaseUrl: string;
+  /** Demo mode only: the built-in emulator standing in for api.airtable.com. */
+  emulator?: { url: string; token: string; baseId: string };
+  config: Config;
+  db: Database;
+  syncer: Syncer;
+  metrics: Metrics;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  log: Logger;
+  fetch?: typeof fetch;
+}
+
+export async function startAirmirror(input: Config, opts: StartOptions): Promise<RunningAirmirror> {
+  const { log } = opts;
+  const fetchFn = opts.fetch ?? ((i: RequestInfo | URL, init?: RequestInit) => fetch(i, init));
+  const cleanups: Array<() => Promise<void>> = [];
+  const stopAll = async () => {
+    for (const c of cleanups.reverse())
+      await c().catch((err) => log.error({ err: String(err) }, 'stop failed'));
+  };
+
+  try {
+    let config = input;
+    let emulator: RunningAirmirror['emulator'];
+    if (config.demo) {
+      // Demo: the built-in emulator plays api.airtable.com, with the seeded demo base configured.
+      const emu = createEmulator({ seed: 'demo' });
+      const server = await startEmulatorServer(emu, { port: 0 });
+      emu.webhooks.start();
+      cleanups.push(async () => {
+        await emu.webhooks.stop();
+        await server.close();
+      });
+      emulator = { url: server.url, token: EMULATOR_TOKEN, baseId: DEMO_BASE_ID };
+      config = {
+        ...config,
+        airtableApiUrl: server.url,
+        airtableToken: EMULATOR_TOKEN,
+        bases: [{ baseId: DEMO_BASE_ID, schema: 'public' }],
+        secretKey: config.secretKey ?? ensureSecretKey(config.dataDir),
+      };
+    }
+
+    const database = await openCommandDatabase(config);
+    cleanups.push(() => database.close());
+    const { db } = database;
+    const databaseUrl = connectionStringOf(db);
+
+    const metrics = createMetrics({ defaults: true });
+    const budget = createRateBudget({ perSecond: config.rateLimitPerSecond });
+    const secrets = createSecretBox(config.secretKey!);
+    const countingFetch = instrumentFetch(fetchFn, metrics);
+
+    // Env-configured bases become sources; their token stays in memory, API-created sources'
+    // tokens are stored encrypted. One resolver serves the syncer, webhooks and the API.
+    const { tokens } = await ensureSourcesFromConfig(db, config);
+    const tokenFor = tokenResolver({ tokens, secretKey: config.secretKey });
+    const clientFor = async (source: { id: string; baseId: string }) => {
+      const row = await loadSource(db, source.id);
+      if (!row) throw new Error(`source ${source.id} not found`);
+      return createAirtableClient({
+        apiUrl: config.airtableApiUrl,
+        token: await tokenFor(row),
+        fetch: countingFetch,
+        budget,
+        timeoutMs: config.upstreamTimeoutMs,
+      });
+    };
+
+    const syncer = createSyncer({
+      db,
+      log,
+      fetch: countingFetch,
+      budget,
+      apiUrl: config.airtableApiUrl,
+      tokenFor,
+      hashCacheSize: config.hashCacheSize,
+      clientOptions: { timeoutMs: config.upstreamTimeoutMs },
+      strategies: [incrementalStrategy, appendStrategy, webhookStrategy],
+    });
+    await syncer.start();
+    cleanups.push(() => syncer.stop());
+
+    const scheduler = new Scheduler({
+      db,
+      log,
+      run: async (table, runOpts) => {
+        const started = performance.now();
+        const result = await runWithSyncer(syncer)(table, runOpts);
+        observeAndLog(metrics, log, result, (performance.now() - started) / 1000);
+        return result;
+      },
+    });
+
+    const proxy = createNodeProxy({
+      config,
+      db,
+      budget,
+      fetch: instrumentUpstream(fetchFn, metrics),
+      refreshSchema: async (sourceId) => {
+        await syncer.refreshSchema(sourceId);
+      },
+      log,
+    });
+
+    const deliverer = createDeliverer({ db, fetch: fetchFn, secrets, log });
+    const webhooks = createWebhookService({
+      db,
+      secrets,
+      publicUrl: config.publicUrl,
+      syncer,
+      hashCache: syncer.hashCache,
+      log,
+      clientFor,
+    });
+
+    const api = createApi({
+      db,
+      secrets,
+      adminToken: config.adminToken,
+      publicUrl: config.publicUrl,
+      runner: scheduler,
+      syncer,
+      airtable: (_source, token) =>
+        createAirtableClient({
+          apiUrl: config.airtableApiUrl,
+          token: token ?? config.airtableToken ?? '',
+          fetch: countingFetch,
+          budget,
+        }),
+      log,
+    });
+
+    const app = createServerApp({
+      db,
+      metrics,
+      adminToken: config.adminToken,
+      api,
+      apiExtras: [subscriptionRoutes({ db, secrets, fetch: fetchFn, log }), webhookRoutes(webhooks, log)],
+      hooks: webhookReceiver(webhooks, log),
+      proxy: proxy.app,
+    });
+
+    const server = await listen(app, config.host, config.port);
+    cleanups.push(() => closeServer(server));
+
+    proxy.start();
+    cleanups.push(() => proxy.stop());
+    deliverer.start();
+    cleanups.push(() => deliverer.stop());
+    webhooks.start();
+    cleanups.push(() => webhooks.stop());
+    // The first sync runs at once (the scheduler only knows tables once a source's schema has
+    // been read); later runs follow each table's frequency.
+    const firstSync = syncer
+      .syncAll()
+      .then((sources) => {
+        for (const s of sources) for (const t of s.tables) observeAndLog(metrics, log, t);
+      })
+      .catch((err) => log.error({ err: String(err) }, 'first sync failed'))
+      .finally(() => scheduler.start());
+    cleanups.push(async () => {
+      await syncer.stop();
+      await firstSync;
+      await scheduler.stop();
+    });
+
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    return {
+      url: `http://${host}:${port}`,
+      databaseUrl,
+      emulator,
+      config,
+      db,
+      syncer,
+      metrics,
+      stop: stopAll,
+    };
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+function connectionStringOf(db: Database): string {
+  const o = db.pool.options as { connectionString?: string };
+  return o.connectionString ?? '';
+}
+
+function listen(app: { fetch: (req: Request) => Response | Promise<Response> }, host: string, port: number) {
+  return new Promise<ServerType>((resolve, reject) => {
+    const server = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(server));
+    server.once('error', reject);
+  });
+}
+
+function closeServer(server: ServerType): Promise<void> {
+  return new Promise((resolve) => {
+    (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+    server.close(() => resolve());
+  });
+}
+
+/** Counts Airtable answers by status (syncer, webhooks, API), and 429s per base. */
+function instrumentFetch(f: typeof fetch, metrics: Metrics): typeof fetch {
+  return async (input, init) => {
+    const res = await f(input, init);
+    metrics.airtableRequests.inc({ status: String(res.status) });
+    if (res.status === 429) metrics.airtable429.inc({ base: baseOf(input) });
+    return res;
+  };
+}
+
+/** Times the proxy's upstream calls (headers received). */
+function instrumentUpstream(f: typeof fetch, metrics: Metrics): typeof fetch {
+  return async (input, init) => {
+    const end = metrics.proxyUpstreamSeconds.startTimer({ method: init?.method ?? 'GET' });
+    try {
+      const res = await f(input, init);
+      if (res.status === 429) metrics.airtable429.inc({ base: baseOf(input) });
+      return res;
+    } finally {
+      end();
+    }
+  };
+}
+
+function baseOf(input: RequestInfo | URL): string {
+  const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+  return /\/(app[A-Za-z0-9]{14})(?:\/|$)/.exec(url)?.[1] ?? 'unknown';
+}
+
+interface RunResultLike {
+  status?: string;
+  tableName?: string;
+  mirrorTable?: string;
+  error?: string;
+  counters?: Record<string, number>;
+}
+
+function observeAndLog(metrics: Metrics, log: Logger, result: unknown, seconds?: number): void {
+  const r = result as RunResultLike | undefined;
+  if (!r?.status) return;
+  metrics.syncRuns.inc({ status: r.status });
+  if (r.status === 'Skipped') return;
+  logRun(log, r);
+  if (seconds !== undefined) metrics.sweepSeconds.observe({ sync_type: 'any' }, seconds);
+  const c = r.counters ?? {};
+  const table = r.mirrorTable ?? r.tableName ?? 'unknown';
+  const upserted = (c.inserted ?? 0) + (c.updated ?? 0);
+  const skipped = (c.cached ?? 0) + (c.unchanged ?? 0);
+  if (upserted) metrics.records.inc({ table, action: 'upserted' }, upserted);
+  if (skipped) metrics.records.inc({ table, action: 'skipped' }, skipped);
+  if (c.deleted) metrics.records.inc({ table, action: 'deleted' }, c.deleted);
+}
+
+/** One log line per sync run, with its figures. */
+function logRun(log: Logger, result: unknown): void {
+  const r = result as RunResultLike | undefined;
+  if (!r?.status || r.status === 'Skipped') return;
+  const line = { table: r.mirrorTable ?? r.tableName, status: r.status, ...r.counters, error: r.error };
+  if (r.status === 'Failed') log.warn(line, 'sync run failed');
+  else log.info(line, 'sync run');
+}

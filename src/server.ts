@@ -1,0 +1,95 @@
+import { Hono, type MiddlewareHandler } from 'hono';
+import { checkBearer } from './api/auth.ts';
+import type { Database } from './db/database.ts';
+import { sql } from './db/sql.ts';
+import { apiErrorBody, asAirmirrorError } from './errors.ts';
+import type { Metrics } from './metrics.ts';
+
+export interface ServerParts {
+  db: Database;
+  metrics: Metrics;
+  adminToken?: string;
+  /** createApi(...) — sources, schemas, actions, OpenAPI, status. Has its own auth and catch-all. */
+  api: Hono;
+  /** Other /api route groups (subscriptions, source webhooks); mounted before `api`. */
+  apiExtras: Hono[];
+  /** Unauthenticated routes at the root (the Airtable webhook receiver, MAC-verified). */
+  hooks?: Hono;
+  /** The write-through proxy; claims `/{host}/v0/*`, so it is mounted last. */
+  proxy: Hono;
+}
+
+/**
+ * The one HTTP app of `airmirror start`: health, metrics, management API, webhook receiver and
+ * the proxy. Route order matters: specific prefixes first, the proxy's `/{host}/v0/*` last.
+ */
+export function createServerApp(parts: ServerParts): Hono {
+  const app = new Hono();
+  const { metrics } = parts;
+
+  app.get('/healthz', async (c) => {
+    try {
+      await parts.db.query(sql('SELECT 1'));
+      return c.json({ status: 'ok' });
+    } catch {
+      return c.json({ status: 'degraded', postgres: 'unreachable' }, 503);
+    }
+  });
+
+  app.get('/metrics', async (c) => {
+    await collectDatabaseGauges(parts.db, metrics).catch(() => undefined);
+    return c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType });
+  });
+
+  const extras = new Hono();
+  if (parts.adminToken) extras.use('*', bearer(parts.adminToken));
+  for (const group of parts.apiExtras) extras.route('/', group);
+  // Only paths the extra groups own get past here; everything else falls through to createApi.
+  app.route('/api', extras);
+  app.route('/api', parts.api);
+  if (parts.hooks) app.route('/', parts.hooks);
+
+  app.use('/:host/v0/*', proxyMetrics(metrics));
+  app.route('/', parts.proxy);
+  return app;
+}
+
+function bearer(adminToken: string): MiddlewareHandler {
+  return async (c, next) => {
+    // Routes no extra group owns must reach createApi (which has its own auth), so only guard
+    // paths an extra group will answer.
+    if (c.req.path === '/api/openapi.json') return next();
+    try {
+      await checkBearer(c.req.header('authorization'), adminToken);
+    } catch (err) {
+      const e = asAirmirrorError(err);
+      return c.json(apiErrorBody(e), 401);
+    }
+    return next();
+  };
+}
+
+function proxyMetrics(metrics: Metrics): MiddlewareHandler {
+  return async (c, next) => {
+    await next();
+    metrics.proxyRequests.inc({ method: c.req.method, status: String(c.res.status) });
+  };
+}
+
+/** Gauges read from Postgres at scrape time: lag per table and outbox depth. */
+async function collectDatabaseGauges(db: Database, metrics: Metrics): Promise<void> {
+  const lag = await db.query<{ source_id: string; mirror_table: string; lag: number | null }>(
+    sql(`SELECT source_id, mirror_table,
+                EXTRACT(EPOCH FROM (now() - last_synced_at))::float8 AS lag
+           FROM airmirror.tables WHERE vanished_at IS NULL`),
+  );
+  metrics.tableLagSeconds.reset();
+  for (const r of lag.rows) {
+    if (r.lag !== null) metrics.tableLagSeconds.set({ source: r.source_id, table: r.mirror_table }, r.lag);
+  }
+  const depth = await db.query<{ n: string }>(
+    sql(`SELECT count(*)::text AS n FROM airmirror.outbox o
+          WHERE EXISTS (SELECT 1 FROM airmirror.subscriptions s WHERE s.active AND s.cursor < o.id)`),
+  );
+  metrics.outboxDepth.set(Number(depth.rows[0]?.n ?? 0));
+}
