@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { createRateBudget } from '../../src/airtable/rate-budget.ts';
+import { createRateBudget, DEFAULT_WINDOW_MS } from '../../src/airtable/rate-budget.ts';
 import { createFakeClock, settle, T0 } from './support/fake-clock.ts';
 
 const APP_A = 'appAAAAAAAAAAAAAA';
 const APP_B = 'appBBBBBBBBBBBBBB';
 
-function setup(opts: { perSecond?: number; penaltyMs?: number } = {}) {
+// Exact 1000 ms windows keep the arithmetic below readable; the default's margin has its own test.
+function setup(opts: { perSecond?: number; penaltyMs?: number; windowMs?: number } = {}) {
   const clock = createFakeClock();
-  const budget = createRateBudget({ ...opts, now: clock.now, sleep: clock.sleep });
+  const budget = createRateBudget({ windowMs: 1000, ...opts, now: clock.now, sleep: clock.sleep });
   const granted: Array<{ label: string; at: number }> = [];
   const take = (
     baseId: string,
@@ -22,6 +23,22 @@ function setup(opts: { perSecond?: number; penaltyMs?: number } = {}) {
 }
 
 describe('createRateBudget', () => {
+  it("by default keeps a margin under Airtable's arrival-counted second (DEFAULT_WINDOW_MS)", async () => {
+    const clock = createFakeClock();
+    const budget = createRateBudget({ now: clock.now, sleep: clock.sleep });
+    const times: number[] = [];
+    const all = Promise.all(
+      Array.from({ length: 12 }, () => budget.acquire(APP_A).then(() => times.push(clock.now()))),
+    );
+    await clock.run(all);
+    expect(DEFAULT_WINDOW_MS).toBeGreaterThan(1000);
+    for (let i = 0; i + 5 < times.length; i++) {
+      expect(times[i + 5] - times[i]).toBeGreaterThanOrEqual(DEFAULT_WINDOW_MS);
+    }
+    // Still close to the bound: ≥ 95% of 5 requests/s (issue 3's 5 rps benchmark target).
+    expect(5000 / DEFAULT_WINDOW_MS).toBeGreaterThanOrEqual(0.95 * 5);
+  });
+
   it('never lets more than 5 requests to one base start in any 1-s window (reference §2.1)', async () => {
     const { clock, granted, take } = setup();
     const all = Promise.all(Array.from({ length: 23 }, (_, i) => take(APP_A, `r${i}`)));
