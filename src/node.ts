@@ -16,6 +16,7 @@ import { createDeliverer, subscriptionRoutes } from './events/index.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { runWithSyncer, Scheduler } from './scheduler/index.ts';
+import { CatchupLoop } from './catchup-loop.ts';
 import { createServerApp } from './server.ts';
 import { createWebhookService, webhookReceiver, webhookRoutes, webhookStrategy } from './webhooks/index.ts';
 import { createNodeProxy } from '../proxy/node.ts';
@@ -130,6 +131,12 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       },
     });
 
+    const catchup = new CatchupLoop({
+      db,
+      log,
+      fetchRecords: async ({ sourceId, baseId, tableId, recordIds }) =>
+        (await clientFor({ id: sourceId, baseId })).getRecordsByIds(baseId, tableId, recordIds),
+    });
     const proxy = createNodeProxy({
       config,
       db,
@@ -138,6 +145,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       refreshSchema: async (sourceId) => {
         await syncer.refreshSchema(sourceId);
       },
+      onCatchupQueued: () => catchup.nudge(),
       log,
     });
 
@@ -184,6 +192,8 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
 
     proxy.start();
     cleanups.push(() => proxy.stop());
+    catchup.start();
+    cleanups.push(() => catchup.stop());
     deliverer.start();
     cleanups.push(() => deliverer.stop());
     webhooks.start();
