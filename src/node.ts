@@ -4,7 +4,7 @@
  * management API, webhooks in, events out, metrics — and, in demo mode, the Airtable emulator.
  */
 import { serve, type ServerType } from '@hono/node-server';
-import { createAirtableClient, createRateBudget } from './airtable/index.ts';
+import { createAirtableClient, createRateBudget, type RateBudget } from './airtable/index.ts';
 import { createApi } from './api/index.ts';
 import type { Config } from './config.ts';
 import { ensureSecretKey } from './crypto/key-file.ts';
@@ -149,7 +149,15 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       log,
     });
 
-    const deliverer = createDeliverer({ db, fetch: fetchFn, secrets, log });
+    const deliverer = createDeliverer({
+      db,
+      fetch: fetchFn,
+      secrets,
+      log,
+      onPass: (r) => {
+        if (r.failed) metrics.eventDeliveryFailures.inc(r.failed);
+      },
+    });
     const webhooks = createWebhookService({
       db,
       secrets,
@@ -180,6 +188,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     const app = createServerApp({
       db,
       metrics,
+      beforeScrape: budgetWaitsCollector(budget, metrics),
       adminToken: config.adminToken,
       api,
       apiExtras: [subscriptionRoutes({ db, secrets, fetch: fetchFn, log }), webhookRoutes(webhooks, log)],
@@ -278,6 +287,18 @@ function instrumentUpstream(f: typeof fetch, metrics: Metrics): typeof fetch {
 function baseOf(input: RequestInfo | URL): string {
   const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
   return /\/(app[A-Za-z0-9]{14})(?:\/|$)/.exec(url)?.[1] ?? 'unknown';
+}
+
+/** The budget counts its own waits; the scrape adds what accumulated since the last one. */
+function budgetWaitsCollector(budget: RateBudget, metrics: Metrics): () => void {
+  const seen = new Map<string, number>();
+  return () => {
+    for (const [base, stats] of Object.entries(budget.allStats())) {
+      const delta = stats.waits - (seen.get(base) ?? 0);
+      if (delta > 0) metrics.rateBudgetWaits.inc({ base }, delta);
+      seen.set(base, stats.waits);
+    }
+  };
 }
 
 interface RunResultLike {

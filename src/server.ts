@@ -8,6 +8,8 @@ import type { Metrics } from './metrics.ts';
 export interface ServerParts {
   db: Database;
   metrics: Metrics;
+  /** Runs before each scrape, to fold in figures other parts keep themselves. */
+  beforeScrape?: () => void;
   adminToken?: string;
   /** createApi(...) — sources, schemas, actions, OpenAPI, status. Has its own auth and catch-all. */
   api: Hono;
@@ -37,6 +39,7 @@ export function createServerApp(parts: ServerParts): Hono {
   });
 
   app.get('/metrics', async (c) => {
+    parts.beforeScrape?.();
     await collectDatabaseGauges(parts.db, metrics).catch(() => undefined);
     return c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType });
   });

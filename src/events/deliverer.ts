@@ -47,6 +47,8 @@ export interface DelivererOptions {
   requestTimeoutMs?: number;
   /** With no subscription at all, outbox rows older than this are pruned. */
   outboxRetentionMs?: number;
+  /** Called after every pass (metrics: deliveries, failures, dead letters). */
+  onPass?: (result: PassResult) => void;
 }
 
 export interface PassResult {
@@ -220,6 +222,7 @@ class OutboxDeliverer implements Deliverer {
       }
     });
     result.pruned = await this.prune(horizon);
+    this.deps.onPass?.(result);
     return result;
   }
 
