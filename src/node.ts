@@ -12,13 +12,13 @@ import { createSecretBox } from './crypto/secrets.ts';
 import type { Database } from './db/database.ts';
 import { createEmulator, DEMO_BASE_ID, EMULATOR_TOKEN } from './emulator/index.ts';
 import { startEmulatorServer } from './emulator/server.ts';
-import { createDeliverer, subscriptionRoutes } from './events/index.ts';
+import { createDeliverer } from './events/index.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { runWithSyncer, Scheduler } from './scheduler/index.ts';
 import { CatchupLoop } from './catchup-loop.ts';
-import { createServerApp } from './server.ts';
-import { createWebhookService, webhookReceiver, webhookRoutes, webhookStrategy } from './webhooks/index.ts';
+import { apiExtraGroups, createServerApp } from './server.ts';
+import { createWebhookService, webhookReceiver, webhookStrategy } from './webhooks/index.ts';
 import { createNodeProxy } from '../proxy/node.ts';
 import { appendStrategy } from '../sync/append.ts';
 import { incrementalStrategy } from '../sync/incremental.ts';
@@ -191,7 +191,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       beforeScrape: budgetWaitsCollector(budget, metrics),
       adminToken: config.adminToken,
       api,
-      apiExtras: [subscriptionRoutes({ db, secrets, fetch: fetchFn, log }), webhookRoutes(webhooks, log)],
+      apiExtras: apiExtraGroups({ db, secrets, fetch: fetchFn, webhooks, log }),
       hooks: webhookReceiver(webhooks, log),
       proxy: proxy.app,
     });

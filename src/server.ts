@@ -1,6 +1,10 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { checkBearer } from './api/auth.ts';
+import type { SecretBox } from './crypto/secrets.ts';
 import type { Database } from './db/database.ts';
+import { subscriptionRoutes } from './events/index.ts';
+import type { Logger } from './log.ts';
+import { webhookRoutes, type WebhookService } from './webhooks/index.ts';
 import { sql } from './db/sql.ts';
 import { apiErrorBody, asAirmirrorError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
@@ -19,6 +23,23 @@ export interface ServerParts {
   hooks?: Hono;
   /** The write-through proxy; claims `/{host}/v0/*`, so it is mounted last. */
   proxy: Hono;
+}
+
+/**
+ * The /api route groups mounted beside createApi: event subscriptions and source webhooks. One
+ * list, used by the server and by the test that checks the OpenAPI document covers every route.
+ */
+export function apiExtraGroups(deps: {
+  db: Database;
+  secrets: SecretBox;
+  fetch: typeof fetch;
+  webhooks: WebhookService;
+  log?: Logger;
+}): Hono[] {
+  return [
+    subscriptionRoutes({ db: deps.db, secrets: deps.secrets, fetch: deps.fetch, log: deps.log }),
+    webhookRoutes(deps.webhooks, deps.log),
+  ];
 }
 
 /**

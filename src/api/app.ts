@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import type { AirtableTable, BaseSchema } from '../airtable/types.ts';
 import { quoteIdent, quoteQualified } from '../db/quote.ts';
 import { sql } from '../db/sql.ts';
+import { parseRequest } from '../validation.ts';
 import { AirmirrorError, apiErrorBody, asAirmirrorError, badRequest, conflict, notFound } from '../errors.ts';
 import { buildBaseMapping } from '../mirror/mapping.ts';
 import { checkBearer } from './auth.ts';
@@ -358,20 +359,7 @@ async function jsonBody(c: Context): Promise<unknown> {
 
 /** zod → one clear 400 naming the field (`attr`), for the first problem found. */
 export function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
-    throw badRequest('Expected a JSON object');
-  }
-  const r = schema.safeParse(input);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0];
-  if (issue.code === 'unrecognized_keys') {
-    const key = issue.keys[0];
-    throw badRequest(`Unknown field "${key}"`, [...issue.path, key].join('.'), 'UNKNOWN_FIELD');
-  }
-  const attr = issue.path.join('.') || undefined;
-  const missing =
-    issue.code === 'invalid_type' && (input as Record<string, unknown>)[attr ?? ''] === undefined;
-  throw badRequest(missing ? 'This field is required' : issue.message, attr);
+  return parseRequest(schema, input, { requireObject: true });
 }
 
 function conflictOn(attr: string, message: string): AirmirrorError {

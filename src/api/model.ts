@@ -176,3 +176,7 @@ export const StatusResponse = z
 export const ErrorResponse = z
   .object({ type: z.string(), code: z.string(), detail: z.string(), attr: z.string().nullable() })
   .meta({ id: 'Error' });
+
+// ---- applying them -------------------------------------------------------------------------------
+
+export { parseRequest } from '../validation.ts';

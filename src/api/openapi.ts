@@ -1,8 +1,21 @@
 /**
- * `GET /api/openapi.json`, generated from the zod schemas in model.ts — the same ones that
- * validate requests — so the document and the enforcement cannot disagree.
+ * `GET /api/openapi.json`, generated from the zod schemas that validate requests — model.ts for
+ * createApi's routes, src/events/schemas.ts and src/webhooks/schemas.ts for the route groups the
+ * server mounts beside it — so the document and the enforcement cannot disagree. Secrets are
+ * write-only: they appear in request schemas only (test/api/openapi.test.ts holds every /api route
+ * the server mounts to being documented here).
  */
 import { z } from 'zod';
+import {
+  ChangeEventSchema,
+  CreateSubscriptionRequest,
+  DeadLetterList,
+  DeadLetterResponse,
+  ReplayResponse,
+  SubscriptionList,
+  SubscriptionResponse,
+} from '../events/schemas.ts';
+import { WebhookRequest, WebhookResponse } from '../webhooks/schemas.ts';
 import {
   CreateSourceRequest,
   ErrorResponse,
@@ -22,6 +35,15 @@ const COMPONENTS = {
   PatchSchemaResponse,
   IncrementalFields: IncrementalFieldsResponse,
   Status: StatusResponse,
+  CreateSubscriptionRequest,
+  Subscription: SubscriptionResponse,
+  SubscriptionList,
+  DeadLetter: DeadLetterResponse,
+  DeadLetterList,
+  ChangeEvent: ChangeEventSchema,
+  Replay: ReplayResponse,
+  WebhookRequest,
+  Webhook: WebhookResponse,
   Error: ErrorResponse,
 };
 
@@ -63,6 +85,125 @@ const list = (name: keyof typeof COMPONENTS) => ({
   type: 'object',
   properties: { count: { type: 'integer' }, results: { type: 'array', items: ref(name) } },
 });
+const body = (name: keyof typeof COMPONENTS, required = true) => ({
+  required,
+  content: { 'application/json': { schema: ref(name) } },
+});
+const error = (description: string) => json(ref('Error'), description);
+const unauthorized = error('Missing or wrong bearer token');
+const invalid = error('Validation error; `attr` names the field');
+const subscriptionParam = idParam('subscription id');
+const sourceParam = idParam('source id');
+const noSubscription = error('No subscription with that id');
+const noWebhook = error('No source with that id, or the source has no webhook');
+const unconfigured =
+  'Validation error (`attr` names the field), or WEBHOOKS_NOT_CONFIGURED: AIRMIRROR_PUBLIC_URL is not set';
+
+/** Event subscriptions (src/events/routes.ts). */
+const subscriptionPaths = {
+  '/subscriptions': {
+    get: {
+      summary: 'List event subscriptions (never their secrets)',
+      responses: { '200': json(ref('SubscriptionList')), '401': unauthorized },
+    },
+    post: {
+      summary:
+        'Subscribe a receiver to change events: HMAC-signed POSTs, at least once, in order per record. The secret is stored encrypted and never returned.',
+      requestBody: body('CreateSubscriptionRequest'),
+      responses: { '201': json(ref('Subscription'), 'Created'), '400': invalid, '401': unauthorized },
+    },
+  },
+  '/subscriptions/{id}': {
+    get: {
+      summary: 'Retrieve a subscription and its delivery state',
+      parameters: [subscriptionParam],
+      responses: { '200': json(ref('Subscription')), '401': unauthorized, '404': noSubscription },
+    },
+    delete: {
+      summary: 'Delete a subscription; its pending events are no longer delivered',
+      parameters: [subscriptionParam],
+      responses: { '204': { description: 'Deleted' }, '401': unauthorized, '404': noSubscription },
+    },
+  },
+  '/subscriptions/{id}/dead-letters': {
+    get: {
+      summary: 'Events given up on after retrying (delivery moved past them)',
+      parameters: [subscriptionParam],
+      responses: { '200': json(ref('DeadLetterList')), '401': unauthorized, '404': noSubscription },
+    },
+  },
+  '/subscriptions/{id}/dead-letters/{eventId}/replay': {
+    post: {
+      summary: 'Deliver a dead-lettered event once more, now',
+      parameters: [
+        subscriptionParam,
+        {
+          name: 'eventId',
+          in: 'path',
+          required: true,
+          schema: { type: 'string', pattern: '^[1-9][0-9]{0,15}$' },
+          description: 'event (outbox) id',
+        },
+      ],
+      responses: {
+        '200': json(ref('Replay'), 'Delivered'),
+        '400': invalid,
+        '401': unauthorized,
+        '404': error('No subscription with that id, or no dead letter with that event id'),
+        '502': error('REPLAY_FAILED: the receiver did not accept it (`event_id` says which)'),
+      },
+    },
+  },
+};
+
+/** A source's Airtable webhook (src/webhooks/routes.ts). The MAC secret is never shown. */
+const webhookPaths = {
+  '/sources/{id}/webhook': {
+    get: {
+      summary: "Retrieve the source's webhook registration",
+      parameters: [sourceParam],
+      responses: { '200': json(ref('Webhook')), '401': unauthorized, '404': noWebhook },
+    },
+    post: {
+      summary:
+        'Register an Airtable webhook for the whole base, pinging AIRMIRROR_PUBLIC_URL; returns the existing one if there is one',
+      parameters: [sourceParam],
+      requestBody: body('WebhookRequest', false),
+      responses: {
+        '200': json(ref('Webhook'), 'Already registered'),
+        '201': json(ref('Webhook'), 'Registered'),
+        '400': error(unconfigured),
+        '401': unauthorized,
+        '404': error('No source with that id'),
+      },
+    },
+    delete: {
+      summary: 'Unregister the webhook at Airtable and here',
+      parameters: [sourceParam],
+      responses: {
+        '204': { description: 'Deleted' },
+        '401': unauthorized,
+        '404': noWebhook,
+        '409': error('WEBHOOK_IN_USE: tables still use the webhook sync type (`tables` lists them)'),
+      },
+    },
+  },
+  '/sources/{id}/webhook/inputs': {
+    post: {
+      summary:
+        'Rotate: register a new webhook (new MAC secret), drain the old one, then delete it; no change is missed',
+      parameters: [sourceParam],
+      requestBody: body('WebhookRequest', false),
+      responses: {
+        '200': json(ref('Webhook')),
+        '400': error(unconfigured),
+        '401': unauthorized,
+        '404': noWebhook,
+      },
+    },
+  },
+};
+
 const action = (summary: string, status: '200' | '202' = '202') => ({
   post: {
     summary,
@@ -84,7 +225,7 @@ export function openApiDocument(): Record<string, unknown> {
       title: 'airmirror management API',
       version: '1',
       description:
-        'Sources (Airtable bases) and schemas (per-table sync configuration), modelled on PostHog ExternalDataSource/ExternalDataSchema. Errors: {type, code, detail, attr}.',
+        'Sources (Airtable bases) and schemas (per-table sync configuration), modelled on PostHog ExternalDataSource/ExternalDataSchema; source webhooks; change-event subscriptions. Errors: {type, code, detail, attr}.',
     },
     servers: [{ url: '/api' }],
     components: {
@@ -173,6 +314,8 @@ export function openApiDocument(): Record<string, unknown> {
           responses: { '200': json(ref('Status')), ...errors },
         },
       },
+      ...webhookPaths,
+      ...subscriptionPaths,
       '/openapi.json': {
         get: { summary: 'This document', security: [], responses: { '200': { description: 'OK' } } },
       },

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import type { Database } from '../db/database.ts';
+import type { z } from 'zod';
+import { parseRequest } from '../validation.ts';
 import { AirmirrorError, apiErrorBody, asAirmirrorError, badRequest, notFound } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { postEvent } from './post.ts';
@@ -13,7 +15,16 @@ import {
   listSubscriptions,
   markDeadLetterReplayed,
 } from './store.ts';
-import { EVENT_TYPES, type DeadLetterRow, type SecretBox, type SubscriptionRow } from './types.ts';
+import {
+  CreateSubscriptionRequest,
+  DeadLetterParams,
+  type DeadLetterList,
+  type DeadLetterResponse,
+  type ReplayResponse,
+  type SubscriptionList,
+  type SubscriptionResponse,
+} from './schemas.ts';
+import type { DeadLetterRow, SecretBox, SubscriptionRow } from './types.ts';
 
 export interface SubscriptionRoutesDeps {
   db: Database;
@@ -66,7 +77,13 @@ export function subscriptionRoutes(deps: SubscriptionRoutesDeps): Hono {
 
   app.get('/subscriptions', async (c) => {
     const rows = (await deps.db.query<SubscriptionRow>(listSubscriptions())).rows;
-    return c.json({ count: rows.length, next: null, previous: null, results: rows.map(presentSubscription) });
+    const page: z.output<typeof SubscriptionList> = {
+      count: rows.length,
+      next: null,
+      previous: null,
+      results: rows.map(presentSubscription),
+    };
+    return c.json(page);
   });
 
   app.get('/subscriptions/:id', async (c) =>
@@ -82,14 +99,18 @@ export function subscriptionRoutes(deps: SubscriptionRoutesDeps): Hono {
   app.get('/subscriptions/:id/dead-letters', async (c) => {
     const sub = await load(deps.db, c.req.param('id'));
     const rows = (await deps.db.query<DeadLetterRow>(listDeadLetters(sub.id))).rows;
-    return c.json({ count: rows.length, next: null, previous: null, results: rows.map(presentDeadLetter) });
+    const page: z.output<typeof DeadLetterList> = {
+      count: rows.length,
+      next: null,
+      previous: null,
+      results: rows.map(presentDeadLetter),
+    };
+    return c.json(page);
   });
 
   app.post('/subscriptions/:id/dead-letters/:eventId/replay', async (c) => {
+    const eventId = Number(parseRequest(DeadLetterParams, c.req.param()).eventId);
     const sub = await load(deps.db, c.req.param('id'));
-    const eventId = Number(c.req.param('eventId'));
-    if (!Number.isSafeInteger(eventId) || eventId <= 0)
-      throw badRequest('eventId must be an event id.', 'eventId');
     const dead = (await deps.db.query<DeadLetterRow>(getDeadLetter(sub.id, eventId))).rows[0];
     if (!dead) throw notFound('No dead letter with that event id for this subscription.');
     const at = now();
@@ -109,12 +130,13 @@ export function subscriptionRoutes(deps: SubscriptionRoutesDeps): Hono {
         details: { event_id: eventId },
       });
     }
-    return c.json({
+    const replayed: ReplayResponse = {
       event_id: eventId,
       delivered: true,
       status: result.status,
       replayed_at: at.toISOString(),
-    });
+    };
+    return c.json(replayed);
   });
 
   return app;
@@ -134,43 +156,15 @@ async function readJson(c: Context): Promise<unknown> {
   }
 }
 
-/** Validates a subscription body; each refusal names the field at fault. */
+/** Validates a subscription body (CreateSubscriptionRequest); each refusal names the field at fault. */
 export function parseSubscriptionInput(body: unknown): SubscriptionInput {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw badRequest('The request body must be a JSON object.');
-  }
-  const b = body as Record<string, unknown>;
-  if (typeof b.url !== 'string' || b.url.length === 0) throw badRequest('url is required.', 'url');
-  let url: URL;
-  try {
-    url = new URL(b.url);
-  } catch {
-    throw badRequest('url must be an absolute http(s) URL.', 'url');
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw badRequest('url must be an absolute http(s) URL.', 'url');
-  }
-  if (typeof b.secret !== 'string' || b.secret.length === 0)
-    throw badRequest('secret is required.', 'secret');
-  if (b.secret.length < 16 || b.secret.length > 512) {
-    throw badRequest('secret must be 16 to 512 characters long.', 'secret');
-  }
-  const tables = optionalStringList(b.tables, 'tables');
-  const eventTypes = optionalStringList(b.event_types, 'event_types');
-  for (const t of eventTypes ?? []) {
-    if (!(EVENT_TYPES as readonly string[]).includes(t)) {
-      throw badRequest(`event_types: unknown type "${t}" (known: ${EVENT_TYPES.join(', ')}).`, 'event_types');
-    }
-  }
-  return { url: b.url, secret: b.secret, tables, eventTypes };
+  const b = parseRequest(CreateSubscriptionRequest, body);
+  return { url: b.url, secret: b.secret, tables: distinct(b.tables), eventTypes: distinct(b.event_types) };
 }
 
-function optionalStringList(v: unknown, field: string): string[] | null {
-  if (v === undefined || v === null) return null;
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x.length === 0)) {
-    throw badRequest(`${field} must be a list of non-empty strings.`, field);
-  }
-  return v.length === 0 ? null : [...new Set(v as string[])];
+/** No filter is stored as null; repeats are dropped. */
+function distinct(v: readonly string[] | null | undefined): string[] | null {
+  return v && v.length > 0 ? [...new Set(v)] : null;
 }
 
 function iso(d: Date | null): string | null {
@@ -178,12 +172,13 @@ function iso(d: Date | null): string | null {
 }
 
 /** What the API shows of a subscription: everything but the secret. */
-export function presentSubscription(row: SubscriptionRow) {
+export function presentSubscription(row: SubscriptionRow): SubscriptionResponse {
   return {
     id: row.id,
     url: row.url,
     tables: row.tables,
-    event_types: row.event_types,
+    // Stored only after CreateSubscriptionRequest checked each against EVENT_TYPES.
+    event_types: row.event_types as SubscriptionResponse['event_types'],
     active: row.active,
     created_at: iso(row.created_at),
     delivery: {
@@ -199,7 +194,7 @@ export function presentSubscription(row: SubscriptionRow) {
   };
 }
 
-function presentDeadLetter(row: DeadLetterRow) {
+function presentDeadLetter(row: DeadLetterRow): DeadLetterResponse {
   return {
     event_id: Number(row.event_id),
     event: row.event,
