@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { asAirmirrorError, type AirmirrorError } from '../src/errors.ts';
 import type { Logger } from '../src/log.ts';
-import { readBodyLimited } from './body.ts';
+import { nodeIncomingOf, readBodyLimited, type NodeIncoming } from './body.ts';
 import type { CatchupItem, CatchupSink } from './catchup-types.ts';
 import { invalidJson, proxyErrorBody, upstreamTimeout, upstreamUnreachable } from './errors.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.ts';
@@ -49,12 +49,17 @@ const DEFAULT_APPLY_TIMEOUT_MS = 5_000;
 export function createProxy(deps: ProxyDeps): Proxy {
   const applyTimeoutMs = deps.applyTimeoutMs ?? DEFAULT_APPLY_TIMEOUT_MS;
 
-  async function forward(req: Request, rawQuery: string | undefined): Promise<Response> {
+  async function forward(
+    req: Request,
+    rawQuery: string | undefined,
+    incoming: NodeIncoming | undefined,
+  ): Promise<Response> {
     const target = parseProxyUrl(req.url);
     if (rawQuery !== undefined) target.query = rawQuery;
     const url = upstreamUrlFor(deps.upstreamUrl, target);
     const method = req.method.toUpperCase();
-    const body = method === 'GET' || method === 'HEAD' ? null : await readBodyLimited(req, deps.maxBodyBytes);
+    const body =
+      method === 'GET' || method === 'HEAD' ? null : await readBodyLimited(req, deps.maxBodyBytes, incoming);
     const intent = classifyWrite(method, target.path);
     const requestJson = intent && body && body.byteLength > 0 ? parseJson(body) : undefined;
 
@@ -212,7 +217,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
   const app = new Hono();
   const handler = async (c: { req: { raw: Request }; env: unknown }) => {
     try {
-      return await forward(c.req.raw, rawQueryOf(c.env));
+      return await forward(c.req.raw, rawQueryOf(c.env), nodeIncomingOf(c.env));
     } catch (err) {
       return errorResponse(err);
     }

@@ -10,6 +10,15 @@ export interface Database extends Queryable {
   readonly pool: pg.Pool;
   /** Runs `fn` in one transaction; commits when it resolves, rolls back when it throws. */
   tx<T>(fn: (client: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * Runs `statements` in order in one transaction, like `tx` with one query after another, but
+   * BEGIN, the statements and COMMIT go out together and cost one round trip. Each statement still
+   * runs (and takes its READ COMMITTED snapshot) only after the one before it has finished; if one
+   * fails, the rest do nothing, the transaction rolls back and its error is thrown.
+   * Optional: a Database that wraps another (e.g. one that joins an open transaction) leaves it
+   * out, and callers then fall back to `tx` — so a wrapper that changes `tx` must not copy it.
+   */
+  txPipeline?(statements: Sql[]): Promise<pg.QueryResult[]>;
   close(): Promise<void>;
 }
 
@@ -25,7 +34,23 @@ export interface DatabaseOptions {
   onError?: (err: Error) => void;
   statementTimeoutMs?: number;
   connectionTimeoutMs?: number;
+  /**
+   * pg's pipeline mode (default on): queries issued on a connection before the previous one
+   * answered go out at once instead of waiting; the server still runs them one after another.
+   * `txPipeline` needs it (without it, it runs the statements one round trip at a time).
+   */
+  pipeline?: boolean;
 }
+
+interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
+const toQuery = (q: Sql): pg.QueryConfig =>
+  q.name === undefined
+    ? { text: q.text, values: q.values }
+    : { text: q.text, values: q.values, name: q.name };
 
 export function createDatabase(connectionString: string, opts: DatabaseOptions = {}): Database {
   const pool = new pg.Pool({
@@ -33,31 +58,84 @@ export function createDatabase(connectionString: string, opts: DatabaseOptions =
     max: opts.max ?? 10,
     connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
     statement_timeout: opts.statementTimeoutMs,
+    pipeline: opts.pipeline ?? true,
   });
   pool.on('error', (err) => opts.onError?.(err));
 
   const wrap = (c: pg.Pool | pg.PoolClient): Queryable => ({
-    query: <R extends pg.QueryResultRow>(q: Sql) => c.query<R>(q.text, q.values),
+    query: <R extends pg.QueryResultRow>(q: Sql) => c.query<R>(toQuery(q)),
   });
   const self = wrap(pool);
+
+  async function tx<T>(fn: (client: Queryable) => Promise<T>): Promise<T> {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await fn(wrap(client));
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async function txPipeline(statements: Sql[]): Promise<pg.QueryResult[]> {
+    const client = await pool.connect();
+    if (!client.pipeline) {
+      client.release();
+      return tx(async (q) => {
+        const out: pg.QueryResult[] = [];
+        for (const s of statements) out.push(await q.query(s));
+        return out;
+      });
+    }
+    // Issued without waiting, the server answering in order. pg writes each query as soon as it
+    // is issued; corked, they leave in one write (one syscall, one wake-up of the server).
+    const stream = (client as unknown as { connection?: { stream?: Partial<Corkable> } }).connection?.stream;
+    const cork = typeof stream?.cork === 'function' && typeof stream.uncork === 'function';
+    if (cork) stream.cork!();
+    const sent: Promise<pg.QueryResult>[] = [];
+    try {
+      sent.push(client.query('BEGIN'));
+      for (const s of statements) sent.push(client.query(toQuery(s)));
+      sent.push(client.query('COMMIT'));
+    } catch (err) {
+      // Not a refusal by the server: whatever went out is abandoned with the connection.
+      for (const p of sent) p.catch(() => undefined);
+      client.release(true);
+      throw err;
+    } finally {
+      if (cork) stream.uncork!();
+    }
+    const settled = await Promise.allSettled(sent);
+    // The first failure is the cause; the statements after it only report the aborted transaction.
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const commit = settled[settled.length - 1];
+    if (!failed && commit.status === 'fulfilled' && commit.value.command === 'COMMIT') {
+      client.release();
+      return settled.slice(1, -1).map((r) => (r as PromiseFulfilledResult<pg.QueryResult>).value);
+    }
+    // A failed statement makes the server answer COMMIT with a rollback; make sure nothing stays
+    // open. A connection that failed (not the server refusing a statement) or cannot say it is
+    // idle again is dropped rather than handed to the next caller.
+    const fromServer = failed === undefined || failed.reason instanceof pg.DatabaseError;
+    let idle = fromServer && client.getTransactionStatus() === 'I';
+    if (fromServer && !idle) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      idle = client.getTransactionStatus() === 'I';
+    }
+    client.release(!idle);
+    throw failed ? failed.reason : new Error('transaction was rolled back');
+  }
 
   return {
     pool,
     query: self.query,
-    async tx<T>(fn: (client: Queryable) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        const result = await fn(wrap(client));
-        await client.query('COMMIT');
-        return result;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
-    },
+    tx,
+    txPipeline,
     async close() {
       await pool.end();
     },

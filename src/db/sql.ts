@@ -2,6 +2,11 @@
 export interface Sql {
   text: string;
   values: unknown[];
+  /**
+   * Optional prepared-statement name: each connection parses (and plans, once generic) the text
+   * once and then only binds values. The name must always stand for the same text.
+   */
+  name?: string;
 }
 
 export function sql(text: string, values: unknown[] = []): Sql {

@@ -1,24 +1,92 @@
+import type { QueryResult } from 'pg';
 import type { AirtableRecord } from '../airtable/types.ts';
-import type { Database, Queryable } from '../db/database.ts';
+import type { Database } from '../db/database.ts';
 import { quoteIdent, quoteQualified } from '../db/quote.ts';
-import { sql } from '../db/sql.ts';
+import type { Sql } from '../db/sql.ts';
 import { convertRecord } from './convert.ts';
-import { stampFenceSql } from './fence.ts';
-import type { ApplyOptions, ApplyResult, Origin, TableMapping } from './types.ts';
+import { stampFenceCtes } from './fence.ts';
+import type { ApplyOptions, ApplyResult, ConvertedRecord, Origin, TableMapping } from './types.ts';
 
 /** Rows per statement: big enough to amortise a round trip, small enough to keep statements quick. */
 const CHUNK_ROWS = 2000;
 
+/**
+ * Up to this many rows (a proxy write is at most 10, a webhook payload or an incremental page
+ * rarely more), a statement is prepared once per connection and looks each row up by its id (a
+ * nested loop over the primary key, whatever the table's size or statistics, so a generic plan
+ * is as good as a custom one). Bigger batches are planned for their actual size every time.
+ */
+const SMALL_ROWS = 100;
+
 /** Keys of the JSON rows handed to jsonb_to_recordset: short and always safe, whatever the column names. */
 const srcKey = (k: number) => `c${k}`;
 
-/** Builds `$n` placeholders as values are added, so statements stay readable. */
+/** What a statement of the write path binds; each cached statement text lists the ones it uses. */
+interface Args {
+  rows: string;
+  names: string[];
+  sourceId: string;
+  tableId: string;
+  schema: string;
+  table: string;
+  origin: Origin;
+  after: string;
+  ids: string[];
+}
+type ArgKey = keyof Args;
+
+/** Builds `$n` placeholders, one per distinct argument, so a statement's text does not depend on values. */
 class Params {
-  readonly values: unknown[] = [];
-  add(v: unknown): string {
-    this.values.push(v);
-    return `$${this.values.length}`;
+  readonly keys: ArgKey[] = [];
+  add(key: ArgKey): string {
+    const at = this.keys.indexOf(key);
+    if (at >= 0) return `$${at + 1}`;
+    this.keys.push(key);
+    return `$${this.keys.length}`;
   }
+}
+
+interface Statement {
+  text: string;
+  keys: ArgKey[];
+  /** Set for small-batch shapes: prepared once per connection. */
+  name?: string;
+}
+
+/**
+ * Statement texts depend only on the table mapping and the statement's shape, so they are built
+ * once per (mapping, shape). Prepared names are given per text, not per mapping object: callers
+ * that reload an unchanged mapping reuse the statements their connections already hold, so the
+ * server keeps one prepared statement per text and connection, however often mappings reload.
+ */
+const statements = new WeakMap<TableMapping, Map<string, Statement>>();
+const preparedNames = new Map<string, string>();
+function nameFor(text: string): string {
+  let name = preparedNames.get(text);
+  if (name === undefined) preparedNames.set(text, (name = `airmirror_w${preparedNames.size + 1}`));
+  return name;
+}
+
+function cached(
+  table: TableMapping,
+  shape: string,
+  prepare: boolean,
+  build: (p: Params) => string,
+): Statement {
+  let byShape = statements.get(table);
+  if (!byShape) statements.set(table, (byShape = new Map()));
+  let st = byShape.get(shape);
+  if (!st) {
+    const p = new Params();
+    const text = build(p);
+    st = { text, keys: p.keys, name: prepare ? nameFor(text) : undefined };
+    byShape.set(shape, st);
+  }
+  return st;
+}
+
+function bind(st: Statement, args: Partial<Args>): Sql {
+  return { text: st.text, values: st.keys.map((k) => args[k]), name: st.name };
 }
 
 /**
@@ -26,10 +94,7 @@ class Params {
  * whatever the row and column count (no 65535-parameter limit), and text[] / jsonb cells keep
  * their shape. jsonb cells are already JSON text (convertRecord) and are embedded as they are.
  */
-function rowsJson(
-  table: TableMapping,
-  rows: { id: string; createdTime: string; values: unknown[] }[],
-): string {
+function rowsJson(table: TableMapping, rows: ConvertedRecord[]): string {
   const jsonb = table.columns.map((c) => c.pgType === 'jsonb');
   const parts: string[] = [];
   for (const r of rows) {
@@ -43,76 +108,97 @@ function rowsJson(
   return `[${parts.join(',')}]`;
 }
 
-function lockSql(sourceId: string, tableId: string) {
+const LOCK: Statement = {
+  text: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))',
+  keys: [],
+  name: 'airmirror_lock',
+};
+
+function lockSql(sourceId: string, tableId: string): Sql {
   // One lock per mirrored table, so the fence check of a page sees every committed proxy write.
-  return sql('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`airmirror:${sourceId}:${tableId}`]);
+  // It is a statement of its own: the statements after it take their snapshot once it is held.
+  return { text: LOCK.text, values: [`airmirror:${sourceId}:${tableId}`], name: LOCK.name };
 }
 
-function fenceCte(
-  p: Params,
-  sourceId: string,
-  tableId: string,
-  after: bigint | string,
-  idsFrom: string,
-): string {
-  return `SELECT s.i FROM ${idsFrom} s JOIN airmirror.row_fence rf
-            ON rf.source_id = ${p.add(sourceId)} AND rf.table_id = ${p.add(tableId)} AND rf.record_id = s.i
-          WHERE rf.fence > ${p.add(String(after))}::bigint`;
+/** `pg_notify` once when `changed` (a CTE of changed rows) is not empty; delivered at commit. */
+function notifyCte(changed: string): string {
+  return `notify_once AS (SELECT pg_notify('airmirror_outbox', '') FROM (SELECT 1 FROM ${changed} LIMIT 1) AS any_change)`;
 }
+// A CTE without side effects runs only when read: the final SELECT counts its row.
+const NOTIFIED = '(SELECT count(*) FROM notify_once) AS notified';
 
-function outboxInsert(
-  p: Params,
-  o: { sourceId: string; table: TableMapping; schema: string; origin: Origin },
-  select: (origin: string) => string,
-): string {
+function outboxInsert(p: Params, select: (origin: string) => string): string {
   return `INSERT INTO airmirror.outbox
       (source_id, table_id, mirror_schema, mirror_table, record_id, op, origin, before, after, changed_columns)
-    SELECT ${p.add(o.sourceId)}, ${p.add(o.table.tableId)}, ${p.add(o.schema)}, ${p.add(o.table.table)}, ${select(p.add(o.origin))}`;
+    SELECT ${p.add('sourceId')}, ${p.add('tableId')}, ${p.add('schema')}, ${p.add('table')}, ${select(p.add('origin'))}`;
 }
 
-/** The upsert statement for one chunk. */
-function upsertSql(table: TableMapping, json: string, opts: ApplyOptions, schema: string, events: boolean) {
-  const p = new Params();
-  const target = quoteQualified(schema, table.table);
+interface UpsertShape {
+  schema: string;
+  /** Live table: outbox events, NOTIFY, fenced rows skipped (a swap table gets none of these). */
+  live: boolean;
+  fenceCheck: boolean;
+  stamp: boolean;
+  small: boolean;
+}
+
+/** The upsert statement text for one chunk of one shape. */
+function upsertText(p: Params, table: TableMapping, shape: UpsertShape): string {
+  const target = quoteQualified(shape.schema, table.table);
   const cols = table.columns;
   const defs = ['i text', 't timestamptz', ...cols.map((c, k) => `${srcKey(k)} ${c.pgType}`)].join(', ');
   const mirrorCols = ['created_time', ...cols.map((c) => quoteIdent(c.column))];
   const srcCols = ['t', ...cols.map((_, k) => srcKey(k))];
   const m = (alias: string) => mirrorCols.map((c) => `${alias}.${c}`).join(', ');
   const s = (alias: string) => srcCols.map((c) => `${alias}.${c}`).join(', ');
-  const rowsParam = p.add(json);
-  const fenced =
-    opts.fetchedBefore !== undefined
-      ? fenceCte(p, opts.sourceId, table.tableId, opts.fetchedBefore, 's')
-      : 'SELECT NULL::text AS i WHERE false';
+  const rowsParam = p.add('rows');
+  let fenced = 'SELECT NULL::text AS i WHERE false';
+  if (shape.fenceCheck) {
+    const rf = `rf.source_id = ${p.add('sourceId')} AND rf.table_id = ${p.add('tableId')}`;
+    fenced = shape.small
+      ? // A lookup per row (a subquery is never turned into a join): plan-independent.
+        `SELECT s.i FROM s WHERE (SELECT rf.fence FROM airmirror.row_fence rf WHERE ${rf} AND rf.record_id = s.i)
+          > ${p.add('after')}::bigint`
+      : `SELECT s.i FROM s JOIN airmirror.row_fence rf ON ${rf} AND rf.record_id = s.i
+          WHERE rf.fence > ${p.add('after')}::bigint`;
+  }
   // Swap rebuilds write fenced rows anyway: the swap table has no newer copy to protect, and a
   // skipped row would vanish at promote. Their ids are returned so the syncer can refetch them.
-  const skipFenced =
-    opts.schemaOverride === undefined ? 'AND NOT EXISTS (SELECT 1 FROM f WHERE f.i = s.i)' : '';
+  const skipFenced = shape.live ? 'AND NOT EXISTS (SELECT 1 FROM f WHERE f.i = s.i)' : '';
+  // Small batches: one primary-key probe per row (OFFSET 0 keeps the subquery from being
+  // flattened into a join the planner could turn into a scan of the whole table).
+  const current = shape.small
+    ? `LEFT JOIN LATERAL (SELECT * FROM ${target} AS cur WHERE cur.id = s.i OFFSET 0) AS m ON true`
+    : `LEFT JOIN ${target} m ON m.id = s.i`;
   let before = '';
-  if (events) {
-    const names = p.add(['created_time', ...cols.map((c) => c.column)]);
+  if (shape.live) {
+    const names = p.add('names');
     const checks = mirrorCols.map(
       (c, k) => `CASE WHEN m.${c} IS DISTINCT FROM s.${srcCols[k]} THEN (${names}::text[])[${k + 1}] END`,
     );
     before = `, CASE WHEN m.id IS NOT NULL THEN to_jsonb(m.*) END AS before,
       CASE WHEN m.id IS NOT NULL THEN array_remove(ARRAY[${checks.join(', ')}], NULL) END AS changed`;
   }
-  const eventsCte = events
-    ? `, e AS (${outboxInsert(
+  const tail: string[] = [];
+  if (shape.live) {
+    tail.push(
+      `e AS (${outboxInsert(
         p,
-        { sourceId: opts.sourceId, table, schema, origin: opts.origin },
         (
           origin,
         ) => `u.id, CASE WHEN c.existed THEN 'update' ELSE 'insert' END, ${origin}, c.before, to_jsonb(u.*), c.changed
          FROM u JOIN c ON c.i = u.id`,
-      )} RETURNING 1)`
-    : '';
-  const text = `WITH s AS (SELECT * FROM jsonb_to_recordset(${rowsParam}::jsonb) AS x(${defs})),
+      )})`,
+      notifyCte('u'),
+    );
+  }
+  if (shape.stamp)
+    tail.push(stampFenceCtes({ sourceId: p.add('sourceId'), tableId: p.add('tableId'), ids: p.add('ids') }));
+  return `WITH s AS (SELECT * FROM jsonb_to_recordset(${rowsParam}::jsonb) AS x(${defs})),
     f AS (${fenced}),
     c AS (
       SELECT s.*, m.id IS NOT NULL AS existed ${before}
-      FROM s LEFT JOIN ${target} m ON m.id = s.i
+      FROM s ${current}
       WHERE (m.id IS NULL OR (${m('m')}) IS DISTINCT FROM (${s('s')})) ${skipFenced}
     ),
     u AS (
@@ -120,11 +206,39 @@ function upsertSql(table: TableMapping, json: string, opts: ApplyOptions, schema
       ON CONFLICT (id) DO UPDATE SET ${mirrorCols.map((c) => `${c} = excluded.${c}`).join(', ')}
       WHERE (${m('m')}) IS DISTINCT FROM (${m('excluded')})
       RETURNING m.*
-    )${eventsCte}
+    )${tail.map((t) => `, ${t}`).join('')}
     SELECT ARRAY(SELECT f.i FROM f) AS fenced,
       ARRAY(SELECT u.id FROM u JOIN c ON c.i = u.id WHERE NOT c.existed) AS inserted,
-      ARRAY(SELECT u.id FROM u JOIN c ON c.i = u.id WHERE c.existed) AS updated`;
-  return sql(text, p.values);
+      ARRAY(SELECT u.id FROM u JOIN c ON c.i = u.id WHERE c.existed) AS updated
+      ${shape.live ? `, ${NOTIFIED}` : ''}`;
+}
+
+function upsertSql(
+  table: TableMapping,
+  chunk: ConvertedRecord[],
+  opts: ApplyOptions,
+  stampIds: string[] | undefined,
+): Sql {
+  const shape: UpsertShape = {
+    schema: opts.schemaOverride ?? table.schema,
+    live: opts.schemaOverride === undefined,
+    fenceCheck: opts.fetchedBefore !== undefined,
+    stamp: stampIds !== undefined,
+    small: chunk.length <= SMALL_ROWS,
+  };
+  const key = `upsert\0${shape.schema}\0${+shape.live}${+shape.fenceCheck}${+shape.stamp}${+shape.small}`;
+  const st = cached(table, key, shape.small, (p) => upsertText(p, table, shape));
+  return bind(st, {
+    rows: rowsJson(table, chunk),
+    names: shape.live ? ['created_time', ...table.columns.map((c) => c.column)] : undefined,
+    sourceId: opts.sourceId,
+    tableId: table.tableId,
+    schema: shape.schema,
+    table: table.table,
+    origin: opts.origin,
+    after: opts.fetchedBefore === undefined ? undefined : String(opts.fetchedBefore),
+    ids: stampIds,
+  });
 }
 
 function lastWins<T extends { id: string }>(records: T[]): T[] {
@@ -137,11 +251,26 @@ function lastWins<T extends { id: string }>(records: T[]): T[] {
 }
 
 /**
+ * Runs the statements of one write-path call in one transaction: in one round trip where the
+ * Database can pipeline them, else one after another. Either way each statement starts only
+ * after the previous one finished, so the lock is held before the writes take their snapshot.
+ */
+async function runTx(db: Database, list: Sql[]): Promise<QueryResult[]> {
+  if (db.txPipeline) return db.txPipeline(list);
+  return db.tx(async (q) => {
+    const out: QueryResult[] = [];
+    for (const s of list) out.push(await q.query(s));
+    return out;
+  });
+}
+
+/**
  * The single write path for records (docs/ARCHITECTURE.md). In one transaction: the table's
  * advisory lock; one upsert per chunk that skips identical rows before they are touched (no dead
  * tuple, no row lock, invariant 1) and rows fenced after `fetchedBefore`; outbox events with
- * before/after/changed columns and one NOTIFY; and for authoritative writes (`stampFence`) a
- * fresh fence on every record. A record id given twice counts once, the last one winning.
+ * before/after/changed columns and NOTIFY when something changed; and for authoritative writes
+ * (`stampFence`) one fresh fence value on every record, stamped by the last chunk's statement. A
+ * record id given twice counts once, the last one winning.
  */
 export async function applyRecords(
   db: Database,
@@ -161,39 +290,37 @@ export async function applyRecords(
   };
   for (const c of converted) result.cellErrors += c.cellErrors;
   if (converted.length === 0) return result;
-  const schema = opts.schemaOverride ?? table.schema;
-  const events = opts.schemaOverride === undefined;
-  await db.tx(async (tx) => {
-    await tx.query(lockSql(opts.sourceId, table.tableId));
-    for (let i = 0; i < converted.length; i += CHUNK_ROWS) {
-      const chunk = converted.slice(i, i + CHUNK_ROWS);
-      const r = await tx.query<{ fenced: string[]; inserted: string[]; updated: string[] }>(
-        upsertSql(table, rowsJson(table, chunk), opts, schema, events),
-      );
-      const row = r.rows[0];
-      result.inserted += row.inserted.length;
-      result.updated += row.updated.length;
-      if (events) result.fencedOut += row.fenced.length;
-      result.unchanged +=
-        chunk.length - row.inserted.length - row.updated.length - (events ? row.fenced.length : 0);
-      result.changedIds.push(...row.inserted, ...row.updated);
-      result.fencedIds?.push(...row.fenced);
-    }
-    if (opts.stampFence)
-      await tx.query(
-        stampFenceSql(
-          opts.sourceId,
-          table.tableId,
-          converted.map((c) => c.id),
-        ),
-      );
-    if (events && result.changedIds.length > 0) await notify(tx);
+  const live = opts.schemaOverride === undefined;
+  const chunks: ConvertedRecord[][] = [];
+  for (let i = 0; i < converted.length; i += CHUNK_ROWS) chunks.push(converted.slice(i, i + CHUNK_ROWS));
+  const stampIds = opts.stampFence ? converted.map((c) => c.id) : undefined;
+  const upsert = (chunk: ConvertedRecord[], k: number) =>
+    upsertSql(table, chunk, opts, k === chunks.length - 1 ? stampIds : undefined);
+  const lock = lockSql(opts.sourceId, table.tableId);
+
+  let answers: QueryResult[];
+  if (chunks.length === 1) {
+    answers = (await runTx(db, [lock, upsert(chunks[0], 0)])).slice(1);
+  } else {
+    // Big batches: one chunk's JSON at a time, rather than every chunk built up front.
+    answers = await db.tx(async (q) => {
+      await q.query(lock);
+      const out: QueryResult[] = [];
+      for (let k = 0; k < chunks.length; k++) out.push(await q.query(upsert(chunks[k], k)));
+      return out;
+    });
+  }
+  answers.forEach((r, k) => {
+    const row = r.rows[0] as { fenced: string[]; inserted: string[]; updated: string[] };
+    result.inserted += row.inserted.length;
+    result.updated += row.updated.length;
+    if (live) result.fencedOut += row.fenced.length;
+    result.unchanged +=
+      chunks[k].length - row.inserted.length - row.updated.length - (live ? row.fenced.length : 0);
+    result.changedIds.push(...row.inserted, ...row.updated);
+    result.fencedIds?.push(...row.fenced);
   });
   return result;
-}
-
-async function notify(q: Queryable): Promise<void> {
-  await q.query(sql("SELECT pg_notify('airmirror_outbox', '')"));
 }
 
 /**
@@ -210,46 +337,60 @@ export async function applyDeletes(
   const unique = [...new Set(ids)];
   if (unique.length === 0) return { deleted: 0, ids: [] };
   const schema = opts.schemaOverride ?? table.schema;
-  const events = opts.schemaOverride === undefined;
-  return db.tx(async (tx) => {
-    await tx.query(lockSql(opts.sourceId, table.tableId));
-    const p = new Params();
-    const idsParam = p.add(unique);
-    const fenced =
-      opts.fetchedBefore !== undefined
-        ? `AND NOT EXISTS (SELECT 1 FROM airmirror.row_fence rf WHERE rf.source_id = ${p.add(opts.sourceId)}
-             AND rf.table_id = ${p.add(table.tableId)} AND rf.record_id = m.id
-             AND rf.fence > ${p.add(String(opts.fetchedBefore))}::bigint)`
-        : '';
-    const r = await tx.query<{ ids: string[] }>(
-      deleteSql(p, table, schema, `m.id = ANY(${idsParam}::text[]) ${fenced}`, events ? opts : undefined),
-    );
-    const deleted = r.rows[0].ids;
-    if (opts.stampFence) await tx.query(stampFenceSql(opts.sourceId, table.tableId, unique));
-    if (events && deleted.length > 0) await notify(tx);
-    return { deleted: deleted.length, ids: deleted };
+  const live = opts.schemaOverride === undefined;
+  const fenceCheck = opts.fetchedBefore !== undefined;
+  const stamp = opts.stampFence === true;
+  const small = unique.length <= SMALL_ROWS;
+  const key = `delete\0${schema}\0${+live}${+fenceCheck}${+stamp}${+small}`;
+  const st = cached(table, key, small, (p) => {
+    const where = `m.id = ANY(${p.add('ids')}::text[]) ${
+      fenceCheck
+        ? `AND NOT EXISTS (SELECT 1 FROM airmirror.row_fence rf WHERE rf.source_id = ${p.add('sourceId')}
+             AND rf.table_id = ${p.add('tableId')} AND rf.record_id = m.id
+             AND rf.fence > ${p.add('after')}::bigint)`
+        : ''
+    }`;
+    const extra = stamp
+      ? [stampFenceCtes({ sourceId: p.add('sourceId'), tableId: p.add('tableId'), ids: p.add('ids') })]
+      : [];
+    return deleteText(p, table, schema, where, live, extra);
   });
+  const r = await runTx(db, [
+    lockSql(opts.sourceId, table.tableId),
+    bind(st, {
+      ids: unique,
+      sourceId: opts.sourceId,
+      tableId: table.tableId,
+      schema,
+      table: table.table,
+      origin: opts.origin,
+      after: fenceCheck ? String(opts.fetchedBefore) : undefined,
+    }),
+  ]);
+  const deleted = (r[1].rows[0] as { ids: string[] }).ids;
+  return { deleted: deleted.length, ids: deleted };
 }
 
-function deleteSql(
+/** DELETE … RETURNING, with outbox `delete` events and NOTIFY for live tables, plus `extra` CTEs. */
+function deleteText(
   p: Params,
   table: TableMapping,
   schema: string,
   where: string,
-  events: { sourceId: string; origin: Origin } | undefined,
-) {
-  const eventsCte = events
-    ? `, e AS (${outboxInsert(
-        p,
-        { sourceId: events.sourceId, table, schema, origin: events.origin },
-        (origin) => `d.id, 'delete', ${origin}, to_jsonb(d.*), NULL::jsonb, NULL::text[] FROM d`,
-      )})`
-    : '';
-  return sql(
-    `WITH d AS (DELETE FROM ${quoteQualified(schema, table.table)} m WHERE ${where} RETURNING m.*)${eventsCte}
-     SELECT ARRAY(SELECT d.id FROM d) AS ids`,
-    p.values,
-  );
+  live: boolean,
+  extra: string[],
+): string {
+  const ctes = [...extra];
+  if (live) {
+    ctes.push(
+      `e AS (${outboxInsert(p, (origin) => `d.id, 'delete', ${origin}, to_jsonb(d.*), NULL::jsonb, NULL::text[] FROM d`)})`,
+      notifyCte('d'),
+    );
+  }
+  return `WITH d AS (DELETE FROM ${quoteQualified(schema, table.table)} m WHERE ${where} RETURNING m.*)${ctes
+    .map((c) => `, ${c}`)
+    .join('')}
+     SELECT ARRAY(SELECT d.id FROM d) AS ids${live ? `, ${NOTIFIED}` : ''}`;
 }
 
 /**
@@ -265,20 +406,28 @@ export async function deleteUnseen(
 ): Promise<{ deleted: number; ids: string[] }> {
   const seen = Array.isArray(seenIds) ? seenIds : [...seenIds];
   const schema = opts.schemaOverride ?? table.schema;
-  const events = opts.schemaOverride === undefined;
-  return db.tx(async (tx) => {
-    await tx.query(lockSql(opts.sourceId, table.tableId));
-    const p = new Params();
+  const live = opts.schemaOverride === undefined;
+  // Never prepared: the anti-join must be planned for the real size of the listing.
+  const st = cached(table, `unseen\0${schema}\0${+live}`, false, (p) => {
     // An anti-join against the unnested ids (hashed), not `<> ALL(array)`, which is quadratic.
-    const where = `NOT EXISTS (SELECT 1 FROM unnest(${p.add(seen)}::text[]) AS seen(id) WHERE seen.id = m.id)
-      AND NOT EXISTS (SELECT 1 FROM airmirror.row_fence rf WHERE rf.source_id = ${p.add(opts.sourceId)}
-        AND rf.table_id = ${p.add(table.tableId)} AND rf.record_id = m.id
-        AND rf.fence > ${p.add(String(opts.listingFence))}::bigint)`;
-    const r = await tx.query<{ ids: string[] }>(
-      deleteSql(p, table, schema, where, events ? opts : undefined),
-    );
-    const ids = r.rows[0].ids;
-    if (events && ids.length > 0) await notify(tx);
-    return { deleted: ids.length, ids };
+    const where = `NOT EXISTS (SELECT 1 FROM unnest(${p.add('ids')}::text[]) AS seen(id) WHERE seen.id = m.id)
+      AND NOT EXISTS (SELECT 1 FROM airmirror.row_fence rf WHERE rf.source_id = ${p.add('sourceId')}
+        AND rf.table_id = ${p.add('tableId')} AND rf.record_id = m.id
+        AND rf.fence > ${p.add('after')}::bigint)`;
+    return deleteText(p, table, schema, where, live, []);
   });
+  const r = await runTx(db, [
+    lockSql(opts.sourceId, table.tableId),
+    bind(st, {
+      ids: seen,
+      sourceId: opts.sourceId,
+      tableId: table.tableId,
+      schema,
+      table: table.table,
+      origin: opts.origin,
+      after: String(opts.listingFence),
+    }),
+  ]);
+  const ids = (r[1].rows[0] as { ids: string[] }).ids;
+  return { deleted: ids.length, ids };
 }

@@ -27,12 +27,28 @@ export async function pruneFence(
   return r.rowCount ?? 0;
 }
 
-/** Stamps the fence of `ids` with one fresh value (authoritative proxy/webhook writes and deletes). */
+/**
+ * The fence stamp of authoritative (proxy/webhook) writes and deletes as two CTEs of a `WITH`
+ * list, so the write path stamps in the same statement that writes the rows: every id of the
+ * text[] parameter `ids` gets one fresh value from `fence_seq`. The value is taken in a
+ * MATERIALIZED CTE of its own, so it is drawn once, however the planner joins it. The `fence_*`
+ * names are reserved for these CTEs in statements that include them.
+ */
+export function stampFenceCtes(params: { sourceId: string; tableId: string; ids: string }): string {
+  return `fence_v AS MATERIALIZED (SELECT nextval('airmirror.fence_seq') AS v),
+    fence_w AS (
+      INSERT INTO airmirror.row_fence (source_id, table_id, record_id, fence)
+      SELECT ${params.sourceId}, ${params.tableId}, fence_r.id, fence_v.v
+      FROM unnest(${params.ids}::text[]) AS fence_r(id) CROSS JOIN fence_v
+      ON CONFLICT (source_id, table_id, record_id) DO UPDATE SET fence = excluded.fence, at = now()
+    )`;
+}
+
+/** Stamps the fence of `ids` with one fresh value, as a statement of its own. */
 export function stampFenceSql(sourceId: string, tableId: string, ids: string[]) {
-  return sql(
-    `INSERT INTO airmirror.row_fence (source_id, table_id, record_id, fence)
-     SELECT $1, $2, r, f.v FROM unnest($3::text[]) AS r, (SELECT nextval('airmirror.fence_seq') AS v) AS f
-     ON CONFLICT (source_id, table_id, record_id) DO UPDATE SET fence = excluded.fence, at = now()`,
-    [sourceId, tableId, ids],
-  );
+  return sql(`WITH ${stampFenceCtes({ sourceId: '$1', tableId: '$2', ids: '$3' })} SELECT 1`, [
+    sourceId,
+    tableId,
+    ids,
+  ]);
 }

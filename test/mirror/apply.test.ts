@@ -298,6 +298,7 @@ describe('applyRecords', () => {
 
   it('is not confused by columns named like the aliases of its own statements', async () => {
     const names = ['m', 'u', 'd', 'c', 's', 'f', 'x', 'i', 't', 'existed', 'before', 'changed', 'fenced'];
+    names.push('cur', 'e', 'notify_once', 'any_change', 'notified', 'fence_v', 'fence_w', 'fence_r');
     const mapping = buildBaseMapping('aliases', {
       tables: [
         {
@@ -312,13 +313,19 @@ describe('applyRecords', () => {
     await createMirrorTables(db, mapping);
     const t = mapping.tables[0];
     const values = (v: string) => Object.fromEntries(names.map((_, k) => [`fld${k}`, `${v}${k}`]));
-    await applyRecords(db, t, [rec('recZ', values('a'))], { origin: 'sweep', sourceId: SOURCE });
-    const r = await applyRecords(db, t, [rec('recZ', { ...values('a'), fld0: 'changed' })], {
+    // Every statement shape: a fenced page, an authoritative (fence-stamping) write and delete.
+    await applyRecords(db, t, [rec('recZ', values('a'))], {
       origin: 'sweep',
       sourceId: SOURCE,
+      fetchedBefore: await takeFence(db),
+    });
+    const r = await applyRecords(db, t, [rec('recZ', { ...values('a'), fld0: 'changed' })], {
+      origin: 'proxy',
+      sourceId: SOURCE,
+      stampFence: true,
     });
     expect(r).toMatchObject({ updated: 1 });
-    await applyDeletes(db, t, ['recZ'], { origin: 'sweep', sourceId: SOURCE });
+    await applyDeletes(db, t, ['recZ'], { origin: 'proxy', sourceId: SOURCE, stampFence: true });
     const ev = (await outbox()).filter((e) => e.mirror_schema === 'aliases');
     expect(ev.map((e) => e.op)).toEqual(['insert', 'update', 'delete']);
     expect(ev[0].after).toMatchObject({ id: 'recZ', m: 'a0', u: 'a1', d: 'a2', existed: 'a9' });
