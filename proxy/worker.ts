@@ -20,6 +20,8 @@ export interface Env {
   HYPERDRIVE?: { connectionString: string };
   AIRMIRROR_UPSTREAM_TIMEOUT_MS?: string;
   AIRMIRROR_MAX_BODY_BYTES?: string;
+  /** "off" behind a pooler in transaction mode that cannot keep named prepared statements. */
+  AIRMIRROR_PG_PREPARED_STATEMENTS?: string;
 }
 
 function connectionString(env: Env): string | undefined {
@@ -62,7 +64,13 @@ function catchupAfterResponse(ctx: WorkerContext, url: string): CatchupSink {
 
 export function proxyForRequest(env: Env, ctx: WorkerContext): { proxy: Proxy; db?: Database } {
   const url = connectionString(env);
-  const db = url ? createDatabase(url, { max: 1, connectionTimeoutMs: 5_000 }) : undefined;
+  const db = url
+    ? createDatabase(url, {
+        max: 1,
+        connectionTimeoutMs: 5_000,
+        preparedStatements: env.AIRMIRROR_PG_PREPARED_STATEMENTS?.toLowerCase() !== 'off',
+      })
+    : undefined;
   const proxy = createProxy({
     upstreamUrl: (env.AIRTABLE_API_URL ?? 'https://api.airtable.com').replace(/\/+$/, ''),
     fetch: (input, init) => fetch(input, init),

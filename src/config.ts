@@ -29,6 +29,8 @@ export interface Config {
   hashCacheSize: number;
   /** Requests per second per base shared by every component (Airtable allows 5). */
   rateLimitPerSecond: number;
+  /** Named prepared statements on the mirror's connections (off behind PgBouncer < 1.21 in transaction mode). */
+  pgPreparedStatements: boolean;
 }
 
 export class ConfigError extends Error {
@@ -53,6 +55,7 @@ const KNOWN_AIRMIRROR_VARS = new Set([
   'AIRMIRROR_MAX_BODY_BYTES',
   'AIRMIRROR_HASH_CACHE_SIZE',
   'AIRMIRROR_RATE_LIMIT',
+  'AIRMIRROR_PG_PREPARED_STATEMENTS',
 ]);
 
 const BASE_ID = /^app[A-Za-z0-9]{14}$/;
@@ -127,12 +130,21 @@ export function parseConfig(env: Env): Config {
     maxBodyBytes: integer(env, 'AIRMIRROR_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
     hashCacheSize: integer(env, 'AIRMIRROR_HASH_CACHE_SIZE', 1_000_000, 0, 100_000_000),
     rateLimitPerSecond: integer(env, 'AIRMIRROR_RATE_LIMIT', 5, 1, 1000),
+    pgPreparedStatements: onOff(env, 'AIRMIRROR_PG_PREPARED_STATEMENTS', true),
   };
 }
 
 function optional(env: Env, key: string): string | undefined {
   const v = env[key]?.trim();
   return v === undefined || v === '' ? undefined : v;
+}
+
+function onOff(env: Env, key: string, fallback: boolean): boolean {
+  const raw = optional(env, key)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (['on', 'true', '1', 'yes'].includes(raw)) return true;
+  if (['off', 'false', '0', 'no'].includes(raw)) return false;
+  throw new ConfigError(key, `must be on or off, got "${raw}"`);
 }
 
 function parseUrl(variable: string, value: string, protocols: string[]): URL {

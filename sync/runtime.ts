@@ -16,7 +16,9 @@ export async function openCommandDatabase(config: Config): Promise<{ db: Databas
   const embedded = config.databaseUrl
     ? undefined
     : await startEmbeddedPostgres({ dataDir: join(config.dataDir, 'pg') });
-  const db = createDatabase(config.databaseUrl ?? embedded!.url);
+  const db = createDatabase(config.databaseUrl ?? embedded!.url, {
+    preparedStatements: config.pgPreparedStatements,
+  });
   try {
     await migrate(db);
   } catch (err) {

@@ -256,6 +256,27 @@ describe('prepared statements', () => {
       )
     ).rows[0].n;
 
+  it('are not used when switched off (poolers that cannot keep them)', async () => {
+    await clear();
+    const plain = createDatabase(url, { max: 1, preparedStatements: false });
+    try {
+      for (let i = 0; i < 2; i++) {
+        await applyRecords(plain, table, [rec('recP', { fldName: `p${i}` })], {
+          origin: 'proxy',
+          sourceId: SOURCE,
+          stampFence: true,
+        });
+      }
+      const n = await plain.query<{ n: number }>(
+        sql(`SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'airmirror_w%'`),
+      );
+      expect(n.rows[0].n).toBe(0);
+      expect(await names()).toEqual([{ id: 'recP', name: 'p1' }]);
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('are shared by equal mappings: reloading a mapping does not prepare its statements again', async () => {
     await clear();
     const start = await prepared();

@@ -64,3 +64,13 @@ describe('parseConfig', () => {
     });
   }
 });
+
+describe('AIRMIRROR_PG_PREPARED_STATEMENTS', () => {
+  it('is on by default and can be switched off', () => {
+    expect(parseConfig({}).pgPreparedStatements).toBe(true);
+    expect(parseConfig({ AIRMIRROR_PG_PREPARED_STATEMENTS: 'off' }).pgPreparedStatements).toBe(false);
+    expect(() => parseConfig({ AIRMIRROR_PG_PREPARED_STATEMENTS: 'maybe' })).toThrow(
+      /^AIRMIRROR_PG_PREPARED_STATEMENTS: must be on or off/,
+    );
+  });
+});
