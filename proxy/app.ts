@@ -32,6 +32,8 @@ export interface ProxyDeps {
   /** How long the app's answer may wait for the mirror apply before it is queued instead. */
   applyTimeoutMs?: number;
   log?: ProxyLog;
+  /** Called after each mirror apply with its duration and outcome (metrics). */
+  onApply?: (e: { ms: number; ok: boolean }) => void;
 }
 
 export interface Proxy {
@@ -168,10 +170,13 @@ export function createProxy(deps: ProxyDeps): Proxy {
       deletedIds: outcome.deletedIds,
     };
     if (outcome.records.length === 0 && outcome.deletedIds.length === 0) return;
+    const started = performance.now();
     try {
       if (!deps.writer) throw new Error('no mirror writer configured');
       await withDeadline(deps.writer.apply(write), applyTimeoutMs);
+      deps.onApply?.({ ms: performance.now() - started, ok: true });
     } catch (err) {
+      deps.onApply?.({ ms: performance.now() - started, ok: false });
       deps.log?.warn(
         { baseId: intent.baseId, err: err instanceof Error ? err.message : String(err) },
         'proxy: mirror apply failed; queued for catch-up',

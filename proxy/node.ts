@@ -1,7 +1,7 @@
 import type { Config } from '../src/config.ts';
 import type { Database } from '../src/db/database.ts';
 import type { Logger } from '../src/log.ts';
-import { createProxy, type Proxy, type ProxyBudget } from './app.ts';
+import { createProxy, type Proxy, type ProxyBudget, type ProxyDeps } from './app.ts';
 import { createFileJournal } from './catchup-journal.ts';
 import { CatchupQueue } from './catchup-queue.ts';
 import { createPgWriter, type PgWriter } from './pg-writer.ts';
@@ -19,6 +19,7 @@ export interface NodeProxyDeps {
   log?: Logger;
   applyTimeoutMs?: number;
   catchupRetryMs?: number;
+  onApply?: ProxyDeps['onApply'];
 }
 
 export interface NodeProxy extends Proxy {
@@ -54,6 +55,7 @@ export function createNodeProxy(deps: NodeProxyDeps): NodeProxy {
     catchup,
     applyTimeoutMs: deps.applyTimeoutMs,
     log: deps.log,
+    onApply: deps.onApply,
   });
   return {
     app,

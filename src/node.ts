@@ -146,6 +146,10 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
         await syncer.refreshSchema(sourceId);
       },
       onCatchupQueued: () => catchup.nudge(),
+      onApply: ({ ms, ok }) => {
+        metrics.mirrorApplySeconds.observe({ origin: 'proxy' }, ms / 1000);
+        if (!ok) metrics.mirrorApplyFailures.inc({ origin: 'proxy' });
+      },
       log,
     });
 
