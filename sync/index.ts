@@ -6,6 +6,7 @@ export type {
   SyncOptions,
   Syncer,
   SyncerDeps,
+  SyncProgress,
   TableOutcome,
   TableSyncResult,
 } from './syncer.ts';
@@ -14,12 +15,13 @@ export type {
   StrategyRegistry,
   SyncClient,
   SyncStrategy,
+  ProgressReporter,
   TableSyncContext,
 } from './strategy.ts';
 export { strategyRegistry } from './strategy.ts';
 export { fullRefreshStrategy } from './full-refresh.ts';
 export { sweepTable, isListingRestart, ListingRestartsExhausted, type SweepRun } from './sweep.ts';
-export { createHashCache, recordHash, type RecordHashCache } from './hash-cache.ts';
+export { createHashCache, hashText, recordHash, type RecordHashCache } from './hash-cache.ts';
 export * from './state.ts';
 export {
   applyTableEvent,

@@ -113,7 +113,11 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
       const ctx = env.contextFor({ source, client, table: t, row, counters, signal: ac.signal, full: true });
       results.set(t.tableId, result(source, t, 'Completed', counters, runIds.get(t.tableId)));
       failedTable = t.tableId;
-      await env.counting(counters, () => sweepTable(ctx, { ...env.sweep, swapSchema: swap }));
+      try {
+        await env.counting(counters, () => sweepTable(ctx, { ...env.sweep, swapSchema: swap }));
+      } finally {
+        ctx.progress?.done();
+      }
       failedTable = undefined;
     }
     ac.signal.throwIfAborted();

@@ -3,12 +3,27 @@ import type { AirtableClient } from '../src/airtable/index.ts';
 import type { Logger } from '../src/log.ts';
 import type { TableMapping } from '../src/mirror/types.ts';
 import type { RecordHashCache } from './hash-cache.ts';
+import type { PageMemo } from './page-memo.ts';
 import type { RunCounters } from './runs.ts';
 import type { SourceRow } from './sources.ts';
 import type { TableRow } from './tables.ts';
 
-/** What the syncer needs from the Airtable client (src/airtable `createAirtableClient`). */
-export type SyncClient = Pick<AirtableClient, 'getBaseSchema' | 'listAllRecords' | 'getRecordsByIds'>;
+/**
+ * What the syncer needs from the Airtable client (src/airtable `createAirtableClient`).
+ * `listAllPages` is optional: without it (a wrapped client in tests) the sweep reads parsed pages.
+ */
+export type SyncClient = Pick<AirtableClient, 'getBaseSchema' | 'listAllRecords' | 'getRecordsByIds'> &
+  Partial<Pick<AirtableClient, 'listAllPages'>>;
+
+/** Progress of one table's run, reported to SyncerDeps.onProgress (see syncer.ts). */
+export interface ProgressReporter {
+  /** A page of `records` records was applied (or found unchanged). */
+  page(records: number): void;
+  /** The listing completed; unseen rows are being deleted. */
+  deleting(): void;
+  /** The table's run ended (whatever its outcome). */
+  done(): void;
+}
 
 /** Options of the sweep when another strategy uses it as a building block. */
 export interface SweepOptions {
@@ -45,6 +60,10 @@ export interface TableSyncContext {
   full: boolean;
   /** The full_refresh sweep of this table (list all, upsert changed, delete unseen), e.g. for reconciliation. */
   sweep(opts?: SweepOptions): Promise<void>;
+  /** Present when someone listens (SyncerDeps.onProgress); strategies that page may report. */
+  progress?: ProgressReporter;
+  /** The sweep's memo of decoded pages (page-memo.ts); absent when the hash cache is off. */
+  pageMemo?: PageMemo;
 }
 
 /**

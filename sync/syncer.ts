@@ -14,6 +14,7 @@ import type { BaseMapping, TableMapping } from '../src/mirror/types.ts';
 import { fullRefreshStrategy } from './full-refresh.ts';
 import { createHashCache, type RecordHashCache } from './hash-cache.ts';
 import { oneLine } from './one-line.ts';
+import { PageMemos } from './page-memo.ts';
 import { rebuildBase } from './rebuild.ts';
 import { finishRun, newCounters, startRun, type RunCounters } from './runs.ts';
 import { RwLock } from './rwlock.ts';
@@ -21,6 +22,7 @@ import { listSources, loadSource, type SourceRow } from './sources.ts';
 import { IllegalTransition } from './state.ts';
 import {
   strategyRegistry,
+  type ProgressReporter,
   type SweepOptions,
   type SyncClient,
   type SyncStrategy,
@@ -37,6 +39,22 @@ import {
 
 /** Session advisory lock held by the syncer process that did the start-up cleanup ('amsy'). */
 const SYNCER_LOCK = 0x616d7379;
+
+/**
+ * One progress report of a table's run (issue 7: a progress bar per table on a TTY). `pages` and
+ * `records` count what the run has listed so far (never decreasing; a restarted listing keeps
+ * counting), `startedAt` is when the table's run began (ms, SyncerDeps.now).
+ */
+export interface SyncProgress {
+  sourceId: string;
+  tableId: string;
+  tableName: string;
+  mirrorTable: string;
+  phase: 'listing' | 'deleting' | 'done';
+  pages: number;
+  records: number;
+  startedAt: number;
+}
 
 export interface SyncerDeps {
   db: Database;
@@ -64,6 +82,13 @@ export interface SyncerDeps {
   sweep?: { batchSize?: number; maxRestarts?: number; prefetchPages?: number };
   /** Share a cache (e.g. with an incremental strategy living elsewhere); default: a new one. */
   hashCache?: RecordHashCache;
+  /**
+   * Called after each page a sweep has processed (its records found unchanged, or handed to the
+   * write path, which writes per batch of ~10 pages), when a sweep starts deleting, and when each
+   * table's run ends (phase 'done', whatever the outcome). Synchronous and on the sweep's path:
+   * keep it cheap (throttle drawing). Not called at all when absent.
+   */
+  onProgress?: (e: SyncProgress) => void;
 }
 
 export interface SyncOptions {
@@ -154,6 +179,8 @@ export function createSyncer(deps: SyncerDeps): Syncer {
   const { db, log } = deps;
   const now = deps.now ?? Date.now;
   const hashCache = deps.hashCache ?? createHashCache({ max: deps.hashCacheSize });
+  // Decoded pages per table, for the sweep (page-memo.ts); useless without record hashes.
+  const pageMemos = hashCache.max > 0 ? new PageMemos() : undefined;
   const registry = strategyRegistry([fullRefreshStrategy, ...(deps.strategies ?? [])]);
   const requestScope = new AsyncLocalStorage<RunCounters>();
   const onRequest = () => {
@@ -186,6 +213,38 @@ export function createSyncer(deps: SyncerDeps): Syncer {
     });
     clients.set(source.id, { token, client });
     return client;
+  }
+
+  function progressFor(source: SourceRow, table: TableMapping): ProgressReporter | undefined {
+    const onProgress = deps.onProgress;
+    if (!onProgress) return undefined;
+    const e: SyncProgress = {
+      sourceId: source.id,
+      tableId: table.tableId,
+      tableName: table.tableName,
+      mirrorTable: table.table,
+      phase: 'listing',
+      pages: 0,
+      records: 0,
+      startedAt: now(),
+    };
+    // A listener's exception must not fail the sync.
+    const emit = (phase: SyncProgress['phase']) => {
+      try {
+        onProgress({ ...e, phase });
+      } catch (err) {
+        log.warn({ err: oneLine(err) }, 'onProgress threw');
+      }
+    };
+    return {
+      page(records) {
+        e.pages++;
+        e.records += records;
+        emit('listing');
+      },
+      deleting: () => emit('deleting'),
+      done: () => emit('done'),
+    };
   }
 
   const env: SyncerEnv = {
@@ -222,6 +281,8 @@ export function createSyncer(deps: SyncerDeps): Syncer {
         log: log.child({ source: source.id, table: table.tableId }),
         now,
         full,
+        progress: progressFor(source, table),
+        pageMemo: pageMemos?.of(table.tableId),
         sweep: (opts: SweepOptions = {}) => {
           onSweep?.();
           return sweepTable(ctx, { ...env.sweep, ignoreCache: opts.ignoreCache });
@@ -317,7 +378,11 @@ export function createSyncer(deps: SyncerDeps): Syncer {
           full: opts.full ?? false,
           onSweep: () => (swept = true),
         });
-        await env.counting(counters, () => strategy.run(ctx));
+        try {
+          await env.counting(counters, () => strategy.run(ctx));
+        } finally {
+          ctx.progress?.done();
+        }
         ac.signal.throwIfAborted();
         const rowCount = await countRows(env, table);
         await applyTableEvent(db, source.id, row.tableId, 'succeed', {

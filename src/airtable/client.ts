@@ -1,13 +1,13 @@
 import { AirmirrorError } from '../errors.ts';
-import { systemNow, type Now, type Sleep } from './clock.ts';
-import { airtableError, ListingRestartRequired, scrubSecrets } from './errors.ts';
+import { abortReason, systemNow, type Now, type Sleep } from './clock.ts';
 import {
-  withBackoff,
-  withRateBudget,
-  withTimeout,
-  type AirtableRequestInit,
-  type FetchFn,
-} from './fetch-helpers.ts';
+  airtableError,
+  connectionError,
+  ListingRestartRequired,
+  scrubSecrets,
+  timeoutError,
+} from './errors.ts';
+import { withBackoff, withRateBudget, type AirtableRequestInit, type FetchFn } from './fetch-helpers.ts';
 import {
   listRecordsBody,
   listRecordsQuery,
@@ -82,12 +82,22 @@ export interface RequestOptions extends CallOptions {
   body?: unknown;
   /** See AirtableRequestInit.idempotent. Default true. */
   idempotent?: boolean;
+  /**
+   * Turns a 2xx body into the result; default JSON.parse. A throw is Airtable answering 2xx with
+   * a body that is not what was asked for (UNEXPECTED_ERROR, retryable), as for invalid JSON.
+   */
+  decode?: (text: string) => unknown;
 }
 
 export interface ListPage {
   records: AirtableRecord[];
   /** 1-based. */
   pageNumber: number;
+}
+
+/** What a page decoder must find in a list-records body: the offset of the next page, if any. */
+export interface DecodedListPage {
+  offset?: string;
 }
 
 export interface AirtableClient {
@@ -111,6 +121,18 @@ export interface AirtableClient {
     params?: ListRecordsParams,
     opts?: CallOptions,
   ): AsyncGenerator<ListPage>;
+  /**
+   * listAllRecords with the page body handed to `decode` as text instead of JSON.parse, for a
+   * caller that reads records more cheaply itself (the sweep hashes each record's JSON text and
+   * parses only records it has not seen). Same paging, retries and ListingRestartRequired.
+   */
+  listAllPages<P extends DecodedListPage>(
+    baseId: string,
+    tableIdOrName: string,
+    params: ListRecordsParams,
+    decode: (text: string) => P,
+    opts?: CallOptions,
+  ): AsyncGenerator<P & { pageNumber: number }>;
   getRecord(
     baseId: string,
     tableIdOrName: string,
@@ -159,7 +181,7 @@ export function createAirtableClient(options: AirtableClientOptions): AirtableCl
   const apiUrl = options.apiUrl.replace(/\/+$/, '');
   const { token, budget, onRequest } = options;
   const now = options.now ?? systemNow;
-  const timed = withTimeout(options.fetch, options.timeoutMs ?? 30_000);
+  const timed = withTimeoutReadingText(options.fetch, options.timeoutMs ?? 30_000);
   const backoff = {
     maxAttempts: options.maxAttempts,
     maxElapsedMs: options.maxElapsedMs,
@@ -200,11 +222,11 @@ export function createAirtableClient(options: AirtableClientOptions): AirtableCl
       budgetPriority: opts.priority ?? options.priority ?? 'normal',
       idempotent: opts.idempotent ?? true,
     });
-    const text = await res.text();
+    const text = bodyText.get(res) ?? (await res.text());
     if (!res.ok) throw airtableError(res.status, text, res.headers, { secrets: [token], now });
     if (text === '') return undefined as T;
     try {
-      return JSON.parse(text) as T;
+      return (opts.decode ? opts.decode(text) : JSON.parse(text)) as T;
     } catch (err) {
       throw new AirmirrorError('UNEXPECTED_ERROR', 502, 'Airtable answered 2xx with a non-JSON body', {
         cause: err,
@@ -227,12 +249,12 @@ export function createAirtableClient(options: AirtableClientOptions): AirtableCl
 
   const recordsPath = (baseId: string, table: string) => `/v0/${enc(baseId)}/${enc(table)}`;
 
-  function listRecordsPage(
+  function listPage<P>(
     baseId: string,
     table: string,
-    params: ListRecordsParams = {},
-    opts: CallOptions = {},
-  ): Promise<ListRecordsResponse> {
+    params: ListRecordsParams,
+    opts: CallOptions & { decode?: (text: string) => P },
+  ): Promise<P> {
     const path = recordsPath(baseId, table);
     const query = listRecordsQuery(params);
     if (`${apiUrl}${path}?${query}`.length <= MAX_GET_URL_LENGTH) {
@@ -241,17 +263,25 @@ export function createAirtableClient(options: AirtableClientOptions): AirtableCl
     return request('POST', `${path}/listRecords`, { ...opts, baseId, body: listRecordsBody(params) });
   }
 
-  async function* listAllRecords(
+  const listRecordsPage = (
     baseId: string,
     table: string,
     params: ListRecordsParams = {},
     opts: CallOptions = {},
-  ): AsyncGenerator<ListPage> {
+  ): Promise<ListRecordsResponse> => listPage(baseId, table, params, opts);
+
+  async function* listAllPages<P extends DecodedListPage>(
+    baseId: string,
+    table: string,
+    params: ListRecordsParams,
+    decode: ((text: string) => P) | undefined,
+    opts: CallOptions = {},
+  ): AsyncGenerator<P & { pageNumber: number }> {
     let offset: string | undefined;
     for (let pageNumber = 1; ; pageNumber++) {
-      let page: ListRecordsResponse;
+      let page: P;
       try {
-        page = await listRecordsPage(baseId, table, { pageSize: 100, ...params, offset }, opts);
+        page = await listPage<P>(baseId, table, { pageSize: 100, ...params, offset }, { ...opts, decode });
       } catch (err) {
         if (err instanceof ListingRestartRequired) {
           throw new ListingRestartRequired(
@@ -261,9 +291,20 @@ export function createAirtableClient(options: AirtableClientOptions): AirtableCl
         }
         throw err;
       }
-      yield { records: page.records, pageNumber };
+      yield Object.assign(page, { pageNumber });
       if (!page.offset) return;
       offset = page.offset;
+    }
+  }
+
+  async function* listAllRecords(
+    baseId: string,
+    table: string,
+    params: ListRecordsParams = {},
+    opts: CallOptions = {},
+  ): AsyncGenerator<ListPage> {
+    for await (const page of listAllPages<ListRecordsResponse>(baseId, table, params, undefined, opts)) {
+      yield { records: page.records, pageNumber: page.pageNumber };
     }
   }
 
@@ -291,6 +332,7 @@ export function createAirtableClient(options: AirtableClientOptions): AirtableCl
   return {
     listRecordsPage,
     listAllRecords,
+    listAllPages: (baseId, table, params, decode, opts) => listAllPages(baseId, table, params, decode, opts),
     getRecordsByIds,
     request,
 
@@ -358,4 +400,76 @@ export function createAirtableClient(options: AirtableClientOptions): AirtableCl
       });
     },
   };
+}
+
+/** Bodies read by withTimeoutReadingText, for `request` (2xx answers only). */
+const bodyText = new WeakMap<Response, string>();
+
+/**
+ * The client's per-attempt transport: like fetch-helpers' withTimeout (headers AND body within
+ * `ms`, a stalled body is a retryable TIMEOUT, the caller's abort wins, other failures are
+ * CONNECTION_ERROR), but the body is read once, as text. A 2xx answer comes back as the original
+ * Response with its text kept aside for `request`; rebuilding a Response around a buffered body
+ * and reading it again cost as much CPU as the JSON parse of a page (the sweep's hot path).
+ * Other answers are rebuilt with their body, as the retry and budget wrappers read them.
+ */
+function withTimeoutReadingText(fetch: FetchFn, ms: number): FetchFn {
+  return async (input, init = {}) => {
+    const callerSignal = init.signal ?? (input instanceof Request ? input.signal : undefined);
+    if (callerSignal?.aborted) throw abortReason(callerSignal);
+    const controller = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort(timeoutError(ms));
+    }, ms);
+    const onCallerAbort = () => controller.abort(abortReason(callerSignal!));
+    callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
+    try {
+      const res = await untilAborted(fetch(input, { ...init, signal: controller.signal }), controller.signal);
+      const text = await untilAborted(res.text(), controller.signal, () => res.body?.cancel());
+      if (res.ok) {
+        bodyText.set(res, text);
+        return res;
+      }
+      const nullBody = [101, 204, 205, 304].includes(res.status) || text === '';
+      return new Response(nullBody ? null : text, {
+        status: res.status,
+        statusText: res.statusText,
+        headers: res.headers,
+      });
+    } catch (err) {
+      if (timedOut) throw timeoutError(ms);
+      if (callerSignal?.aborted) throw abortReason(callerSignal);
+      if (err instanceof AirmirrorError) throw err;
+      throw connectionError(err);
+    } finally {
+      clearTimeout(timer);
+      callerSignal?.removeEventListener('abort', onCallerAbort);
+    }
+  };
+}
+
+/** Rejects as soon as `signal` aborts, even if `promise` (a fetch ignoring signals, a stalled body) never settles. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, onAbort?: () => unknown): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => {
+      Promise.resolve()
+        .then(onAbort)
+        .catch(() => undefined);
+      reject(abortReason(signal));
+    };
+    signal.addEventListener('abort', abort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', abort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', abort);
+        reject(e);
+      },
+    );
+  });
 }

@@ -60,6 +60,11 @@ export class RecordLister {
   }
 
   list(base: StoredBase, table: StoredTable, p: ListParams): ListRecordsResponse {
+    // One page is built synchronously: linked records' cells can be computed once for it.
+    return this.store.reader.memoize(() => this.listNow(base, table, p));
+  }
+
+  private listNow(base: StoredBase, table: StoredTable, p: ListParams): ListRecordsResponse {
     const pageSize = p.pageSize ?? 100;
     if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100) {
       throw invalidRequest(`The value of pageSize must be an integer between 1 and 100, got ${p.pageSize}`);

@@ -23,14 +23,57 @@ function cleanString(s: string): string | typeof BAD {
   return s.replace(LONE_SURROGATE, '\uFFFD');
 }
 
-function validDate(y: string, m: string, d: string): boolean {
-  const year = Number(y);
-  const month = Number(m);
-  const day = Number(d);
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** A real day of the proleptic Gregorian calendar (what Postgres accepts), years 1 and later. */
+function validDay(year: number, month: number, day: number): boolean {
   if (year < 1 || month < 1 || month > 12 || day < 1) return false;
-  const dt = new Date(Date.UTC(2000, month - 1, day));
-  dt.setUTCFullYear(year);
-  return dt.getUTCMonth() === month - 1 && dt.getUTCDate() === day;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return day <= (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]);
+}
+
+function validDate(y: string, m: string, d: string): boolean {
+  return validDay(Number(y), Number(m), Number(d));
+}
+
+/** The digits of v[from, to) as a number, or -1 when one is not a digit. */
+function digits(v: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const c = v.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+/**
+ * Airtable's own timestamp spelling, `YYYY-MM-DDTHH:MM:SS.sssZ` (reference §3.3), checked
+ * without a regex or a Date: most cells of a sweep are in it. undefined = another spelling.
+ */
+function canonicalTimestamp(v: string): boolean | undefined {
+  if (
+    v.length !== 24 ||
+    v.charCodeAt(4) !== 45 ||
+    v.charCodeAt(7) !== 45 ||
+    v.charCodeAt(10) !== 84 ||
+    v.charCodeAt(13) !== 58 ||
+    v.charCodeAt(16) !== 58 ||
+    v.charCodeAt(19) !== 46 ||
+    v.charCodeAt(23) !== 90
+  ) {
+    return undefined;
+  }
+  const year = digits(v, 0, 4);
+  const month = digits(v, 5, 7);
+  const day = digits(v, 8, 10);
+  const hour = digits(v, 11, 13);
+  const minute = digits(v, 14, 16);
+  const second = digits(v, 17, 19);
+  if (digits(v, 20, 23) < 0 || year < 0 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) {
+    return undefined;
+  }
+  return validDay(year, month, day) && hour <= 23 && minute <= 59 && second <= 59;
 }
 
 function isCellError(v: unknown): boolean {
@@ -96,6 +139,8 @@ function asDate(v: unknown): Converted {
 
 function asTimestamp(v: unknown): Converted {
   if (typeof v !== 'string') return BAD;
+  const canonical = canonicalTimestamp(v);
+  if (canonical !== undefined) return canonical ? v : BAD;
   const m = TIMESTAMP.exec(v);
   if (!m || !validDate(m[1], m[2], m[3]) || Number(m[4]) > 23 || Number(m[5]) > 59) return BAD;
   if (m[6] && Number(m[6].slice(1, 3)) > 59) return BAD;
@@ -106,7 +151,7 @@ function asJson(v: unknown): Converted {
   const text = JSON.stringify(v);
   if (text === undefined) return BAD;
   // jsonb rejects \u0000 and unpaired surrogate escapes, which JSON.stringify emits for them.
-  if (/\\u0000|\\ud[89a-f][0-9a-f]{2}/i.test(text)) return BAD;
+  if (text.includes('\\u') && /\\u0000|\\ud[89a-f][0-9a-f]{2}/i.test(text)) return BAD;
   return text;
 }
 

@@ -159,6 +159,67 @@ describe('listAllRecords', () => {
   });
 });
 
+describe('listAllPages', () => {
+  it('hands each page body to the decoder as text and pages on the offset it returns', async () => {
+    const { fetch, seen } = mswFetch(...listRecordsHandlers(makeRecords(250)));
+    const { client, run } = setup(fetch);
+    const texts: string[] = [];
+    const decode = (text: string) => {
+      texts.push(text);
+      const body = JSON.parse(text) as { records: { id: string }[]; offset?: string };
+      return { ids: body.records.map((r) => r.id), offset: body.offset };
+    };
+    const pages = await run(collect(client.listAllPages(BASE, TABLE, { pageSize: 100 }, decode)));
+    expect(pages.map((p) => [p.pageNumber, p.ids.length])).toEqual([
+      [1, 100],
+      [2, 100],
+      [3, 50],
+    ]);
+    expect(pages.flatMap((p) => p.ids)).toEqual(makeRecords(250).map((r) => r.id));
+    expect(texts.every((t) => t.startsWith('{'))).toBe(true);
+    expect(seen.map((x) => x.url.searchParams.get('returnFieldsByFieldId'))).toEqual([
+      'true',
+      'true',
+      'true',
+    ]);
+  });
+
+  it('a decoder that throws makes the page an UNEXPECTED_ERROR, like invalid JSON', async () => {
+    const { fetch } = mswFetch(...listRecordsHandlers(makeRecords(3)));
+    const { client, run } = setup(fetch);
+    const decode = (): { offset?: string } => {
+      throw new Error('not a page');
+    };
+    const err = await run(collect(client.listAllPages(BASE, TABLE, {}, decode)).catch((e: unknown) => e));
+    expect(err).toMatchObject({ code: 'UNEXPECTED_ERROR', status: 502 });
+  });
+
+  it('a body that stalls after the headers is a TIMEOUT, retried like one', async () => {
+    let attempts = 0;
+    const stalled: FetchFn = async () => {
+      attempts++;
+      const body = new ReadableStream<Uint8Array>({
+        start(c) {
+          c.enqueue(new TextEncoder().encode('{"records":['));
+        },
+      });
+      return new Response(body, { status: 200, headers: { 'content-type': 'application/json' } });
+    };
+    const c = createAirtableClient({
+      apiUrl: API,
+      token: TOKEN,
+      fetch: stalled,
+      budget: createRateBudget(),
+      timeoutMs: 15,
+      maxAttempts: 2,
+      sleep: async () => undefined,
+    });
+    const err = await collect(c.listAllPages(BASE, TABLE, {}, JSON.parse)).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'TIMEOUT', status: 504 });
+    expect(attempts).toBe(2);
+  });
+});
+
 describe('getRecordsByIds', () => {
   it('splits ids into OR(RECORD_ID()=…) batches whose GET URLs stay under the limit', async () => {
     const records = makeRecords(1200);

@@ -42,6 +42,26 @@ describe('hash cache', () => {
     expect(c.isKnown('tbl', 'rec4', 4)).toBe(true);
   });
 
+  it('keeps entries it was asked about: eviction is least recently used across tables', () => {
+    const c = createHashCache({ max: 4 });
+    c.learn('tblA', 'rec1', 1);
+    c.learn('tblA', 'rec2', 2);
+    c.learn('tblB', 'rec1', 1);
+    c.learn('tblB', 'rec2', 2);
+    expect(c.isKnown('tblA', 'rec1', 1)).toBe(true); // tblA:rec1 is now the most recent
+    c.learn('tblC', 'rec1', 1); // evicts the least recently used entry: tblA:rec2
+    expect(c.size).toBe(4);
+    expect(c.isKnown('tblA', 'rec2', 2)).toBe(false);
+    expect(c.isKnown('tblA', 'rec1', 1)).toBe(true);
+    expect(c.isKnown('tblB', 'rec1', 1)).toBe(true);
+    c.learn('tblC', 'rec2', 2); // now tblB:rec2 is the least recently used
+    expect(c.isKnown('tblB', 'rec2', 2)).toBe(false);
+    expect(c.size).toBe(4);
+    c.learn('tblC', 'rec2', 3); // relearning an entry does not grow the cache
+    expect(c.size).toBe(4);
+    expect(c.isKnown('tblC', 'rec2', 3)).toBe(true);
+  });
+
   it('forgets a whole table and nothing else', () => {
     const c = createHashCache({ max: 100 });
     c.learn('tblA', 'rec1', 1);

@@ -1,15 +1,65 @@
 import type { StoredBase } from './base.ts';
 import { isComputedType, isEmptyCell } from './cell-values.ts';
-import type { CompiledFormulaLike, FormulaEngine } from './formula-engine.ts';
+import type { CompiledFormulaLike, FormulaContextLike, FormulaEngine } from './formula-engine.ts';
 import type { StoredTable } from './table.ts';
 import type { Collaborator, StoredField, StoredRecord } from './types.ts';
 
 const ERROR_CELL = { error: '#ERROR!' } as const;
 const MAX_DEPTH = 8;
 
+let lastMs = NaN;
+let lastIso = '';
+
+/**
+ * `new Date(ms).toISOString()`, remembering the last one: a record's createdTime, its Created
+ * field and an unedited lastModifiedTime are the same instant, so a listing asks three times in a row.
+ */
+export function isoOf(ms: number): string {
+  if (ms !== lastMs) {
+    lastIso = new Date(ms).toISOString();
+    lastMs = ms;
+  }
+  return lastIso;
+}
+
 function isoOrDate(ms: number, result: unknown): string {
-  const iso = new Date(ms).toISOString();
+  const iso = isoOf(ms);
   return (result as { type?: string } | null | undefined)?.type === 'date' ? iso.slice(0, 10) : iso;
+}
+
+/**
+ * What a formula sees of one record. A class rather than a literal of closures: formulas run per
+ * cell of every listed record, and building (and naming) fresh closures each time was a large
+ * share of the emulator's listing CPU.
+ */
+class RecordContext implements FormulaContextLike {
+  constructor(
+    private readonly reader: CellReader,
+    private readonly base: StoredBase,
+    private readonly table: StoredTable,
+    private readonly rec: StoredRecord,
+    private readonly depth: number,
+    readonly now: number,
+  ) {}
+
+  get recordId(): string {
+    return this.rec.id;
+  }
+
+  get createdTime(): string {
+    return isoOf(this.rec.createdTime);
+  }
+
+  lastModifiedTime(fieldIds?: string[]): string | null {
+    return isoOf(
+      this.reader.lastEdit(this.table, this.rec, fieldIds && fieldIds.length ? fieldIds : null).at,
+    );
+  }
+
+  getCell(fieldId: string): unknown {
+    const f = this.table.fieldById(fieldId);
+    return f ? this.reader.value(this.base, this.table, this.rec, f, this.depth + 1) : undefined;
+  }
 }
 
 /**
@@ -19,7 +69,10 @@ function isoOrDate(ms: number, result: unknown): string {
  * the store records per field in `record.edits`; computed fields never record edits.
  */
 export class CellReader {
-  private readonly compiled = new Map<string, CompiledFormulaLike | Error>();
+  /** Compiled formulas per table id, then per formula text. */
+  private readonly compiled = new Map<string, Map<string, CompiledFormulaLike | Error>>();
+  /** While `memoize` runs: linked cells (depth > 0) by depth, field id, record id. */
+  private memo: Map<string, Map<string, unknown>>[] | undefined;
 
   constructor(
     private readonly engine: FormulaEngine | undefined,
@@ -51,8 +104,35 @@ export class CellReader {
     return best;
   }
 
+  /**
+   * Runs `fn` (synchronous: nothing can change the base meanwhile) remembering the cells of
+   * linked records it reads. A page of orders looks up the same few products again and again;
+   * their formulas were evaluated once per order. Keyed by depth as well, so the depth cut-off of
+   * cyclic references yields exactly what it would without the memo.
+   */
+  memoize<T>(fn: () => T): T {
+    if (this.memo) return fn();
+    this.memo = [];
+    try {
+      return fn();
+    } finally {
+      this.memo = undefined;
+    }
+  }
+
   /** The REST value of one cell, or undefined when empty. */
   value(base: StoredBase, table: StoredTable, rec: StoredRecord, field: StoredField, depth = 0): unknown {
+    const memo = depth > 0 ? this.memo : undefined;
+    if (memo) {
+      const byField = (memo[depth] ??= new Map());
+      let byRecord = byField.get(field.id);
+      if (!byRecord) byField.set(field.id, (byRecord = new Map()));
+      if (byRecord.has(rec.id)) return byRecord.get(rec.id);
+      const v = this.raw(base, table, rec, field, depth);
+      const out = isEmptyCell(v) ? undefined : v;
+      byRecord.set(rec.id, out);
+      return out;
+    }
     const v = this.raw(base, table, rec, field, depth);
     return isEmptyCell(v) ? undefined : v;
   }
@@ -150,8 +230,9 @@ export class CellReader {
 
   compile(table: StoredTable, text: string): CompiledFormulaLike {
     if (!this.engine) throw new Error('no formula engine');
-    const key = table.id + '\u0000' + text;
-    let c = this.compiled.get(key);
+    let byText = this.compiled.get(table.id);
+    if (!byText) this.compiled.set(table.id, (byText = new Map()));
+    let c = byText.get(text);
     if (c === undefined) {
       try {
         c = this.engine.compileFormula(text, (nameOrId) => {
@@ -161,7 +242,7 @@ export class CellReader {
       } catch (err) {
         c = err as Error;
       }
-      this.compiled.set(key, c);
+      byText.set(text, c);
     }
     if (c instanceof Error) throw c;
     return c;
@@ -175,17 +256,7 @@ export class CellReader {
     compiled: CompiledFormulaLike,
     depth = 0,
   ): unknown {
-    return compiled.evaluate({
-      recordId: rec.id,
-      createdTime: new Date(rec.createdTime).toISOString(),
-      lastModifiedTime: (fieldIds) =>
-        new Date(this.lastEdit(table, rec, fieldIds && fieldIds.length ? fieldIds : null).at).toISOString(),
-      getCell: (fieldId) => {
-        const f = table.fieldById(fieldId);
-        return f ? this.value(base, table, rec, f, depth + 1) : undefined;
-      },
-      now: this.now(),
-    });
+    return compiled.evaluate(new RecordContext(this, base, table, rec, depth, this.now()));
   }
 
   private formula(

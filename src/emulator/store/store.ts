@@ -6,7 +6,7 @@ import { findTable, type StoredBase } from './base.ts';
 import { acceptCell } from './cells.ts';
 import { isComputedType, sameCell } from './cell-values.ts';
 import type { ChangeListener, ChangeSource, StoreChange } from './changes.ts';
-import { CellReader } from './computed.ts';
+import { CellReader, isoOf } from './computed.ts';
 import type { FormulaEngine } from './formula-engine.ts';
 import { ChangeTracker } from './tracker.ts';
 import type { StoredTable } from './table.ts';
@@ -123,7 +123,7 @@ export class EmulatorStore {
       const v = this.reader.value(base, table, rec, f);
       if (v !== undefined) fields[opts.byId ? f.id : f.name] = v;
     }
-    return { id: rec.id, createdTime: new Date(rec.createdTime).toISOString(), fields };
+    return { id: rec.id, createdTime: isoOf(rec.createdTime), fields };
   }
 
   /** Resolve request-body field keys (names or ids) and validate their values. */
