@@ -8,7 +8,7 @@ import type { Logger } from '../src/log.ts';
 import { loadOptionalStrategies } from './optional-strategies.ts';
 import { ensureSourcesFromConfig } from './sources.ts';
 import type { SyncStrategy } from './strategy.ts';
-import { createSyncer, type Syncer } from './syncer.ts';
+import { createSyncer, type Syncer, type SyncerDeps } from './syncer.ts';
 import { tokenResolver } from './tokens.ts';
 
 /** A migrated database for a one-shot command: DATABASE_URL, or the embedded one under dataDir/pg. */
@@ -47,6 +47,7 @@ export async function syncerFromConfig(args: {
   fetch?: typeof fetch;
   budget?: RateBudget;
   strategies?: readonly SyncStrategy[];
+  onProgress?: SyncerDeps['onProgress'];
 }): Promise<Syncer> {
   const { db, config, log } = args;
   const { tokens } = await ensureSourcesFromConfig(db, config);
@@ -60,5 +61,6 @@ export async function syncerFromConfig(args: {
     hashCacheSize: config.hashCacheSize,
     clientOptions: { timeoutMs: config.upstreamTimeoutMs },
     strategies: args.strategies ?? (await loadOptionalStrategies()),
+    onProgress: args.onProgress,
   });
 }

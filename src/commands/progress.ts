@@ -5,17 +5,8 @@
  * The ETA uses the table's row count from its previous run, the only total Airtable lets us know.
  */
 
-export interface ProgressEvent {
-  sourceId: string;
-  tableId: string;
-  tableName: string;
-  mirrorTable: string;
-  phase: 'listing' | 'deleting' | 'done';
-  pages: number;
-  records: number;
-  /** ms epoch when the table's sync started */
-  startedAt: number;
-}
+export type { SyncProgress as ProgressEvent } from '../../sync/syncer.ts';
+import type { SyncProgress as ProgressEvent } from '../../sync/syncer.ts';
 
 export interface ProgressLine {
   name: string;
@@ -65,7 +56,7 @@ function clock(ms: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
 }
 
-export interface ProgressReporterOptions {
+export interface ProgressDisplayOptions {
   write: (s: string) => void;
   tty: boolean;
   now?: () => number;
@@ -77,13 +68,13 @@ export interface ProgressReporterOptions {
   redrawMs?: number;
 }
 
-export class ProgressReporter {
+export class ProgressDisplay {
   private readonly lines = new Map<string, ProgressLine>();
   private drawn = 0;
   private lastDraw = 0;
   private readonly now: () => number;
 
-  constructor(private readonly o: ProgressReporterOptions) {
+  constructor(private readonly o: ProgressDisplayOptions) {
     this.now = o.now ?? Date.now;
   }
 

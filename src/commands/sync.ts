@@ -3,7 +3,10 @@ import { parseConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
 import { openCommandDatabase, syncerFromConfig } from '../../sync/runtime.ts';
 import type { SourceSyncResult } from '../../sync/syncer.ts';
+import type { Queryable } from '../db/database.ts';
+import { sql } from '../db/sql.ts';
 import { parseFlags, UsageError, type Command } from './args.ts';
+import { ProgressDisplay } from './progress.ts';
 
 const HELP = `usage: airmirror sync --once [--json]
 
@@ -28,14 +31,22 @@ export const syncCommand: Command = {
     const started = Date.now();
     const { db, close } = await openCommandDatabase(config);
     try {
+      // Progress goes to stderr, so `--json` on stdout stays machine-readable.
+      const display = new ProgressDisplay({
+        write: (s) => void process.stderr.write(s),
+        tty: Boolean(process.stderr.isTTY),
+        expected: await previousRowCounts(db),
+      });
       const syncer = await syncerFromConfig({
         db,
         config,
         log,
         budget: createRateBudget({ perSecond: config.rateLimitPerSecond }),
+        onProgress: display.onProgress,
       });
       await syncer.start();
       const results = await syncer.syncAll().finally(() => syncer.stop());
+      display.finish();
       const failures = failuresOf(results);
       if (flags.values.json) {
         process.stdout.write(
@@ -56,6 +67,14 @@ export const syncCommand: Command = {
     }
   },
 };
+
+/** Rows each table had after its last run (by Airtable table id): the progress bar's total. */
+async function previousRowCounts(db: Queryable): Promise<Map<string, number>> {
+  const r = await db.query<{ table_id: string; row_count: string | number }>(
+    sql('SELECT table_id, row_count FROM airmirror.tables WHERE last_synced_at IS NOT NULL'),
+  );
+  return new Map(r.rows.map((row) => [row.table_id, Number(row.row_count)]));
+}
 
 function failuresOf(results: SourceSyncResult[]): string[] {
   const out: string[] = [];

@@ -47,8 +47,12 @@ async function run(cmd: typeof syncCommand, argv: string[], e: Record<string, st
 describe('airmirror sync --once', () => {
   it('syncs every configured table, prints a JSON summary and exits 0', async () => {
     const r = await run(syncCommand, ['--once', '--json']);
-    expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
+    // Not a TTY here: progress is plain lines on stderr, one per finished table, no escapes.
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.map((l) => l.split(/\s+/)[0]).sort()).toEqual(['customers', 'orders', 'products']);
+    expect(lines.find((l) => l.startsWith('orders'))).toMatch(/^orders\s+done {2}60 records in [\d.]+ s/);
+    expect(r.stderr).not.toContain('\x1b');
     const summary = JSON.parse(r.stdout);
     expect(summary.ok).toBe(true);
     expect(summary.sources).toHaveLength(1);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatProgress, ProgressReporter, type ProgressEvent } from '../../src/commands/progress.ts';
+import { formatProgress, ProgressDisplay, type ProgressEvent } from '../../src/commands/progress.ts';
 
 const event = (over: Partial<ProgressEvent> = {}): ProgressEvent => ({
   sourceId: 's',
@@ -61,11 +61,11 @@ describe('formatProgress', () => {
   });
 });
 
-describe('ProgressReporter', () => {
+describe('ProgressDisplay', () => {
   it('on a TTY redraws every table in place', () => {
     let t = 0;
     const out: string[] = [];
-    const r = new ProgressReporter({ write: (s) => out.push(s), tty: true, now: () => t, redrawMs: 0 });
+    const r = new ProgressDisplay({ write: (s) => out.push(s), tty: true, now: () => t, redrawMs: 0 });
     t = 1_000;
     r.onProgress(event({ pages: 1, records: 100 }));
     r.onProgress(event({ tableId: 'tblCustomers', mirrorTable: 'customers', pages: 1, records: 100 }));
@@ -78,7 +78,7 @@ describe('ProgressReporter', () => {
 
   it('off a TTY writes a plain line every N pages and when a table is done', () => {
     const out: string[] = [];
-    const r = new ProgressReporter({
+    const r = new ProgressDisplay({
       write: (s) => out.push(s),
       tty: false,
       now: () => 2_000,
@@ -96,7 +96,7 @@ describe('ProgressReporter', () => {
 
   it("uses the previous run's row count for the bar", () => {
     const out: string[] = [];
-    const r = new ProgressReporter({
+    const r = new ProgressDisplay({
       write: (s) => out.push(s),
       tty: false,
       now: () => 1_000,
