@@ -227,13 +227,19 @@ async function main(): Promise<void> {
   try {
     await migrate(db);
 
-    // 10k full load
+    // 10k full load, twice: the first sync in a fresh process also pays V8 compiling the hot
+    // paths (~0.6 s), which a long-running airmirror pays once; both figures are reported, the
+    // warm one is compared with the target.
+    const cold = await fullLoad(db, 10_000);
+    cold.emu.child.kill();
     const small = await fullLoad(db, 10_000);
     small.emu.child.kill();
     out.full_load_10k = {
       records: small.records,
       wall_ms: small.wall_ms,
       records_per_second: small.records_per_second,
+      cold_first_sync_records_per_second: cold.records_per_second,
+      target: 'records_per_second >= 20000 (warm process)',
     };
 
     // 100k full load (the first sync of a base goes through the swap schema: it IS a rebuild)
@@ -275,7 +281,7 @@ async function main(): Promise<void> {
       // plain in-place sweep that writes every row: empty the big table, forget its hashes
       const mapping = await loadMapping(db, DEMO_BASE_ID);
       const orders = mapping!.tables.find((t) => t.tableName === 'Orders')!;
-      await db.query(sql(`TRUNCATE "bench"."${orders.table}"`));
+      await db.query(sql(`TRUNCATE ${quoteQualified('bench', orders.table)}`));
       const s0 = process.hrtime.bigint();
       const sweep = await syncer.syncTable(DEMO_BASE_ID, orders.tableId, { full: true });
       const sweepMs = ms(s0);
