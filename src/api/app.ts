@@ -7,11 +7,12 @@
 import { Hono, type Context } from 'hono';
 import type { z } from 'zod';
 import type { AirtableTable, BaseSchema } from '../airtable/types.ts';
-import { quoteIdent, quoteQualified } from '../db/quote.ts';
+import { quoteIdent } from '../db/quote.ts';
 import { sql } from '../db/sql.ts';
 import { parseRequest } from '../validation.ts';
 import { AirmirrorError, apiErrorBody, asAirmirrorError, badRequest, conflict, notFound } from '../errors.ts';
 import { buildBaseMapping } from '../mirror/mapping.ts';
+import { dropMirrorTable, emptyMirrorTable } from '../mirror/ddl.ts';
 import { checkBearer } from './auth.ts';
 import { incrementalCandidates, syncAvailability } from './candidates.ts';
 import type { ApiDeps, BaseSchemaReader } from './deps.ts';
@@ -207,10 +208,8 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
     await db.tx(async (tx) => {
       if (q.drop_data === 'true') {
         for (const t of tables) {
-          await tx.query(sql(`DROP TABLE IF EXISTS ${quoteQualified(s.schema_name, t.mirror_table)}`));
-          if (t.history_table) {
-            await tx.query(sql(`DROP TABLE IF EXISTS ${quoteQualified(s.schema_name, t.history_table)}`));
-          }
+          await dropMirrorTable(tx, s.schema_name, t.mirror_table);
+          if (t.history_table) await dropMirrorTable(tx, s.schema_name, t.history_table);
         }
       }
       await tx.query(store.deleteSource(s.id));
@@ -317,14 +316,10 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
     const t = await loadTable(c.req.param('id'));
     refuseWhileRunning(t, 'deleting its data');
     await db.tx(async (tx) => {
-      // TRUNCATE, not the write path: an operator emptying the mirror is not a change in Airtable,
-      // so no change events are emitted for it. Missing tables (never synced) are fine.
+      // No change events: emptying the mirror is not a change in Airtable (see emptyMirrorTable).
+      // Missing tables (never synced) are fine.
       for (const name of [t.mirror_table, t.history_table]) {
-        if (!name) continue;
-        const exists = await tx.query(
-          sql('SELECT to_regclass($1) AS r', [quoteQualified(t.schema_name, name)]),
-        );
-        if (exists.rows[0]?.r) await tx.query(sql(`TRUNCATE ${quoteQualified(t.schema_name, name)}`));
+        if (name) await emptyMirrorTable(tx, t.schema_name, name);
       }
       await tx.query(store.markDataDeleted(t.id));
       // The next run re-imports everything (and must not trust what it remembered of the rows).

@@ -138,3 +138,21 @@ export async function promoteSwap(
     });
   });
 }
+
+/**
+ * Empties a mirror table (the API's delete-data) if it exists; true when it did. An operator
+ * emptying the mirror is not a change in Airtable, so this writes no change events — the next
+ * sync re-imports the rows (as inserts).
+ */
+export async function emptyMirrorTable(q: Queryable, schema: string, table: string): Promise<boolean> {
+  const name = quoteQualified(schema, table);
+  const exists = await q.query<{ r: string | null }>(sql('SELECT to_regclass($1) AS r', [name]));
+  if (!exists.rows[0]?.r) return false;
+  await q.query(sql(`TRUNCATE ${name}`));
+  return true;
+}
+
+/** Drops a mirror table if it exists (a source deleted with drop_data). */
+export async function dropMirrorTable(q: Queryable, schema: string, table: string): Promise<void> {
+  await q.query(sql(`DROP TABLE IF EXISTS ${quoteQualified(schema, table)}`));
+}

@@ -28,6 +28,8 @@ export {
   cleanupSwap,
   tableComment,
   columnComment,
+  emptyMirrorTable,
+  dropMirrorTable,
 } from './ddl.ts';
 export { saveMapping, loadMapping } from './store.ts';
 export { applyRecords, applyDeletes, deleteUnseen } from './apply.ts';
