@@ -201,7 +201,6 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     });
 
     const server = await listen(app, config.host, config.port);
-    cleanups.push(() => closeServer(server));
 
     proxy.start();
     cleanups.push(() => proxy.stop());
@@ -225,6 +224,9 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       await firstSync;
       await scheduler.stop();
     });
+
+    // Pushed last so it runs first: stop taking requests before the loops and Postgres go away.
+    cleanups.push(() => closeServer(server));
 
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
