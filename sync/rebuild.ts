@@ -6,9 +6,9 @@ import {
   applyRecords,
   buildBaseMapping,
   cleanupSwap,
-  createMirrorTables,
-  prepareSwapSchema,
+  buildSwapSchema,
   promoteSwap,
+  swapSchemaName,
   takeFence,
 } from '../src/mirror/index.ts';
 import type { BaseMapping, TableMapping } from '../src/mirror/types.ts';
@@ -88,38 +88,59 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
   const startFence = await takeFence(db);
   let failure: unknown;
   let failedTable: string | undefined;
+  // The swap tables are created while the listings start (a fill waits for them before its first
+  // write); every path below waits for this to settle before the swap schema can be dropped.
+  const swap = swapSchemaName(schema);
+  const swapReady = buildSwapSchema(db, schema, mapping);
+  swapReady.catch(() => undefined); // observed below; not an unhandled rejection meanwhile
   try {
-    const swap = await prepareSwapSchema(db, schema);
-    await db.tx((q) => createMirrorTables(q, mapping, { schema: swap }));
-    for (const t of mapping.tables) {
-      ac.signal.throwIfAborted();
+    // The tables are filled side by side: at 10k records a first sync otherwise waits on each
+    // small table's round trips before the big one starts listing. Requests still go through the
+    // base's one budget. The first table that fails stops the others (all-or-nothing anyway).
+    const siblings = new AbortController();
+    const signal = AbortSignal.any([ac.signal, siblings.signal]);
+    const fillOne = async (t: TableMapping) => {
+      signal.throwIfAborted();
       const row = rows.get(t.tableId) ?? defaultRow(source.id, t);
       const counters = newCounters();
-      runIds.set(
-        t.tableId,
-        await startRun(db, {
-          sourceId: source.id,
-          tableId: t.tableId,
-          kind: 'full_refresh',
-          rebuild: true,
-          schemaHash: hash,
-        }),
-      );
+      results.set(t.tableId, result(source, t, 'Completed', counters, undefined));
+      const runId = await startRun(db, {
+        sourceId: source.id,
+        tableId: t.tableId,
+        kind: 'full_refresh',
+        rebuild: true,
+        schemaHash: hash,
+      });
+      runIds.set(t.tableId, runId);
+      results.get(t.tableId)!.runId = runId;
       if (rows.has(t.tableId) && row.shouldSync && canTransition(row.status, 'start')) {
         await applyTableEvent(db, source.id, t.tableId, 'start');
         started.add(t.tableId);
       }
       hashCache.forgetTable(t.tableId);
-      const ctx = env.contextFor({ source, client, table: t, row, counters, signal: ac.signal, full: true });
-      results.set(t.tableId, result(source, t, 'Completed', counters, runIds.get(t.tableId)));
-      failedTable = t.tableId;
+      const ctx = env.contextFor({ source, client, table: t, row, counters, signal, full: true });
       try {
-        await env.counting(counters, () => sweepTable(ctx, { ...env.sweep, swapSchema: swap }));
+        await env.counting(counters, () => sweepTable(ctx, { ...env.sweep, swapSchema: swap, swapReady }));
       } finally {
         ctx.progress?.done();
       }
-      failedTable = undefined;
-    }
+    };
+    const settled = await Promise.allSettled(
+      mapping.tables.map((t) =>
+        fillOne(t).catch((err: unknown) => {
+          // The first failure is the cause; the siblings it stopped only report the abort.
+          if (!siblings.signal.aborted) {
+            failedTable = t.tableId;
+            siblings.abort(err);
+          }
+          throw err;
+        }),
+      ),
+    );
+    await swapReady; // a table with no records never waited for it
+    if (siblings.signal.aborted) throw siblings.signal.reason;
+    const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (rejected) throw rejected.reason;
     ac.signal.throwIfAborted();
     await promoteWithoutDeadlocks(
       env,
@@ -130,6 +151,7 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
     failure = err;
   } finally {
     untrack();
+    await swapReady.catch(() => undefined);
   }
 
   if (failure !== undefined) {
@@ -175,7 +197,8 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
       );
     }
   }
-  for (const t of mapping.tables) {
+  // Each table's catch-up and bookkeeping is its own; they run side by side.
+  const finishTable = async (t: TableMapping) => {
     const live: TableMapping = { ...t, schema };
     const counters = results.get(t.tableId)!.counters;
     try {
@@ -198,7 +221,8 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
       });
     }
     await finishRun(db, runIds.get(t.tableId)!, 'completed', counters);
-  }
+  };
+  await Promise.all(mapping.tables.map(finishTable));
   await finishRun(db, sourceRun, 'completed', args.counters);
   return { rebuilt: true, results };
 }

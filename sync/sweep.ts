@@ -6,6 +6,7 @@ import type { TableMapping } from '../src/mirror/types.ts';
 import { hashText, recordHash } from './hash-cache.ts';
 import { recordsSpan, spanKey, type PageMemo } from './page-memo.ts';
 import { scanListPage, scannedRecord, type ScannedPage } from './page-scan.ts';
+import { SwapFillBatch } from '../src/mirror/swap-fill.ts';
 import type { TableSyncContext } from './strategy.ts';
 
 /**
@@ -34,12 +35,19 @@ import type { TableSyncContext } from './strategy.ts';
  * unthrottled sweep is bound by whichever is slower, not by their sum.
  *
  * In rebuild mode (`swapSchema`) the target is the freshly created `<schema>_swap` table: the cache
- * is not consulted (the table starts empty) but learns, writes carry `schemaOverride` (no outbox
- * events), and a restart empties the swap table instead of deleting unseen rows.
+ * is not consulted (the table starts empty) but learns, records are converted as their page arrives
+ * and written by swap-fill.ts (no outbox events, lock or per-row fence: the rebuild's post-promote
+ * catch-up refetches rows the proxy wrote meanwhile; one fence value serves the whole listing), and
+ * a restart empties the swap table instead of deleting unseen rows.
  */
 export interface SweepRun {
   /** Rebuild mode: fill this schema's copy of the table. */
   swapSchema?: string;
+  /**
+   * Rebuild mode: settles once the swap tables exist (their DDL runs while the listings start);
+   * awaited before anything touches the swap table.
+   */
+  swapReady?: Promise<unknown>;
   /** Do not consult the cache (still learn). */
   ignoreCache?: boolean;
   /** Records per write-path call (several pages). */
@@ -173,6 +181,7 @@ export async function sweepTable(ctx: TableSyncContext, opts: SweepRun = {}): Pr
         'listing iterator expired; restarting',
       );
       if (opts.swapSchema) {
+        await opts.swapReady;
         ctx.hashCache.forgetTable(ctx.table.tableId);
         await ctx.db.query(sql(`TRUNCATE ${quoteQualified(opts.swapSchema, ctx.table.table)}`));
       }
@@ -195,7 +204,23 @@ async function sweepOnce(ctx: TableSyncContext, opts: SweepRun): Promise<void> {
   let batch: { page: PageView; index: number; hash: number }[] = [];
   let batchFence: string | undefined;
 
+  // A swap table (rebuild) is filled without the write path's lock and fence (swap-fill.ts); its
+  // records are converted as their page arrives.
+  const fill = opts.swapSchema ? new SwapFillBatch(table, opts.swapSchema) : undefined;
+  const flushFill = async (f: SwapFillBatch) => {
+    await opts.swapReady;
+    const { result, written } = await f.write(ctx.db);
+    run.inserted += result.inserted;
+    run.updated += result.updated;
+    run.unchanged += result.unchanged;
+    run.cellErrors += result.cellErrors;
+    // Written (the statement committed): learn. Rows the proxy or a webhook wrote meanwhile are
+    // forgotten by the rebuild's post-promote catch-up.
+    for (const [id, hash] of written) hashCache.learn(tableId, id, hash);
+  };
+
   const flush = async () => {
+    if (fill) return flushFill(fill);
     if (batch.length === 0) return;
     const items = batch;
     const fence = batchFence!;
@@ -206,7 +231,6 @@ async function sweepOnce(ctx: TableSyncContext, opts: SweepRun): Promise<void> {
       origin: 'sweep',
       sourceId: ctx.source.id,
       fetchedBefore: fence,
-      schemaOverride: opts.swapSchema,
     });
     run.inserted += res.inserted;
     run.updated += res.updated;
@@ -241,7 +265,7 @@ async function sweepOnce(ctx: TableSyncContext, opts: SweepRun): Promise<void> {
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   const fenceUse: FenceUse = { used: false };
   const pages = prefetch(
-    fencedPages(ctx, inner.signal, fenceUse),
+    fencedPages(ctx, inner.signal, fenceUse, !opts.swapSchema),
     opts.prefetchPages ?? DEFAULT_PREFETCH_PAGES,
   );
   try {
@@ -259,11 +283,15 @@ async function sweepOnce(ctx: TableSyncContext, opts: SweepRun): Promise<void> {
           run.cached++;
           continue;
         }
+        if (fill) {
+          fill.add(page.record(i), hash);
+          continue;
+        }
         batchFence ??= fence;
         fenceUse.used = true;
         batch.push({ page, index: i, hash });
       }
-      if (batch.length >= batchSize) await flush();
+      if (batch.length >= batchSize || (fill && fill.size >= batchSize)) await flush();
       ctx.progress?.page(page.count);
     }
     await flush();
@@ -319,6 +347,8 @@ async function* fencedPages(
   ctx: TableSyncContext,
   signal: AbortSignal,
   fenceUse: FenceUse,
+  /** false when filling a swap table: its writes consult no fence, so one value serves every page. */
+  renewFences = true,
 ): AsyncGenerator<FencedPage> {
   const { client } = ctx;
   const params = { pageSize: 100, returnFieldsByFieldId: true };
@@ -333,7 +363,7 @@ async function* fencedPages(
   let pagesOnFence = 0;
   try {
     while (true) {
-      if (fence === undefined || fenceUse.used || pagesOnFence >= FENCE_REUSE_PAGES) {
+      if (fence === undefined || (renewFences && (fenceUse.used || pagesOnFence >= FENCE_REUSE_PAGES))) {
         fence = await takeFence(ctx.db);
         fenceUse.used = false;
         pagesOnFence = 0;

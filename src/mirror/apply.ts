@@ -95,17 +95,23 @@ function bind(st: Statement, args: Partial<Args>): Sql {
  * their shape. jsonb cells are already JSON text (convertRecord) and are embedded as they are.
  */
 function rowsJson(table: TableMapping, rows: ConvertedRecord[]): string {
-  const jsonb = table.columns.map((c) => c.pgType === 'jsonb');
-  const parts: string[] = [];
-  for (const r of rows) {
-    let s = `{"i":${JSON.stringify(r.id)},"t":${JSON.stringify(r.createdTime)}`;
-    for (let k = 0; k < r.values.length; k++) {
-      const v = r.values[k];
-      s += `,"${srcKey(k)}":${v === null || v === undefined ? 'null' : jsonb[k] ? (v as string) : JSON.stringify(v)}`;
-    }
-    parts.push(`${s}}`);
+  const jsonb = jsonbColumns(table);
+  return `[${rows.map((r) => rowJson(r, jsonb)).join(',')}]`;
+}
+
+/** Which columns of `table` are jsonb (their cells are embedded as they are by rowJson). */
+export function jsonbColumns(table: TableMapping): boolean[] {
+  return table.columns.map((c) => c.pgType === 'jsonb');
+}
+
+/** One converted row as an element of rowsJson's array (exported for the rebuild's swap fill). */
+export function rowJson(r: ConvertedRecord, jsonb: boolean[]): string {
+  let s = `{"i":${JSON.stringify(r.id)},"t":${JSON.stringify(r.createdTime)}`;
+  for (let k = 0; k < r.values.length; k++) {
+    const v = r.values[k];
+    s += `,"${srcKey(k)}":${v === null || v === undefined ? 'null' : jsonb[k] ? (v as string) : JSON.stringify(v)}`;
   }
-  return `[${parts.join(',')}]`;
+  return `${s}}`;
 }
 
 const LOCK: Statement = {

@@ -65,6 +65,23 @@ export async function prepareSwapSchema(q: Queryable, schema: string): Promise<s
   return swap;
 }
 
+/**
+ * A rebuild's start in ONE round trip: drops any leftover `<schema>_swap`, creates it and every
+ * table of `mapping` in it with their comments, as one multi-statement simple query (which
+ * Postgres runs as one implicit transaction: all of it or none). Returns the swap schema's name.
+ * Same statements as prepareSwapSchema + createMirrorTables, which cost a round trip each.
+ */
+export async function buildSwapSchema(q: Queryable, schema: string, mapping: BaseMapping): Promise<string> {
+  const swap = swapSchemaName(schema);
+  const statements = [
+    `DROP SCHEMA IF EXISTS ${quoteIdent(swap)} CASCADE`,
+    `CREATE SCHEMA ${quoteIdent(swap)}`,
+    ...mapping.tables.flatMap((t) => createTableStatements(t, swap)),
+  ];
+  await q.query(sql(statements.join(';\n')));
+  return swap;
+}
+
 /** Drops a `<schema>_swap` left behind by a crashed rebuild. Returns whether there was one. */
 export async function cleanupSwap(q: Queryable, schema: string): Promise<boolean> {
   const swap = swapSchemaName(schema);
@@ -123,14 +140,17 @@ export async function promoteSwap(
         );
       }
     }
+    // The swap itself as one multi-statement query (one round trip, in this transaction): the old
+    // tables dropped, the new ones moved in, the swap schema dropped.
     const drops = [...ours].filter((name) => present.has(name));
-    if (drops.length > 0) {
-      await tx.query(sql(`DROP TABLE ${drops.map((n) => quoteQualified(schema, n)).join(', ')}`));
-    }
-    for (const t of mapping.tables) {
-      await tx.query(sql(`ALTER TABLE ${quoteQualified(swap, t.table)} SET SCHEMA ${quoteIdent(schema)}`));
-    }
-    await tx.query(sql(`DROP SCHEMA ${quoteIdent(swap)} CASCADE`));
+    const swapStatements = [
+      ...(drops.length > 0 ? [`DROP TABLE ${drops.map((n) => quoteQualified(schema, n)).join(', ')}`] : []),
+      ...mapping.tables.map(
+        (t) => `ALTER TABLE ${quoteQualified(swap, t.table)} SET SCHEMA ${quoteIdent(schema)}`,
+      ),
+      `DROP SCHEMA ${quoteIdent(swap)} CASCADE`,
+    ];
+    await tx.query(sql(swapStatements.join(';\n')));
     await saveMapping(tx, sourceId, {
       ...mapping,
       schema,

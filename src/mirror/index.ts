@@ -10,7 +10,9 @@
  * - proxy / webhook: `applyRecords(..., { origin, sourceId, keyedBy: 'name' | 'id', stampFence: true })`,
  *   `applyDeletes(..., { origin, sourceId, stampFence: true })`; `UnknownFieldError` means the
  *   schema changed (refresh the mapping).
- * - rebuild: `prepareSwapSchema(db, schema)` → `createMirrorTables(db, next, { schema: swap })` →
+ * - rebuild: `buildSwapSchema(db, schema, next)` (one round trip; or `prepareSwapSchema` then
+ *   `createMirrorTables(db, next, { schema: swap })`) → the syncer fills the swap tables itself
+ *   (sync/swap-fill.ts), or
  *   `applyRecords(..., { schemaOverride: swap, fetchedBefore })` (no events; `fencedIds` lists rows
  *   the proxy touched meanwhile, refetch them after promote) → `promoteSwap(db, schema, next, old)`.
  *   `cleanupSwap(db, schema)` at start-up removes a crashed rebuild's leftovers.
@@ -24,6 +26,7 @@ export { convertRecord } from './convert.ts';
 export {
   createMirrorTables,
   prepareSwapSchema,
+  buildSwapSchema,
   promoteSwap,
   cleanupSwap,
   tableComment,
@@ -33,4 +36,5 @@ export {
 } from './ddl.ts';
 export { saveMapping, loadMapping } from './store.ts';
 export { applyRecords, applyDeletes, deleteUnseen } from './apply.ts';
+export { SwapFillBatch } from './swap-fill.ts';
 export { takeFence, pruneFence } from './fence.ts';

@@ -186,6 +186,12 @@ describe('a rebuild that cannot finish', () => {
     expect(seen.errors).toEqual([]);
     expect(res.rebuilt).toBe(false);
     expect(res.error).toMatch(/^schema rebuild failed/);
+    // Tables are filled side by side: the failing one's cause is reported for every table, not the
+    // abort it caused in its siblings.
+    expect(res.error).toMatch(/503|unavailable|server/i);
+    expect(res.error).not.toMatch(/abort/i);
+    expect(res.tables.length).toBeGreaterThan(1);
+    for (const x of res.tables) expect(x).toMatchObject({ status: 'Failed', error: res.error });
     expect(await columnsOf('orders')).toEqual(before);
     expect(await swapExists()).toBe(false);
     const st = await tableState(t.db, ordersId);

@@ -1,0 +1,170 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { BaseSchema } from '../../src/airtable/types.ts';
+import type { Database } from '../../src/db/database.ts';
+import { quoteQualified } from '../../src/db/quote.ts';
+import { sql } from '../../src/db/sql.ts';
+import { buildBaseMapping, buildSwapSchema, type BaseMapping } from '../../src/mirror/index.ts';
+import { SwapFillBatch } from '../../src/mirror/swap-fill.ts';
+import { createTestDatabase } from '../support/db.ts';
+
+// Field configs as the meta API returns them (reference §3.2/§3.3).
+const BASE: BaseSchema = {
+  tables: [
+    {
+      id: 'tblSwapFill000001',
+      name: 'Things',
+      primaryFieldId: 'fldName0000000001',
+      fields: [
+        { id: 'fldName0000000001', name: 'Name', type: 'singleLineText' },
+        { id: 'fldQty00000000001', name: 'Qty', type: 'number', options: { precision: 0 } },
+        { id: 'fldTags0000000001', name: 'Tags', type: 'multipleSelects', options: { choices: [] } },
+        { id: 'fldOwner000000001', name: 'Owner', type: 'singleCollaborator', options: {} },
+        {
+          id: 'fldRatio000000001',
+          name: 'Ratio',
+          type: 'formula',
+          options: { isValid: true, formula: '{Qty}/0', referencedFieldIds: [], result: { type: 'number' } },
+        },
+      ],
+      views: [],
+    },
+    {
+      id: 'tblSwapFill000002',
+      name: 'Other Things',
+      primaryFieldId: 'fldOther000000001',
+      fields: [{ id: 'fldOther000000001', name: 'Label', type: 'singleLineText' }],
+      views: [],
+    },
+  ],
+} as unknown as BaseSchema;
+
+let db: Database;
+let mapping: BaseMapping;
+const created = '2024-01-02T03:04:05.000Z';
+
+beforeAll(async () => {
+  ({ db } = await createTestDatabase());
+  mapping = buildBaseMapping('fill', BASE, undefined);
+});
+
+describe('buildSwapSchema', () => {
+  it('replaces a leftover swap schema with every table of the base, commented, in one statement', async () => {
+    await db.query(sql('CREATE SCHEMA fill_swap'));
+    await db.query(sql('CREATE TABLE fill_swap.leftover (x int)'));
+    const swap = await buildSwapSchema(db, 'fill', mapping);
+    expect(swap).toBe('fill_swap');
+    const tables = await db.query<{ relname: string; comment: string | null }>(
+      sql(
+        `SELECT c.relname, obj_description(c.oid, 'pg_class') AS comment FROM pg_class c
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'fill_swap' AND c.relkind = 'r'
+         ORDER BY c.relname`,
+      ),
+    );
+    expect(tables.rows).toEqual([
+      { relname: 'other_things', comment: 'Airtable table "Other Things" (tblSwapFill000002)' },
+      { relname: 'things', comment: 'Airtable table "Things" (tblSwapFill000001)' },
+    ]);
+    const col = await db.query<{ comment: string }>(
+      sql(`SELECT col_description('fill_swap.things'::regclass, attnum) AS comment FROM pg_attribute
+           WHERE attrelid = 'fill_swap.things'::regclass AND attname = 'qty'`),
+    );
+    expect(col.rows[0].comment).toBe('Airtable field "Qty" (fldQty00000000001), number');
+  });
+
+  it('changes nothing when one statement fails (one implicit transaction)', async () => {
+    await buildSwapSchema(db, 'fill', mapping);
+    await db.query(sql('INSERT INTO fill_swap.things (id, created_time) VALUES ($1, now())', ['recKeep']));
+    // The second table's CREATE fails (a type Postgres does not know), after the DROP of the first.
+    const other = mapping.tables[1];
+    const bad = {
+      ...mapping,
+      tables: [mapping.tables[0], { ...other, columns: [{ ...other.columns[0], pgType: 'no_such_type' }] }],
+    };
+    await expect(buildSwapSchema(db, 'fill', bad)).rejects.toThrow();
+    const r = await db.query(sql('SELECT id FROM fill_swap.things'));
+    expect(r.rows).toEqual([{ id: 'recKeep' }]);
+  });
+});
+
+describe('SwapFillBatch', () => {
+  const things = () => mapping.tables.find((t) => t.tableId === 'tblSwapFill000001')!;
+  const rec = (id: string, name: string, qty: number) => ({
+    id,
+    createdTime: created,
+    fields: {
+      fldName0000000001: name,
+      fldQty00000000001: qty,
+      fldTags0000000001: ['a', 'b'],
+      fldOwner000000001: { id: 'usr1', email: 'a@example.com', name: 'A' },
+      fldRatio000000001: { specialValue: 'Infinity' },
+    },
+  });
+
+  it('converts as records are added, writes them in one statement, last version of an id winning', async () => {
+    await buildSwapSchema(db, 'fill', mapping);
+    const batch = new SwapFillBatch(things(), 'fill_swap');
+    batch.add(rec('rec1', 'first', 1), 11);
+    batch.add(rec('rec2', 'two', 2), 22);
+    batch.add(rec('rec1', 'again', 3), 33);
+    expect(batch.size).toBe(2);
+    const { result, written } = await batch.write(db);
+    expect(result).toMatchObject({ inserted: 2, updated: 0, unchanged: 0, fencedOut: 0, cellErrors: 3 });
+    expect(written).toEqual([
+      ['rec2', 22],
+      ['rec1', 33],
+    ]);
+    expect(batch.size).toBe(0);
+    const rows = await db.query(
+      sql(`SELECT id, name, qty::int AS qty, tags, owner->>'id' AS owner, ratio, created_time
+           FROM ${quoteQualified('fill_swap', things().table)} ORDER BY id`),
+    );
+    expect(rows.rows).toEqual([
+      {
+        id: 'rec1',
+        name: 'again',
+        qty: 3,
+        tags: ['a', 'b'],
+        owner: 'usr1',
+        ratio: null,
+        created_time: new Date(created),
+      },
+      {
+        id: 'rec2',
+        name: 'two',
+        qty: 2,
+        tags: ['a', 'b'],
+        owner: 'usr1',
+        ratio: null,
+        created_time: new Date(created),
+      },
+    ]);
+  });
+
+  it('a record listed again later updates its row, and an identical repeat writes nothing', async () => {
+    await buildSwapSchema(db, 'fill', mapping);
+    const batch = new SwapFillBatch(things(), 'fill_swap');
+    batch.add(rec('rec1', 'one', 1), 1);
+    batch.add(rec('rec2', 'two', 2), 2);
+    await batch.write(db);
+    const before = await db.query<{ id: string; xmin: string }>(
+      sql('SELECT id, xmin::text AS xmin FROM fill_swap.things ORDER BY id'),
+    );
+    batch.add(rec('rec1', 'one', 1), 1);
+    batch.add(rec('rec2', 'TWO', 2), 3);
+    const { result } = await batch.write(db);
+    expect(result).toMatchObject({ inserted: 0, updated: 1, unchanged: 1, changedIds: ['rec2'] });
+    const after = await db.query<{ id: string; xmin: string; name: string }>(
+      sql('SELECT id, xmin::text AS xmin, name FROM fill_swap.things ORDER BY id'),
+    );
+    expect(after.rows[0].xmin).toBe(before.rows[0].xmin);
+    expect(after.rows[1]).toMatchObject({ name: 'TWO' });
+    expect(after.rows[1].xmin).not.toBe(before.rows[1].xmin);
+  });
+
+  it('writes nothing (no statement) when empty', async () => {
+    const batch = new SwapFillBatch(things(), 'no_such_schema');
+    const { result, written } = await batch.write(db);
+    expect(result.inserted + result.updated + result.unchanged).toBe(0);
+    expect(written).toEqual([]);
+  });
+});
