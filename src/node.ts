@@ -126,7 +126,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       run: async (table, runOpts) => {
         const started = performance.now();
         const result = await runWithSyncer(syncer)(table, runOpts);
-        observeAndLog(metrics, log, result, (performance.now() - started) / 1000);
+        observeRun(metrics, result, (performance.now() - started) / 1000);
         return result;
       },
     });
@@ -215,7 +215,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     const firstSync = syncer
       .syncAll()
       .then((sources) => {
-        for (const s of sources) for (const t of s.tables) observeAndLog(metrics, log, t);
+        for (const s of sources) for (const t of s.tables) observeRun(metrics, t);
       })
       .catch((err) => log.error({ err: String(err) }, 'first sync failed'))
       .finally(() => scheduler.start());
@@ -315,12 +315,12 @@ interface RunResultLike {
   counters?: Record<string, number>;
 }
 
-function observeAndLog(metrics: Metrics, log: Logger, result: unknown, seconds?: number): void {
+/** Sync-run metrics (the syncer itself writes the one log line per run). */
+function observeRun(metrics: Metrics, result: unknown, seconds?: number): void {
   const r = result as RunResultLike | undefined;
   if (!r?.status) return;
   metrics.syncRuns.inc({ status: r.status });
   if (r.status === 'Skipped') return;
-  logRun(log, r);
   if (seconds !== undefined) metrics.sweepSeconds.observe({ sync_type: 'any' }, seconds);
   const c = r.counters ?? {};
   const table = r.mirrorTable ?? r.tableName ?? 'unknown';
@@ -329,13 +329,4 @@ function observeAndLog(metrics: Metrics, log: Logger, result: unknown, seconds?:
   if (upserted) metrics.records.inc({ table, action: 'upserted' }, upserted);
   if (skipped) metrics.records.inc({ table, action: 'skipped' }, skipped);
   if (c.deleted) metrics.records.inc({ table, action: 'deleted' }, c.deleted);
-}
-
-/** One log line per sync run, with its figures. */
-function logRun(log: Logger, result: unknown): void {
-  const r = result as RunResultLike | undefined;
-  if (!r?.status || r.status === 'Skipped') return;
-  const line = { table: r.mirrorTable ?? r.tableName, status: r.status, ...r.counters, error: r.error };
-  if (r.status === 'Failed') log.warn(line, 'sync run failed');
-  else log.info(line, 'sync run');
 }

@@ -176,13 +176,13 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
       const prior = results.get(t.tableId);
       const counters = prior?.counters ?? newCounters();
       const runId = runIds.get(t.tableId);
-      if (runId) await finishRun(db, runId, cancelled ? 'cancelled' : 'failed', counters, message);
+      if (runId) await finishRun(db, runId, cancelled ? 'cancelled' : 'failed', counters, message, log);
       results.set(t.tableId, {
         ...result(source, t, cancelled ? 'Cancelled' : 'Failed', counters, runId),
         error: message,
       });
     }
-    await finishRun(db, sourceRun, cancelled ? 'cancelled' : 'failed', args.counters, message);
+    await finishRun(db, sourceRun, cancelled ? 'cancelled' : 'failed', args.counters, message, log);
     return { rebuilt: false, results, error: message };
   }
 
@@ -220,10 +220,10 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
         at: new Date(env.now()),
       });
     }
-    await finishRun(db, runIds.get(t.tableId)!, 'completed', counters);
+    await finishRun(db, runIds.get(t.tableId)!, 'completed', counters, undefined, log);
   };
   await Promise.all(mapping.tables.map(finishTable));
-  await finishRun(db, sourceRun, 'completed', args.counters);
+  await finishRun(db, sourceRun, 'completed', args.counters, undefined, log);
   return { rebuilt: true, results };
 }
 

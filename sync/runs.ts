@@ -1,4 +1,5 @@
 import type { Queryable } from '../src/db/database.ts';
+import type { Logger } from '../src/log.ts';
 import { sql } from '../src/db/sql.ts';
 
 /** What one run of one table (or a source's schema step) did; written to `airmirror.sync_runs`. */
@@ -60,21 +61,36 @@ export async function startRun(q: Queryable, run: RunStart): Promise<string> {
 /** Clamp to Postgres integer so a runaway counter can never make the bookkeeping write fail. */
 const int = (n: number) => Math.min(Math.max(0, Math.trunc(n)), 2_147_483_647);
 
+/**
+ * Records the end of a run and, given a logger, writes the one log line per sync run (issue 7)
+ * with its figures — here, where every run ends, so `start` and `sync --once` log alike.
+ */
 export async function finishRun(
   q: Queryable,
   runId: string,
   status: Exclude<RunStatus, 'running'>,
   c: RunCounters,
   error?: string,
+  log?: Pick<Logger, 'info' | 'warn'>,
 ): Promise<void> {
-  await q.query(
+  const r = await q.query<{
+    source_id: string;
+    table_id: string | null;
+    mirror_table: string | null;
+    kind: string;
+    ms: number;
+  }>(
     sql(
       `UPDATE airmirror.sync_runs SET
          status = $2, finished_at = now(), requests = $3, records_seen = $4,
          records_upserted = $5, records_skipped = $6, records_deleted = $7, cell_errors = $8,
          records_inserted = $9, records_updated = $10, records_unchanged = $11, records_cached = $12,
          records_fenced_out = $13, listing_restarts = $14, error = $15
-       WHERE id = $1`,
+       WHERE id = $1
+       RETURNING source_id, table_id, kind,
+                 (SELECT t.mirror_table FROM airmirror.tables t
+                   WHERE t.source_id = sync_runs.source_id AND t.table_id = sync_runs.table_id) AS mirror_table,
+                 (EXTRACT(EPOCH FROM (finished_at - started_at)) * 1000)::float8 AS ms`,
       [
         runId,
         status,
@@ -94,6 +110,21 @@ export async function finishRun(
       ],
     ),
   );
+  const row = r.rows[0];
+  if (!log || !row) return;
+  const line = {
+    run: runId,
+    source: row.source_id,
+    table: row.mirror_table ?? row.table_id,
+    table_id: row.table_id,
+    kind: row.kind,
+    status,
+    ms: Math.round(row.ms),
+    ...c,
+    ...(error ? { error } : {}),
+  };
+  if (status === 'failed') log.warn(line, 'sync run');
+  else log.info(line, 'sync run');
 }
 
 /** Adds `b` into `a` (a source-level summary of its tables' runs). */

@@ -390,7 +390,7 @@ export function createSyncer(deps: SyncerDeps): Syncer {
           fullRefresh: swept,
           at: new Date(now()),
         });
-        await finishRun(db, runId, 'completed', counters);
+        await finishRun(db, runId, 'completed', counters, undefined, log);
         return { ...base, status: 'Completed', runId };
       } catch (err) {
         const cancelled = ac.signal.aborted;
@@ -398,7 +398,7 @@ export function createSyncer(deps: SyncerDeps): Syncer {
         if (!cancelled)
           log.warn({ source: source.id, table: row.tableId, err: message }, 'table sync failed');
         await applyTableEvent(db, source.id, row.tableId, cancelled ? 'cancel' : 'fail', { error: message });
-        await finishRun(db, runId, cancelled ? 'cancelled' : 'failed', counters, message);
+        await finishRun(db, runId, cancelled ? 'cancelled' : 'failed', counters, message, log);
         return { ...base, status: cancelled ? 'Cancelled' : 'Failed', error: message, runId };
       }
     } finally {
@@ -430,7 +430,7 @@ export function createSyncer(deps: SyncerDeps): Syncer {
       }
       const runId = await startRun(db, { sourceId: source.id, tableId: row.tableId, kind: row.syncType });
       await applyTableEvent(db, source.id, row.tableId, 'fail', { error: message });
-      await finishRun(db, runId, 'failed', newCounters(), message);
+      await finishRun(db, runId, 'failed', newCounters(), message, log);
       out.push({
         sourceId: source.id,
         tableId: row.tableId,
@@ -469,7 +469,7 @@ export function createSyncer(deps: SyncerDeps): Syncer {
     } catch (err) {
       const message = signal.aborted ? 'cancelled' : `reading the base schema failed: ${oneLine(err)}`;
       const runId = await startRun(db, { sourceId: source.id, kind: 'schema' });
-      await finishRun(db, runId, signal.aborted ? 'cancelled' : 'failed', counters, message);
+      await finishRun(db, runId, signal.aborted ? 'cancelled' : 'failed', counters, message, log);
       return { changed: false, rebuilt: false, rebuildResults: new Map(), error: message };
     }
     const hash = schemaHash(baseSchema);
