@@ -2,6 +2,7 @@ import type { Database } from '../src/db/database.ts';
 import { quoteIdent, quoteQualified } from '../src/db/quote.ts';
 import { sql } from '../src/db/sql.ts';
 import { convertRecord, loadMapping, schemaHash } from '../src/mirror/index.ts';
+import { rowsJson } from '../src/mirror/apply.ts';
 import type { ConvertedRecord, TableMapping } from '../src/mirror/types.ts';
 import { loadSource } from './sources.ts';
 import type { SyncClient } from './strategy.ts';
@@ -158,21 +159,6 @@ async function verifyTable(
     drift.examples.extra = extra.rows[0].ids ?? [];
     return drift;
   }
-}
-
-/** Same JSON shape the write path feeds jsonb_to_recordset (jsonb cells are already JSON text). */
-function rowsJson(table: TableMapping, rows: ConvertedRecord[]): string {
-  const jsonb = table.columns.map((c) => c.pgType === 'jsonb');
-  const parts: string[] = [];
-  for (const r of rows) {
-    let s = `{"i":${JSON.stringify(r.id)},"t":${JSON.stringify(r.createdTime)}`;
-    for (let k = 0; k < r.values.length; k++) {
-      const v = r.values[k];
-      s += `,"c${k}":${v === null || v === undefined ? 'null' : jsonb[k] ? (v as string) : JSON.stringify(v)}`;
-    }
-    parts.push(`${s}}`);
-  }
-  return `[${parts.join(',')}]`;
 }
 
 async function compareChunk(

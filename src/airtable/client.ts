@@ -1,13 +1,14 @@
 import { AirmirrorError } from '../errors.ts';
-import { abortReason, systemNow, type Now, type Sleep } from './clock.ts';
+import { systemNow, type Now, type Sleep } from './clock.ts';
+import { airtableError, ListingRestartRequired, scrubSecrets } from './errors.ts';
 import {
-  airtableError,
-  connectionError,
-  ListingRestartRequired,
-  scrubSecrets,
-  timeoutError,
-} from './errors.ts';
-import { withBackoff, withRateBudget, type AirtableRequestInit, type FetchFn } from './fetch-helpers.ts';
+  rebuildResponse,
+  withBackoff,
+  withDeadline,
+  withRateBudget,
+  type AirtableRequestInit,
+  type FetchFn,
+} from './fetch-helpers.ts';
 import {
   listRecordsBody,
   listRecordsQuery,
@@ -414,62 +415,10 @@ const bodyText = new WeakMap<Response, string>();
  * Other answers are rebuilt with their body, as the retry and budget wrappers read them.
  */
 function withTimeoutReadingText(fetch: FetchFn, ms: number): FetchFn {
-  return async (input, init = {}) => {
-    const callerSignal = init.signal ?? (input instanceof Request ? input.signal : undefined);
-    if (callerSignal?.aborted) throw abortReason(callerSignal);
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort(timeoutError(ms));
-    }, ms);
-    const onCallerAbort = () => controller.abort(abortReason(callerSignal!));
-    callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
-    try {
-      const res = await untilAborted(fetch(input, { ...init, signal: controller.signal }), controller.signal);
-      const text = await untilAborted(res.text(), controller.signal, () => res.body?.cancel());
-      if (res.ok) {
-        bodyText.set(res, text);
-        return res;
-      }
-      const nullBody = [101, 204, 205, 304].includes(res.status) || text === '';
-      return new Response(nullBody ? null : text, {
-        status: res.status,
-        statusText: res.statusText,
-        headers: res.headers,
-      });
-    } catch (err) {
-      if (timedOut) throw timeoutError(ms);
-      if (callerSignal?.aborted) throw abortReason(callerSignal);
-      if (err instanceof AirmirrorError) throw err;
-      throw connectionError(err);
-    } finally {
-      clearTimeout(timer);
-      callerSignal?.removeEventListener('abort', onCallerAbort);
-    }
-  };
-}
-
-/** Rejects as soon as `signal` aborts, even if `promise` (a fetch ignoring signals, a stalled body) never settles. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, onAbort?: () => unknown): Promise<T> {
-  if (signal.aborted) return Promise.reject(abortReason(signal));
-  return new Promise<T>((resolve, reject) => {
-    const abort = () => {
-      Promise.resolve()
-        .then(onAbort)
-        .catch(() => undefined);
-      reject(abortReason(signal));
-    };
-    signal.addEventListener('abort', abort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', abort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', abort);
-        reject(e);
-      },
-    );
+  return withDeadline(fetch, ms, async (res, read) => {
+    const text = await read(res.text());
+    if (!res.ok) return rebuildResponse(res, text);
+    bodyText.set(res, text);
+    return res;
   });
 }

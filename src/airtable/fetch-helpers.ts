@@ -41,6 +41,22 @@ export type FetchFn = (input: string | URL | Request, init?: AirtableRequestInit
  * failure (DNS, reset, cut body) becomes `CONNECTION_ERROR`.
  */
 export function withTimeout(fetch: FetchFn, ms: number): FetchFn {
+  return withDeadline(fetch, ms, async (res, read) => {
+    const body = await read(res.arrayBuffer());
+    return rebuildResponse(res, body.byteLength === 0 ? null : body);
+  });
+}
+
+/**
+ * The deadline behind withTimeout, with the body reading left to `settle`: it gets the response
+ * and `read`, which bounds any promise (a body read) by the same deadline and caller signal and
+ * cancels the body when they fire. The client reads bodies once, as text (client.ts).
+ */
+export function withDeadline(
+  fetch: FetchFn,
+  ms: number,
+  settle: (res: Response, read: <T>(p: Promise<T>) => Promise<T>) => Promise<Response>,
+): FetchFn {
   return async (input, init = {}) => {
     const callerSignal = init.signal ?? (input instanceof Request ? input.signal : undefined);
     if (callerSignal?.aborted) throw abortReason(callerSignal);
@@ -54,13 +70,7 @@ export function withTimeout(fetch: FetchFn, ms: number): FetchFn {
     callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
     try {
       const res = await untilAborted(fetch(input, { ...init, signal: controller.signal }), controller.signal);
-      const body = await untilAborted(res.arrayBuffer(), controller.signal, () => res.body?.cancel());
-      const nullBody = [101, 204, 205, 304].includes(res.status) || body.byteLength === 0;
-      return new Response(nullBody ? null : body, {
-        status: res.status,
-        statusText: res.statusText,
-        headers: res.headers,
-      });
+      return await settle(res, (p) => untilAborted(p, controller.signal, () => res.body?.cancel()));
     } catch (err) {
       if (timedOut) throw timeoutError(ms);
       if (callerSignal?.aborted) throw abortReason(callerSignal);
@@ -71,6 +81,16 @@ export function withTimeout(fetch: FetchFn, ms: number): FetchFn {
       callerSignal?.removeEventListener('abort', onCallerAbort);
     }
   };
+}
+
+/** A buffered copy of `res` (statuses that cannot carry a body get none). */
+export function rebuildResponse(res: Response, body: ArrayBuffer | string | null): Response {
+  const nullBody = [101, 204, 205, 304].includes(res.status) || body === null || body === '';
+  return new Response(nullBody ? null : body, {
+    status: res.status,
+    statusText: res.statusText,
+    headers: res.headers,
+  });
 }
 
 /** Rejects as soon as `signal` aborts, even if the wrapped promise (an injected fetch that ignores

@@ -94,7 +94,8 @@ function bind(st: Statement, args: Partial<Args>): Sql {
  * whatever the row and column count (no 65535-parameter limit), and text[] / jsonb cells keep
  * their shape. jsonb cells are already JSON text (convertRecord) and are embedded as they are.
  */
-function rowsJson(table: TableMapping, rows: ConvertedRecord[]): string {
+/** Converted rows as the JSON array jsonb_to_recordset reads (keys i, t, c0…; also used by verify). */
+export function rowsJson(table: TableMapping, rows: ConvertedRecord[]): string {
   const jsonb = jsonbColumns(table);
   return `[${rows.map((r) => rowJson(r, jsonb)).join(',')}]`;
 }
