@@ -1,3 +1,4 @@
+import { abortableSleep } from './airtable/clock.ts';
 import { drainCatchup, type FetchRecordsByIds } from '../proxy/drain.ts';
 import type { Database } from './db/database.ts';
 import type { Logger } from './log.ts';
@@ -76,20 +77,7 @@ export class CatchupLoop {
         this.opts.log.warn({ err: (err as Error).message }, 'catch-up pass failed; will retry');
         wait = this.retryMs;
       }
-      await sleep(wait, AbortSignal.any([this.stopping.signal, this.wake.signal]));
+      await abortableSleep(wait, AbortSignal.any([this.stopping.signal, this.wake.signal]));
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

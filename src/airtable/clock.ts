@@ -34,3 +34,20 @@ export const systemSleep: Sleep = (ms, signal) =>
 export function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
+
+/**
+ * Resolves after `ms`, or at once when `signal` aborts — never rejects. For background loops
+ * (`stop()` aborts the wait between passes); systemSleep is for callers that must stop on abort.
+ */
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -14,16 +14,4 @@ export function retryDelayMs(
   return Math.round(exp / 2 + random() * (exp / 2));
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts (never rejects). */
-export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
+export { abortableSleep } from '../airtable/clock.ts';

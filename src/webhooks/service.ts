@@ -1,3 +1,4 @@
+import { abortableSleep } from '../airtable/clock.ts';
 import type { WebhookSpecification } from '../airtable/types.ts';
 import type { Database } from '../db/database.ts';
 import { AirmirrorError, conflict, notFound } from '../errors.ts';
@@ -418,13 +419,7 @@ class Webhooks implements WebhookService {
   start(): void {
     if (this.loop) return;
     this.stopping = new AbortController();
-    const sleep =
-      this.deps.sleep ??
-      ((ms: number, signal: AbortSignal) =>
-        new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, ms);
-          signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-        }));
+    const sleep = this.deps.sleep ?? abortableSleep;
     this.loop = (async () => {
       // Changes made while this process was down: read them now rather than at the next ping.
       for (const row of await listWebhookRows(this.deps.db).catch(() => [])) this.ping(row.source_id);

@@ -1,3 +1,4 @@
+import { abortableSleep } from '../../airtable/clock.ts';
 import type { CreateWebhookResponse, ListPayloadsResponse, WebhookInfo } from '../../airtable/types.ts';
 import type { EmulatorClock } from '../clock.ts';
 import { airtableError, invalidRequest } from '../errors.ts';
@@ -217,7 +218,7 @@ export class EmulatorWebhooks {
     const done = (async () => {
       while (!abort.signal.aborted) {
         this.runDueRetries();
-        await sleep(pollMs, abort.signal);
+        await abortableSleep(pollMs, abort.signal);
       }
     })();
     this.loop = { abort, done };
@@ -260,17 +261,4 @@ function positiveInt(v: string | undefined, name: string): number | undefined {
   if (v === undefined || v === '') return undefined;
   if (!/^\d+$/.test(v) || Number(v) < 1) throw invalidRequest(`${name} must be a positive integer`);
   return Number(v);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
-  });
 }
