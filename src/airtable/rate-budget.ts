@@ -29,6 +29,11 @@ export interface RateBudgetStats {
   waits: number;
   /** 429 RATE_LIMIT_REACHED answers reported through `penalize`. */
   rateLimited: number;
+  /**
+   * Penalty windows started: 429s of requests in flight together fall into one window (each 429
+   * restarts the 30 s from its arrival), so this is ≤ rateLimited.
+   */
+  penalties: number;
   /** Waiters queued right now. */
   queued: number;
   /** Until when (epoch ms of the injected clock) the base is penalized; null when it is not. */
@@ -78,6 +83,7 @@ interface BaseState {
   sent: number;
   waits: number;
   rateLimited: number;
+  penalties: number;
 }
 
 export function createRateBudget(opts: RateBudgetOptions = {}): RateBudget {
@@ -101,6 +107,7 @@ export function createRateBudget(opts: RateBudgetOptions = {}): RateBudget {
         sent: 0,
         waits: 0,
         rateLimited: 0,
+        penalties: 0,
       };
       bases.set(baseId, s);
     }
@@ -179,6 +186,7 @@ export function createRateBudget(opts: RateBudgetOptions = {}): RateBudget {
     penalize(baseId) {
       const s = stateOf(baseId);
       s.rateLimited++;
+      if (s.blockedUntil <= now()) s.penalties++;
       s.blockedUntil = Math.max(s.blockedUntil, now() + penaltyMs);
     },
 
@@ -188,6 +196,7 @@ export function createRateBudget(opts: RateBudgetOptions = {}): RateBudget {
         sent: s.sent,
         waits: s.waits,
         rateLimited: s.rateLimited,
+        penalties: s.penalties,
         queued: s.queue.length,
         blockedUntil: s.blockedUntil > now() ? s.blockedUntil : null,
       };

@@ -185,4 +185,13 @@ describe('createRateBudget', () => {
       blockedUntil: clock.now() + 30_000,
     });
   });
+  it('counts 429s of requests in flight together as one penalty window', async () => {
+    const { clock, budget } = setup();
+    budget.penalize(APP_A);
+    budget.penalize(APP_A); // a second 429 while the base is already blocked
+    expect(budget.stats(APP_A)).toMatchObject({ rateLimited: 2, penalties: 1 });
+    await clock.run(clock.sleep(30_000));
+    budget.penalize(APP_A); // after the window: a new one
+    expect(budget.stats(APP_A)).toMatchObject({ rateLimited: 3, penalties: 2 });
+  });
 });
