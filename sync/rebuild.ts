@@ -242,6 +242,7 @@ function lockTimeoutDb(db: Database): Database {
   return {
     pool: db.pool,
     query: db.query,
+    copyFrom: db.copyFrom,
     close: db.close,
     tx: (fn) =>
       db.tx(async (q) => {

@@ -209,7 +209,7 @@ async function sweepOnce(ctx: TableSyncContext, opts: SweepRun): Promise<void> {
   const fill = opts.swapSchema ? new SwapFillBatch(table, opts.swapSchema) : undefined;
   const flushFill = async (f: SwapFillBatch) => {
     await opts.swapReady;
-    const { result, written } = await f.write(ctx.db);
+    const { written, ...result } = await f.write(ctx.db);
     run.inserted += result.inserted;
     run.updated += result.updated;
     run.unchanged += result.unchanged;

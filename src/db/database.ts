@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { CopyInQuery } from './copy-in.ts';
 import type { Sql } from './sql.ts';
 
 /** What a query can run on: the pool or a client inside a transaction. */
@@ -19,7 +20,26 @@ export interface Database extends Queryable {
    * out, and callers then fall back to `tx` — so a wrapper that changes `tx` must not copy it.
    */
   txPipeline?(statements: Sql[]): Promise<pg.QueryResult[]>;
+  /**
+   * `COPY … FROM STDIN` of `copy.data`, rows already in COPY text format (src/mirror/copy-text.ts).
+   * Alone, the COPY is its own implicit transaction and costs one round trip. With `around`, its
+   * `before` statements, the COPY and its `after` statements run in one transaction. Returns the
+   * rows copied and the results of `after`. Runs on a connection without pipelining (pg refuses
+   * COPY in pipeline mode), from a small pool of its own opened on first use.
+   */
+  copyFrom(copy: CopyFrom, around?: { before?: Sql[]; after?: Sql[] }): Promise<CopyFromResult>;
   close(): Promise<void>;
+}
+
+export interface CopyFrom {
+  /** The `COPY <table> (<columns>) FROM STDIN` statement. */
+  text: string;
+  data: readonly Uint8Array[];
+}
+
+export interface CopyFromResult {
+  rows: number;
+  after: pg.QueryResult[];
 }
 
 // numeric stays a string (exact); bigint (int8) becomes a JS number only when it is safe.
@@ -68,6 +88,48 @@ export function createDatabase(connectionString: string, opts: DatabaseOptions =
     pipeline: opts.pipeline ?? true,
   });
   pool.on('error', (err) => opts.onError?.(err));
+
+  // COPY needs a connection without pipelining. Few are needed at once (rebuild fills), and none
+  // at all in most processes: opened on first use.
+  let copyPool: pg.Pool | undefined;
+  const copyConnection = () => {
+    if (!copyPool) {
+      copyPool = new pg.Pool({
+        connectionString,
+        max: Math.min(4, opts.max ?? 10),
+        connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
+        statement_timeout: opts.statementTimeoutMs,
+      });
+      copyPool.on('error', (err) => opts.onError?.(err));
+    }
+    return copyPool.connect();
+  };
+
+  async function copyFrom(
+    copy: CopyFrom,
+    around: { before?: Sql[]; after?: Sql[] } = {},
+  ): Promise<CopyFromResult> {
+    const client = await copyConnection();
+    const inTx = Boolean(around.before?.length || around.after?.length);
+    let broken: unknown;
+    try {
+      if (inTx) await client.query('BEGIN');
+      for (const s of around.before ?? []) await client.query(toQuery(s));
+      const q = client.query(new CopyInQuery(copy.text, copy.data));
+      const rows = await q.done;
+      const after: pg.QueryResult[] = [];
+      for (const s of around.after ?? []) after.push(await client.query(toQuery(s)));
+      if (inTx) await client.query('COMMIT');
+      return { rows, after };
+    } catch (err) {
+      if (inTx) await client.query('ROLLBACK').catch((e: unknown) => (broken = e));
+      // Not the server refusing a statement (the socket failed): the connection is not reused.
+      if (!(err instanceof pg.DatabaseError)) broken = err;
+      throw err;
+    } finally {
+      client.release(broken !== undefined);
+    }
+  }
 
   const wrap = (c: pg.Pool | pg.PoolClient): Queryable => ({
     query: <R extends pg.QueryResultRow>(q: Sql) => c.query<R>(toQuery(q)),
@@ -143,8 +205,9 @@ export function createDatabase(connectionString: string, opts: DatabaseOptions =
     query: self.query,
     tx,
     txPipeline,
+    copyFrom,
     async close() {
-      await pool.end();
+      await Promise.all([pool.end(), copyPool?.end()]);
     },
   };
 }

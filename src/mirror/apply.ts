@@ -105,8 +105,8 @@ export function jsonbColumns(table: TableMapping): boolean[] {
   return table.columns.map((c) => c.pgType === 'jsonb');
 }
 
-/** One converted row as an element of rowsJson's array (exported for the rebuild's swap fill). */
-export function rowJson(r: ConvertedRecord, jsonb: boolean[]): string {
+/** One converted row as an element of rowsJson's array. */
+function rowJson(r: ConvertedRecord, jsonb: boolean[]): string {
   let s = `{"i":${JSON.stringify(r.id)},"t":${JSON.stringify(r.createdTime)}`;
   for (let k = 0; k < r.values.length; k++) {
     const v = r.values[k];

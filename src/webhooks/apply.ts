@@ -261,6 +261,8 @@ function inTransaction(db: Database, tx: Queryable): Database {
     pool: db.pool,
     query: (q) => tx.query(q),
     tx: (fn) => fn(tx),
+    // A COPY runs on a connection of its own, outside `tx`: refused rather than half-joined.
+    copyFrom: () => Promise.reject(new Error('COPY cannot join an open transaction')),
     close: () => Promise.resolve(),
   };
 }

@@ -100,71 +100,100 @@ describe('SwapFillBatch', () => {
     },
   });
 
-  it('converts as records are added, writes them in one statement, last version of an id winning', async () => {
+  const rowsOf = async () =>
+    (
+      await db.query<{ id: string; name: string; qty: number; xmin: string }>(
+        sql(`SELECT id, name, qty::int AS qty, xmin::text AS xmin FROM fill_swap.things ORDER BY id`),
+      )
+    ).rows;
+
+  it('converts as records are added and copies them in, every column typed', async () => {
     await buildSwapSchema(db, 'fill', mapping);
     const batch = new SwapFillBatch(things(), 'fill_swap');
-    batch.add(rec('rec1', 'first', 1), 11);
-    batch.add(rec('rec2', 'two', 2), 22);
-    batch.add(rec('rec1', 'again', 3), 33);
+    batch.add(rec('rec1', 'one', 1), 11);
+    batch.add(rec('rec2', 'two\ttabbed\nline', 2), 22);
     expect(batch.size).toBe(2);
-    const { result, written } = await batch.write(db);
-    expect(result).toMatchObject({ inserted: 2, updated: 0, unchanged: 0, fencedOut: 0, cellErrors: 3 });
+    const { written, ...result } = await batch.write(db);
+    expect(result).toEqual({ inserted: 2, updated: 0, unchanged: 0, cellErrors: 2 });
     expect(written).toEqual([
+      ['rec1', 11],
       ['rec2', 22],
-      ['rec1', 33],
     ]);
     expect(batch.size).toBe(0);
     const rows = await db.query(
       sql(`SELECT id, name, qty::int AS qty, tags, owner->>'id' AS owner, ratio, created_time
            FROM ${quoteQualified('fill_swap', things().table)} ORDER BY id`),
     );
-    expect(rows.rows).toEqual([
-      {
-        id: 'rec1',
-        name: 'again',
-        qty: 3,
-        tags: ['a', 'b'],
-        owner: 'usr1',
-        ratio: null,
-        created_time: new Date(created),
-      },
-      {
-        id: 'rec2',
-        name: 'two',
-        qty: 2,
-        tags: ['a', 'b'],
-        owner: 'usr1',
-        ratio: null,
-        created_time: new Date(created),
-      },
-    ]);
+    const row = (id: string, name: string, qty: number) => ({
+      id,
+      name,
+      qty,
+      tags: ['a', 'b'],
+      owner: 'usr1',
+      ratio: null,
+      created_time: new Date(created),
+    });
+    expect(rows.rows).toEqual([row('rec1', 'one', 1), row('rec2', 'two\ttabbed\nline', 2)]);
   });
 
-  it('a record listed again later updates its row, and an identical repeat writes nothing', async () => {
+  it('an id repeated within a batch ends as its last version (through the staging table)', async () => {
+    await buildSwapSchema(db, 'fill', mapping);
+    const batch = new SwapFillBatch(things(), 'fill_swap');
+    batch.add(rec('rec1', 'first', 1), 11);
+    batch.add(rec('rec2', 'two', 2), 22);
+    batch.add(rec('rec1', 'again', 3), 33);
+    expect(batch.size).toBe(3);
+    const { written, ...result } = await batch.write(db);
+    expect(result).toEqual({ inserted: 2, updated: 0, unchanged: 0, cellErrors: 3 });
+    expect(written).toEqual([
+      ['rec2', 22],
+      ['rec1', 33],
+    ]);
+    expect((await rowsOf()).map(({ id, name, qty }) => ({ id, name, qty }))).toEqual([
+      { id: 'rec1', name: 'again', qty: 3 },
+      { id: 'rec2', name: 'two', qty: 2 },
+    ]);
+    // The staging table went with its transaction; the next batch can make it again.
+    batch.add(rec('rec3', 'three', 3), 3);
+    batch.add(rec('rec3', 'three', 3), 3);
+    expect(await batch.write(db)).toMatchObject({ inserted: 1, updated: 0, unchanged: 0 });
+  });
+
+  it('a record listed again in a later batch updates its row, an identical repeat writes nothing', async () => {
     await buildSwapSchema(db, 'fill', mapping);
     const batch = new SwapFillBatch(things(), 'fill_swap');
     batch.add(rec('rec1', 'one', 1), 1);
     batch.add(rec('rec2', 'two', 2), 2);
     await batch.write(db);
-    const before = await db.query<{ id: string; xmin: string }>(
-      sql('SELECT id, xmin::text AS xmin FROM fill_swap.things ORDER BY id'),
-    );
+    const before = await rowsOf();
+    // rec1 and rec2 are in the table: the COPY is refused (unique id) and nothing of it stays.
     batch.add(rec('rec1', 'one', 1), 1);
     batch.add(rec('rec2', 'TWO', 2), 3);
-    const { result } = await batch.write(db);
-    expect(result).toMatchObject({ inserted: 0, updated: 1, unchanged: 1, changedIds: ['rec2'] });
-    const after = await db.query<{ id: string; xmin: string; name: string }>(
-      sql('SELECT id, xmin::text AS xmin, name FROM fill_swap.things ORDER BY id'),
-    );
-    expect(after.rows[0].xmin).toBe(before.rows[0].xmin);
-    expect(after.rows[1]).toMatchObject({ name: 'TWO' });
-    expect(after.rows[1].xmin).not.toBe(before.rows[1].xmin);
+    batch.add(rec('rec4', 'four', 4), 4);
+    const { written, ...result } = await batch.write(db);
+    expect(result).toEqual({ inserted: 1, updated: 1, unchanged: 1, cellErrors: 3 });
+    expect(written.map(([id]) => id)).toEqual(['rec1', 'rec2', 'rec4']);
+    const after = await rowsOf();
+    expect(after.map((r) => [r.id, r.name])).toEqual([
+      ['rec1', 'one'],
+      ['rec2', 'TWO'],
+      ['rec4', 'four'],
+    ]);
+    expect(after[0].xmin).toBe(before[0].xmin);
+    expect(after[1].xmin).not.toBe(before[1].xmin);
+  });
+
+  it('a failure other than a repeated id is thrown, not retried', async () => {
+    const batch = new SwapFillBatch(things(), 'no_such_schema');
+    batch.add(rec('rec1', 'one', 1), 1);
+    await expect(batch.write(db)).rejects.toMatchObject({ code: '3F000' }); // invalid_schema_name;
+    expect(batch.size).toBe(0);
   });
 
   it('writes nothing (no statement) when empty', async () => {
     const batch = new SwapFillBatch(things(), 'no_such_schema');
-    const { result, written } = await batch.write(db);
-    expect(result.inserted + result.updated + result.unchanged).toBe(0);
+    const { written, ...result } = await batch.write(db);
+    expect(result).toEqual({ inserted: 0, updated: 0, unchanged: 0, cellErrors: 0 });
     expect(written).toEqual([]);
   });
 });
