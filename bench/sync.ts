@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
-import { createAirtableClient, createRateBudget } from '../src/airtable/index.ts';
+import { createAirtableClient, createNodeFetch, createRateBudget } from '../src/airtable/index.ts';
 import { createDatabase, type Database } from '../src/db/database.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
@@ -33,21 +33,24 @@ import { createSyncer, type SourceSyncResult } from '../sync/syncer.ts';
 
 /**
  * The emulator stands in for Airtable, whose servers are not a Node process that has just started:
- * list a throwaway emulator's demo base once in-process first, so the first pages the syncer gets
- * are not served by cold (unoptimised) emulator code. The measured emulator's state is untouched.
+ * list a throwaway emulator's demo base once over loopback HTTP first, so the first pages the
+ * syncer gets are not served by cold (unoptimised) emulator and HTTP-server code. The measured
+ * emulator's state is untouched.
  */
 async function warmEmulatorCode(): Promise<void> {
-  const warm = createEmulator({ records: 20_000, rateLimit: false });
-  const headers = { authorization: `Bearer ${EMULATOR_TOKEN}` };
-  for (const table of ['Customers', 'Products', 'Orders']) {
-    let offset: string | undefined;
-    do {
-      const q = `returnFieldsByFieldId=true${offset ? `&offset=${encodeURIComponent(offset)}` : ''}`;
-      const res = await warm.app.fetch(
-        new Request(`http://emulator/v0/${DEMO_BASE_ID}/${table}?${q}`, { headers }),
-      );
-      offset = ((await res.json()) as { offset?: string }).offset;
-    } while (offset);
+  const warm = await startEmulatorServer(createEmulator({ records: 20_000, rateLimit: false }), { port: 0 });
+  try {
+    const headers = { authorization: `Bearer ${EMULATOR_TOKEN}` };
+    for (const table of ['Customers', 'Products', 'Orders']) {
+      let offset: string | undefined;
+      do {
+        const q = `returnFieldsByFieldId=true${offset ? `&offset=${encodeURIComponent(offset)}` : ''}`;
+        const res = await fetch(`${warm.url}/v0/${DEMO_BASE_ID}/${table}?${q}`, { headers });
+        offset = ((await res.json()) as { offset?: string }).offset;
+      } while (offset);
+    }
+  } finally {
+    await warm.close();
   }
 }
 
@@ -107,12 +110,14 @@ async function startEmulatorProcess(records: number): Promise<{ url: string; chi
 }
 
 const log = pino({ level: 'silent' });
+/** What `airmirror start` and `sync --once` send Airtable requests through (src/airtable/node-fetch.ts). */
+const airtableFetch = createNodeFetch();
 const BASE_CONFIG = { bases: [{ baseId: DEMO_BASE_ID, schema: 'bench' }], airtableToken: EMULATOR_TOKEN };
 
 function syncerFor(db: Database, url: string, perSecond: number, hashCacheSize = 1_000_000) {
   return createSyncer({
     db,
-    fetch,
+    fetch: airtableFetch,
     budget: createRateBudget({ perSecond }),
     apiUrl: url,
     tokenFor: () => EMULATOR_TOKEN,
@@ -121,6 +126,8 @@ function syncerFor(db: Database, url: string, perSecond: number, hashCacheSize =
   });
 }
 
+const WARM_RUNS = 5;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const seen = (r: SourceSyncResult) => r.tables.reduce((n, t) => n + t.counters.seen, 0);
 const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
 const round = (n: number, d = 0) => Math.round(n * 10 ** d) / 10 ** d;
@@ -173,7 +180,7 @@ async function listingOnly(url: string, records: number) {
   const client = createAirtableClient({
     apiUrl: url,
     token: EMULATOR_TOKEN,
-    fetch,
+    fetch: airtableFetch,
     budget: createRateBudget({ perSecond: 1_000_000 }),
   });
   const schema = await client.getBaseSchema(DEMO_BASE_ID);
@@ -227,19 +234,27 @@ async function main(): Promise<void> {
   try {
     await migrate(db);
 
-    // 10k full load, twice: the first sync in a fresh process also pays V8 compiling the hot
-    // paths (~0.6 s), which a long-running airmirror pays once; both figures are reported, the
-    // warm one is compared with the target.
+    // 10k full load: the first sync in a fresh process also pays V8 compiling the hot paths and
+    // Postgres opening connections, which a long-running airmirror pays once; then WARM_RUNS more.
+    // On a shared 2-core VM one run varies by ±20%, so the median of the warm runs is compared with
+    // the target; cold, min and max are reported next to it.
     const cold = await fullLoad(db, 10_000);
     cold.emu.child.kill();
-    const small = await fullLoad(db, 10_000);
-    small.emu.child.kill();
+    const warm: number[] = [];
+    let small: Awaited<ReturnType<typeof fullLoad>> | undefined;
+    for (let i = 0; i < WARM_RUNS; i++) {
+      small = await fullLoad(db, 10_000);
+      small.emu.child.kill();
+      warm.push(small.records_per_second);
+    }
     out.full_load_10k = {
-      records: small.records,
-      wall_ms: small.wall_ms,
-      records_per_second: small.records_per_second,
+      records: small!.records,
+      warm_runs: WARM_RUNS,
+      records_per_second: median(warm),
+      min_records_per_second: Math.min(...warm),
+      max_records_per_second: Math.max(...warm),
       cold_first_sync_records_per_second: cold.records_per_second,
-      target: 'records_per_second >= 20000 (warm process)',
+      target: 'records_per_second (median of warm runs) >= 20000',
     };
 
     // 100k full load (the first sync of a base goes through the swap schema: it IS a rebuild)
@@ -320,7 +335,7 @@ async function main(): Promise<void> {
       const pacedBudget = createRateBudget({ perSecond: 5, windowMs: 1020 });
       const paced = createSyncer({
         db,
-        fetch,
+        fetch: airtableFetch,
         budget: pacedBudget,
         apiUrl: emu.url,
         tokenFor: () => EMULATOR_TOKEN,
@@ -351,6 +366,7 @@ async function main(): Promise<void> {
 
     out.hash_cache = await cacheMemoryInChild();
   } finally {
+    airtableFetch.close();
     await db.close();
     await pgh.stop();
     rmSync(dir, { recursive: true, force: true });

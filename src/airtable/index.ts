@@ -9,6 +9,8 @@ export type {
   ListRecordsParams,
   RequestOptions,
 } from './client.ts';
+export { createNodeFetch } from './node-fetch.ts';
+export type { NodeFetch, NodeFetchOptions } from './node-fetch.ts';
 export { createRateBudget } from './rate-budget.ts';
 export type {
   AcquireOptions,

@@ -1,4 +1,4 @@
-import { createRateBudget } from '../airtable/index.ts';
+import { createNodeFetch, createRateBudget } from '../airtable/index.ts';
 import { parseConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
 import { openCommandDatabase, syncerFromConfig } from '../../sync/runtime.ts';
@@ -30,6 +30,7 @@ export const syncCommand: Command = {
     const log = createLogger({ level: config.logLevel });
     const started = Date.now();
     const { db, close } = await openCommandDatabase(config);
+    const airtableFetch = createNodeFetch();
     try {
       // Progress goes to stderr, so `--json` on stdout stays machine-readable.
       const display = new ProgressDisplay({
@@ -41,6 +42,7 @@ export const syncCommand: Command = {
         db,
         config,
         log,
+        fetch: airtableFetch,
         budget: createRateBudget({ perSecond: config.rateLimitPerSecond }),
         onProgress: display.onProgress,
       });
@@ -63,6 +65,7 @@ export const syncCommand: Command = {
       }
       return 0;
     } finally {
+      airtableFetch.close();
       await close();
     }
   },

@@ -1,4 +1,4 @@
-import { createAirtableClient, createRateBudget } from '../airtable/index.ts';
+import { createAirtableClient, createNodeFetch, createRateBudget } from '../airtable/index.ts';
 import { parseConfig } from '../config.ts';
 import { openCommandDatabase } from '../../sync/runtime.ts';
 import { ensureSourcesFromConfig, listSources } from '../../sync/sources.ts';
@@ -24,6 +24,7 @@ export const verifyCommand: Command = {
       throw new UsageError('no bases configured: set AIRTABLE_BASES and AIRTABLE_TOKEN');
     }
     const { db, close } = await openCommandDatabase(config);
+    const airtableFetch = createNodeFetch();
     try {
       const { tokens } = await ensureSourcesFromConfig(db, config);
       const tokenFor = tokenResolver({ tokens, secretKey: config.secretKey });
@@ -33,7 +34,7 @@ export const verifyCommand: Command = {
         const client = createAirtableClient({
           apiUrl: config.airtableApiUrl,
           token: await tokenFor(source),
-          fetch,
+          fetch: airtableFetch,
           budget,
           timeoutMs: config.upstreamTimeoutMs,
         });
@@ -47,6 +48,7 @@ export const verifyCommand: Command = {
       }
       return drift === 0 ? 0 : 1;
     } finally {
+      airtableFetch.close();
       await close();
     }
   },
