@@ -45,7 +45,8 @@ export class ConfigError extends Error {
 
 export type Env = Record<string, string | undefined>;
 
-const KNOWN_AIRMIRROR_VARS = new Set([
+/** Every AIRMIRROR_* variable parseConfig reads; any other is refused (a typo must not pass silently). */
+export const KNOWN_AIRMIRROR_VARS: ReadonlySet<string> = new Set([
   'AIRMIRROR_ADMIN_TOKEN',
   'AIRMIRROR_SECRET_KEY',
   'AIRMIRROR_PUBLIC_URL',
