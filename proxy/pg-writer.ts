@@ -1,3 +1,4 @@
+import type { SourcesRow } from '../src/db/catalog.ts';
 import type { Database } from '../src/db/database.ts';
 import { sql } from '../src/db/sql.ts';
 import type { Logger } from '../src/log.ts';
@@ -29,10 +30,7 @@ export interface PgWriter extends MirrorWriter {
   invalidate(sourceId?: string): void;
 }
 
-interface SourceRow {
-  id: string;
-  schema_hash: string | null;
-}
+type SourceRow = Pick<SourcesRow, 'id' | 'schema_hash'>;
 
 /**
  * The Postgres MirrorWriter: finds the source by base id and the table by id or name, and writes

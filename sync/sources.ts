@@ -1,9 +1,10 @@
 import type { BaseConfig, Config } from '../src/config.ts';
+import type { SourcesRow } from '../src/db/catalog.ts';
 import type { Database, Queryable } from '../src/db/database.ts';
 import { sql } from '../src/db/sql.ts';
 import { conflict } from '../src/errors.ts';
 
-/** One `airmirror.sources` row: a base mirrored into a Postgres schema. */
+/** The syncer's view of an `airmirror.sources` row (src/db/catalog.ts). */
 export interface SourceRow {
   id: string;
   baseId: string;
@@ -15,13 +16,7 @@ export interface SourceRow {
   tokenEncrypted: string | null;
 }
 
-interface Raw {
-  id: string;
-  base_id: string;
-  schema_name: string;
-  schema_hash: string | null;
-  token_encrypted: string | null;
-}
+type Raw = Pick<SourcesRow, 'id' | 'base_id' | 'schema_name' | 'schema_hash' | 'token_encrypted'>;
 
 const toRow = (r: Raw): SourceRow => ({
   id: r.id,

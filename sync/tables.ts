@@ -1,8 +1,9 @@
+import { TABLES_COLUMNS, type TablesRow } from '../src/db/catalog.ts';
 import type { Database, Queryable } from '../src/db/database.ts';
 import { sql } from '../src/db/sql.ts';
 import { isSyncStatus, settle, transition, type StoredStatus, type SyncEvent } from './state.ts';
 
-/** One `airmirror.tables` row: a table's sync configuration and state. */
+/** The syncer's view of an `airmirror.tables` row (src/db/catalog.ts): the columns it uses. */
 export interface TableRow {
   id: string;
   sourceId: string;
@@ -24,30 +25,9 @@ export interface TableRow {
   vanishedAt: Date | null;
 }
 
-const COLUMNS = `id, source_id, table_id, table_name, mirror_table, sync_type, incremental_field,
-  incremental_field_type, should_sync, full_refresh_interval, status, last_synced_at,
-  last_full_refresh_at, latest_error, row_count, needs_catchup, high_water_mark, vanished_at`;
+const COLUMNS = TABLES_COLUMNS.join(', ');
 
-interface Raw {
-  id: string;
-  source_id: string;
-  table_id: string;
-  table_name: string;
-  mirror_table: string;
-  sync_type: string;
-  incremental_field: string | null;
-  incremental_field_type: string | null;
-  should_sync: boolean;
-  full_refresh_interval: string;
-  status: string | null;
-  last_synced_at: Date | null;
-  last_full_refresh_at: Date | null;
-  latest_error: string | null;
-  row_count: number | string;
-  needs_catchup: boolean;
-  high_water_mark: Date | null;
-  vanished_at: Date | null;
-}
+type Raw = TablesRow;
 
 function toRow(r: Raw): TableRow {
   return {

@@ -2,49 +2,15 @@
  * SQL of the management API over `airmirror.sources` / `airmirror.tables` (migrations 001, 003).
  * Small functions returning `{ text, values }`; values are always parameters.
  */
+import type { SourcesRow, TablesRow } from '../db/catalog.ts';
 import type { Queryable } from '../db/database.ts';
 import { sql } from '../db/sql.ts';
 
-export interface SourceRow {
-  id: string;
-  base_id: string;
-  schema_name: string;
-  name: string | null;
-  token_encrypted: string | null;
-  base_schema: unknown;
-  created_at: Date;
-  updated_at: Date;
-}
+/** A source as the API reads it (`SELECT *`). */
+export type SourceRow = SourcesRow;
 
-export interface TableRow {
-  id: string;
-  source_id: string;
-  table_id: string;
-  table_name: string;
-  mirror_table: string;
-  sync_type: string;
-  incremental_field: string | null;
-  incremental_field_type: string | null;
-  primary_key_columns: string[];
-  sync_frequency: string;
-  sync_time_of_day: string | null;
-  should_sync: boolean;
-  full_refresh_interval: string;
-  status: string | null;
-  last_synced_at: Date | null;
-  last_full_refresh_at: Date | null;
-  latest_error: string | null;
-  row_count: number | string;
-  needs_catchup: boolean;
-  high_water_mark: Date | null;
-  vanished_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
-  next_run_at: Date | null;
-  consecutive_failures: number;
-  resync_required: boolean;
-  history_table: string | null;
-  /** Joined from the source. */
+/** A table as the API reads it: every column, plus its source's schema and base (TABLE_SELECT). */
+export interface TableRow extends TablesRow {
   schema_name: string;
   base_id: string;
 }
@@ -98,7 +64,7 @@ export const PATCHABLE_COLUMNS = [
   'resync_required',
   'high_water_mark',
   'consecutive_failures',
-] as const;
+] as const satisfies readonly (keyof TablesRow)[];
 export type PatchableColumn = (typeof PATCHABLE_COLUMNS)[number];
 
 /**
