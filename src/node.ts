@@ -22,6 +22,7 @@ import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { runWithSyncer, Scheduler } from './scheduler/index.ts';
 import { CatchupLoop } from './catchup-loop.ts';
+import { enableDemoWebhooks } from './demo-webhooks.ts';
 import { apiExtraGroups, createServerApp } from './server.ts';
 import { createWebhookService, webhookReceiver, webhookStrategy } from './webhooks/index.ts';
 import { createNodeProxy } from '../proxy/node.ts';
@@ -171,10 +172,13 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
         if (r.failed) metrics.eventDeliveryFailures.inc(r.failed);
       },
     });
+    // The demo's webhook address is our own, known once the server listens (PORT may be 0).
+    let demoPublicUrl: string | undefined;
+    const publicUrl = config.demo ? () => config.publicUrl ?? demoPublicUrl : config.publicUrl;
     const webhooks = createWebhookService({
       db,
       secrets,
-      publicUrl: config.publicUrl,
+      publicUrl,
       syncer,
       hashCache: syncer.hashCache,
       log,
@@ -185,7 +189,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       db,
       secrets,
       adminToken: config.adminToken,
-      publicUrl: config.publicUrl,
+      publicUrl,
       runner: scheduler,
       syncer,
       airtable: (_source, token) =>
@@ -210,6 +214,11 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     });
 
     const server = await listen(app, config.host, config.port);
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.port;
+    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+    const url = `http://${host}:${port}`;
+    demoPublicUrl = url.replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//127.0.0.1');
 
     proxy.start();
     cleanups.push(() => proxy.stop());
@@ -227,6 +236,8 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
         for (const s of sources) for (const t of s.tables) observeRun(metrics, t);
       })
       .catch((err) => log.error({ err: String(err) }, 'first sync failed'))
+      .then(() => (config.demo ? enableDemoWebhooks({ db, webhooks, log }) : undefined))
+      .catch((err) => log.error({ err: String(err) }, 'demo: could not register the Airtable webhook'))
       .finally(() => scheduler.start());
     cleanups.push(async () => {
       await syncer.stop();
@@ -237,11 +248,8 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     // Pushed last so it runs first: stop taking requests before the loops and Postgres go away.
     cleanups.push(() => closeServer(server));
 
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : config.port;
-    const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     return {
-      url: `http://${host}:${port}`,
+      url,
       databaseUrl,
       emulator,
       config,

@@ -29,6 +29,8 @@ export type { ApiDeps, TableRunner, AirtableReaderFactory, BaseSchemaReader } fr
 export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
   const { db, secrets } = deps;
   const now = deps.now ?? (() => Date.now());
+  const webhooksConfigured = () =>
+    Boolean(typeof deps.publicUrl === 'function' ? deps.publicUrl() : deps.publicUrl);
   const app = new Hono();
   /** Work started by a request that outlives it (a new source's first build). */
   const background = new Set<Promise<unknown>>();
@@ -249,7 +251,7 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
       current: { ...current, status },
       body,
       candidates,
-      webhooksConfigured: !!deps.publicUrl,
+      webhooksConfigured: webhooksConfigured(),
       now: now(),
     });
     if (plan.stopRun) {
@@ -280,7 +282,7 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
     return c.json(
       syncAvailability(live, {
         columnsByFieldId: new Map(cols.map((r) => [r.field_id, r.column_name])),
-        webhooksConfigured: !!deps.publicUrl,
+        webhooksConfigured: webhooksConfigured(),
       }),
     );
   });

@@ -35,8 +35,8 @@ export interface ApiDeps {
   secrets: SecretBox;
   /** AIRMIRROR_ADMIN_TOKEN: when set, every /api request needs `Authorization: Bearer <it>`. */
   adminToken?: string;
-  /** AIRMIRROR_PUBLIC_URL: the `webhook` sync type is refused without it. */
-  publicUrl?: string;
+  /** AIRMIRROR_PUBLIC_URL: the `webhook` sync type is refused without it (see WebhookServiceDeps). */
+  publicUrl?: string | (() => string | undefined);
   runner?: TableRunner;
   /**
    * The syncer: builds a new source's mirror from the live base schema (in the background), and

@@ -32,8 +32,11 @@ export interface WebhookServiceDeps {
   secrets: SecretBox;
   /** An Airtable client for a source (its token, the shared rate budget). */
   clientFor(source: { id: string; baseId: string }): WebhookClient | Promise<WebhookClient>;
-  /** AIRMIRROR_PUBLIC_URL; registering is refused without it. */
-  publicUrl?: string;
+  /**
+   * AIRMIRROR_PUBLIC_URL; registering is refused without it. A function when the address is known
+   * only once the server listens (the demo, on a port the OS picked).
+   */
+  publicUrl?: string | (() => string | undefined);
   syncer?: WebhookSyncer;
   hashCache?: HashCacheLike;
   log: Logger;
@@ -124,14 +127,15 @@ class Webhooks implements WebhookService {
   }
 
   private notificationUrl(sourceId: string): string {
-    if (!this.deps.publicUrl) {
+    const publicUrl = typeof this.deps.publicUrl === 'function' ? this.deps.publicUrl() : this.deps.publicUrl;
+    if (!publicUrl) {
       throw new AirmirrorError(
         'WEBHOOKS_NOT_CONFIGURED',
         400,
         'Webhooks need AIRMIRROR_PUBLIC_URL (an address Airtable can reach) to be configured.',
       );
     }
-    return `${this.deps.publicUrl.replace(/\/+$/, '')}/hooks/airtable/${encodeURIComponent(sourceId)}`;
+    return `${publicUrl.replace(/\/+$/, '')}/hooks/airtable/${encodeURIComponent(sourceId)}`;
   }
 
   /** Creates a hook at Airtable and stores it (secret encrypted) in place of any previous one. */

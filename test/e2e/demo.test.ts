@@ -20,6 +20,7 @@ let serverUrl = '';
 let databaseUrl = '';
 let token = '';
 let baseId = '';
+let emulatorUrl = '';
 
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   // A clean environment: nothing of the developer's own airmirror configuration leaks in.
@@ -62,6 +63,7 @@ beforeAll(async () => {
   databaseUrl = /psql "([^"]+)"/.exec(stdout)![1];
   token = /Bearer (\S+)'/.exec(stdout)![1];
   baseId = /demo base (app\w{14})/.exec(stdout)![1];
+  emulatorUrl = /emulator\s+(\S+)/.exec(stdout)![1];
 }, 90_000);
 
 afterAll(async () => {
@@ -104,6 +106,29 @@ describe('airmirror start (demo)', () => {
     expect(created.fields.Name).toBe('Ada Lovelace');
     const rows = await sql<{ name: string }>('SELECT name FROM public.customers WHERE id = $1', [created.id]);
     expect(rows).toEqual([{ name: 'Ada Lovelace' }]);
+  });
+
+  it('follows a change made in Airtable itself (not through the proxy) through the demo base webhook', async () => {
+    const webhooks = await waitFor('the demo webhook', async () => {
+      const rows = await sql<{ status: string }>('SELECT status FROM airmirror.webhooks').catch(() => []);
+      return rows.length === 1 && rows[0].status === 'active' ? rows : undefined;
+    });
+    expect(webhooks).toHaveLength(1);
+    const types = await sql<{ sync_type: string }>('SELECT DISTINCT sync_type FROM airmirror.tables');
+    expect(types).toEqual([{ sync_type: 'webhook' }]);
+    // Straight to the emulator: only its webhook ping can tell airmirror about this record.
+    const res = await fetch(`${emulatorUrl}/v0/${baseId}/Customers`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ fields: { Name: 'Grace Hopper' } }),
+    });
+    expect(res.status).toBe(200);
+    const created = (await res.json()) as { id: string };
+    const rows = await waitFor('the webhook-driven fetch', async () => {
+      const r = await sql<{ name: string }>('SELECT name FROM public.customers WHERE id = $1', [created.id]);
+      return r.length > 0 ? r : undefined;
+    });
+    expect(rows).toEqual([{ name: 'Grace Hopper' }]);
   });
 
   it('reports status and metrics', async () => {

@@ -1,0 +1,32 @@
+import { all, listSources, listTables, updateTable, type SourceRow, type TableRow } from './api/store.ts';
+import type { Database } from './db/database.ts';
+import type { Logger } from './log.ts';
+import type { WebhookService } from './webhooks/index.ts';
+
+/**
+ * The demo's emulator runs in this process and can reach our own server, so the demo base gets a
+ * real Airtable webhook, as a production base with AIRMIRROR_PUBLIC_URL would: its tables switch to
+ * the `webhook` sync type (pings drive targeted fetches; the hourly schedule stays as the safety
+ * net), so a change made in the emulator — not through the proxy — reaches the mirror in seconds.
+ * Runs after the first sync, which built the tables.
+ */
+export async function enableDemoWebhooks(deps: {
+  db: Database;
+  webhooks: Pick<WebhookService, 'register' | 'maintain'>;
+  log: Logger;
+}): Promise<void> {
+  const { db, webhooks, log } = deps;
+  for (const source of await all<SourceRow>(db, listSources())) {
+    for (const t of await all<TableRow>(db, listTables(source.id))) {
+      if (t.sync_type === 'full_refresh') await db.query(updateTable(t.id, { sync_type: 'webhook' }));
+    }
+    const { created, webhook } = await webhooks.register(source.id);
+    // Kept from an earlier run (data in ./.airmirror): that emulator and its hook are gone, and
+    // maintenance re-creates a hook Airtable no longer has, pointing at this run's address.
+    if (!created) await webhooks.maintain();
+    log.info(
+      { source: source.id, webhook: webhook.webhook_id, tables: webhook.tables.length },
+      'demo: Airtable webhook registered; changes made in the emulator reach the mirror in seconds',
+    );
+  }
+}
