@@ -173,8 +173,8 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       },
     });
     // The demo's webhook address is our own, known once the server listens (PORT may be 0).
-    let demoPublicUrl: string | undefined;
-    const publicUrl = config.demo ? () => config.publicUrl ?? demoPublicUrl : config.publicUrl;
+    const demoAddress: { url?: string } = {};
+    const publicUrl = config.demo ? () => config.publicUrl ?? demoAddress.url : config.publicUrl;
     const webhooks = createWebhookService({
       db,
       secrets,
@@ -218,7 +218,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     const port = typeof address === 'object' && address ? address.port : config.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `http://${host}:${port}`;
-    demoPublicUrl = url.replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//127.0.0.1');
+    demoAddress.url = url.replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//127.0.0.1');
 
     proxy.start();
     cleanups.push(() => proxy.stop());
