@@ -1,7 +1,9 @@
 import { Hono } from 'hono';
+import { baseIdFromUrl, bearerTokenOf } from '../src/airtable/fetch-helpers.ts';
 import { asAirmirrorError, type AirmirrorError } from '../src/errors.ts';
 import type { Logger } from '../src/log.ts';
 import { nodeIncomingOf, readBodyLimited, type NodeIncoming } from './body.ts';
+import { takeBudgetSlot, type ProxyBudget } from './budget-gate.ts';
 import type { CatchupItem, CatchupSink } from './catchup-types.ts';
 import { invalidJson, proxyErrorBody, upstreamTimeout, upstreamUnreachable } from './errors.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.ts';
@@ -9,12 +11,7 @@ import { parseProxyUrl, upstreamUrlFor } from './route.ts';
 import { classifyWrite, keyedByFromRequest, parseWriteOutcome, type WriteIntent } from './write-intent.ts';
 import type { MirrorWrite, MirrorWriter } from './writer.ts';
 
-/** The shared per-base request budget (src/airtable); proxy writes ask at high priority. */
-export interface ProxyBudget {
-  acquire(baseId: string, opts: { priority: 'high' }): Promise<unknown>;
-  /** Airtable answered 429 RATE_LIMIT_REACHED for this base: everyone holds off (reference §2.1). */
-  penalize?(baseId: string): void;
-}
+export type { ProxyBudget } from './budget-gate.ts';
 
 type ProxyLog = Pick<Logger, 'warn' | 'error'>;
 
@@ -22,10 +19,14 @@ export interface ProxyDeps {
   /** Where `api.airtable.com` really is (AIRTABLE_API_URL). The only host ever fetched. */
   upstreamUrl: string;
   fetch: typeof fetch;
-  /** Upstream answer deadline (headers for reads; the whole answer for writes). */
+  /**
+   * Upstream answer deadline (headers for reads; the whole answer for writes); also the longest
+   * a request waits for a budget slot before the app gets a 429.
+   */
   timeoutMs: number;
   maxBodyBytes: number;
   writer?: MirrorWriter;
+  /** The shared request budget; every request that addresses a base takes a 'high' slot. */
   budget?: ProxyBudget;
   /** Where writes the mirror could not take are queued (invariant 5). */
   catchup?: CatchupSink;
@@ -65,7 +66,10 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const intent = classifyWrite(method, target.path);
     const requestJson = intent && body && body.byteLength > 0 ? parseJson(body) : undefined;
 
-    if (intent && deps.budget) await deps.budget.acquire(intent.baseId, { priority: 'high' });
+    // Reads count against Airtable's limits as much as writes do (reference §2.1: per base, and
+    // per token across bases), so every request that names a base is metered, with the app's token.
+    const baseId = baseIdFromUrl(target.path);
+    if (baseId && deps.budget) await takeBudgetSlot(deps.budget, baseId, bearerTokenOf(req), deps.timeoutMs);
 
     const controller = new AbortController();
     let timedOut = false;
@@ -104,7 +108,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const ok = upstream.status >= 200 && upstream.status < 300;
     if (upstream.status === 429 && deps.budget?.penalize) {
       clearTimeout(timer);
-      return passRateLimited(upstream, init, method, target.path);
+      return passRateLimited(upstream, init, method, baseId);
     }
     if (!intent || !ok) {
       clearTimeout(timer);
@@ -138,11 +142,10 @@ export function createProxy(deps: ProxyDeps): Proxy {
     upstream: Response,
     init: { status: number; statusText: string; headers: Headers },
     method: string,
-    path: string,
+    baseId: string | undefined,
   ) {
     const bytes =
       method === 'HEAD' ? null : new Uint8Array(await upstream.arrayBuffer().catch(() => new ArrayBuffer(0)));
-    const baseId = baseIdOf(path);
     if (baseId && bytes && /"RATE_LIMIT_REACHED"/.test(new TextDecoder().decode(bytes)))
       deps.budget?.penalize?.(baseId);
     return new Response(bytes, init);
@@ -257,11 +260,6 @@ function requestedIds(intent: WriteIntent, query: string, body: unknown): string
   return records.flatMap((r) =>
     r && typeof r === 'object' && typeof r.id === 'string' ? [r.id as string] : [],
   );
-}
-
-function baseIdOf(path: string): string | undefined {
-  const seg = path.split('/')[2];
-  return seg && /^app[A-Za-z0-9]{14}$/.test(seg) ? seg : undefined;
 }
 
 function parseJson(body: Uint8Array): unknown {

@@ -1,3 +1,4 @@
+import { RATE_LIMIT_TYPE } from '../src/airtable/errors.ts';
 import { AirmirrorError, airtableErrorBody } from '../src/errors.ts';
 
 /**
@@ -26,6 +27,14 @@ export const bodyTooLarge = (limit: number) =>
 
 /** Reference §2.4: Airtable's answer for an undefined route is the string form. */
 export const routeNotFound = () => new AirmirrorError('NOT_FOUND', 404, 'Not found');
+
+/**
+ * Reference §2.1: what Airtable answers a base over its rate limit, status, type and message
+ * alike, so an app's client backs off and retries as it would with Airtable (airtable.js retries
+ * every 429).
+ */
+export const rateLimitReached = () =>
+  new AirmirrorError(RATE_LIMIT_TYPE, 429, 'Rate limit exceeded. Please try again later');
 
 export const upstreamUnreachable = (cause: unknown) =>
   new AirmirrorError('PROXY_UPSTREAM_UNREACHABLE', 502, 'The airmirror proxy could not reach Airtable', {

@@ -203,9 +203,10 @@ export function withBackoff(fetch: FetchFn, opts: BackoffOptions = {}): FetchFn 
 }
 
 /**
- * Takes a slot of the shared per-base budget before each request (priority from
- * `init.budgetPriority`), and reports a 429 to it so every component stops sending to that base
- * for the penalty period. Requests that name no base (list bases, whoami) pass unmetered. Every
+ * Takes a slot of the shared budget before each request (priority from `init.budgetPriority`;
+ * the bearer token of its Authorization header for the per-token window, reference §2.1), and
+ * reports a 429 to it so every component stops sending to that base for the penalty period.
+ * Requests that name no base (list bases, whoami) pass unmetered. Every
  * 429 except the billing one penalizes: an unreadable 429 body is still Airtable saying "slow
  * down"; the billing 429 is a monthly quota, not a rate (§2.1).
  */
@@ -220,6 +221,7 @@ export function withRateBudget(
       await budget.acquire(baseId, {
         priority: init.budgetPriority ?? 'normal',
         signal: init.signal ?? undefined,
+        token: bearerTokenOf(input, init),
       });
     }
     const res = await fetch(input, init);
@@ -229,6 +231,26 @@ export function withRateBudget(
     }
     return res;
   };
+}
+
+/**
+ * The token of `Authorization: Bearer <token>` (reference §2.3) as fetch would send it: the
+ * init's headers when given (they replace a Request's own), else the Request's. Undefined when
+ * there is none or the headers are unreadable; the budget then applies the base's limit only.
+ */
+export function bearerTokenOf(input: string | URL | Request, init?: RequestInit): string | undefined {
+  let value: string | null;
+  try {
+    value =
+      init?.headers !== undefined
+        ? new Headers(init.headers).get('authorization')
+        : input instanceof Request
+          ? input.headers.get('authorization')
+          : null;
+  } catch {
+    return undefined;
+  }
+  return value ? /^Bearer\s+(\S+)\s*$/i.exec(value)?.[1] : undefined;
 }
 
 const BASE_IN_PATH = /\/v0\/(?:meta\/bases\/|bases\/)?(app[A-Za-z0-9]{14})(?=[/?#]|$)/;

@@ -1,18 +1,27 @@
+import { createHash } from 'node:crypto';
 import { abortReason, systemNow, systemSleep, type Now, type Sleep } from './clock.ts';
 
 /**
- * The per-base request budget shared by every component of the process (DESIGN invariant 6):
- * at most `perSecond` requests start per base in any window of one second, and after Airtable
- * answers 429 RATE_LIMIT_REACHED nobody sends to that base for `penaltyMs` (reference §2.1:
- * "subsequent requests fail for 30 seconds").
+ * The request budget shared by every component of the process (DESIGN invariant 6), after the
+ * two limits of reference §2.1: at most `perSecond` requests start per base, and at most
+ * `perTokenPerSecond` per token, in any window of one second; after Airtable answers 429
+ * RATE_LIMIT_REACHED nobody sends to that base for `penaltyMs` ("subsequent requests fail for 30
+ * seconds").
  *
  * Why a sliding window of send times and not a refilling bucket: a bucket of 5 that refills at
  * 5/s lets 5 go at t=0 and a 6th at t=0.2 s, i.e. 6 in one second; Airtable counts per second, so
  * the budget remembers the last `perSecond` start times and lets the next one go one window after
- * the oldest of them.
+ * the oldest of them. The per-token window works the same way.
  *
- * Waiters are served 'high' before 'normal' (proxy writes ahead of the syncer's pages), first come
- * first served within a priority.
+ * Waiters of a base are served 'high' before 'normal' (proxy traffic ahead of the syncer's pages),
+ * first come first served within a priority. One pump serves every base: checking both windows and
+ * granting happen in one synchronous step, so bases sharing a token can never over-grant its window
+ * between them, and a base whose head waits for its token never holds up a base on another token.
+ * When several bases' heads compete for one token slot, the higher priority wins, then the base
+ * served longest ago: round robin, so one busy base cannot hold its token's other bases back.
+ *
+ * Tokens are secrets (invariant 8): the budget keys them by a truncated sha256 and never keeps or
+ * reports the token itself.
  */
 
 export type BudgetPriority = 'high' | 'normal';
@@ -20,6 +29,8 @@ export type BudgetPriority = 'high' | 'normal';
 export interface AcquireOptions {
   priority?: BudgetPriority;
   signal?: AbortSignal;
+  /** The request's bearer token, for the per-token window; absent = only the base's limit applies. */
+  token?: string;
 }
 
 export interface RateBudgetStats {
@@ -27,6 +38,8 @@ export interface RateBudgetStats {
   sent: number;
   /** Requests that had to queue (the window was full, the base was penalized, or others waited). */
   waits: number;
+  /** Of those, requests held back at least once by their token's window while the base had room. */
+  tokenWaits: number;
   /** 429 RATE_LIMIT_REACHED answers reported through `penalize`. */
   rateLimited: number;
   /**
@@ -53,14 +66,23 @@ export interface RateBudget {
 /** See RateBudgetOptions.windowMs. */
 export const DEFAULT_WINDOW_MS = 1040;
 
+/** Reference §2.1: 50 requests/s per token owner, across all their bases. */
+export const AIRTABLE_PER_TOKEN_PER_SECOND = 50;
+
 export interface RateBudgetOptions {
   perSecond?: number;
+  /**
+   * Requests per window per token. Default 50 (reference §2.1). When `perSecond` is raised above
+   * Airtable's 5 (an emulator, a test), the default becomes 10 × perSecond — the reference's
+   * ratio — so a raised per-base limit is not silently capped by the per-token one.
+   */
+  perTokenPerSecond?: number;
   penaltyMs?: number;
   /**
-   * Window length. Airtable allows 5 requests per second (reference §2.1) counted on *arrival*;
-   * we count on departure, and network jitter can squeeze six departures one second apart into
-   * one arrival second — each such 429 costs a 30 s penalty. The default keeps a 4% margin
-   * (1040 ms: still 96% of the 500 records/s bound).
+   * Window length, for both limits. Airtable allows 5 requests per second (reference §2.1)
+   * counted on *arrival*; we count on departure, and network jitter can squeeze six departures
+   * one second apart into one arrival second — each such 429 costs a 30 s penalty. The default
+   * keeps a 4% margin (1040 ms: still 96% of the 500 records/s bound).
    */
   windowMs?: number;
   now?: Now;
@@ -69,6 +91,9 @@ export interface RateBudgetOptions {
 
 interface Waiter {
   priority: BudgetPriority;
+  tokenKey: string | undefined;
+  /** Already counted in tokenWaits. */
+  heldByToken: boolean;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -77,23 +102,41 @@ interface BaseState {
   starts: number[];
   queue: Waiter[];
   blockedUntil: number;
-  pumping: boolean;
-  /** Cuts the pump's sleep short when every waiter has gone (aborted). */
-  wake: AbortController | null;
   sent: number;
   waits: number;
+  tokenWaits: number;
   rateLimited: number;
   penalties: number;
+  /** When this base last got a slot (a grant counter): the round robin between bases. */
+  lastServed: number;
+}
+
+/** Idle token windows are dropped once there are more than this many (bounded memory). */
+const TOKEN_PRUNE_AT = 256;
+
+/** The key a token is known by: never the token itself. */
+function tokenKeyOf(token: string): string {
+  return createHash('sha256').update(token).digest('hex').slice(0, 16);
 }
 
 export function createRateBudget(opts: RateBudgetOptions = {}): RateBudget {
   const perSecond = opts.perSecond ?? 5;
+  const perToken = opts.perTokenPerSecond ?? Math.max(AIRTABLE_PER_TOKEN_PER_SECOND, 10 * perSecond);
   const penaltyMs = opts.penaltyMs ?? 30_000;
   const windowMs = opts.windowMs ?? DEFAULT_WINDOW_MS;
   const now = opts.now ?? systemNow;
   const sleep = opts.sleep ?? systemSleep;
   if (!(perSecond >= 1)) throw new RangeError('perSecond must be at least 1');
+  if (!(perToken >= 1)) throw new RangeError('perTokenPerSecond must be at least 1');
   const bases = new Map<string, BaseState>();
+  /** Start times per token key: the per-token window. */
+  const tokens = new Map<string, number[]>();
+  /** Bases with waiters: the pump's work list. */
+  const busy = new Set<BaseState>();
+  let grants = 0;
+  let pumping = false;
+  /** Cuts the pump's sleep short when the waiters' heads changed (a new head, an abort). */
+  let wake: AbortController | null = null;
 
   const stateOf = (baseId: string): BaseState => {
     let s = bases.get(baseId);
@@ -102,72 +145,139 @@ export function createRateBudget(opts: RateBudgetOptions = {}): RateBudget {
         starts: [],
         queue: [],
         blockedUntil: 0,
-        pumping: false,
-        wake: null,
         sent: 0,
         waits: 0,
+        tokenWaits: 0,
         rateLimited: 0,
         penalties: 0,
+        lastServed: 0,
       };
       bases.set(baseId, s);
     }
     return s;
   };
 
-  /** Milliseconds until the next request to this base may start (0 = now). */
-  const delayOf = (s: BaseState, t: number): number => {
-    while (s.starts.length > 0 && s.starts[0] <= t - windowMs) s.starts.shift();
-    const windowWait =
-      s.starts.length >= perSecond ? s.starts[s.starts.length - perSecond] + windowMs - t : 0;
-    return Math.max(0, s.blockedUntil - t, windowWait);
+  const startsOf = (key: string): number[] => {
+    let starts = tokens.get(key);
+    if (!starts) {
+      if (tokens.size >= TOKEN_PRUNE_AT) pruneTokens(now());
+      starts = [];
+      tokens.set(key, starts);
+    }
+    return starts;
   };
 
-  const grant = (s: BaseState, t: number) => {
-    s.starts.push(t);
-    s.sent++;
-  };
-
-  // One pump per base serves its queue in order; it sleeps only as long as the head must wait.
-  const pump = async (s: BaseState) => {
-    s.pumping = true;
-    try {
-      while (s.queue.length > 0) {
-        const t = now();
-        const delay = delayOf(s, t);
-        if (delay > 0) {
-          s.wake = new AbortController();
-          await sleep(delay, s.wake.signal).catch(() => undefined);
-          s.wake = null;
-          continue;
-        }
-        const waiter = s.queue.shift()!;
-        grant(s, t);
-        waiter.resolve();
-      }
-    } finally {
-      s.pumping = false;
+  // A window whose starts have all expired holds nothing: dropping it loses no information.
+  const pruneTokens = (t: number) => {
+    for (const [key, starts] of tokens) {
+      if (starts.length === 0 || starts[starts.length - 1] <= t - windowMs) tokens.delete(key);
     }
   };
 
+  /** Milliseconds until a window of start times admits one more (0 = now). */
+  const windowDelay = (starts: number[], limit: number, t: number): number => {
+    while (starts.length > 0 && starts[0] <= t - windowMs) starts.shift();
+    return starts.length >= limit ? starts[starts.length - limit] + windowMs - t : 0;
+  };
+
+  const baseDelay = (s: BaseState, t: number): number =>
+    Math.max(0, s.blockedUntil - t, windowDelay(s.starts, perSecond, t));
+
+  const tokenDelay = (key: string | undefined, t: number): number =>
+    key === undefined ? 0 : windowDelay(startsOf(key), perToken, t);
+
+  const grant = (s: BaseState, key: string | undefined, t: number) => {
+    s.starts.push(t);
+    s.sent++;
+    s.lastServed = ++grants;
+    if (key !== undefined) startsOf(key).push(t);
+  };
+
+  /**
+   * Grants every head of a base queue that may start at `t` (best first, re-checking after each
+   * grant: one token slot may be wanted by several bases), and returns how long until the next
+   * head could start (Infinity: nobody waits). Synchronous, so no grant can race another.
+   */
+  const serve = (t: number): number => {
+    for (;;) {
+      let best: BaseState | undefined;
+      for (const s of busy) {
+        const w = s.queue[0];
+        if (baseDelay(s, t) > 0 || tokenDelay(w.tokenKey, t) > 0) continue;
+        if (!best || ahead(s, best)) best = s;
+      }
+      if (!best) break;
+      const w = best.queue.shift()!;
+      if (best.queue.length === 0) busy.delete(best);
+      grant(best, w.tokenKey, t);
+      w.resolve();
+    }
+    let next = Infinity;
+    for (const s of busy) {
+      const w = s.queue[0];
+      const forBase = baseDelay(s, t);
+      const forToken = tokenDelay(w.tokenKey, t);
+      if (forBase === 0 && forToken > 0 && !w.heldByToken) {
+        w.heldByToken = true;
+        s.tokenWaits++;
+      }
+      next = Math.min(next, Math.max(forBase, forToken));
+    }
+    return next;
+  };
+
+  // The pump sleeps only as long as the earliest head must wait, or until woken.
+  const pump = async () => {
+    pumping = true;
+    try {
+      for (;;) {
+        const delay = serve(now());
+        if (delay === Infinity) return;
+        wake = new AbortController();
+        await sleep(delay, wake.signal).catch(() => undefined);
+        wake = null;
+      }
+    } finally {
+      pumping = false;
+    }
+  };
+
+  const nudge = () => {
+    if (!pumping) void pump();
+    else wake?.abort();
+  };
+
   return {
-    acquire(baseId, { priority = 'normal', signal } = {}) {
+    acquire(baseId, { priority = 'normal', signal, token } = {}) {
       if (signal?.aborted) return Promise.reject(abortReason(signal));
       const s = stateOf(baseId);
+      const tokenKey = token ? tokenKeyOf(token) : undefined;
       const t = now();
-      if (s.queue.length === 0 && delayOf(s, t) === 0) {
-        grant(s, t);
+      // Waiters due by now go first (the pump's timer may not have fired yet). After that no
+      // waiter could use a slot that is free now, so one free in both windows is this caller's.
+      const before = grants;
+      serve(t);
+      if (grants !== before) wake?.abort(); // new heads: the pump's sleep may be too long now
+      if (s.queue.length === 0 && baseDelay(s, t) === 0 && tokenDelay(tokenKey, t) === 0) {
+        grant(s, tokenKey, t);
         return Promise.resolve();
       }
       s.waits++;
       return new Promise<void>((resolve, reject) => {
         const onAbort = () => {
           const i = s.queue.indexOf(waiter);
-          if (i >= 0) s.queue.splice(i, 1);
-          if (s.queue.length === 0) s.wake?.abort();
+          if (i >= 0) {
+            s.queue.splice(i, 1);
+            if (s.queue.length === 0) busy.delete(s);
+            // The head changed (or nobody is left): let the pump look again, or stop its timer.
+            if (i === 0) wake?.abort();
+          }
           reject(abortReason(signal!));
         };
         const waiter: Waiter = {
           priority,
+          tokenKey,
+          heldByToken: false,
           resolve: () => {
             signal?.removeEventListener('abort', onAbort);
             resolve();
@@ -175,11 +285,12 @@ export function createRateBudget(opts: RateBudgetOptions = {}): RateBudget {
           reject,
         };
         signal?.addEventListener('abort', onAbort, { once: true });
+        busy.add(s);
         // High priority goes behind other high waiters but ahead of every normal one.
         const at = priority === 'high' ? s.queue.findIndex((w) => w.priority !== 'high') : -1;
         if (at >= 0) s.queue.splice(at, 0, waiter);
         else s.queue.push(waiter);
-        if (!s.pumping) void pump(s);
+        if (s.queue[0] === waiter) nudge();
       });
     },
 
@@ -195,6 +306,7 @@ export function createRateBudget(opts: RateBudgetOptions = {}): RateBudget {
       return {
         sent: s.sent,
         waits: s.waits,
+        tokenWaits: s.tokenWaits,
         rateLimited: s.rateLimited,
         penalties: s.penalties,
         queued: s.queue.length,
@@ -206,4 +318,11 @@ export function createRateBudget(opts: RateBudgetOptions = {}): RateBudget {
       return Object.fromEntries([...bases.keys()].map((id) => [id, this.stats(id)]));
     },
   };
+}
+
+/** Which of two bases whose heads compete for one token slot goes first. */
+function ahead(a: BaseState, b: BaseState): boolean {
+  const pa = a.queue[0].priority;
+  if (pa !== b.queue[0].priority) return pa === 'high';
+  return a.lastServed < b.lastServed;
 }

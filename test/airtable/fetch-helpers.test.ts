@@ -8,8 +8,8 @@ import {
   withTimeout,
   type FetchFn,
 } from '../../src/airtable/fetch-helpers.ts';
-import { createRateBudget } from '../../src/airtable/rate-budget.ts';
-import { createFakeClock, T0 } from './support/fake-clock.ts';
+import { createRateBudget, DEFAULT_WINDOW_MS } from '../../src/airtable/rate-budget.ts';
+import { createFakeClock, settle, T0 } from './support/fake-clock.ts';
 import { API, mswFetch } from './support/msw-fetch.ts';
 
 const URL_A = `${API}/v0/appAAAAAAAAAAAAAA/tblT`;
@@ -268,6 +268,66 @@ describe('withRateBudget', () => {
     const billing = budgeted(status(429, error('PUBLIC_API_BILLING_LIMIT_EXCEEDED')));
     await billing.call(URL_A);
     expect(billing.budget.stats('appAAAAAAAAAAAAAA')).toMatchObject({ rateLimited: 0, blockedUntil: null });
+  });
+});
+
+describe('withRateBudget: the per-token window (reference §2.1)', () => {
+  const URL_B = `${API}/v0/appBBBBBBBBBBBBBB/tblT`;
+
+  /** A budget of one request per token per window, on a clock that stands still. */
+  function oneByToken() {
+    const clock = createFakeClock();
+    const budget = createRateBudget({ perTokenPerSecond: 1, now: clock.now, sleep: clock.sleep });
+    const tokens: Array<string | undefined> = [];
+    const spied: typeof budget = {
+      ...budget,
+      acquire: (baseId, opts) => {
+        tokens.push(opts?.token);
+        return budget.acquire(baseId, opts);
+      },
+    };
+    const { fetch } = sequence(ok);
+    return { clock, budget, tokens, call: withRateBudget(fetch, spied) };
+  }
+
+  it.each([
+    ['a header record', { headers: { Authorization: 'Bearer patOne.secret' } }],
+    ['a Headers object', { headers: new Headers({ authorization: 'bearer patOne.secret' }) }],
+  ])('passes the bearer token of %s', async (_, init) => {
+    const { tokens, call } = oneByToken();
+    await call(URL_A, init);
+    expect(tokens).toEqual(['patOne.secret']);
+  });
+
+  it("passes a Request's own token, unless init.headers replace its headers (as fetch does)", async () => {
+    const { tokens, call } = oneByToken();
+    const req = new Request(URL_A, { headers: { authorization: 'Bearer patReq.secret' } });
+    await call(req);
+    await call(new Request(URL_B, { headers: { authorization: 'Bearer patReq.secret' } }), {
+      headers: { authorization: 'Bearer patInit.secret' },
+    });
+    expect(tokens).toEqual(['patReq.secret', 'patInit.secret']);
+  });
+
+  it('one token is one window across bases; another token does not share it', async () => {
+    const { clock, budget, call } = oneByToken();
+    const auth = (t: string) => ({ headers: { authorization: `Bearer ${t}` } });
+    await call(URL_A, auth('patOne.secret'));
+    await call(URL_B, auth('patTwo.secret'));
+    const held = call(URL_B, auth('patOne.secret'));
+    await settle();
+    expect(budget.stats('appBBBBBBBBBBBBBB')).toMatchObject({ sent: 1, queued: 1, tokenWaits: 1 });
+    await clock.run(held);
+    expect(clock.now()).toBe(T0 + DEFAULT_WINDOW_MS);
+  });
+
+  it('a request without Authorization (or not Bearer) is limited by its base only', async () => {
+    const { budget, tokens, call } = oneByToken();
+    await call(URL_A);
+    await call(URL_A, { headers: { 'content-type': 'application/json' } });
+    await call(URL_A, { headers: { authorization: 'Basic dXNlcjpwYXNz' } });
+    expect(tokens).toEqual([undefined, undefined, undefined]);
+    expect(budget.stats('appAAAAAAAAAAAAAA')).toMatchObject({ sent: 3, waits: 0 });
   });
 });
 

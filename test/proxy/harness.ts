@@ -2,6 +2,7 @@ import Airtable from 'airtable';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ProxyBudget } from '../../proxy/app.ts';
 import { createNodeProxy, type NodeProxy } from '../../proxy/node.ts';
 import { createAirtableClient, type AirtableClient } from '../../src/airtable/client.ts';
 import { createRateBudget } from '../../src/airtable/rate-budget.ts';
@@ -41,6 +42,11 @@ export async function startStack(
     catchupRetryMs?: number;
     upstreamTimeoutMs?: number;
     emulator?: Emulator;
+    /**
+     * The proxy's budget, for tests that drive it on a virtual clock; by default the proxy shares
+     * one real-clock budget with `client`, as in the process (invariant 6).
+     */
+    proxyBudget?: ProxyBudget;
   } = {},
 ): Promise<Stack> {
   const emulator = opts.emulator ?? createEmulator({ seed: 'demo', records: 20 });
@@ -69,7 +75,7 @@ export async function startStack(
       dataDir,
     },
     db,
-    budget,
+    budget: opts.proxyBudget ?? budget,
     applyTimeoutMs: opts.applyTimeoutMs,
     catchupRetryMs: opts.catchupRetryMs ?? 50,
   });

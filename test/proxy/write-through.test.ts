@@ -198,7 +198,7 @@ describe('write-through: when the mirror cannot apply (invariant 5)', () => {
 });
 
 describe('write-through: the shared request budget', () => {
-  it('writes take the budget at high priority; a 429 RATE_LIMIT_REACHED blocks the base', async () => {
+  it('reads and writes take the budget at high priority; a 429 RATE_LIMIT_REACHED blocks the base', async () => {
     let clock = 0;
     const budget = createRateBudget({
       perSecond: 5,
@@ -207,11 +207,12 @@ describe('write-through: the shared request budget', () => {
     });
     const asked: string[] = [];
     const spy = {
-      acquire: (baseId: string, opts: { priority: 'high' }) => {
+      acquire: (baseId: string, opts: { priority: 'high'; token?: string; signal?: AbortSignal }) => {
         asked.push(`${baseId}:${opts.priority}`);
         return budget.acquire(baseId, opts);
       },
       penalize: (baseId: string) => budget.penalize(baseId),
+      stats: (baseId: string) => budget.stats(baseId),
     };
     let status = 200;
     const upstream = recordingFetch(() =>
@@ -234,7 +235,7 @@ describe('write-through: the shared request budget', () => {
       body: '{"fields":{}}',
     });
     await proxy.app.request(`/api.airtable.com/v0/${BASE}/Places`);
-    expect(asked).toEqual([`${BASE}:high`]);
+    expect(asked).toEqual([`${BASE}:high`, `${BASE}:high`]);
     status = 429;
     const res = await proxy.app.request(`/api.airtable.com/v0/${BASE}/Places`);
     expect(res.status).toBe(429);
