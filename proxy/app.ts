@@ -176,8 +176,17 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const started = performance.now();
     try {
       if (!deps.writer) throw new Error('no mirror writer configured');
-      await withDeadline(deps.writer.apply(write), applyTimeoutMs);
+      const applied = await withDeadline(deps.writer.apply(write), applyTimeoutMs);
       deps.onApply?.({ ms: performance.now() - started, ok: true });
+      if (applied === 'pending') {
+        // The mirror is being built: queued, these are applied once its tables exist.
+        queue(
+          intent,
+          outcome.records.map((r) => r.id),
+          'upsert',
+        );
+        queue(intent, outcome.deletedIds, 'delete');
+      }
     } catch (err) {
       deps.onApply?.({ ms: performance.now() - started, ok: false });
       deps.log?.warn(

@@ -86,7 +86,7 @@ export function createPgWriter(opts: PgWriterOptions): PgWriter {
 
   async function write(src: SourceRow, w: MirrorWrite): Promise<ApplyResult> {
     const mapping = await mappingOf(src);
-    if (!mapping) return 'not-mirrored'; // registered but never synced: its first sweep brings everything
+    if (!mapping) return 'pending'; // its first build may already have listed these records
     const table = findTable(mapping, w.tableIdOrName);
     if (!table) throw new TableNotMappedError(w.tableIdOrName);
     const applyOpts = { origin: 'proxy' as const, sourceId: src.id, keyedBy: w.keyedBy, stampFence: true };

@@ -12,8 +12,14 @@ export interface MirrorWrite {
   deletedIds?: string[];
 }
 
-/** `not-mirrored`: the base (or table) has no mirror; nothing was written and nothing is owed. */
-export type ApplyResult = 'applied' | 'not-mirrored';
+/**
+ * - `not-mirrored`: the base has no source; nothing was written and nothing is owed.
+ * - `pending`: the base is a source whose mirror is not built yet (its first sync is running or
+ *   has not run). Nothing was written, but that first listing may already have passed these
+ *   records, so they are owed: the proxy queues them for catch-up, which applies them once the
+ *   mirror tables exist.
+ */
+export type ApplyResult = 'applied' | 'not-mirrored' | 'pending';
 
 /** Where the proxy puts accepted writes. Throws when the mirror could not take it (the proxy then queues a catch-up). */
 export interface MirrorWriter {

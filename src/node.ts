@@ -234,6 +234,8 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       .syncAll()
       .then((sources) => {
         for (const s of sources) for (const t of s.tables) observeRun(metrics, t);
+        // Proxy writes that came while the mirror was being built were queued: apply them now.
+        catchup.nudge();
       })
       .catch((err) => log.error({ err: String(err) }, 'first sync failed'))
       .then(() => (config.demo ? enableDemoWebhooks({ db, webhooks, log }) : undefined))

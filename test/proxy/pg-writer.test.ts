@@ -90,6 +90,24 @@ describe('the Postgres mirror writer', () => {
     expect(await rows()).toEqual([]);
   });
 
+  it('reports a source whose mirror is not built yet as pending (owed), and writes nothing', async () => {
+    await t.db.query(
+      sql(
+        `INSERT INTO airmirror.sources (id, base_id, schema_name) VALUES ('src_unbuilt', 'appUnbuilt0000001', 'unbuilt')`,
+      ),
+    );
+    const w = createPgWriter({ db: t.db });
+    const r = await w.apply({
+      baseId: 'appUnbuilt0000001',
+      tableIdOrName: 'Places',
+      keyedBy: 'name',
+      records: [{ id: 'recOther000000002', createdTime: CREATED, fields: { Name: 'x' } }],
+    });
+    expect(r).toBe('pending');
+    const fenced = await t.db.query(sql(`SELECT 1 FROM airmirror.row_fence WHERE source_id = 'src_unbuilt'`));
+    expect(fenced.rows).toEqual([]);
+  });
+
   it('throws on an unknown field name when no schema refresh is available', async () => {
     const w = createPgWriter({ db: t.db });
     await expect(

@@ -189,6 +189,22 @@ describe('write-through: when the mirror cannot apply (invariant 5)', () => {
     ]);
   });
 
+  it('a write to a base whose mirror is still being built is queued for catch-up, answer unchanged', async () => {
+    const s = setup(() => Response.json({ records: [rec(A), rec(B)] }), { apply: async () => 'pending' });
+    const res = await s.call('PATCH', '/Places', {
+      records: [
+        { id: A, fields: {} },
+        { id: B, fields: {} },
+      ],
+    });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { records: unknown[] }).records).toHaveLength(2);
+    expect(s.queued.map((q) => [q.tableRef, q.recordId, q.op])).toEqual([
+      ['Places', A, 'upsert'],
+      ['Places', B, 'upsert'],
+    ]);
+  });
+
   it('a base that is not mirrored is passed through with nothing queued', async () => {
     const s = setup(() => Response.json(rec(A)), { apply: async () => 'not-mirrored' });
     const res = await s.call('POST', '/Places', { fields: { Name: 'x' } });
