@@ -69,6 +69,12 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       labelNames: ['base'] as const,
       registers,
     }),
+    rateBudgetTokenWaits: new Counter({
+      name: 'airmirror_rate_budget_token_waits_total',
+      help: "Requests to a base held back by their token's 50 requests/s across bases (labelled by base, never by token)",
+      labelNames: ['base'] as const,
+      registers,
+    }),
     airtable429: new Counter({
       name: 'airmirror_airtable_429_total',
       help: '429 answers received from Airtable',

@@ -322,12 +322,14 @@ function baseOf(input: RequestInfo | URL): string {
 
 /** The budget counts its own waits; the scrape adds what accumulated since the last one. */
 function budgetWaitsCollector(budget: RateBudget, metrics: Metrics): () => void {
-  const seen = new Map<string, number>();
+  const seen = new Map<string, { waits: number; tokenWaits: number }>();
   return () => {
     for (const [base, stats] of Object.entries(budget.allStats())) {
-      const delta = stats.waits - (seen.get(base) ?? 0);
-      if (delta > 0) metrics.rateBudgetWaits.inc({ base }, delta);
-      seen.set(base, stats.waits);
+      const before = seen.get(base) ?? { waits: 0, tokenWaits: 0 };
+      if (stats.waits > before.waits) metrics.rateBudgetWaits.inc({ base }, stats.waits - before.waits);
+      if (stats.tokenWaits > before.tokenWaits)
+        metrics.rateBudgetTokenWaits.inc({ base }, stats.tokenWaits - before.tokenWaits);
+      seen.set(base, { waits: stats.waits, tokenWaits: stats.tokenWaits });
     }
   };
 }

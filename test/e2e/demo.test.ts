@@ -162,6 +162,7 @@ describe('airmirror start (demo)', () => {
     expect(metrics).toMatch(/airmirror_mirror_apply_seconds_count\{origin="proxy"\} [1-9]/);
     expect(metrics).toMatch(/airmirror_airtable_requests_total\{status="200"\} [1-9]/);
     expect(metrics).toContain('# TYPE airmirror_rate_budget_waits_total counter');
+    expect(metrics).toContain('# TYPE airmirror_rate_budget_token_waits_total counter');
     expect(metrics).toContain('# TYPE airmirror_airtable_429_total counter');
     expect(metrics).toContain('# TYPE airmirror_event_delivery_failures_total counter');
     expect(metrics).toMatch(/airmirror_sync_runs_total\{status="Completed"\} [1-9]/);
