@@ -52,13 +52,14 @@ function banner(r: RunningAirmirror): string {
       `    -d '{"fields": {"Name": "Ada Lovelace"}}'`,
       `  psql "${r.databaseUrl}" -c "select id, name from customers order by created_time desc limit 3"`,
       '',
-      'Changes made in the emulator itself (not through the proxy) arrive through its Airtable webhook',
-      `within seconds: try the same curl against ${r.emulator.url} instead of the proxy.`,
-      '',
       'or with airtable.js:',
       '',
       `  new Airtable({ apiKey: '${r.emulator.token}', endpointUrl: '${proxy}' })`,
       `    .base('${base}')('Customers').create({ Name: 'Ada Lovelace' })`,
+      '',
+      'A change made in the emulator itself, not through the proxy, reaches Postgres within seconds',
+      `through the demo base's Airtable webhook: the same curl with ${r.emulator.url} in place of`,
+      `${proxy}.`,
     );
   } else {
     lines.push(`  upstream     ${redactUrl(r.config.airtableApiUrl)}`);
