@@ -1,6 +1,7 @@
 /**
  * Syncer benchmark (issue 3), JSON on the last stdout line:
- * - records/s of a full load of 10k and 100k records, emulator rate limit off (target ≥ 20,000/s)
+ * - records/s of a full load of 10k (a cold first sync, then the median of 5 more) and 100k
+ *   records, emulator rate limit off (target ≥ 20,000/s)
  * - records/s at Airtable's 5 requests/s, over a bounded window (target ≥ 95% of 500/s)
  * - CPU time and mirror writes of a no-change sweep of 100k records (targets ≤ 1 s, 0 writes)
  * - rebuild time of a 100k base (schema change) against a plain in-place sweep that writes every
