@@ -92,7 +92,9 @@ export function createDatabase(connectionString: string, opts: DatabaseOptions =
   // COPY needs a connection without pipelining. Few are needed at once (rebuild fills), and none
   // at all in most processes: opened on first use.
   let copyPool: pg.Pool | undefined;
+  let closed = false;
   const copyConnection = () => {
+    if (closed) return Promise.reject(new Error('the database was closed'));
     if (!copyPool) {
       copyPool = new pg.Pool({
         connectionString,
@@ -207,6 +209,7 @@ export function createDatabase(connectionString: string, opts: DatabaseOptions =
     txPipeline,
     copyFrom,
     async close() {
+      closed = true;
       await Promise.all([pool.end(), copyPool?.end()]);
     },
   };

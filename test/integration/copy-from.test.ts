@@ -82,4 +82,10 @@ describe('Database.copyFrom', () => {
     await own.close();
     await expect(own.copyFrom(copy(lines('8\teight')))).rejects.toThrow();
   });
+
+  it('refuses after close() even when no COPY ran before (no pool opened behind a closed database)', async () => {
+    const own = createDatabase(url, { max: 2 });
+    await own.close();
+    await expect(own.copyFrom(copy(lines('9\tnine')))).rejects.toThrow(/closed/);
+  });
 });
