@@ -147,12 +147,13 @@ describe('the advisory lock comes before the write statement’s snapshot', () =
         fetchedBefore: s0,
       });
       // Wait until the page's transaction is queued on the lock, then let the proxy commit.
-      for (let i = 0; ; i++) {
+      const deadline = Date.now() + 15_000; // generous: a loaded CI machine; it only bounds the wait
+      for (;;) {
         const waiting = await db.query<{ n: number }>(
           sql(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`),
         );
         if (waiting.rows[0].n > 0) break;
-        if (i > 500) throw new Error('the page never waited for the lock');
+        if (Date.now() > deadline) throw new Error('the page never waited for the lock');
         await new Promise((r) => setTimeout(r, 5));
       }
       await proxy.query('COMMIT');

@@ -20,7 +20,8 @@ const item = (recordId: string, op: CatchupItem['op'] = 'upsert', tableRef = 'Pl
 });
 
 async function until(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
+  const deadline = Date.now() + 15_000; // generous: a loaded CI machine; it only bounds the wait
+  while (Date.now() < deadline) {
     if (await check()) return;
     await new Promise((r) => setTimeout(r, 10));
   }

@@ -38,9 +38,14 @@ export class FakeClock implements Clock {
   }
 }
 
-/** Waits (in real time, briefly) until `cond` holds: for async work the test cannot await directly. */
+/**
+ * Waits (in real time) until `cond` holds: for async work the test cannot await directly. The
+ * bound is generous on purpose — on a loaded 2-core CI machine the scheduler's Postgres round
+ * trips can take seconds — and only decides when to give up, never what passes.
+ */
 export async function until(cond: () => boolean | Promise<boolean>, what = 'condition'): Promise<void> {
-  for (let i = 0; i < 500; i++) {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
     if (await cond()) return;
     await new Promise((r) => setTimeout(r, 5));
   }
