@@ -76,10 +76,14 @@ export async function drainCatchup(opts: DrainOptions): Promise<DrainResult> {
       mapping?.tables.find((t) => t.tableId === tableRef) ??
       mapping?.tables.find((t) => t.tableName === tableRef);
     if (!table) {
-      opts.log?.warn(
-        { sourceId, count: group.length },
-        'catch-up: table not in the mirror mapping yet; left queued',
-      );
+      // No mapping at all: the base's first build is running (writes during it are queued on
+      // purpose) — expected, not worth a line every pass. A mapping without the table is not.
+      if (mapping) {
+        opts.log?.warn(
+          { sourceId, count: group.length },
+          'catch-up: table not in the mirror mapping yet; left queued',
+        );
+      }
       continue;
     }
     for (let i = 0; i < group.length; i += chunk) {
