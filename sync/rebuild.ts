@@ -107,11 +107,13 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
       const runId = await startRun(db, {
         sourceId: source.id,
         tableId: t.tableId,
+        tableName: t.tableName,
         kind: 'full_refresh',
         rebuild: true,
         schemaHash: hash,
       });
       runIds.set(t.tableId, runId);
+      env.runProgress.track(runId, counters);
       results.get(t.tableId)!.runId = runId;
       if (rows.has(t.tableId) && row.shouldSync && canTransition(row.status, 'start')) {
         await applyTableEvent(db, source.id, t.tableId, 'start');
@@ -176,7 +178,10 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
       const prior = results.get(t.tableId);
       const counters = prior?.counters ?? newCounters();
       const runId = runIds.get(t.tableId);
-      if (runId) await finishRun(db, runId, cancelled ? 'cancelled' : 'failed', counters, message, log);
+      if (runId) {
+        await finishRun(db, runId, cancelled ? 'cancelled' : 'failed', counters, message, log);
+        env.runProgress.untrack(runId);
+      }
       results.set(t.tableId, {
         ...result(source, t, cancelled ? 'Cancelled' : 'Failed', counters, runId),
         error: message,
@@ -221,6 +226,7 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
       });
     }
     await finishRun(db, runIds.get(t.tableId)!, 'completed', counters, undefined, log);
+    env.runProgress.untrack(runIds.get(t.tableId)!);
   };
   await Promise.all(mapping.tables.map(finishTable));
   await finishRun(db, sourceRun, 'completed', args.counters, undefined, log);

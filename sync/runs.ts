@@ -42,6 +42,8 @@ export interface RunStart {
   sourceId: string;
   /** Airtable table id; undefined for a source-level step (schema read / rebuild promote). */
   tableId?: string;
+  /** The table's Airtable name, so `status` can name a table its first sync is still building. */
+  tableName?: string;
   kind: RunKind;
   rebuild?: boolean;
   schemaHash?: string;
@@ -50,9 +52,16 @@ export interface RunStart {
 export async function startRun(q: Queryable, run: RunStart): Promise<string> {
   const r = await q.query<{ id: string }>(
     sql(
-      `INSERT INTO airmirror.sync_runs (source_id, table_id, kind, rebuild, schema_hash)
-       VALUES ($1, $2, $3, $4, $5) RETURNING id::text AS id`,
-      [run.sourceId, run.tableId ?? null, run.kind, run.rebuild ?? false, run.schemaHash ?? null],
+      `INSERT INTO airmirror.sync_runs (source_id, table_id, table_name, kind, rebuild, schema_hash)
+       VALUES ($1, $2, $3, $4, $5, $6) RETURNING id::text AS id`,
+      [
+        run.sourceId,
+        run.tableId ?? null,
+        run.tableName ?? null,
+        run.kind,
+        run.rebuild ?? false,
+        run.schemaHash ?? null,
+      ],
     ),
   );
   return r.rows[0].id;

@@ -16,6 +16,7 @@ import { createHashCache, type RecordHashCache } from './hash-cache.ts';
 import { oneLine } from './one-line.ts';
 import { PageMemos } from './page-memo.ts';
 import { rebuildBase } from './rebuild.ts';
+import { RunProgress } from './run-progress.ts';
 import { finishRun, newCounters, startRun, type RunCounters } from './runs.ts';
 import { RwLock } from './rwlock.ts';
 import { listSources, loadSource, type SourceRow } from './sources.ts';
@@ -80,6 +81,8 @@ export interface SyncerDeps {
   ) => SyncClient | Promise<SyncClient>;
   /** Records per write-path call and listing restarts per run. */
   sweep?: { batchSize?: number; maxRestarts?: number; prefetchPages?: number };
+  /** How often running syncs' counters are written for `status` (run-progress.ts). Default 2 s. */
+  progressIntervalMs?: number;
   /** Share a cache (e.g. with an incremental strategy living elsewhere); default: a new one. */
   hashCache?: RecordHashCache;
   /**
@@ -163,6 +166,8 @@ export interface SyncerEnv {
   counting<T>(counters: RunCounters, fn: () => Promise<T>): Promise<T>;
   /** Registers an abort controller under table keys so `cancel` finds it. */
   track(keys: string[], ac: AbortController): () => void;
+  /** Table runs in progress, whose counters `status` shows while they run. */
+  runProgress: RunProgress;
   contextFor(args: {
     source: SourceRow;
     client: SyncClient;
@@ -183,6 +188,7 @@ export function createSyncer(deps: SyncerDeps): Syncer {
   const pageMemos = hashCache.max > 0 ? new PageMemos() : undefined;
   const registry = strategyRegistry([fullRefreshStrategy, ...(deps.strategies ?? [])]);
   const requestScope = new AsyncLocalStorage<RunCounters>();
+  const runProgress = new RunProgress(db, log, { intervalMs: deps.progressIntervalMs });
   const onRequest = () => {
     const c = requestScope.getStore();
     if (c) c.requests++;
@@ -254,6 +260,7 @@ export function createSyncer(deps: SyncerDeps): Syncer {
     hashCache,
     sweep: deps.sweep ?? {},
     counting: (counters, fn) => requestScope.run(counters, fn),
+    runProgress,
     track(keys, ac) {
       for (const k of keys) {
         let set = running.get(k);
@@ -362,7 +369,13 @@ export function createSyncer(deps: SyncerDeps): Syncer {
         if (err instanceof IllegalTransition) return skipped(source, row, `not started: ${err.message}`);
         throw err;
       }
-      const runId = await startRun(db, { sourceId: source.id, tableId: row.tableId, kind: row.syncType });
+      const runId = await startRun(db, {
+        sourceId: source.id,
+        tableId: row.tableId,
+        tableName: row.tableName,
+        kind: row.syncType,
+      });
+      runProgress.track(runId, counters);
       let swept = false;
       try {
         const strategy = registry.get(row.syncType);
@@ -391,6 +404,7 @@ export function createSyncer(deps: SyncerDeps): Syncer {
           at: new Date(now()),
         });
         await finishRun(db, runId, 'completed', counters, undefined, log);
+        runProgress.untrack(runId);
         return { ...base, status: 'Completed', runId };
       } catch (err) {
         const cancelled = ac.signal.aborted;
@@ -399,6 +413,7 @@ export function createSyncer(deps: SyncerDeps): Syncer {
           log.warn({ source: source.id, table: row.tableId, err: message }, 'table sync failed');
         await applyTableEvent(db, source.id, row.tableId, cancelled ? 'cancel' : 'fail', { error: message });
         await finishRun(db, runId, cancelled ? 'cancelled' : 'failed', counters, message, log);
+        runProgress.untrack(runId);
         return { ...base, status: cancelled ? 'Cancelled' : 'Failed', error: message, runId };
       }
     } finally {
@@ -428,7 +443,12 @@ export function createSyncer(deps: SyncerDeps): Syncer {
         }
         throw err;
       }
-      const runId = await startRun(db, { sourceId: source.id, tableId: row.tableId, kind: row.syncType });
+      const runId = await startRun(db, {
+        sourceId: source.id,
+        tableId: row.tableId,
+        tableName: row.tableName,
+        kind: row.syncType,
+      });
       await applyTableEvent(db, source.id, row.tableId, 'fail', { error: message });
       await finishRun(db, runId, 'failed', newCounters(), message, log);
       out.push({
@@ -611,6 +631,7 @@ export function createSyncer(deps: SyncerDeps): Syncer {
     hashCache,
 
     async start() {
+      runProgress.start();
       // Start-up cleanup is only safe when no other syncer process is alive: a `sync --once` next
       // to `airmirror start` must not drop the other's swap schema mid-rebuild nor fail its runs.
       // The syncer that did the cleanup holds a session advisory lock until stop().
@@ -643,6 +664,7 @@ export function createSyncer(deps: SyncerDeps): Syncer {
       stopped = true;
       for (const ac of live) ac.abort(new Error('syncer stopped'));
       await Promise.allSettled([...inflight]);
+      await runProgress.stop();
       const lock = startupLock;
       startupLock = undefined;
       if (lock) {

@@ -156,7 +156,10 @@ export const StatusResponse = z
       z.object({
         source_id: z.string(),
         base_id: z.string(),
-        schema_id: z.string(),
+        schema_id: z
+          .string()
+          .nullable()
+          .meta({ description: "The table's configuration; null while its first sync is building it" }),
         table: z.string(),
         mirror_table: z.string(),
         sync_type: z.string(),
@@ -168,6 +171,14 @@ export const StatusResponse = z
         latest_error: z.string().nullable(),
         needs_catchup: z.boolean(),
         next_run_at: z.string().nullable(),
+        progress: z
+          .object({
+            started_at: z.string(),
+            records_seen: z.number().meta({ description: 'Records listed from Airtable so far' }),
+            expected_rows: z.number().meta({ description: 'Rows before this run (0 on a first sync)' }),
+          })
+          .nullable()
+          .meta({ description: 'How far a running sync has got; null unless the status is Running' }),
       }),
     ),
   })

@@ -3,13 +3,24 @@
  * sync type, status, last_synced_at, rows, lag, latest_error, needs_catchup.
  */
 import type { Queryable } from '../db/database.ts';
+import { sql } from '../db/sql.ts';
 import { lagSeconds } from './serialize.ts';
 import { all, listTables, type TableRow } from './store.ts';
+
+/** How far a running sync of a table has got (its counters, written every few seconds). */
+export interface SyncProgress {
+  started_at: string;
+  /** Records listed from Airtable so far. */
+  records_seen: number;
+  /** Rows before this run: a rough total to compare with (0 on a first sync). */
+  expected_rows: number;
+}
 
 export interface TableStatus {
   source_id: string;
   base_id: string;
-  schema_id: string;
+  /** The table's configuration (`/api/schemas/{id}`); null while its first sync is building it. */
+  schema_id: string | null;
   table: string;
   mirror_table: string;
   sync_type: string;
@@ -21,13 +32,71 @@ export interface TableStatus {
   latest_error: string | null;
   needs_catchup: boolean;
   next_run_at: string | null;
+  /** Set while the table's status is Running. */
+  progress: SyncProgress | null;
+}
+
+/**
+ * The latest running run of each table (migration 008 indexes exactly these rows), with its
+ * source's schema and base, for tables that have no airmirror.tables row yet.
+ */
+function runningRuns(sourceId?: string) {
+  return sql(
+    `SELECT DISTINCT ON (r.source_id, r.table_id) r.source_id, r.table_id, r.table_name, r.kind,
+            r.started_at, r.records_seen, s.base_id, s.schema_name
+       FROM airmirror.sync_runs r JOIN airmirror.sources s ON s.id = r.source_id
+      WHERE r.status = 'running' AND r.table_id IS NOT NULL ${sourceId === undefined ? '' : 'AND r.source_id = $1'}
+      ORDER BY r.source_id, r.table_id, r.id DESC`,
+    sourceId === undefined ? [] : [sourceId],
+  );
+}
+
+interface RunningRun {
+  source_id: string;
+  table_id: string;
+  table_name: string | null;
+  kind: string;
+  started_at: Date;
+  records_seen: number;
+  base_id: string;
+  schema_name: string;
 }
 
 export async function tableStatuses(q: Queryable, now: number, sourceId?: string): Promise<TableStatus[]> {
   const rows = await all<TableRow>(q, listTables(sourceId));
+  const runs = new Map(
+    (await all<RunningRun>(q, runningRuns(sourceId))).map((r) => [`${r.source_id}/${r.table_id}`, r]),
+  );
+  const progressOf = (run: RunningRun | undefined, expected: number): SyncProgress | null =>
+    run
+      ? { started_at: run.started_at.toISOString(), records_seen: run.records_seen, expected_rows: expected }
+      : null;
+  const known = new Set(rows.map((t) => `${t.source_id}/${t.table_id}`));
+  // A first sync builds its tables out of sight (the swap schema); until it promotes them they
+  // have no airmirror.tables row, but they are running and shown so, with their progress.
+  const building: TableStatus[] = [...runs.values()]
+    .filter((r) => !known.has(`${r.source_id}/${r.table_id}`))
+    .map((r) => ({
+      source_id: r.source_id,
+      base_id: r.base_id,
+      schema_id: null,
+      table: r.table_name ?? r.table_id,
+      // Its mirror table is named when the first sync promotes it (naming needs the whole base).
+      mirror_table: `${r.schema_name}.<first sync of ${r.table_name ?? r.table_id}>`,
+      sync_type: r.kind,
+      status: 'Running',
+      should_sync: true,
+      last_synced_at: null,
+      rows: 0,
+      lag_seconds: null,
+      latest_error: null,
+      needs_catchup: false,
+      next_run_at: null,
+      progress: progressOf(r, 0),
+    }));
   return rows
     .filter((t) => t.vanished_at == null)
-    .map((t) => ({
+    .map((t): TableStatus => ({
       source_id: t.source_id,
       base_id: t.base_id,
       schema_id: t.id,
@@ -42,7 +111,12 @@ export async function tableStatuses(q: Queryable, now: number, sourceId?: string
       latest_error: t.latest_error,
       needs_catchup: t.needs_catchup,
       next_run_at: t.next_run_at ? t.next_run_at.toISOString() : null,
-    }));
+      progress:
+        t.status === 'Running'
+          ? progressOf(runs.get(`${t.source_id}/${t.table_id}`), Number(t.row_count))
+          : null,
+    }))
+    .concat(building);
 }
 
 /** "3h 12m" style, for the CLI table. */
@@ -63,7 +137,7 @@ export function formatStatusTable(rows: TableStatus[]): string {
   const body = rows.map((r) => [
     r.mirror_table,
     r.sync_type,
-    r.should_sync ? (r.status ?? 'Pending') : 'Paused',
+    r.should_sync ? statusCell(r) : 'Paused',
     r.last_synced_at ?? '-',
     String(r.rows),
     formatLag(r.lag_seconds),
@@ -77,4 +151,15 @@ export function formatStatusTable(rows: TableStatus[]): string {
       .join('  ')
       .trimEnd();
   return [line(head), ...body.map(line)].join('\n') + '\n';
+}
+
+/** "Running 12,300/100,036" (or "Running 12,300 listed" on a first sync) while a sync runs. */
+function statusCell(r: TableStatus): string {
+  const status = r.status ?? 'Pending';
+  const p = r.progress;
+  if (!p) return status;
+  const seen = p.records_seen.toLocaleString('en-US');
+  return p.expected_rows > 0
+    ? `${status} ${seen}/${p.expected_rows.toLocaleString('en-US')}`
+    : `${status} ${seen} listed`;
 }

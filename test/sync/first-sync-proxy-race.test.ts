@@ -13,6 +13,7 @@ import {
   EMULATOR_TOKEN,
   emulatorFetch,
   harness,
+  listingPause,
   SCHEMA,
   type Harness,
 } from './fixture.ts';
@@ -26,33 +27,14 @@ import {
 let t: TestDatabase;
 let h: Harness;
 let firstPage: AirtableRecord[] = [];
-let pausedAtPage1!: () => void;
-const paused = new Promise<void>((resolve) => (pausedAtPage1 = resolve));
-let resume!: () => void;
-const resumed = new Promise<void>((resolve) => (resume = resolve));
+const pause = listingPause((table) => table === h.tableId('Orders'));
 
 beforeAll(async () => {
   t = await createTestDatabase();
   h = await harness(t.db, {
     emulator: { records: 250 },
     budgetPerSecond: 1_000,
-    wrapClient: (c) => ({
-      ...c,
-      // Orders' listing stops after its first page until the test has written through the proxy.
-      async *listAllPages(baseId, table, params, decode, opts) {
-        let page = 0;
-        for await (const p of c.listAllPages!(baseId, table, params, decode, opts)) {
-          yield p;
-          if (table === h.tableId('Orders') && ++page === 1) {
-            pausedAtPage1();
-            await resumed;
-          }
-        }
-      },
-      listAllRecords(baseId, table, params, opts) {
-        return c.listAllRecords(baseId, table, params, opts);
-      },
-    }),
+    wrapClient: pause.wrap,
   });
 });
 
@@ -64,6 +46,7 @@ describe('a proxy write during the first sync of a base', () => {
     }
     const target = firstPage[3];
 
+    const paused = pause.pauseAfter(1);
     const sync = h.syncer.syncAll();
     await paused;
     const proxy = createProxy({
@@ -90,7 +73,7 @@ describe('a proxy write during the first sync of a base', () => {
     const queued = await waitForQueued();
     expect(queued).toEqual([{ record_id: target.id, op: 'upsert' }]);
 
-    resume();
+    pause.release();
     const [result] = await sync;
     expect(result.error).toBeUndefined();
     const orders = await h.table('Orders');

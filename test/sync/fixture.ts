@@ -204,3 +204,35 @@ export function interceptPages(
 }
 
 export { DEMO_BASE_ID, EMULATOR_TOKEN };
+
+/**
+ * Stops a table's listing after a number of pages until released, to act while a sync is in the
+ * middle of it: `wrap` goes into harness({ wrapClient }), `pauseAfter(n)` arms it for the next
+ * listing of a table `which` accepts and resolves once that listing has yielded its n-th page.
+ */
+export function listingPause(which: (tableId: string) => boolean) {
+  let armed: { pages: number; reached: () => void; gate: Promise<void> } | undefined;
+  let release = () => {};
+  return {
+    wrap: (c: SyncClient): SyncClient => ({
+      ...c,
+      async *listAllPages(baseId, table, params, decode, opts) {
+        let page = 0;
+        for await (const p of c.listAllPages!(baseId, table, params, decode, opts)) {
+          yield p;
+          if (armed && which(table) && ++page === armed.pages) {
+            const { reached, gate } = armed;
+            armed = undefined;
+            reached();
+            await gate;
+          }
+        }
+      },
+    }),
+    pauseAfter(pages: number): Promise<void> {
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      return new Promise<void>((reached) => (armed = { pages, reached, gate }));
+    },
+    release: () => release(),
+  };
+}

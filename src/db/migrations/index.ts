@@ -5,6 +5,7 @@ import { m004_events } from './004_events.ts';
 import { m005_sync } from './005_sync.ts';
 import { m006_webhooks } from './006_webhooks.ts';
 import { m007_proxy } from './007_proxy.ts';
+import { m008_run_progress } from './008_run_progress.ts';
 
 export interface Migration {
   version: number;
@@ -22,4 +23,5 @@ export const migrations: readonly Migration[] = [
   m005_sync,
   m006_webhooks,
   m007_proxy,
+  m008_run_progress,
 ];
