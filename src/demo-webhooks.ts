@@ -12,7 +12,7 @@ import type { WebhookService } from './webhooks/index.ts';
  */
 export async function enableDemoWebhooks(deps: {
   db: Database;
-  webhooks: Pick<WebhookService, 'register' | 'maintain'>;
+  webhooks: Pick<WebhookService, 'register'>;
   log: Logger;
 }): Promise<void> {
   const { db, webhooks, log } = deps;
@@ -20,10 +20,9 @@ export async function enableDemoWebhooks(deps: {
     for (const t of await all<TableRow>(db, listTables(source.id))) {
       if (t.sync_type === 'full_refresh') await db.query(updateTable(t.id, { sync_type: 'webhook' }));
     }
-    const { created, webhook } = await webhooks.register(source.id);
-    // Kept from an earlier run (data in ./.airmirror): that emulator and its hook are gone, and
-    // maintenance re-creates a hook Airtable no longer has, pointing at this run's address.
-    if (!created) await webhooks.maintain();
+    // A hook kept from an earlier run (data in ./.airmirror) points at an emulator that is gone:
+    // the service's start-up maintenance already re-created it at this run's address.
+    const { webhook } = await webhooks.register(source.id);
     log.info(
       { source: source.id, webhook: webhook.webhook_id, tables: webhook.tables.length },
       'demo: Airtable webhook registered; changes made in the emulator reach the mirror in seconds',

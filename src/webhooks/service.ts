@@ -144,7 +144,7 @@ class Webhooks implements WebhookService {
     client: WebhookClient,
     recreated: boolean,
     note: string | null,
-  ): Promise<void> {
+  ): Promise<string> {
     const notificationUrl = this.notificationUrl(source.id);
     const created = await client.createWebhook(source.baseId, {
       notificationUrl,
@@ -161,6 +161,7 @@ class Webhooks implements WebhookService {
       recreated,
       note,
     });
+    return created.id;
   }
 
   register(sourceId: string) {
@@ -212,7 +213,7 @@ class Webhooks implements WebhookService {
         now: this.now(),
         recreated: false,
       });
-      await this.deleteAtAirtable(client, source.baseId, old.webhook_id);
+      if (old.webhook_id !== created.id) await this.deleteAtAirtable(client, source.baseId, old.webhook_id);
       return this.info(sourceId);
     });
   }
@@ -362,13 +363,22 @@ class Webhooks implements WebhookService {
   ): Promise<void> {
     const old = await loadWebhook(this.deps.db, source.id);
     this.deps.log.warn({ source: source.id, reason }, 're-creating the Airtable webhook');
+    let createdId: string;
     try {
-      await this.createAndStore(source, client, true, `${reason}; re-created at ${this.now().toISOString()}`);
+      createdId = await this.createAndStore(
+        source,
+        client,
+        true,
+        `${reason}; re-created at ${this.now().toISOString()}`,
+      );
     } catch (err) {
       await saveProblem(this.deps.db, source.id, 'failed', `${reason}; re-creating failed: ${describe(err)}`);
       throw err;
     }
-    if (old) await this.deleteAtAirtable(client, source.baseId, old.webhook_id);
+    // Never the hook just stored: an upstream that reuses ids (an emulator restarted with the same
+    // seed) would otherwise have its new hook deleted as the old one.
+    if (old && old.webhook_id !== createdId)
+      await this.deleteAtAirtable(client, source.baseId, old.webhook_id);
     await this.catchUp(source.id);
   }
 
