@@ -179,6 +179,15 @@ export const StatusResponse = z
           })
           .nullable()
           .meta({ description: 'How far a running sync has got; null unless the status is Running' }),
+        webhook: z
+          .object({
+            status: z.string(),
+            last_ping_at: z.string().nullable(),
+            last_error: z.string().nullable(),
+            expiration_time: z.string().nullable(),
+          })
+          .nullable()
+          .meta({ description: "For a table of the webhook sync type: its base's Airtable webhook" }),
       }),
     ),
   })

@@ -34,6 +34,25 @@ export interface TableStatus {
   next_run_at: string | null;
   /** Set while the table's status is Running. */
   progress: SyncProgress | null;
+  /** For a table of the `webhook` sync type: its base's Airtable webhook, as last seen. */
+  webhook: WebhookHealth | null;
+}
+
+/** What an operator needs to know of a base's Airtable webhook (no secret, no id). */
+export interface WebhookHealth {
+  /** `active`, or why it is not (e.g. `failed`): then `last_error` says what happened. */
+  status: string;
+  last_ping_at: string | null;
+  last_error: string | null;
+  expiration_time: string | null;
+}
+
+function webhooksOf(sourceId?: string) {
+  return sql(
+    `SELECT source_id, status, last_ping_at, last_error, expiration_time FROM airmirror.webhooks
+      ${sourceId === undefined ? '' : 'WHERE source_id = $1'}`,
+    sourceId === undefined ? [] : [sourceId],
+  );
 }
 
 /**
@@ -71,6 +90,28 @@ export async function tableStatuses(q: Queryable, now: number, sourceId?: string
     run
       ? { started_at: run.started_at.toISOString(), records_seen: run.records_seen, expected_rows: expected }
       : null;
+  const hooks = new Map(
+    (
+      await all<{
+        source_id: string;
+        status: string;
+        last_ping_at: Date | null;
+        last_error: string | null;
+        expiration_time: Date | null;
+      }>(q, webhooksOf(sourceId))
+    ).map((w) => [w.source_id, w]),
+  );
+  const webhookOf = (t: TableRow): WebhookHealth | null => {
+    if (t.sync_type !== 'webhook') return null;
+    const w = hooks.get(t.source_id);
+    if (!w) return { status: 'not registered', last_ping_at: null, last_error: null, expiration_time: null };
+    return {
+      status: w.status,
+      last_ping_at: w.last_ping_at?.toISOString() ?? null,
+      last_error: w.last_error,
+      expiration_time: w.expiration_time?.toISOString() ?? null,
+    };
+  };
   const known = new Set(rows.map((t) => `${t.source_id}/${t.table_id}`));
   // A first sync builds its tables out of sight (the swap schema); until it promotes them they
   // have no airmirror.tables row, but they are running and shown so, with their progress.
@@ -93,6 +134,7 @@ export async function tableStatuses(q: Queryable, now: number, sourceId?: string
       needs_catchup: false,
       next_run_at: null,
       progress: progressOf(r, 0),
+      webhook: null,
     }));
   return rows
     .filter((t) => t.vanished_at == null)
@@ -115,6 +157,7 @@ export async function tableStatuses(q: Queryable, now: number, sourceId?: string
         t.status === 'Running'
           ? progressOf(runs.get(`${t.source_id}/${t.table_id}`), Number(t.row_count))
           : null,
+      webhook: webhookOf(t),
     }))
     .concat(building);
 }
@@ -142,7 +185,7 @@ export function formatStatusTable(rows: TableStatus[]): string {
     String(r.rows),
     formatLag(r.lag_seconds),
     r.needs_catchup ? 'yes' : 'no',
-    (r.latest_error ?? '').replace(/\s+/g, ' ').slice(0, 120),
+    errorCell(r),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) =>
@@ -162,4 +205,14 @@ function statusCell(r: TableStatus): string {
   return p.expected_rows > 0
     ? `${status} ${seen}/${p.expected_rows.toLocaleString('en-US')}`
     : `${status} ${seen} listed`;
+}
+
+/** The table's latest error; for a webhook table whose webhook is not active, that first. */
+function errorCell(r: TableStatus): string {
+  const hook = r.webhook && r.webhook.status !== 'active' ? r.webhook : undefined;
+  const parts = [
+    hook ? `webhook ${hook.status}${hook.last_error ? `: ${hook.last_error}` : ''}` : '',
+    r.latest_error ?? '',
+  ];
+  return parts.filter(Boolean).join('; ').replace(/\s+/g, ' ').slice(0, 120);
 }

@@ -7,8 +7,9 @@ import { parseFlags, type Command } from './args.ts';
 const HELP = `usage: airmirror status [--json]
 
 Shows every mirrored table: sync type, status, last synced, rows, lag, whether it waits for a
-catch-up of proxy writes, and its latest error; a running sync shows how many records it has
-listed so far (against the rows before it). Reads the mirror's Postgres (DATABASE_URL, or the
+catch-up of proxy writes, and its latest error (for a webhook table, its base's Airtable webhook
+if that is not active); a running sync shows how many records it has listed so far (against the
+rows before it). Reads the mirror's Postgres (DATABASE_URL, or the
 embedded one); it does not call Airtable.
   --json   print {"tables": [...]} as JSON on stdout`;
 

@@ -2,6 +2,7 @@ import type { Hono } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAirtableClient } from '../../src/airtable/index.ts';
 import type { ListPayloadsResponse } from '../../src/airtable/types.ts';
+import { formatStatusTable, tableStatuses } from '../../src/api/status.ts';
 import { createSecretBox } from '../../src/crypto/secrets.ts';
 import { quoteQualified } from '../../src/db/quote.ts';
 import { sql } from '../../src/db/sql.ts';
@@ -270,6 +271,37 @@ describe('pings', () => {
       expect(Number(row?.total)).toBeCloseTo(Number(truth.fields[fieldId('Orders', 'Total')]), 6);
     } finally {
       rewritePayloads = undefined;
+    }
+  });
+});
+
+describe('status of webhook tables', () => {
+  it("shows their base webhook's health, and a failed webhook in the error column", async () => {
+    const healthy = await tableStatuses(t.db, Date.now(), SOURCE_ID);
+    expect(healthy.length).toBeGreaterThan(0);
+    for (const r of healthy) {
+      expect(r.sync_type).toBe('webhook');
+      expect(r.webhook).toMatchObject({ status: 'active', last_error: null });
+      expect(r.webhook!.last_ping_at).not.toBeNull(); // the pings above reached the receiver
+    }
+    expect(formatStatusTable(healthy)).not.toMatch(/webhook (active|failed|not registered)/);
+    // What the service records when it cannot re-create a hook (saveProblem).
+    await t.db.query(
+      sql(
+        `UPDATE airmirror.webhooks SET status = 'failed', last_error = 'quota exceeded' WHERE source_id = $1`,
+        [SOURCE_ID],
+      ),
+    );
+    try {
+      const failing = await tableStatuses(t.db, Date.now(), SOURCE_ID);
+      expect(failing[0].webhook).toMatchObject({ status: 'failed', last_error: 'quota exceeded' });
+      expect(formatStatusTable(failing)).toContain('webhook failed: quota exceeded');
+    } finally {
+      await t.db.query(
+        sql(`UPDATE airmirror.webhooks SET status = 'active', last_error = NULL WHERE source_id = $1`, [
+          SOURCE_ID,
+        ]),
+      );
     }
   });
 });
