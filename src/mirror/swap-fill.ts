@@ -26,11 +26,11 @@ import type { TableMapping } from './types.ts';
  * one INSERT … ON CONFLICT DO UPDATE of the last version of each id, in one transaction.
  */
 
-/** Bytes of COPY text gathered before they are encoded (a page is ~60–80 KB). */
+/** Characters of COPY text gathered before they are encoded to bytes (a page is ~60–80 K). */
 const CHUNK_CHARS = 64 * 1024;
 /** The staging table's ordinal column: not a snake_case name, so never a mirror column. */
 const ORD = quoteIdent('airmirror ord');
-const STAGE = 'airmirror_fill_stage';
+const STAGE = quoteIdent('airmirror_fill_stage');
 
 export interface FillResult {
   inserted: number;
