@@ -13,7 +13,7 @@
  * the syncer's CPU is measured without the emulator's. Bounded: well under 3 minutes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -200,6 +200,46 @@ async function listingOnly(url: string, records: number) {
   };
 }
 
+/**
+ * CPU used so far by the three parties sharing the 2 cores — airmirror (this process), the
+ * emulator (its child) and Postgres (every `postgres` process) — read from /proc; null where there
+ * is no /proc. It shows where a run's time goes.
+ */
+function cpuSplit(emulatorPid: number | undefined): CpuSplit | null {
+  if (emulatorPid === undefined || !existsSync('/proc/self/stat')) return null;
+  const ticksMs = (pid: number | string) => {
+    try {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, at USER_HZ = 100
+    } catch {
+      return 0; // a process that just ended
+    }
+  };
+  let postgres = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') postgres += ticksMs(pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const self = process.cpuUsage();
+  return { airmirror: (self.user + self.system) / 1000, emulator: ticksMs(emulatorPid), postgres };
+}
+
+interface CpuSplit {
+  airmirror: number;
+  emulator: number;
+  postgres: number;
+}
+
+const diffSplit = (a: CpuSplit, b: CpuSplit): CpuSplit => ({
+  airmirror: round(a.airmirror - b.airmirror),
+  emulator: round(a.emulator - b.emulator),
+  postgres: round(a.postgres - b.postgres),
+});
+
 async function fullLoad(db: Database, records: number) {
   const emu = await startEmulatorProcess(records);
   try {
@@ -207,9 +247,11 @@ async function fullLoad(db: Database, records: number) {
     await db.query(sql('TRUNCATE airmirror.sources CASCADE'));
     await ensureSourcesFromConfig(db, BASE_CONFIG);
     const syncer = syncerFor(db, emu.url, 1_000_000);
+    const cpu0 = cpuSplit(emu.child.pid);
     const t0 = process.hrtime.bigint();
     const [r] = await syncer.syncAll();
     const wall = ms(t0);
+    const cpu1 = cpuSplit(emu.child.pid);
     assertOk(r, `full load of ${records}`);
     return {
       syncer,
@@ -217,6 +259,7 @@ async function fullLoad(db: Database, records: number) {
       records: seen(r),
       wall_ms: round(wall),
       records_per_second: round(seen(r) / (wall / 1000)),
+      cpu_ms: cpu0 && cpu1 ? diffSplit(cpu1, cpu0) : null,
     };
   } catch (err) {
     emu.child.kill();
@@ -242,11 +285,13 @@ async function main(): Promise<void> {
     const cold = await fullLoad(db, 10_000);
     cold.emu.child.kill();
     const warm: number[] = [];
+    const cpus: CpuSplit[] = [];
     let small: Awaited<ReturnType<typeof fullLoad>> | undefined;
     for (let i = 0; i < WARM_RUNS; i++) {
       small = await fullLoad(db, 10_000);
       small.emu.child.kill();
       warm.push(small.records_per_second);
+      if (small.cpu_ms) cpus.push(small.cpu_ms);
     }
     out.full_load_10k = {
       records: small!.records,
@@ -255,6 +300,15 @@ async function main(): Promise<void> {
       min_records_per_second: Math.min(...warm),
       max_records_per_second: Math.max(...warm),
       cold_first_sync_records_per_second: cold.records_per_second,
+      // Medians over the warm runs; the three share the machine's 2 cores.
+      cpu_ms_per_run:
+        cpus.length > 0
+          ? {
+              airmirror: median(cpus.map((c) => c.airmirror)),
+              emulator: median(cpus.map((c) => c.emulator)),
+              postgres: median(cpus.map((c) => c.postgres)),
+            }
+          : null,
       target: 'records_per_second (median of warm runs) >= 20000',
     };
 
@@ -266,6 +320,7 @@ async function main(): Promise<void> {
         records: big.records,
         wall_ms: big.wall_ms,
         records_per_second: big.records_per_second,
+        cpu_ms: big.cpu_ms,
       };
 
       // no-change sweep of 100k: CPU of this process, and mirror writes
