@@ -38,7 +38,12 @@ export class CopyInQuery implements pg.Submittable {
 
   handleCopyInResponse(connection: pg.Connection): void {
     const c = connection as unknown as CopyConnection;
-    for (const chunk of this.data) c.sendCopyFromChunk(chunk);
+    // pg copies each chunk with Buffer#copy: a plain Uint8Array (one transferred from a worker) is
+    // viewed as a Buffer, without copying its bytes.
+    for (const chunk of this.data)
+      c.sendCopyFromChunk(
+        Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+      );
     c.endCopyFrom();
   }
 

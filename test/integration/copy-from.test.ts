@@ -33,6 +33,16 @@ describe('Database.copyFrom', () => {
     ]);
   });
 
+  it('takes plain Uint8Array chunks as well as Buffers (the type says Uint8Array)', async () => {
+    await db.query(sql('TRUNCATE copying.t'));
+    const bytes = new TextEncoder().encode('4\tfour\n');
+    expect(Buffer.isBuffer(bytes)).toBe(false);
+    expect((await db.copyFrom({ text: 'COPY copying.t (id, label) FROM STDIN', data: [bytes] })).rows).toBe(
+      1,
+    );
+    expect(await ids()).toEqual([{ id: 4, label: 'four' }]);
+  });
+
   it('a refused row undoes the whole COPY, and the connection serves the next one', async () => {
     await db.query(sql('TRUNCATE copying.t'));
     await expect(db.copyFrom(copy(lines('1\tok', 'not-a-number\tbad')))).rejects.toBeInstanceOf(
