@@ -46,3 +46,17 @@ function fieldOf(path: readonly PropertyKey[]): string | undefined {
   }
   return keys.join('.') || undefined;
 }
+
+/**
+ * A request's JSON body for the /api groups; an empty body reads as `{}` (POSTs whose settings
+ * are all optional), malformed JSON is one 400 `PARSE_ERROR`.
+ */
+export async function readJsonBody(req: { text(): Promise<string> }): Promise<unknown> {
+  const text = await req.text();
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw badRequest('Malformed JSON body', undefined, 'PARSE_ERROR');
+  }
+}

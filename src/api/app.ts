@@ -4,12 +4,12 @@
  * Errors become responses at ONE boundary (`onError` → apiErrorBody). Tokens are encrypted
  * before they are stored and never returned or logged.
  */
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import type { z } from 'zod';
 import type { AirtableTable, BaseSchema } from '../airtable/types.ts';
 import { quoteIdent } from '../db/quote.ts';
 import { sql } from '../db/sql.ts';
-import { parseRequest } from '../validation.ts';
+import { parseRequest, readJsonBody } from '../validation.ts';
 import { AirmirrorError, apiErrorBody, asAirmirrorError, badRequest, conflict, notFound } from '../errors.ts';
 import { buildBaseMapping } from '../mirror/mapping.ts';
 import { dropMirrorTable, emptyMirrorTable } from '../mirror/ddl.ts';
@@ -131,7 +131,7 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
   });
 
   app.post('/sources', async (c) => {
-    const body = parse(CreateSourceRequest, await jsonBody(c));
+    const body = parse(CreateSourceRequest, await readJsonBody(c.req));
     const schemaName = body.schema_name ?? 'public';
     for (const r of await store.all<{ base_id: string; schema_name: string }>(
       db,
@@ -237,7 +237,7 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
   app.get('/schemas/:id', async (c) => c.json(await schemaJson(c.req.param('id'))));
 
   app.patch('/schemas/:id', async (c) => {
-    const raw = await jsonBody(c);
+    const raw = await readJsonBody(c.req);
     refuseCdc(raw);
     const body = parse(PatchSchemaRequest, raw);
     const current = await loadTable(c.req.param('id'));
@@ -343,16 +343,6 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
 }
 
 // ---- request parsing ----------------------------------------------------------------------------
-
-async function jsonBody(c: Context): Promise<unknown> {
-  const text = await c.req.text();
-  if (text.trim() === '') return {};
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw badRequest('Malformed JSON body', undefined, 'PARSE_ERROR');
-  }
-}
 
 /** zod → one clear 400 naming the field (`attr`), for the first problem found. */
 export function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {

@@ -1,6 +1,6 @@
-import { Hono, type Context } from 'hono';
-import { parseRequest } from '../validation.ts';
-import { apiErrorBody, asAirmirrorError, badRequest } from '../errors.ts';
+import { Hono } from 'hono';
+import { parseRequest, readJsonBody } from '../validation.ts';
+import { apiErrorBody, asAirmirrorError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { verifyAirtableMac } from './mac.ts';
 import { WebhookRequest } from './schemas.ts';
@@ -18,13 +18,13 @@ export function webhookRoutes(service: WebhookService, log?: Logger): Hono {
     return c.json(apiErrorBody(e), e.status as 400);
   });
   app.post('/sources/:id/webhook', async (c) => {
-    parseRequest(WebhookRequest, await optionalJson(c));
+    parseRequest(WebhookRequest, await readJsonBody(c.req));
     const { created, webhook } = await service.register(c.req.param('id'));
     return c.json(webhook, created ? 201 : 200);
   });
   app.get('/sources/:id/webhook', async (c) => c.json(await service.info(c.req.param('id'))));
   app.post('/sources/:id/webhook/inputs', async (c) => {
-    parseRequest(WebhookRequest, await optionalJson(c));
+    parseRequest(WebhookRequest, await readJsonBody(c.req));
     return c.json(await service.rotate(c.req.param('id')));
   });
   app.delete('/sources/:id/webhook', async (c) => {
@@ -32,17 +32,6 @@ export function webhookRoutes(service: WebhookService, log?: Logger): Hono {
     return c.body(null, 204);
   });
   return app;
-}
-
-/** The body of a settings-free POST: none at all reads as `{}`. */
-async function optionalJson(c: Context): Promise<unknown> {
-  const text = await c.req.text();
-  if (text.trim() === '') return {};
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw badRequest('Malformed JSON body', undefined, 'PARSE_ERROR');
-  }
 }
 
 /** Pings are tiny (reference §4.4); anything much bigger is not from Airtable. */
