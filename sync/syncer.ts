@@ -363,18 +363,9 @@ export function createSyncer(deps: SyncerDeps): Syncer {
       counters,
     };
     try {
-      try {
-        await applyTableEvent(db, source.id, row.tableId, 'start');
-      } catch (err) {
-        if (err instanceof IllegalTransition) return skipped(source, row, `not started: ${err.message}`);
-        throw err;
-      }
-      const runId = await startRun(db, {
-        sourceId: source.id,
-        tableId: row.tableId,
-        tableName: row.tableName,
-        kind: row.syncType,
-      });
+      const begun = await beginTableRun(source, row);
+      if ('skipped' in begun) return begun.skipped;
+      const { runId } = begun;
       runProgress.track(runId, counters);
       let swept = false;
       try {
@@ -422,6 +413,30 @@ export function createSyncer(deps: SyncerDeps): Syncer {
     }
   }
 
+  /**
+   * A table's run begins: its state moves to Running and a run is recorded. A table whose state
+   * cannot start (already running, paused…) is skipped, with the reason.
+   */
+  async function beginTableRun(
+    source: SourceRow,
+    row: TableRow,
+  ): Promise<{ runId: string } | { skipped: TableSyncResult }> {
+    try {
+      await applyTableEvent(db, source.id, row.tableId, 'start');
+    } catch (err) {
+      if (err instanceof IllegalTransition)
+        return { skipped: skipped(source, row, `not started: ${err.message}`) };
+      throw err;
+    }
+    const runId = await startRun(db, {
+      sourceId: source.id,
+      tableId: row.tableId,
+      tableName: row.tableName,
+      kind: row.syncType,
+    });
+    return { runId };
+  }
+
   /** A source-level failure (e.g. the schema could not be read) fails each table it concerns. */
   async function failTables(
     source: SourceRow,
@@ -434,21 +449,12 @@ export function createSyncer(deps: SyncerDeps): Syncer {
         out.push(skipped(source, row, 'paused'));
         continue;
       }
-      try {
-        await applyTableEvent(db, source.id, row.tableId, 'start');
-      } catch (err) {
-        if (err instanceof IllegalTransition) {
-          out.push(skipped(source, row, `not started: ${err.message}`));
-          continue;
-        }
-        throw err;
+      const begun = await beginTableRun(source, row);
+      if ('skipped' in begun) {
+        out.push(begun.skipped);
+        continue;
       }
-      const runId = await startRun(db, {
-        sourceId: source.id,
-        tableId: row.tableId,
-        tableName: row.tableName,
-        kind: row.syncType,
-      });
+      const { runId } = begun;
       await applyTableEvent(db, source.id, row.tableId, 'fail', { error: message });
       await finishRun(db, runId, 'failed', newCounters(), message, log);
       out.push({
