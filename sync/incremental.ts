@@ -27,6 +27,7 @@ import { applyRecords, takeFence } from '../src/mirror/index.ts';
 import type { ColumnMapping, Origin } from '../src/mirror/types.ts';
 import type { SyncStrategy, TableSyncContext } from './strategy.ts';
 import { isListingRestart } from './sweep.ts';
+import { countWrite } from './runs.ts';
 
 export interface IncrementalOptions {
   /** How far before the high-water mark each listing starts. Default 5 minutes. */
@@ -146,11 +147,7 @@ async function listAndApply(
       sourceId: source.id,
       fetchedBefore: fence,
     });
-    run.inserted += res.inserted;
-    run.updated += res.updated;
-    run.unchanged += res.unchanged;
-    run.fencedOut += res.fencedOut;
-    run.cellErrors += res.cellErrors;
+    countWrite(run, res);
     // These rows were written outside the sweep: its hash cache must not vouch for them any more.
     for (const r of page.records) ctx.hashCache.forget(table.tableId, r.id);
     for (const r of page.records) {

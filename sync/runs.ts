@@ -136,6 +136,18 @@ export async function finishRun(
   else log.info(line, 'sync run');
 }
 
+/** Adds what one write (the write path's or a swap fill's) did to a run's counters. */
+export function countWrite(
+  run: RunCounters,
+  w: { inserted: number; updated: number; unchanged: number; cellErrors: number; fencedOut?: number },
+): void {
+  run.inserted += w.inserted;
+  run.updated += w.updated;
+  run.unchanged += w.unchanged;
+  run.fencedOut += w.fencedOut ?? 0;
+  run.cellErrors += w.cellErrors;
+}
+
 /** Adds `b` into `a` (a source-level summary of its tables' runs). */
 export function addCounters(a: RunCounters, b: RunCounters): RunCounters {
   for (const k of Object.keys(a) as (keyof RunCounters)[]) a[k] += b[k];

@@ -8,6 +8,7 @@ import { recordsSpan, spanKey, type PageMemo } from './page-memo.ts';
 import { scanListPage, scannedRecord, type ScannedPage } from './page-scan.ts';
 import { SwapFillBatch } from '../src/mirror/swap-fill.ts';
 import type { TableSyncContext } from './strategy.ts';
+import { countWrite } from './runs.ts';
 
 /**
  * The full_refresh sweep of one table (DESIGN flow 2, ARCHITECTURE "the fence"):
@@ -210,10 +211,7 @@ async function sweepOnce(ctx: TableSyncContext, opts: SweepRun): Promise<void> {
   const flushFill = async (f: SwapFillBatch) => {
     await opts.swapReady;
     const { written, ...result } = await f.write(ctx.db);
-    run.inserted += result.inserted;
-    run.updated += result.updated;
-    run.unchanged += result.unchanged;
-    run.cellErrors += result.cellErrors;
+    countWrite(run, result);
     // Written (the statement committed): learn. Rows the proxy or a webhook wrote meanwhile are
     // forgotten by the rebuild's post-promote catch-up.
     for (const [id, hash] of written) hashCache.learn(tableId, id, hash);
@@ -232,11 +230,7 @@ async function sweepOnce(ctx: TableSyncContext, opts: SweepRun): Promise<void> {
       sourceId: ctx.source.id,
       fetchedBefore: fence,
     });
-    run.inserted += res.inserted;
-    run.updated += res.updated;
-    run.unchanged += res.unchanged;
-    run.fencedOut += res.fencedOut;
-    run.cellErrors += res.cellErrors;
+    countWrite(run, res);
     // Committed: learn. If the fence skipped some rows, only the written ones are certain.
     // A fenced row keeps a newer write, so this version must not be remembered as the row's.
     // Without the fenced ids, only the rows certainly written are learned.
