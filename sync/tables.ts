@@ -27,9 +27,7 @@ export interface TableRow {
 
 const COLUMNS = TABLES_COLUMNS.join(', ');
 
-type Raw = TablesRow;
-
-function toRow(r: Raw): TableRow {
+function toRow(r: TablesRow): TableRow {
   return {
     id: r.id,
     sourceId: r.source_id,
@@ -53,7 +51,7 @@ function toRow(r: Raw): TableRow {
 }
 
 export async function loadTableRows(q: Queryable, sourceId: string): Promise<TableRow[]> {
-  const r = await q.query<Raw>(
+  const r = await q.query<TablesRow>(
     sql(`SELECT ${COLUMNS} FROM airmirror.tables WHERE source_id = $1 ORDER BY table_name, table_id`, [
       sourceId,
     ]),
@@ -66,7 +64,7 @@ export async function loadTableRow(
   sourceId: string,
   tableId: string,
 ): Promise<TableRow | undefined> {
-  const r = await q.query<Raw>(
+  const r = await q.query<TablesRow>(
     sql(`SELECT ${COLUMNS} FROM airmirror.tables WHERE source_id = $1 AND table_id = $2`, [
       sourceId,
       tableId,
