@@ -70,6 +70,14 @@ function runningRuns(sourceId?: string) {
   );
 }
 
+interface WebhookRow {
+  source_id: string;
+  status: string;
+  last_ping_at: Date | null;
+  last_error: string | null;
+  expiration_time: Date | null;
+}
+
 interface RunningRun {
   source_id: string;
   table_id: string;
@@ -82,25 +90,18 @@ interface RunningRun {
 }
 
 export async function tableStatuses(q: Queryable, now: number, sourceId?: string): Promise<TableStatus[]> {
-  const rows = await all<TableRow>(q, listTables(sourceId));
-  const runs = new Map(
-    (await all<RunningRun>(q, runningRuns(sourceId))).map((r) => [`${r.source_id}/${r.table_id}`, r]),
-  );
+  const [rows, running, webhooks] = await Promise.all([
+    all<TableRow>(q, listTables(sourceId)),
+    all<RunningRun>(q, runningRuns(sourceId)),
+    all<WebhookRow>(q, webhooksOf(sourceId)),
+  ]);
+  const tableKey = (t: { source_id: string; table_id: string }) => `${t.source_id}/${t.table_id}`;
+  const runs = new Map(running.map((r) => [tableKey(r), r]));
   const progressOf = (run: RunningRun | undefined, expected: number): SyncProgress | null =>
     run
       ? { started_at: run.started_at.toISOString(), records_seen: run.records_seen, expected_rows: expected }
       : null;
-  const hooks = new Map(
-    (
-      await all<{
-        source_id: string;
-        status: string;
-        last_ping_at: Date | null;
-        last_error: string | null;
-        expiration_time: Date | null;
-      }>(q, webhooksOf(sourceId))
-    ).map((w) => [w.source_id, w]),
-  );
+  const hooks = new Map(webhooks.map((w) => [w.source_id, w]));
   const webhookOf = (t: TableRow): WebhookHealth | null => {
     if (t.sync_type !== 'webhook') return null;
     const w = hooks.get(t.source_id);
@@ -112,11 +113,11 @@ export async function tableStatuses(q: Queryable, now: number, sourceId?: string
       expiration_time: w.expiration_time?.toISOString() ?? null,
     };
   };
-  const known = new Set(rows.map((t) => `${t.source_id}/${t.table_id}`));
+  const known = new Set(rows.map(tableKey));
   // A first sync builds its tables out of sight (the swap schema); until it promotes them they
   // have no airmirror.tables row, but they are running and shown so, with their progress.
   const building: TableStatus[] = [...runs.values()]
-    .filter((r) => !known.has(`${r.source_id}/${r.table_id}`))
+    .filter((r) => !known.has(tableKey(r)))
     .map((r) => ({
       source_id: r.source_id,
       base_id: r.base_id,
@@ -153,10 +154,7 @@ export async function tableStatuses(q: Queryable, now: number, sourceId?: string
       latest_error: t.latest_error,
       needs_catchup: t.needs_catchup,
       next_run_at: t.next_run_at ? t.next_run_at.toISOString() : null,
-      progress:
-        t.status === 'Running'
-          ? progressOf(runs.get(`${t.source_id}/${t.table_id}`), Number(t.row_count))
-          : null,
+      progress: t.status === 'Running' ? progressOf(runs.get(tableKey(t)), Number(t.row_count)) : null,
       webhook: webhookOf(t),
     }))
     .concat(building);
