@@ -7,9 +7,8 @@
  * Self-contained: its own embedded Postgres in a temp dir, the emulator in-process over HTTP,
  * loopback only, bounded in time.
  */
-import { serve } from '@hono/node-server';
+import { serveHttp } from '../src/serve-http.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -36,19 +35,9 @@ const THROUGHPUT_MS = Number(process.env.BENCH_PROXY_MS ?? 4_000);
 const CONCURRENCY = Number(process.env.BENCH_PROXY_CONCURRENCY ?? 32);
 
 type Server = { url: string; close: () => Promise<void> };
-function serveFetch(fetchHandler: (req: Request) => Response | Promise<Response>): Promise<Server> {
-  return new Promise((resolve) => {
-    const server = serve({ fetch: fetchHandler, hostname: '127.0.0.1', port: 0 }, (info: AddressInfo) =>
-      resolve({
-        url: `http://127.0.0.1:${info.port}`,
-        close: () =>
-          new Promise<void>((done) => {
-            (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-            server.close(() => done());
-          }),
-      }),
-    );
-  });
+async function serveFetch(fetchHandler: (req: Request) => Response | Promise<Response>): Promise<Server> {
+  const server = await serveHttp(fetchHandler);
+  return { url: `http://127.0.0.1:${server.port}`, close: server.close };
 }
 
 function nextMessage<T>(w: Worker): Promise<T> {

@@ -3,7 +3,6 @@
  * unless DATABASE_URL), migrations, the syncer and its scheduler, the write-through proxy, the
  * management API, webhooks in, events out, metrics — and, in demo mode, the Airtable emulator.
  */
-import { serve, type ServerType } from '@hono/node-server';
 import {
   createAirtableClient,
   createNodeFetch,
@@ -22,6 +21,7 @@ import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { runWithSyncer, Scheduler } from './scheduler/index.ts';
 import { CatchupLoop } from './catchup-loop.ts';
+import { serveHttp } from './serve-http.ts';
 import { enableDemoWebhooks } from './demo-webhooks.ts';
 import { apiExtraGroups, createServerApp } from './server.ts';
 import { createWebhookService, webhookReceiver, webhookStrategy } from './webhooks/index.ts';
@@ -213,9 +213,8 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       proxy: proxy.app,
     });
 
-    const server = await listen(app, config.host, config.port);
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : config.port;
+    const server = await serveHttp(app.fetch, { host: config.host, port: config.port });
+    const port = server.port;
     const host = config.host.includes(':') ? `[${config.host}]` : config.host;
     const url = `http://${host}:${port}`;
     demoAddress.url = url.replace(/\/\/(0\.0\.0\.0|\[::\])(?=:)/, '//127.0.0.1');
@@ -248,7 +247,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     });
 
     // Pushed last so it runs first: stop taking requests before the loops and Postgres go away.
-    cleanups.push(() => closeServer(server));
+    cleanups.push(() => server.close());
 
     return {
       url,
@@ -271,27 +270,14 @@ function connectionStringOf(db: Database): string {
   return o.connectionString ?? '';
 }
 
-function listen(app: { fetch: (req: Request) => Response | Promise<Response> }, host: string, port: number) {
-  return new Promise<ServerType>((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, hostname: host, port }, () => resolve(server));
-    server.once('error', reject);
-  });
-}
-
-function closeServer(server: ServerType): Promise<void> {
-  return new Promise((resolve) => {
-    (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-    server.close(() => resolve());
-  });
-}
-
-/** Counts Airtable answers by status (syncer, webhooks, API), and 429s per base. */
+/** The Node fetch for Airtable calls, its sockets closed when the process stops. */
 function nodeFetchClosedOnStop(cleanups: Array<() => Promise<void>>): typeof fetch {
   const f = createNodeFetch();
   cleanups.push(async () => f.close());
   return f;
 }
 
+/** Counts Airtable answers by status (syncer, webhooks, API), and 429s per base. */
 function instrumentFetch(f: typeof fetch, metrics: Metrics): typeof fetch {
   return async (input, init) => {
     const res = await f(input, init);

@@ -1,5 +1,4 @@
-import { serve } from '@hono/node-server';
-import type { AddressInfo } from 'node:net';
+import { serveHttp } from '../serve-http.ts';
 import type { Emulator } from './index.ts';
 
 export interface EmulatorServer {
@@ -13,31 +12,17 @@ export interface EmulatorServer {
  * limit (16 KiB) would refuse long URLs before the emulator sees them, so it is raised: the
  * emulator itself enforces Airtable's 16,000-character URL limit (reference §1.1).
  */
-export function startEmulatorServer(
+export async function startEmulatorServer(
   emulator: Emulator,
   opts: { port?: number; host?: string } = {},
 ): Promise<EmulatorServer> {
   const host = opts.host ?? '127.0.0.1';
-  return new Promise((resolve, reject) => {
-    const server = serve(
-      {
-        fetch: emulator.app.fetch,
-        port: opts.port ?? 0,
-        hostname: host,
-        serverOptions: { maxHeaderSize: 64 * 1024 },
-      },
-      (info: AddressInfo) => {
-        resolve({
-          url: `http://${host}:${info.port}`,
-          close: () =>
-            new Promise<void>((done) => {
-              emulator.control.clearFaults();
-              server.close(() => done());
-              (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-            }),
-        });
-      },
-    );
-    server.once('error', reject);
-  });
+  const server = await serveHttp(emulator.app.fetch, { host, port: opts.port, maxHeaderSize: 64 * 1024 });
+  return {
+    url: `http://${host}:${server.port}`,
+    close: () => {
+      emulator.control.clearFaults(); // releases requests a 'hang' fault holds
+      return server.close();
+    },
+  };
 }

@@ -1,23 +1,12 @@
-import { serve } from '@hono/node-server';
+import { serveHttp as listen } from '../../src/serve-http.ts';
 import { request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 
 /** Serves a fetch handler over HTTP on 127.0.0.1 with an OS-chosen port. */
 export async function serveHttp(
   fetchHandler: (req: Request) => Response | Promise<Response>,
 ): Promise<{ url: string; close: () => Promise<void> }> {
-  return new Promise((resolve) => {
-    const server = serve({ fetch: fetchHandler, hostname: '127.0.0.1', port: 0 }, (info: AddressInfo) => {
-      resolve({
-        url: `http://127.0.0.1:${info.port}`,
-        close: () =>
-          new Promise<void>((done) => {
-            (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-            server.close(() => done());
-          }),
-      });
-    });
-  });
+  const server = await listen(fetchHandler);
+  return { url: `http://127.0.0.1:${server.port}`, close: server.close };
 }
 
 export interface SeenRequest {
