@@ -17,12 +17,12 @@ import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { quoteIdent, quoteQualified } from '../src/db/quote.ts';
 import { sql } from '../src/db/sql.ts';
-import { createEmulator, DEMO_BASE_ID, EMULATOR_TOKEN } from '../src/emulator/index.ts';
+import { createEmulator, DEMO_BASE_ID, EMULATOR_TOKEN } from '../emulator/index.ts';
 import { loadMapping } from '../src/mirror/index.ts';
 import { webhookReceiver } from '../src/webhooks/routes.ts';
 import { createWebhookService } from '../src/webhooks/service.ts';
 import { webhookStrategy } from '../src/webhooks/strategy.ts';
-import { ensureSourcesFromConfig } from '../sync/sources.ts';
+import { ensureSourcesFromConfig } from '../src/bookkeeping/sources.ts';
 import { createSyncer } from '../sync/syncer.ts';
 
 const API_URL = 'https://api.airtable.com';

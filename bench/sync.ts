@@ -25,11 +25,11 @@ import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { quoteQualified } from '../src/db/quote.ts';
 import { sql } from '../src/db/sql.ts';
-import { createEmulator, DEMO_BASE_ID, EMULATOR_TOKEN } from '../src/emulator/index.ts';
-import { startEmulatorServer } from '../src/emulator/server.ts';
+import { createEmulator, DEMO_BASE_ID, EMULATOR_TOKEN } from '../emulator/index.ts';
+import { startEmulatorServer } from '../emulator/server.ts';
 import { loadMapping } from '../src/mirror/index.ts';
 import { createHashCache } from '../sync/hash-cache.ts';
-import { ensureSourcesFromConfig } from '../sync/sources.ts';
+import { ensureSourcesFromConfig } from '../src/bookkeeping/sources.ts';
 import { createSyncer, type SourceSyncResult } from '../sync/syncer.ts';
 
 /**

@@ -4,7 +4,7 @@ import { asAirmirrorError, type AirmirrorError } from '../src/errors.ts';
 import type { Logger } from '../src/log.ts';
 import { nodeIncomingOf, readBodyLimited, type NodeIncoming } from './body.ts';
 import { takeBudgetSlot, type ProxyBudget } from './budget-gate.ts';
-import type { CatchupItem, CatchupSink } from './catchup-types.ts';
+import type { CatchupItem, CatchupSink } from '../src/catchup/types.ts';
 import { invalidJson, proxyErrorBody, upstreamTimeout, upstreamUnreachable } from './errors.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 import { parseProxyUrl, upstreamUrlFor } from './route.ts';

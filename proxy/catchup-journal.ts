@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { CatchupJournal } from './catchup-queue.ts';
-import type { CatchupItem } from './catchup-types.ts';
+import type { CatchupItem } from '../src/catchup/types.ts';
 
 export const JOURNAL_FILE = 'proxy-catchup.jsonl';
 

@@ -1,7 +1,7 @@
 import type { Database } from '../src/db/database.ts';
 import type { Logger } from '../src/log.ts';
-import { insertCatchup, markNeedsCatchup } from './catchup-sql.ts';
-import type { CatchupItem, CatchupSink } from './catchup-types.ts';
+import { insertCatchup, markNeedsCatchup } from '../src/catchup/store.ts';
+import type { CatchupItem, CatchupSink } from '../src/catchup/types.ts';
 
 /** Durable local copy of queued items until Postgres has them (a file on Node; none on Workers). */
 export interface CatchupJournal {

@@ -1,4 +1,4 @@
-import type { SourcesRow } from '../src/db/catalog.ts';
+import type { SourcesRow } from '../src/bookkeeping/rows.ts';
 import type { Database } from '../src/db/database.ts';
 import { sql } from '../src/db/sql.ts';
 import type { Logger } from '../src/log.ts';

@@ -1,7 +1,7 @@
 import { createDatabase, type Database } from '../src/db/database.ts';
 import { createProxy, type Proxy } from './app.ts';
-import { insertCatchup, markNeedsCatchup } from './catchup-sql.ts';
-import type { CatchupItem, CatchupSink } from './catchup-types.ts';
+import { insertCatchup, markNeedsCatchup } from '../src/catchup/store.ts';
+import type { CatchupItem, CatchupSink } from '../src/catchup/types.ts';
 import { createPgWriter } from './pg-writer.ts';
 
 /**

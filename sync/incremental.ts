@@ -27,7 +27,7 @@ import { applyRecords, takeFence } from '../src/mirror/index.ts';
 import type { ColumnMapping, Origin } from '../src/mirror/types.ts';
 import type { SyncStrategy, TableSyncContext } from './strategy.ts';
 import { isListingRestart } from './sweep.ts';
-import { countWrite } from './runs.ts';
+import { countWrite } from '../src/bookkeeping/runs.ts';
 
 export interface IncrementalOptions {
   /** How far before the high-water mark each listing starts. Default 5 minutes. */

@@ -22,22 +22,29 @@ export { strategyRegistry } from './strategy.ts';
 export { fullRefreshStrategy } from './full-refresh.ts';
 export { sweepTable, isListingRestart, ListingRestartsExhausted, type SweepRun } from './sweep.ts';
 export { createHashCache, hashText, recordHash, type RecordHashCache } from './hash-cache.ts';
-export * from './state.ts';
+export * from '../src/bookkeeping/state.ts';
 export {
   applyTableEvent,
   loadTableRow,
   loadTableRows,
   failInterruptedRuns,
   type TableRow,
-} from './tables.ts';
+} from '../src/bookkeeping/tables.ts';
 export {
   ensureSourcesFromConfig,
   listSources,
   loadSource,
   configSourceId,
   type SourceRow,
-} from './sources.ts';
-export { newCounters, startRun, finishRun, type RunCounters, type RunKind, type RunStatus } from './runs.ts';
+} from '../src/bookkeeping/sources.ts';
+export {
+  newCounters,
+  startRun,
+  finishRun,
+  type RunCounters,
+  type RunKind,
+  type RunStatus,
+} from '../src/bookkeeping/runs.ts';
 export { verifySource, type TableDrift, type VerifyOptions, type VerifyReport } from './verify.ts';
 export { tokenResolver } from './tokens.ts';
 export { openCommandDatabase, syncerFromConfig } from './runtime.ts';

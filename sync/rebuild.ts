@@ -13,13 +13,13 @@ import {
 } from '../src/mirror/index.ts';
 import type { BaseMapping, TableMapping } from '../src/mirror/types.ts';
 import { oneLine } from './one-line.ts';
-import { finishRun, newCounters, startRun, type RunCounters } from './runs.ts';
-import type { SourceRow } from './sources.ts';
-import { canTransition } from './state.ts';
+import { finishRun, newCounters, startRun, type RunCounters } from '../src/bookkeeping/runs.ts';
+import type { SourceRow } from '../src/bookkeeping/sources.ts';
+import { canTransition } from '../src/bookkeeping/state.ts';
 import type { SyncClient } from './strategy.ts';
 import { countRows, sweepTable } from './sweep.ts';
 import type { SyncerEnv, TableSyncResult } from './syncer.ts';
-import { applyTableEvent, loadTableRows, type TableRow } from './tables.ts';
+import { applyTableEvent, loadTableRows, type TableRow } from '../src/bookkeeping/tables.ts';
 
 export interface RebuildArgs {
   source: SourceRow;

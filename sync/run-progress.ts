@@ -3,7 +3,7 @@ import type { Queryable } from '../src/db/database.ts';
 import { sql, type Sql } from '../src/db/sql.ts';
 import type { Logger } from '../src/log.ts';
 import { oneLine } from './one-line.ts';
-import type { RunCounters } from './runs.ts';
+import type { RunCounters } from '../src/bookkeeping/runs.ts';
 
 /** How often the counters of running syncs reach `airmirror.sync_runs`. */
 export const DEFAULT_PROGRESS_INTERVAL_MS = 2_000;

@@ -6,7 +6,7 @@ import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
 import type { Logger } from '../src/log.ts';
 import { loadOptionalStrategies } from './optional-strategies.ts';
-import { ensureSourcesFromConfig } from './sources.ts';
+import { ensureSourcesFromConfig } from '../src/bookkeeping/sources.ts';
 import type { SyncStrategy } from './strategy.ts';
 import { createSyncer, type Syncer, type SyncerDeps } from './syncer.ts';
 import { tokenResolver } from './tokens.ts';

@@ -4,9 +4,9 @@ import type { Logger } from '../src/log.ts';
 import type { TableMapping } from '../src/mirror/types.ts';
 import type { RecordHashCache } from './hash-cache.ts';
 import type { PageMemo } from './page-memo.ts';
-import type { RunCounters } from './runs.ts';
-import type { SourceRow } from './sources.ts';
-import type { TableRow } from './tables.ts';
+import type { RunCounters } from '../src/bookkeeping/runs.ts';
+import type { SourceRow } from '../src/bookkeeping/sources.ts';
+import type { TableRow } from '../src/bookkeeping/tables.ts';
 
 /**
  * What the syncer needs from the Airtable client (src/airtable `createAirtableClient`).

@@ -8,7 +8,7 @@ import { recordsSpan, spanKey, type PageMemo } from './page-memo.ts';
 import { scanListPage, scannedRecord, type ScannedPage } from './page-scan.ts';
 import { SwapFillBatch } from '../src/mirror/swap-fill.ts';
 import type { TableSyncContext } from './strategy.ts';
-import { countWrite } from './runs.ts';
+import { countWrite } from '../src/bookkeeping/runs.ts';
 
 /**
  * The full_refresh sweep of one table (DESIGN flow 2, ARCHITECTURE "the fence"):

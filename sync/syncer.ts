@@ -17,10 +17,10 @@ import { oneLine } from './one-line.ts';
 import { PageMemos } from './page-memo.ts';
 import { rebuildBase } from './rebuild.ts';
 import { RunProgress } from './run-progress.ts';
-import { finishRun, newCounters, startRun, type RunCounters } from './runs.ts';
+import { finishRun, newCounters, startRun, type RunCounters } from '../src/bookkeeping/runs.ts';
 import { RwLock } from './rwlock.ts';
-import { listSources, loadSource, type SourceRow } from './sources.ts';
-import { IllegalTransition } from './state.ts';
+import { listSources, loadSource, type SourceRow } from '../src/bookkeeping/sources.ts';
+import { IllegalTransition } from '../src/bookkeeping/state.ts';
 import {
   strategyRegistry,
   type ProgressReporter,
@@ -36,7 +36,7 @@ import {
   loadTableRow,
   loadTableRows,
   type TableRow,
-} from './tables.ts';
+} from '../src/bookkeeping/tables.ts';
 
 /** Session advisory lock held by the syncer process that did the start-up cleanup ('amsy'). */
 const SYNCER_LOCK = 0x616d7379;

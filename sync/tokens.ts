@@ -1,5 +1,5 @@
 import { createSecretBox } from '../src/crypto/secrets.ts';
-import type { SourceRow } from './sources.ts';
+import type { SourceRow } from '../src/bookkeeping/sources.ts';
 
 /**
  * The token of a source: env-configured sources have theirs in memory (from config, never stored);

@@ -4,7 +4,7 @@ import { sql } from '../src/db/sql.ts';
 import { convertRecord, loadMapping, schemaHash } from '../src/mirror/index.ts';
 import { rowsJson } from '../src/mirror/apply.ts';
 import type { ConvertedRecord, TableMapping } from '../src/mirror/types.ts';
-import { loadSource } from './sources.ts';
+import { loadSource } from '../src/bookkeeping/sources.ts';
 import type { SyncClient } from './strategy.ts';
 import { DEFAULT_MAX_RESTARTS, isListingRestart } from './sweep.ts';
 

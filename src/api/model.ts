@@ -4,7 +4,7 @@
  * documentation cannot drift from what is enforced.
  */
 import { z } from 'zod';
-import { SYNC_STATUSES } from '../../sync/state.ts';
+import { SYNC_STATUSES } from '../bookkeeping/state.ts';
 import { SYNC_FREQUENCIES, type SyncFrequency } from '../scheduler/frequency.ts';
 
 export const SYNC_TYPES = ['full_refresh', 'incremental', 'append', 'webhook'] as const;
@@ -18,8 +18,8 @@ export const FULL_REFRESH_INTERVALS = SYNC_FREQUENCIES.filter((f) => f !== 'neve
   'never'
 >[];
 
-// Statuses are the syncer's state machine's (sync/state.ts); the API only shows and pauses them.
-export { SYNC_STATUSES, type SyncStatus } from '../../sync/state.ts';
+// Statuses are the syncer's state machine's (src/bookkeeping/state.ts); the API only shows and pauses them.
+export { SYNC_STATUSES, type SyncStatus } from '../bookkeeping/state.ts';
 
 /** Airtable field types a table can be synced incrementally on (reference §5). */
 export const INCREMENTAL_FIELD_TYPES = ['lastModifiedTime', 'createdTime'] as const;

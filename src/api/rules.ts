@@ -4,7 +4,7 @@
  * Every refusal is a 4xx AirmirrorError naming the field at fault.
  */
 import { AirmirrorError, badRequest } from '../errors.ts';
-import { canTransition, transition, type StoredStatus } from '../../sync/state.ts';
+import { canTransition, transition, type StoredStatus } from '../bookkeeping/state.ts';
 import { DETECTED_PRIMARY_KEYS, findCandidate, type IncrementalCandidate } from './candidates.ts';
 import type { PatchSchemaRequest } from './model.ts';
 import type { PatchableColumn, TableRow } from './store.ts';

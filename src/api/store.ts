@@ -2,7 +2,7 @@
  * SQL of the management API over `airmirror.sources` / `airmirror.tables` (migrations 001, 003).
  * Small functions returning `{ text, values }`; values are always parameters.
  */
-import type { SourcesRow, TablesRow } from '../db/catalog.ts';
+import type { SourcesRow, TablesRow } from '../bookkeeping/rows.ts';
 import type { Queryable } from '../db/database.ts';
 import { sql } from '../db/sql.ts';
 

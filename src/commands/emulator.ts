@@ -1,5 +1,5 @@
-import { createEmulator, DEMO_BASE_ID, EMULATOR_TOKEN } from '../emulator/index.ts';
-import { startEmulatorServer } from '../emulator/server.ts';
+import { createEmulator, DEMO_BASE_ID, EMULATOR_TOKEN } from '../../emulator/index.ts';
+import { startEmulatorServer } from '../../emulator/server.ts';
 import { intFlag, parseFlags, untilSignal, UsageError, type Command } from './args.ts';
 
 const HELP = `usage: airmirror emulator [--port N] [--seed demo|empty] [--records N] [--rate-limit N|off]

@@ -6,8 +6,8 @@ import { ListingRestartRequired } from '../../src/airtable/errors.ts';
 import type { FetchFn } from '../../src/airtable/fetch-helpers.ts';
 import { MAX_GET_URL_LENGTH } from '../../src/airtable/list-params.ts';
 import { createRateBudget, type RateBudget } from '../../src/airtable/rate-budget.ts';
-import { createFakeClock, T0, type FakeClock } from './support/fake-clock.ts';
-import { API, mswFetch, TOKEN } from './support/msw-fetch.ts';
+import { createFakeClock, T0, type FakeClock } from '../support/fake-clock.ts';
+import { API, mswFetch, TOKEN } from '../support/msw-fetch.ts';
 import {
   BASE,
   listRecordsHandlers,
@@ -15,7 +15,7 @@ import {
   OTHER_BASE,
   recordId,
   TABLE,
-} from './support/records-handler.ts';
+} from '../support/records-handler.ts';
 
 function setup(fetch: FetchFn, opts: { clock?: FakeClock; budget?: RateBudget; timeoutMs?: number } = {}) {
   const clock = opts.clock ?? createFakeClock();

@@ -4,7 +4,7 @@ import { ListingRestartRequired } from '../../src/airtable/errors.ts';
 import { createRateBudget } from '../../src/airtable/rate-budget.ts';
 import type { AirtableRecord } from '../../src/airtable/types.ts';
 import { DEMO_BASE_ID, DEMO_TABLES, EMULATOR_TOKEN, useEmulator } from '../support/emulator.ts';
-import { createFakeClock } from './support/fake-clock.ts';
+import { createFakeClock } from '../support/fake-clock.ts';
 
 /**
  * The client against the project's Airtable emulator (in-process through msw), on one virtual

@@ -7,7 +7,7 @@ import {
   parseRetryAfter,
   scrubSecrets,
 } from '../../src/airtable/errors.ts';
-import { TOKEN } from './support/msw-fetch.ts';
+import { TOKEN } from '../support/msw-fetch.ts';
 
 const json = (v: unknown) => JSON.stringify(v);
 

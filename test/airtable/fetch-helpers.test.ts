@@ -9,8 +9,8 @@ import {
   type FetchFn,
 } from '../../src/airtable/fetch-helpers.ts';
 import { createRateBudget, DEFAULT_WINDOW_MS } from '../../src/airtable/rate-budget.ts';
-import { createFakeClock, settle, T0 } from './support/fake-clock.ts';
-import { API, mswFetch } from './support/msw-fetch.ts';
+import { createFakeClock, settle, T0 } from '../support/fake-clock.ts';
+import { API, mswFetch } from '../support/msw-fetch.ts';
 
 const URL_A = `${API}/v0/appAAAAAAAAAAAAAA/tblT`;
 const error = (type: string) => ({ error: { type, message: `${type} message` } });

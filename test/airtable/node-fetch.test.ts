@@ -10,8 +10,8 @@ import type { FetchFn } from '../../src/airtable/fetch-helpers.ts';
 import { createNodeFetch, type NodeFetch, type NodeFetchOptions } from '../../src/airtable/node-fetch.ts';
 import { createRateBudget } from '../../src/airtable/rate-budget.ts';
 import type { AirtableRecord } from '../../src/airtable/types.ts';
-import { createEmulator, DEMO_BASE_ID, DEMO_TABLES, EMULATOR_TOKEN } from '../../src/emulator/index.ts';
-import { startEmulatorServer } from '../../src/emulator/server.ts';
+import { createEmulator, DEMO_BASE_ID, DEMO_TABLES, EMULATOR_TOKEN } from '../../emulator/index.ts';
+import { startEmulatorServer } from '../../emulator/server.ts';
 import { AirmirrorError } from '../../src/errors.ts';
 
 /**

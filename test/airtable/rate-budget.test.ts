@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRateBudget, DEFAULT_WINDOW_MS } from '../../src/airtable/rate-budget.ts';
-import { createFakeClock, settle, T0 } from './support/fake-clock.ts';
+import { createFakeClock, settle, T0 } from '../support/fake-clock.ts';
 
 const APP_A = 'appAAAAAAAAAAAAAA';
 const APP_B = 'appBBBBBBBBBBBBBB';

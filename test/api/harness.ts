@@ -3,7 +3,7 @@ import { createAirtableClient, createRateBudget } from '../../src/airtable/index
 import { createApi, type ApiDeps } from '../../src/api/index.ts';
 import { createSecretBox } from '../../src/crypto/secrets.ts';
 import type { Database } from '../../src/db/database.ts';
-import { createEmulator, DEMO_BASE_ID, EMULATOR_TOKEN, type Emulator } from '../../src/emulator/index.ts';
+import { createEmulator, DEMO_BASE_ID, EMULATOR_TOKEN, type Emulator } from '../../emulator/index.ts';
 import { createLogger } from '../../src/log.ts';
 
 export { DEMO_BASE_ID, EMULATOR_TOKEN };

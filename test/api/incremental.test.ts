@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileFormula, isTruthy } from '../../src/emulator/formula/index.ts';
+import { compileFormula, isTruthy } from '../../emulator/formula/index.ts';
 import { incrementalFormula, reconciliationDue, recordTime } from '../../sync/incremental.ts';
 import type { TableSyncContext } from '../../sync/strategy.ts';
 

@@ -9,7 +9,7 @@ import { createApi } from '../../src/api/index.ts';
 import { createSecretBox } from '../../src/crypto/secrets.ts';
 import { quoteIdent, quoteQualified } from '../../src/db/quote.ts';
 import { sql } from '../../src/db/sql.ts';
-import { createEmulator, DEMO_BASE_ID, EMULATOR_TOKEN } from '../../src/emulator/index.ts';
+import { createEmulator, DEMO_BASE_ID, EMULATOR_TOKEN } from '../../emulator/index.ts';
 import {
   runWithSyncer,
   Scheduler,
@@ -24,7 +24,7 @@ import { tokenResolver } from '../../sync/tokens.ts';
 import { verifySource } from '../../sync/verify.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { emulatorFetch, SECRET_KEY } from './harness.ts';
-import { until } from '../scheduler/fake-clock.ts';
+import { until } from '../support/scheduler-clock.ts';
 
 const { db } = await createTestDatabase();
 const MIN = 60_000;

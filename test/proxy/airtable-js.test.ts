@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/database.ts';
 import { quoteIdent, quoteQualified } from '../../src/db/quote.ts';
 import { sql } from '../../src/db/sql.ts';
-import { DEMO_BASE_ID } from '../../src/emulator/index.ts';
+import { DEMO_BASE_ID } from '../../emulator/index.ts';
 import type { TableMapping } from '../../src/mirror/types.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { startStack, type Stack } from './harness.ts';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFileJournal } from '../../proxy/catchup-journal.ts';
 import { CatchupQueue } from '../../proxy/catchup-queue.ts';
-import type { CatchupItem } from '../../proxy/catchup-types.ts';
+import type { CatchupItem } from '../../src/catchup/types.ts';
 import { createDatabase } from '../../src/db/database.ts';
 import { freePort } from '../../src/db/embedded.ts';
 import { sql } from '../../src/db/sql.ts';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { AirtableRecord } from '../../src/airtable/types.ts';
 import type { Database } from '../../src/db/database.ts';
 import { sql } from '../../src/db/sql.ts';
-import { DEMO_BASE_ID } from '../../src/emulator/index.ts';
+import { DEMO_BASE_ID } from '../../emulator/index.ts';
 import { applyRecords, deleteUnseen } from '../../src/mirror/apply.ts';
 import { takeFence } from '../../src/mirror/fence.ts';
 import { createTestDatabase } from '../support/db.ts';

@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { JOURNAL_FILE } from '../../proxy/catchup-journal.ts';
-import { drainCatchup } from '../../proxy/drain.ts';
+import { drainCatchup } from '../../src/catchup/drain.ts';
 import { createDatabase, type Database } from '../../src/db/database.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from '../../src/db/embedded.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { sql } from '../../src/db/sql.ts';
-import { EMULATOR_TOKEN } from '../../src/emulator/index.ts';
+import { EMULATOR_TOKEN } from '../../emulator/index.ts';
 import { verifySource } from '../../sync/verify.ts';
 import { startStack, type Stack } from './harness.ts';
 

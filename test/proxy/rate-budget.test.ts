@@ -4,9 +4,9 @@ import { createRateBudget, type RateBudget, type RateBudgetOptions } from '../..
 import type { Database } from '../../src/db/database.ts';
 import { quoteIdent, quoteQualified } from '../../src/db/quote.ts';
 import { sql } from '../../src/db/sql.ts';
-import { DEMO_BASE_ID, EMULATOR_TOKEN } from '../../src/emulator/index.ts';
+import { DEMO_BASE_ID, EMULATOR_TOKEN } from '../../emulator/index.ts';
 import { createTestDatabase } from '../support/db.ts';
-import { createFakeClock, type FakeClock } from '../airtable/support/fake-clock.ts';
+import { createFakeClock, type FakeClock } from '../support/fake-clock.ts';
 import { startStack, type Stack } from './harness.ts';
 
 /**

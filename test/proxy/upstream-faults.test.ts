@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Database } from '../../src/db/database.ts';
 import { sql } from '../../src/db/sql.ts';
-import { DEMO_BASE_ID, EMULATOR_TOKEN } from '../../src/emulator/index.ts';
+import { DEMO_BASE_ID, EMULATOR_TOKEN } from '../../emulator/index.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { startStack, type Stack } from './harness.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createProxy } from '../../proxy/app.ts';
-import type { CatchupItem } from '../../proxy/catchup-types.ts';
+import type { CatchupItem } from '../../src/catchup/types.ts';
 import type { MirrorWrite, MirrorWriter } from '../../proxy/writer.ts';
 import { createRateBudget } from '../../src/airtable/rate-budget.ts';
 import { recordingFetch } from './support.ts';

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from '../../src/db/sql.ts';
 import { Scheduler, type RunTableOptions, type ScheduledTable } from '../../src/scheduler/index.ts';
 import { createTestDatabase } from '../support/db.ts';
-import { FakeClock, until } from './fake-clock.ts';
+import { FakeClock, until } from '../support/scheduler-clock.ts';
 
 const { db } = await createTestDatabase();
 const T0 = Date.UTC(2026, 0, 10, 12, 0, 0);

@@ -1,10 +1,10 @@
 import { http } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { createEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/index.ts';
+import { createEmulator, type Emulator, type EmulatorOptions } from '../../emulator/index.ts';
 
-export { startEmulatorServer } from '../../src/emulator/server.ts';
-export { EMULATOR_TOKEN, DEMO_BASE_ID, DEMO_TABLES } from '../../src/emulator/index.ts';
+export { startEmulatorServer } from '../../emulator/server.ts';
+export { EMULATOR_TOKEN, DEMO_BASE_ID, DEMO_TABLES } from '../../emulator/index.ts';
 
 /** Where the in-process emulator answers (the real Airtable origin, intercepted by msw). */
 export const EMULATOR_URL = 'https://api.airtable.com';

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createProxy } from '../../proxy/app.ts';
-import { insertCatchup } from '../../proxy/catchup-sql.ts';
-import { drainCatchup } from '../../proxy/drain.ts';
+import { insertCatchup } from '../../src/catchup/store.ts';
+import { drainCatchup } from '../../src/catchup/drain.ts';
 import { createPgWriter } from '../../proxy/pg-writer.ts';
 import type { AirtableRecord } from '../../src/airtable/types.ts';
 import { quoteQualified } from '../../src/db/quote.ts';

@@ -10,10 +10,10 @@ import {
   EMULATOR_TOKEN,
   type Emulator,
   type EmulatorOptions,
-} from '../../src/emulator/index.ts';
+} from '../../emulator/index.ts';
 import { loadMapping } from '../../src/mirror/index.ts';
 import type { TableMapping } from '../../src/mirror/types.ts';
-import { ensureSourcesFromConfig } from '../../sync/sources.ts';
+import { ensureSourcesFromConfig } from '../../src/bookkeeping/sources.ts';
 import type { SyncClient } from '../../sync/strategy.ts';
 import { createSyncer, type Syncer, type SyncerDeps } from '../../sync/syncer.ts';
 import { verifySource, type VerifyReport } from '../../sync/verify.ts';

@@ -2,7 +2,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { formatStatusTable, tableStatuses, type TableStatus } from '../../src/api/status.ts';
 import { sql } from '../../src/db/sql.ts';
 import { RunProgress } from '../../sync/run-progress.ts';
-import { newCounters, startRun, finishRun } from '../../sync/runs.ts';
+import { newCounters, startRun, finishRun } from '../../src/bookkeeping/runs.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { harness, listingPause, silentLog, SOURCE_ID, type Harness } from './fixture.ts';
 

@@ -2,9 +2,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createAirtableClient, createRateBudget } from '../../src/airtable/index.ts';
 import { createSecretBox } from '../../src/crypto/secrets.ts';
 import { sql } from '../../src/db/sql.ts';
-import { createEmulator, DEMO_BASE_ID, EMULATOR_TOKEN, type Emulator } from '../../src/emulator/index.ts';
+import { createEmulator, DEMO_BASE_ID, EMULATOR_TOKEN, type Emulator } from '../../emulator/index.ts';
 import { createWebhookService, type WebhookService } from '../../src/webhooks/service.ts';
-import { ensureSourcesFromConfig } from '../../sync/sources.ts';
+import { ensureSourcesFromConfig } from '../../src/bookkeeping/sources.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { API_URL, emulatorFetch, silentLog, SOURCE_ID } from '../sync/fixture.ts';
 

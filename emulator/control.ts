@@ -1,0 +1,101 @@
+import type { EmulatorClock } from './clock.ts';
+import type { FaultInjector, FaultSpec } from './http/faults.ts';
+import type { RateLimiter } from './http/guards.ts';
+import type { RecordLister } from './list.ts';
+import type { AirtableRecord } from '../src/airtable/types.ts';
+import type { EmulatorStore } from './store/store.ts';
+import type { SchemaOps, FieldInput } from './store/schema-ops.ts';
+import type { AirtableField, AirtableTable } from '../src/airtable/types.ts';
+
+/**
+ * The in-process test control surface (also served over HTTP under `/__emulator/...`).
+ * Record and schema edits here act "as the Airtable UI would": change source `client`, they
+ * count as user edits (lastModifiedTime moves), and they bypass auth and the rate limit.
+ */
+export interface EmulatorControl {
+  /** The emulator clock, ms. */
+  now(): number;
+  advanceClock(ms: number): void;
+  setClock(ms: number): void;
+  /** Queue a fault for the next `count` (default 1) matching requests. */
+  fail(spec: FaultSpec): void;
+  /** Drop queued faults and release hanging requests. */
+  clearFaults(): void;
+  /** Faults still queued. */
+  pendingFaults(): number;
+  /** Every list offset now answers 422 LIST_RECORDS_ITERATOR_NOT_AVAILABLE. */
+  expireOffsets(): void;
+  setOffsetTtl(ms: number): void;
+  setRateLimit(rps: number | false, penaltyMs?: number): void;
+  createRecords(
+    baseId: string,
+    table: string,
+    records: Array<{ fields: Record<string, unknown> }>,
+  ): AirtableRecord[];
+  updateRecords(
+    baseId: string,
+    table: string,
+    records: Array<{ id: string; fields: Record<string, unknown> }>,
+  ): AirtableRecord[];
+  deleteRecords(baseId: string, table: string, ids: string[]): void;
+  createTable(
+    baseId: string,
+    input: { name: string; description?: string; fields: FieldInput[] },
+  ): AirtableTable;
+  renameTable(baseId: string, table: string, name: string): AirtableTable;
+  deleteTable(baseId: string, table: string): void;
+  createField(baseId: string, table: string, input: FieldInput): AirtableField;
+  renameField(baseId: string, table: string, field: string, name: string): AirtableField;
+  changeFieldType(
+    baseId: string,
+    table: string,
+    field: string,
+    type: string,
+    options?: Record<string, unknown>,
+  ): AirtableField;
+  deleteField(baseId: string, table: string, field: string): void;
+}
+
+export function createControl(deps: {
+  store: EmulatorStore;
+  schema: SchemaOps;
+  clock: EmulatorClock;
+  faults: FaultInjector;
+  lister: RecordLister;
+  limiter: RateLimiter;
+}): EmulatorControl {
+  const { store, schema, clock, faults, lister, limiter } = deps;
+  const ui = { source: 'client' as const, typecast: true };
+  const out = (baseId: string, table: string, recs: Parameters<EmulatorStore['serialize']>[2][]) => {
+    const { base, table: t } = store.requireTable(baseId, table);
+    return recs.map((r) => store.serialize(base, t, r));
+  };
+  return {
+    now: () => clock.now(),
+    advanceClock: (ms) => clock.advance(ms),
+    setClock: (ms) => clock.set(ms),
+    fail: (spec) => faults.add(spec),
+    clearFaults: () => faults.clear(),
+    pendingFaults: () => faults.pending,
+    expireOffsets: () => lister.expireAll(),
+    setOffsetTtl: (ms) => {
+      lister.ttlMs = ms;
+    },
+    setRateLimit: (rps, penaltyMs) => limiter.set(rps, penaltyMs),
+    createRecords: (baseId, table, records) =>
+      out(baseId, table, store.createRecords(baseId, table, records, ui)),
+    updateRecords: (baseId, table, records) =>
+      out(baseId, table, store.updateRecords(baseId, table, records, ui)),
+    deleteRecords: (baseId, table, ids) => {
+      store.deleteRecords(baseId, table, ids, ui);
+    },
+    createTable: (baseId, input) => schema.createTable(baseId, input, ui),
+    renameTable: (baseId, table, name) => schema.updateTable(baseId, table, { name }, ui),
+    deleteTable: (baseId, table) => schema.deleteTable(baseId, table, ui),
+    createField: (baseId, table, input) => schema.createField(baseId, table, input, ui),
+    renameField: (baseId, table, field, name) => schema.updateField(baseId, table, field, { name }, ui),
+    changeFieldType: (baseId, table, field, type, options) =>
+      schema.changeFieldType(baseId, table, field, type, options, ui),
+    deleteField: (baseId, table, field) => schema.deleteField(baseId, table, field, ui),
+  };
+}

@@ -1,0 +1,35 @@
+import { AirmirrorError } from '../src/errors.ts';
+
+/**
+ * Airtable-shaped failures. Thrown anywhere in the emulator and rendered once by the app's
+ * error handler as `{"error":{"type","message"}}` — or `{"error":{"type"}}` when `message` is
+ * empty (reference §2.4 shows LIST_RECORDS_ITERATOR_NOT_AVAILABLE without one).
+ */
+export function airtableError(status: number, type: string, message = ''): AirmirrorError {
+  return new AirmirrorError(type, status, message);
+}
+
+/** Messages the reference quotes verbatim (§2.4, §2.5). */
+export const MESSAGES = {
+  modelNotFound:
+    'Invalid permissions, or the requested model was not found. Check that both your user and your token have the required permissions, and that the model names and/or ids are correct.',
+  invalidRequest: 'Invalid request: parameter validation failed. Check your request data.',
+  tooManyRecords: 'You must provide an array of up to 10 record objects',
+  rateLimit: 'Rate limit exceeded. Please try again later',
+  // Only the start of this message is quoted by the reference (§2.1, [3p]).
+  billing: 'API billing plan limit exceeded. Please upgrade your plan or wait until the limit resets.',
+  retriable: 'Server encountered an error while processing your request, and it is safe to retry the request',
+} as const;
+
+export const modelNotFound = () =>
+  airtableError(403, 'INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND', MESSAGES.modelNotFound);
+export const invalidRequest = (message: string = MESSAGES.invalidRequest) =>
+  airtableError(422, 'INVALID_REQUEST_UNKNOWN', message);
+export const unknownField = (name: string) =>
+  airtableError(422, 'UNKNOWN_FIELD_NAME', `Unknown field name: ${JSON.stringify(name)}`);
+export const invalidValue = (message: string) => airtableError(422, 'INVALID_VALUE_FOR_COLUMN', message);
+// The reference leaves the type of the ">10 records" error unconfirmed (§1.3, §7); the message is quoted.
+export const tooManyRecords = () => airtableError(422, 'INVALID_RECORDS', MESSAGES.tooManyRecords);
+export const recordNotFound = (id: string) => airtableError(404, 'NOT_FOUND', `Could not find record ${id}`);
+export const rowDoesNotExist = (id: string) =>
+  airtableError(422, 'ROW_DOES_NOT_EXIST', `Record ID ${id} does not exist in this table`);

@@ -1,0 +1,90 @@
+import type { Hono } from 'hono';
+import { createLogger } from '../src/log.ts';
+import { EmulatorClock } from './clock.ts';
+import { createControl, type EmulatorControl } from './control.ts';
+import { formulaEngine } from './formula-engine.ts';
+import { createApp } from './http/app.ts';
+import { controlRoutes } from './http/control-routes.ts';
+import { FaultInjector } from './http/faults.ts';
+import { RateLimiter } from './http/guards.ts';
+import { createRng } from './ids.ts';
+import { RecordLister } from './list.ts';
+import { buildDemoBase, DEMO_BASE_ID } from './seed/demo.ts';
+import { buildEmptyBase } from './seed/empty.ts';
+import { SchemaOps } from './store/schema-ops.ts';
+import { EmulatorStore } from './store/store.ts';
+import { EmulatorWebhooks, webhookRoutes } from './webhooks/index.ts';
+
+export interface EmulatorOptions {
+  /** Seeded data: the demo base (default) or one empty base. */
+  seed?: 'demo' | 'empty';
+  /** Records in the demo base's main table, Orders (default 40). */
+  records?: number;
+  /** Requests/s per base; default false (off). Reference §2.1: 5. */
+  rateLimit?: number | false;
+  /** 429 penalty on the emulator clock; default 30 000 (reference §2.1). */
+  penaltyMs?: number;
+  /** List iterator TTL after last use; default 5 min (reference §7: unconfirmed → configurable). */
+  offsetTtlMs?: number;
+  /** Accepted bearer tokens; default [EMULATOR_TOKEN]. */
+  tokens?: string[];
+  /** Injectable clock (ms); default Date.now, moved by control.advanceClock/setClock. */
+  now?: () => number;
+  /** Used for webhook pings. */
+  fetch?: typeof fetch;
+  /** Largest accepted request body; default 2 MiB (the real limit is undocumented, reference §2.2). */
+  maxBodyBytes?: number;
+}
+
+export interface Emulator {
+  /** Serves `https://api.airtable.com/v0/...` paths and `/__emulator/...`: `app.fetch(request)`. */
+  app: Hono;
+  control: EmulatorControl;
+  store: EmulatorStore;
+  /** The webhooks service (reference §4). Its retry loop runs only after `webhooks.start()`. */
+  webhooks: EmulatorWebhooks;
+}
+
+/** A personal-access-token-shaped token (reference §2.3): 'pat' + 14 chars + '.' + 64 hex. */
+export const EMULATOR_TOKEN = 'patEmulator000001.' + '0123456789abcdef'.repeat(4);
+export { DEMO_BASE_ID };
+export { DEMO_TABLES } from './seed/demo.ts';
+export type { StoreChange, TableChange, ChangeListener, ChangeSource } from './store/changes.ts';
+export type { EmulatorControl } from './control.ts';
+export type { FaultSpec } from './http/faults.ts';
+export type { EmulatorStore } from './store/store.ts';
+
+export function createEmulator(opts: EmulatorOptions = {}): Emulator {
+  const clock = new EmulatorClock(opts.now);
+  const seeded = opts.seed === 'empty' ? buildEmptyBase() : buildDemoBase({ records: opts.records });
+  // Ids created at run time come from a PRNG too, so a test run is reproducible.
+  const store = new EmulatorStore(clock, createRng(0xc0ffee), formulaEngine);
+  store.addBase(seeded.base);
+  const schema = new SchemaOps(store);
+  const lister = new RecordLister(store, clock, createRng(0x17e4), opts.offsetTtlMs ?? 5 * 60_000);
+  const limiter = new RateLimiter(clock, opts.rateLimit ?? false, opts.penaltyMs ?? 30_000);
+  const faults = new FaultInjector();
+  const tokens = new Set(opts.tokens ?? [EMULATOR_TOKEN]);
+  const control = createControl({ store, schema, clock, faults, lister, limiter });
+  const maxBodyBytes = opts.maxBodyBytes ?? 2 * 1024 * 1024;
+  const webhooks = new EmulatorWebhooks({
+    store,
+    clock,
+    fetch: opts.fetch ?? ((...args) => globalThis.fetch(...args)),
+    rng: createRng(0x4e6b),
+  });
+  const app = createApp({
+    store,
+    clock,
+    lister,
+    limiter,
+    faults,
+    tokens: () => tokens,
+    maxBodyBytes,
+    schema,
+    control: controlRoutes(control, maxBodyBytes),
+    log: createLogger({ name: 'emulator' }),
+    mounts: [{ path: '/v0/bases/:baseId/webhooks', app: webhookRoutes({ webhooks }) }],
+  });
+  return { app, control, store, webhooks };
+}

@@ -1,0 +1,110 @@
+/**
+ * The rows of airmirror's bookkeeping tables as Postgres returns them (`SELECT *`), column for
+ * column (migrations 001–003). The one description of their shape: the management API reads
+ * them raw; the syncer (src/bookkeeping/sources.ts, src/bookkeeping/tables.ts) and the proxy pick the columns they need
+ * and map them to views of their own. test/bookkeeping/rows.test.ts holds the column lists
+ * against the migrated database, so a migration that adds a column must add it here.
+ */
+
+/** One `airmirror.sources` row: a base mirrored into a Postgres schema. */
+export interface SourcesRow {
+  id: string;
+  base_id: string;
+  /** Postgres schema of the mirror tables. */
+  schema_name: string;
+  name: string | null;
+  /** Encrypted token of an API-created source (src/crypto); null for env-configured ones. */
+  token_encrypted: string | null;
+  /** schemaHash() of the base schema the mirror tables were built from; null before the first build. */
+  schema_hash: string | null;
+  base_schema: unknown;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** One `airmirror.tables` row: a table's sync configuration and state. */
+export interface TablesRow {
+  id: string;
+  source_id: string;
+  table_id: string;
+  table_name: string;
+  mirror_table: string;
+  mirror_position: number | null;
+  sync_type: string;
+  incremental_field: string | null;
+  incremental_field_type: string | null;
+  primary_key_columns: string[];
+  sync_frequency: string;
+  sync_time_of_day: string | null;
+  should_sync: boolean;
+  full_refresh_interval: string;
+  status: string | null;
+  last_synced_at: Date | null;
+  last_full_refresh_at: Date | null;
+  latest_error: string | null;
+  /** bigint: a string unless it is a safe integer (src/db/database.ts). */
+  row_count: number | string;
+  needs_catchup: boolean;
+  high_water_mark: Date | null;
+  vanished_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+  next_run_at: Date | null;
+  consecutive_failures: number;
+  resync_required: boolean;
+  history_table: string | null;
+}
+
+/** Every column, so a test can hold the types above against the migrated tables. */
+export const SOURCES_COLUMNS = [
+  'id',
+  'base_id',
+  'schema_name',
+  'name',
+  'token_encrypted',
+  'schema_hash',
+  'base_schema',
+  'created_at',
+  'updated_at',
+] as const satisfies readonly (keyof SourcesRow)[];
+
+export const TABLES_COLUMNS = [
+  'id',
+  'source_id',
+  'table_id',
+  'table_name',
+  'mirror_table',
+  'mirror_position',
+  'sync_type',
+  'incremental_field',
+  'incremental_field_type',
+  'primary_key_columns',
+  'sync_frequency',
+  'sync_time_of_day',
+  'should_sync',
+  'full_refresh_interval',
+  'status',
+  'last_synced_at',
+  'last_full_refresh_at',
+  'latest_error',
+  'row_count',
+  'needs_catchup',
+  'high_water_mark',
+  'vanished_at',
+  'created_at',
+  'updated_at',
+  'next_run_at',
+  'consecutive_failures',
+  'resync_required',
+  'history_table',
+] as const satisfies readonly (keyof TablesRow)[];
+
+// And the other way round: a key of the interfaces missing from a list fails to compile here.
+type Unlisted<Row, List extends readonly string[]> = Exclude<keyof Row, List[number]>;
+const everySourcesColumnListed: [Unlisted<SourcesRow, typeof SOURCES_COLUMNS>] extends [never]
+  ? true
+  : never = true;
+const everyTablesColumnListed: [Unlisted<TablesRow, typeof TABLES_COLUMNS>] extends [never] ? true : never =
+  true;
+void everySourcesColumnListed;
+void everyTablesColumnListed;

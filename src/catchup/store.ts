@@ -1,0 +1,84 @@
+import { sql, type Sql } from '../db/sql.ts';
+import type { CatchupItem } from './types.ts';
+
+/**
+ * Queues ids of one (base, table) for catch-up. Resolves the source by base id (nothing is
+ * inserted for a base that is not mirrored) and the table ref to the table id when the name is
+ * known; a later failure for the same record replaces the earlier op.
+ */
+export function insertCatchup(baseId: string, tableRef: string, items: CatchupItem[]): Sql {
+  return sql(
+    `INSERT INTO airmirror.catchup (source_id, table_ref, record_id, op, queued_at)
+     SELECT s.id, COALESCE(t.table_id, $2), r.record_id, r.op, r.queued_at
+       FROM airmirror.sources s
+       CROSS JOIN unnest($3::text[], $4::text[], $5::timestamptz[]) AS r(record_id, op, queued_at)
+       LEFT JOIN LATERAL (
+         SELECT table_id FROM airmirror.tables
+          WHERE source_id = s.id AND (table_id = $2 OR table_name = $2)
+          ORDER BY (table_id = $2) DESC LIMIT 1) t ON true
+      WHERE s.base_id = $1
+     ON CONFLICT (source_id, table_ref, record_id)
+       DO UPDATE SET op = excluded.op, queued_at = excluded.queued_at`,
+    [baseId, tableRef, items.map((i) => i.recordId), items.map((i) => i.op), items.map((i) => i.queuedAt)],
+  );
+}
+
+/** `status` shows a table owed a catch-up through this flag. */
+export function markNeedsCatchup(baseId: string, tableRef: string): Sql {
+  return sql(
+    `UPDATE airmirror.tables t SET needs_catchup = true, updated_at = now()
+       FROM airmirror.sources s
+      WHERE t.source_id = s.id AND s.base_id = $1 AND (t.table_id = $2 OR t.table_name = $2)
+        AND NOT t.needs_catchup`,
+    [baseId, tableRef],
+  );
+}
+
+export interface CatchupRow {
+  source_id: string;
+  base_id: string;
+  table_ref: string;
+  record_id: string;
+  op: 'upsert' | 'delete';
+  queued_at: Date;
+}
+
+/** The oldest queued ids, optionally of one source. */
+export function selectCatchup(limit: number, sourceId?: string): Sql {
+  return sql(
+    `SELECT c.source_id, s.base_id, c.table_ref, c.record_id, c.op, c.queued_at
+       FROM airmirror.catchup c JOIN airmirror.sources s ON s.id = c.source_id
+      WHERE ($1::text IS NULL OR c.source_id = $1)
+      ORDER BY c.queued_at, c.record_id
+      LIMIT $2`,
+    [sourceId ?? null, limit],
+  );
+}
+
+/** Removes drained ids, but not one queued again after it was read (its newer write is still owed). */
+export function deleteCatchup(sourceId: string, tableRef: string, recordIds: string[], readAt: Date[]): Sql {
+  return sql(
+    `DELETE FROM airmirror.catchup c
+      USING unnest($3::text[], $4::timestamptz[]) AS d(record_id, queued_at)
+      WHERE c.source_id = $1 AND c.table_ref = $2 AND c.record_id = d.record_id AND c.queued_at <= d.queued_at`,
+    [sourceId, tableRef, recordIds, readAt],
+  );
+}
+
+/** Clears the flag of tables with nothing left queued. */
+export function clearNeedsCatchup(sourceId: string): Sql {
+  return sql(
+    `UPDATE airmirror.tables t SET needs_catchup = false, updated_at = now()
+      WHERE t.source_id = $1 AND t.needs_catchup
+        AND NOT EXISTS (
+          SELECT 1 FROM airmirror.catchup c
+           WHERE c.source_id = t.source_id AND (c.table_ref = t.table_id OR c.table_ref = t.table_name))`,
+    [sourceId],
+  );
+}
+
+export function countCatchup(sourceId?: string): Sql {
+  return sql(`SELECT count(*)::int AS n FROM airmirror.catchup WHERE ($1::text IS NULL OR source_id = $1)`, [
+    sourceId ?? null,
+  ]);
+}

@@ -1,0 +1,94 @@
+import type { Sleep } from '../../src/airtable/clock.ts';
+
+/**
+ * A virtual clock for the client's injected `now`/`sleep`: sleeps register timers that fire only
+ * when the test advances time, so backoff, Retry-After and the 30-s penalty run instantly and the
+ * requested delays can be asserted exactly.
+ */
+export interface FakeClock {
+  now: () => number;
+  sleep: Sleep;
+  /** Every delay asked of `sleep`, in order. */
+  sleeps: number[];
+  /** Moves time forward by `ms`, firing due timers in order and letting promises settle. */
+  advance(ms: number): Promise<void>;
+  /** Settles `promise`, firing timers one by one (earliest first) whenever nothing else can move. */
+  run<T>(promise: Promise<T>, maxTimers?: number): Promise<T>;
+  pendingTimers(): number;
+}
+
+interface Timer {
+  at: number;
+  seq: number;
+  resolve: () => void;
+}
+
+export const T0 = Date.UTC(2026, 0, 1);
+
+/** Lets pending promise chains and in-process fetches run to their next await on a timer. */
+export async function settle(rounds = 20): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise<void>((r) => setImmediate(r));
+}
+
+export function createFakeClock(start = T0): FakeClock {
+  let t = start;
+  let seq = 0;
+  const timers: Timer[] = [];
+  const sleeps: number[] = [];
+
+  const fireNext = (limit: number): boolean => {
+    timers.sort((a, b) => a.at - b.at || a.seq - b.seq);
+    const next = timers[0];
+    if (!next || next.at > limit) return false;
+    timers.shift();
+    t = Math.max(t, next.at);
+    next.resolve();
+    return true;
+  };
+
+  return {
+    now: () => t,
+    sleeps,
+    sleep: (ms, signal) => {
+      sleeps.push(ms);
+      return new Promise<void>((resolve, reject) => {
+        if (signal?.aborted) return reject(signal.reason);
+        const timer: Timer = { at: t + Math.max(0, ms), seq: seq++, resolve };
+        timers.push(timer);
+        signal?.addEventListener(
+          'abort',
+          () => {
+            const i = timers.indexOf(timer);
+            if (i >= 0) timers.splice(i, 1);
+            reject(signal.reason);
+          },
+          { once: true },
+        );
+      });
+    },
+    async advance(ms) {
+      const target = t + ms;
+      await settle();
+      while (fireNext(target)) await settle();
+      t = target;
+      await settle();
+    },
+    async run(promise, maxTimers = 1000) {
+      let done = false;
+      const tracked = promise.finally(() => {
+        done = true;
+      });
+      tracked.catch(() => undefined);
+      for (let i = 0; i < maxTimers; i++) {
+        await settle();
+        if (done) return tracked;
+        if (!fireNext(Infinity)) {
+          // Nothing scheduled on the virtual clock: something real (I/O) is still running.
+          await new Promise<void>((r) => setTimeout(r, 5));
+        }
+      }
+      throw new Error(`still pending after ${maxTimers} timers`);
+    },
+    pendingTimers: () => timers.length,
+  };
+}
