@@ -93,7 +93,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     const database = await openCommandDatabase(config);
     cleanups.push(() => database.close());
     const { db } = database;
-    const databaseUrl = connectionStringOf(db);
+    const databaseUrl = db.url;
 
     const metrics = createMetrics({ defaults: true });
     const budget = createRateBudget({ perSecond: config.rateLimitPerSecond });
@@ -263,11 +263,6 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     await stopAll();
     throw err;
   }
-}
-
-function connectionStringOf(db: Database): string {
-  const o = db.pool.options as { connectionString?: string };
-  return o.connectionString ?? '';
 }
 
 /** The Node fetch for Airtable calls, its sockets closed when the process stops. */

@@ -1,5 +1,4 @@
 import type { BaseSchema } from '../src/airtable/types.ts';
-import type { Database } from '../src/db/database.ts';
 import { sql } from '../src/db/sql.ts';
 import {
   applyDeletes,
@@ -146,7 +145,11 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
     ac.signal.throwIfAborted();
     await promoteWithoutDeadlocks(
       env,
-      () => promoteSwap(lockTimeoutDb(db), schema, mapping, old, { sourceId: source.id }),
+      () =>
+        promoteSwap(db, schema, mapping, old, {
+          sourceId: source.id,
+          lockTimeoutMs: PROMOTE_LOCK_TIMEOUT_MS,
+        }),
       ac.signal,
     );
   } catch (err) {
@@ -237,26 +240,12 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
  * The promote drops and replaces several tables in one transaction, taking their locks one by
  * one; a reader whose query touches several of them takes its own locks in its own order. The two
  * can deadlock, and Postgres then aborts one of them — possibly the reader (seen in tests), which
- * would break invariant 2. So the promote waits for each lock at most PROMOTE_LOCK_TIMEOUT, well
+ * would break invariant 2. So the promote waits for each lock at most PROMOTE_LOCK_TIMEOUT_MS, well
  * under Postgres' deadlock_timeout (1 s by default): it always gives up first, rolls back (readers
  * carry on with the old tables) and tries again shortly after.
  */
-const PROMOTE_LOCK_TIMEOUT = '200ms';
+const PROMOTE_LOCK_TIMEOUT_MS = 200;
 const PROMOTE_ATTEMPTS = 25;
-
-function lockTimeoutDb(db: Database): Database {
-  return {
-    pool: db.pool,
-    query: db.query,
-    copyFrom: db.copyFrom,
-    close: db.close,
-    tx: (fn) =>
-      db.tx(async (q) => {
-        await q.query(sql(`SET LOCAL lock_timeout = '${PROMOTE_LOCK_TIMEOUT}'`));
-        return fn(q);
-      }),
-  };
-}
 
 async function promoteWithoutDeadlocks(
   env: SyncerEnv,

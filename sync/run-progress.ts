@@ -1,4 +1,4 @@
-import { abortableSleep } from '../src/airtable/clock.ts';
+import { abortableSleep } from '../src/lifecycle/clock.ts';
 import type { Queryable } from '../src/db/database.ts';
 import { sql, type Sql } from '../src/db/sql.ts';
 import type { Logger } from '../src/log.ts';

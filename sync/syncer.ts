@@ -202,7 +202,7 @@ export function createSyncer(deps: SyncerDeps): Syncer {
   const running = new Map<string, Set<AbortController>>();
   const inflight = new Set<Promise<unknown>>();
   const clients = new Map<string, { token: string; client: SyncClient }>();
-  let startupLock: pg.PoolClient | undefined;
+  let startupLock: pg.Client | undefined;
 
   async function clientOf(source: SourceRow): Promise<SyncClient> {
     if (deps.clientFor) return deps.clientFor(source, onRequest);
@@ -642,12 +642,15 @@ export function createSyncer(deps: SyncerDeps): Syncer {
       // to `airmirror start` must not drop the other's swap schema mid-rebuild nor fail its runs.
       // The syncer that did the cleanup holds a session advisory lock until stop().
       if (!startupLock) {
-        const client = await db.pool.connect();
+        const client = db.dedicatedClient();
+        // The lock session can drop (a Postgres restart); that must not end the process.
+        client.on('error', (err) => log.warn({ err: oneLine(err) }, 'syncer lock connection failed'));
+        await client.connect();
         const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [
           SYNCER_LOCK,
         ]);
         if (!got.rows[0].ok) {
-          client.release();
+          await client.end().catch(() => undefined);
           log.info('another syncer process is running; skipping start-up cleanup');
           return;
         }
@@ -675,7 +678,7 @@ export function createSyncer(deps: SyncerDeps): Syncer {
       startupLock = undefined;
       if (lock) {
         await lock.query('SELECT pg_advisory_unlock($1)', [SYNCER_LOCK]).catch(() => undefined);
-        lock.release();
+        await lock.end().catch(() => undefined);
       }
     },
 

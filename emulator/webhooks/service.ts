@@ -1,4 +1,4 @@
-import { abortableSleep } from '../../src/airtable/clock.ts';
+import { abortableSleep } from '../../src/lifecycle/clock.ts';
 import type { CreateWebhookResponse, ListPayloadsResponse, WebhookInfo } from '../../src/airtable/types.ts';
 import type { EmulatorClock } from '../clock.ts';
 import { airtableError, invalidRequest } from '../errors.ts';

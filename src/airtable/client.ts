@@ -1,5 +1,5 @@
 import { AirmirrorError } from '../errors.ts';
-import { systemNow, type Now, type Sleep } from './clock.ts';
+import { systemNow, type Now, type Sleep } from '../lifecycle/clock.ts';
 import { airtableError, ListingRestartRequired, scrubSecrets } from './errors.ts';
 import {
   rebuildResponse,

@@ -1,5 +1,5 @@
 import { AirmirrorError } from '../errors.ts';
-import { abortReason, systemNow, systemSleep, type Now, type Sleep } from './clock.ts';
+import { abortReason, systemNow, systemSleep, type Now, type Sleep } from '../lifecycle/clock.ts';
 import {
   BILLING_LIMIT_TYPE,
   connectionError,

@@ -34,5 +34,5 @@ export {
   ITERATOR_EXPIRED_TYPE,
   RATE_LIMIT_TYPE,
 } from './errors.ts';
-export { systemNow, systemSleep } from './clock.ts';
-export type { Now, Sleep } from './clock.ts';
+export { systemNow, systemSleep } from '../lifecycle/clock.ts';
+export type { Now, Sleep } from '../lifecycle/clock.ts';

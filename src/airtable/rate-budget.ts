@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { abortReason, systemNow, systemSleep, type Now, type Sleep } from './clock.ts';
+import { abortReason, systemNow, systemSleep, type Now, type Sleep } from '../lifecycle/clock.ts';
 
 /**
  * The request budget shared by every component of the process (DESIGN invariant 6), after the

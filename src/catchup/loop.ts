@@ -1,4 +1,4 @@
-import { abortableSleep } from '../airtable/clock.ts';
+import { abortableSleep } from '../lifecycle/clock.ts';
 import { drainCatchup, type FetchRecordsByIds } from './drain.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../log.ts';

@@ -7,10 +7,19 @@ export interface Queryable {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(q: Sql): Promise<pg.QueryResult<R>>;
 }
 
+export interface TxOptions {
+  /**
+   * `SET LOCAL lock_timeout` for this transaction: a statement that waits longer than this for a
+   * lock fails (55P03) instead of queueing behind, or deadlocking with, a reader.
+   */
+  lockTimeoutMs?: number;
+}
+
 export interface Database extends Queryable {
-  readonly pool: pg.Pool;
+  /** The connection string (it may hold a password: never log it; src/log.ts redactUrl). */
+  readonly url: string;
   /** Runs `fn` in one transaction; commits when it resolves, rolls back when it throws. */
-  tx<T>(fn: (client: Queryable) => Promise<T>): Promise<T>;
+  tx<T>(fn: (client: Queryable) => Promise<T>, opts?: TxOptions): Promise<T>;
   /**
    * Runs `statements` in order in one transaction, like `tx` with one query after another, but
    * BEGIN, the statements and COMMIT go out together and cost one round trip. Each statement still
@@ -28,8 +37,17 @@ export interface Database extends Queryable {
    * COPY in pipeline mode), from a small pool of its own opened on first use.
    */
   copyFrom(copy: CopyFrom, around?: { before?: Sql[]; after?: Sql[] }): Promise<CopyFromResult>;
+  /**
+   * A new, unconnected client outside the pool, for state that lives as long as a session
+   * (LISTEN, session advisory locks). The caller connects it, must listen for its 'error' events
+   * (an unhandled one ends the process) and ends it.
+   */
+  dedicatedClient(): pg.Client;
   close(): Promise<void>;
 }
+
+/** What the single write path needs of a database: queries and transactions (src/mirror/apply.ts). */
+export type WriteTarget = Pick<Database, 'query' | 'tx'> & Partial<Pick<Database, 'txPipeline'>>;
 
 export interface CopyFrom {
   /** The `COPY <table> (<columns>) FROM STDIN` statement. */
@@ -138,10 +156,14 @@ export function createDatabase(connectionString: string, opts: DatabaseOptions =
   });
   const self = wrap(pool);
 
-  async function tx<T>(fn: (client: Queryable) => Promise<T>): Promise<T> {
+  async function tx<T>(fn: (client: Queryable) => Promise<T>, txOpts: TxOptions = {}): Promise<T> {
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
+      if (txOpts.lockTimeoutMs !== undefined) {
+        // SET takes no parameters; the value is a whole number of milliseconds.
+        await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.trunc(txOpts.lockTimeoutMs))}`);
+      }
       const result = await fn(wrap(client));
       await client.query('COMMIT');
       return result;
@@ -203,11 +225,17 @@ export function createDatabase(connectionString: string, opts: DatabaseOptions =
   }
 
   return {
-    pool,
+    url: connectionString,
     query: self.query,
     tx,
     txPipeline,
     copyFrom,
+    dedicatedClient: () =>
+      new pg.Client({
+        connectionString,
+        connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
+        statement_timeout: opts.statementTimeoutMs,
+      }),
     async close() {
       closed = true;
       await Promise.all([pool.end(), copyPool?.end()]);

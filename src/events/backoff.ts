@@ -14,4 +14,4 @@ export function retryDelayMs(
   return Math.round(exp / 2 + random() * (exp / 2));
 }
 
-export { abortableSleep } from '../airtable/clock.ts';
+export { abortableSleep } from '../lifecycle/clock.ts';

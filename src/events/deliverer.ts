@@ -32,8 +32,8 @@ export interface DelivererOptions {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Polling fallback when no notification arrives (LISTEN can miss while reconnecting). */
   pollIntervalMs?: number;
-  /** Connection for LISTEN; defaults to the pool's settings. `false` = polling only. */
-  listen?: pg.ClientConfig | false;
+  /** Connection for LISTEN; defaults to a dedicated client of `db`. `false` = polling only. */
+  listen?: (() => pg.Client) | false;
   random?: () => number;
   /** Outbox rows read per subscription per step. */
   batchSize?: number;
@@ -135,7 +135,11 @@ class OutboxDeliverer implements Deliverer {
       outboxRetentionMs: deps.outboxRetentionMs ?? HOUR,
     };
     if (deps.listen !== false) {
-      this.listener = new OutboxListener(deps.listen ?? deps.db.pool.options, () => this.wake(), deps.log);
+      this.listener = new OutboxListener(
+        deps.listen || (() => deps.db.dedicatedClient()),
+        () => this.wake(),
+        deps.log,
+      );
     }
   }
 

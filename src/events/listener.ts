@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { quoteIdent } from '../db/quote.ts';
 import type { Logger } from '../log.ts';
 import { abortableSleep } from './backoff.ts';
@@ -16,7 +16,7 @@ export class OutboxListener {
   private loop: Promise<void> | undefined;
 
   constructor(
-    private readonly config: pg.ClientConfig,
+    private readonly newClient: () => pg.Client,
     private readonly onNotify: () => void,
     private readonly log: Logger,
     private readonly channel = OUTBOX_CHANNEL,
@@ -38,7 +38,7 @@ export class OutboxListener {
   private async run(): Promise<void> {
     let failures = 0;
     while (!this.stopping.signal.aborted) {
-      const client = new pg.Client(this.config);
+      const client = this.newClient();
       const lost = new Promise<void>((resolve) => {
         client.on('error', (err) => {
           this.log.warn({ err: err.message }, 'outbox listener connection failed');

@@ -1,6 +1,6 @@
 import type { QueryResult } from 'pg';
 import type { AirtableRecord } from '../airtable/types.ts';
-import type { Database } from '../db/database.ts';
+import type { WriteTarget } from '../db/database.ts';
 import { quoteIdent, quoteQualified } from '../db/quote.ts';
 import type { Sql } from '../db/sql.ts';
 import { convertRecord } from './convert.ts';
@@ -262,7 +262,7 @@ function lastWins<T extends { id: string }>(records: T[]): T[] {
  * Database can pipeline them, else one after another. Either way each statement starts only
  * after the previous one finished, so the lock is held before the writes take their snapshot.
  */
-async function runTx(db: Database, list: Sql[]): Promise<QueryResult[]> {
+async function runTx(db: WriteTarget, list: Sql[]): Promise<QueryResult[]> {
   if (db.txPipeline) return db.txPipeline(list);
   return db.tx(async (q) => {
     const out: QueryResult[] = [];
@@ -280,7 +280,7 @@ async function runTx(db: Database, list: Sql[]): Promise<QueryResult[]> {
  * record id given twice counts once, the last one winning.
  */
 export async function applyRecords(
-  db: Database,
+  db: WriteTarget,
   table: TableMapping,
   records: AirtableRecord[],
   opts: ApplyOptions,
@@ -336,7 +336,7 @@ export async function applyRecords(
  * tombstone fence on every id, so a page fetched before the delete cannot resurrect the row.
  */
 export async function applyDeletes(
-  db: Database,
+  db: WriteTarget,
   table: TableMapping,
   ids: string[],
   opts: ApplyOptions,
@@ -406,7 +406,7 @@ function deleteText(
  * e.g. created through the proxy mid-listing; invariant 3). Outbox events as for applyDeletes.
  */
 export async function deleteUnseen(
-  db: Database,
+  db: WriteTarget,
   table: TableMapping,
   seenIds: Iterable<string> | string[],
   opts: { sourceId: string; origin: Origin; listingFence: bigint | string; schemaOverride?: string },

@@ -116,47 +116,50 @@ export async function promoteSwap(
   schema: string,
   mapping: BaseMapping,
   oldMapping: BaseMapping | undefined,
-  opts: { sourceId?: string } = {},
+  opts: { sourceId?: string; lockTimeoutMs?: number } = {},
 ): Promise<void> {
   const swap = swapSchemaName(schema);
-  await db.tx(async (tx) => {
-    let sourceId = opts.sourceId;
-    if (sourceId === undefined) {
-      const r = await tx.query<{ id: string }>(
-        sql('SELECT id FROM airmirror.sources WHERE schema_name = $1', [schema]),
-      );
-      if (r.rowCount === 0) throw conflict(`no source mirrors into schema ${schema}`, 'UNKNOWN_SOURCE');
-      sourceId = r.rows[0].id;
-    }
-    await tx.query(sql(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`));
-    const ours = new Set((oldMapping?.tables ?? []).map((t) => t.table));
-    const present = await existingTables(tx, schema);
-    for (const t of mapping.tables) {
-      if (present.has(t.table) && !ours.has(t.table)) {
-        throw conflict(
-          `table ${schema}.${t.table} exists and is not an airmirror table; rename it or choose another schema`,
-          'MIRROR_TABLE_CONFLICT',
-          { schema, table: t.table },
+  await db.tx(
+    async (tx) => {
+      let sourceId = opts.sourceId;
+      if (sourceId === undefined) {
+        const r = await tx.query<{ id: string }>(
+          sql('SELECT id FROM airmirror.sources WHERE schema_name = $1', [schema]),
         );
+        if (r.rowCount === 0) throw conflict(`no source mirrors into schema ${schema}`, 'UNKNOWN_SOURCE');
+        sourceId = r.rows[0].id;
       }
-    }
-    // The swap itself as one multi-statement query (one round trip, in this transaction): the old
-    // tables dropped, the new ones moved in, the swap schema dropped.
-    const drops = [...ours].filter((name) => present.has(name));
-    const swapStatements = [
-      ...(drops.length > 0 ? [`DROP TABLE ${drops.map((n) => quoteQualified(schema, n)).join(', ')}`] : []),
-      ...mapping.tables.map(
-        (t) => `ALTER TABLE ${quoteQualified(swap, t.table)} SET SCHEMA ${quoteIdent(schema)}`,
-      ),
-      `DROP SCHEMA ${quoteIdent(swap)} CASCADE`,
-    ];
-    await tx.query(sql(swapStatements.join(';\n')));
-    await saveMapping(tx, sourceId, {
-      ...mapping,
-      schema,
-      tables: mapping.tables.map((t) => ({ ...t, schema })),
-    });
-  });
+      await tx.query(sql(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`));
+      const ours = new Set((oldMapping?.tables ?? []).map((t) => t.table));
+      const present = await existingTables(tx, schema);
+      for (const t of mapping.tables) {
+        if (present.has(t.table) && !ours.has(t.table)) {
+          throw conflict(
+            `table ${schema}.${t.table} exists and is not an airmirror table; rename it or choose another schema`,
+            'MIRROR_TABLE_CONFLICT',
+            { schema, table: t.table },
+          );
+        }
+      }
+      // The swap itself as one multi-statement query (one round trip, in this transaction): the old
+      // tables dropped, the new ones moved in, the swap schema dropped.
+      const drops = [...ours].filter((name) => present.has(name));
+      const swapStatements = [
+        ...(drops.length > 0 ? [`DROP TABLE ${drops.map((n) => quoteQualified(schema, n)).join(', ')}`] : []),
+        ...mapping.tables.map(
+          (t) => `ALTER TABLE ${quoteQualified(swap, t.table)} SET SCHEMA ${quoteIdent(schema)}`,
+        ),
+        `DROP SCHEMA ${quoteIdent(swap)} CASCADE`,
+      ];
+      await tx.query(sql(swapStatements.join(';\n')));
+      await saveMapping(tx, sourceId, {
+        ...mapping,
+        schema,
+        tables: mapping.tables.map((t) => ({ ...t, schema })),
+      });
+    },
+    { lockTimeoutMs: opts.lockTimeoutMs },
+  );
 }
 
 /**

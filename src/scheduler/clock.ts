@@ -2,7 +2,7 @@
  * The scheduler's time: `now` and an abortable `sleep`, injected so tests drive a fake clock
  * instead of waiting. The system clock reuses the Airtable client's abortable sleep.
  */
-import { systemNow, systemSleep } from '../airtable/clock.ts';
+import { systemNow, systemSleep } from '../lifecycle/clock.ts';
 
 export interface Clock {
   now(): number;

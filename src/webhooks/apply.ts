@@ -1,5 +1,5 @@
 import type { AirtableRecord, WebhookPayload } from '../airtable/types.ts';
-import type { Database, Queryable } from '../db/database.ts';
+import type { Database, Queryable, WriteTarget } from '../db/database.ts';
 import { quoteIdent, quoteQualified } from '../db/quote.ts';
 import { sql } from '../db/sql.ts';
 import type { Logger } from '../log.ts';
@@ -149,7 +149,7 @@ async function applyPlan(
   const advanced = await deps.db.tx(async (tx) => {
     const current = await loadWebhook(tx, source.id, true);
     if (!current || current.cursor !== fromCursor) return false;
-    const txDb = inTransaction(deps.db, tx);
+    const txDb = inTransaction(tx);
     for (const tableId of [...tables.keys()].sort()) {
       const table = tables.get(tableId)!;
       if (toSweep.has(tableId)) continue;
@@ -255,14 +255,7 @@ async function fetchDependents(
   }
 }
 
-/** A Database whose transactions run on the already open `tx`, so the write path joins it. */
-function inTransaction(db: Database, tx: Queryable): Database {
-  return {
-    pool: db.pool,
-    query: (q) => tx.query(q),
-    tx: (fn) => fn(tx),
-    // A COPY runs on a connection of its own, outside `tx`: refused rather than half-joined.
-    copyFrom: () => Promise.reject(new Error('COPY cannot join an open transaction')),
-    close: () => Promise.resolve(),
-  };
+/** A write target whose transactions run on the already open `tx`, so the write path joins it. */
+function inTransaction(tx: Queryable): WriteTarget {
+  return { query: (q) => tx.query(q), tx: (fn) => fn(tx) };
 }

@@ -1,4 +1,4 @@
-import { abortableSleep } from '../airtable/clock.ts';
+import { abortableSleep } from '../lifecycle/clock.ts';
 import type { WebhookSpecification } from '../airtable/types.ts';
 import type { Database } from '../db/database.ts';
 import { AirmirrorError, conflict, notFound } from '../errors.ts';

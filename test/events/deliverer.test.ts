@@ -248,7 +248,10 @@ describe('event delivery', () => {
 
   it('loses nothing and reorders nothing across a restart', async () => {
     await subscribe();
-    const d1 = deliverer({ listen: { connectionString: dbUrl }, pollIntervalMs: 60_000 });
+    const d1 = deliverer({
+      listen: () => new pg.Client({ connectionString: dbUrl }),
+      pollIntervalMs: 60_000,
+    });
     d1.start();
     await writeOutbox(db, [{ record: 'r1' }, { record: 'r2' }, { record: 'r1' }]);
     await eventually(() => receiver.received.length === 3); // woken by NOTIFY, not the 60 s poll
@@ -256,7 +259,10 @@ describe('event delivery', () => {
 
     const whileDown = await writeOutbox(db, [{ record: 'r1' }, { record: 'r2' }, { record: 'r1' }]);
     expect(receiver.received).toHaveLength(3);
-    const d2 = deliverer({ listen: { connectionString: dbUrl }, pollIntervalMs: 60_000 });
+    const d2 = deliverer({
+      listen: () => new pg.Client({ connectionString: dbUrl }),
+      pollIntervalMs: 60_000,
+    });
     d2.start();
     await eventually(() => receiver.received.length === 6);
     expect(receiver.received.slice(3).map((r) => r.body.id)).toEqual(whileDown);
@@ -267,7 +273,7 @@ describe('event delivery', () => {
 
   it('re-opens a lost LISTEN connection and is woken by NOTIFY again', async () => {
     await subscribe();
-    const d = deliverer({ listen: { connectionString: dbUrl }, pollIntervalMs: 60_000 });
+    const d = deliverer({ listen: () => new pg.Client({ connectionString: dbUrl }), pollIntervalMs: 60_000 });
     d.start();
     const listeners = async () =>
       (

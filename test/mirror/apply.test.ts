@@ -13,7 +13,7 @@ import {
   UnknownFieldError,
   type TableMapping,
 } from '../../src/mirror/index.ts';
-import { createTestDatabase } from '../support/db.ts';
+import { createTestDatabase, connectClient } from '../support/db.ts';
 import { allTypesSchema, fullRecord } from './fixtures.ts';
 
 const SOURCE = 'src_apply';
@@ -170,7 +170,7 @@ describe('applyRecords', () => {
 
   it('writes one outbox event per real change with before, after and changed columns, and notifies', async () => {
     await clear();
-    const listener = await db.pool.connect();
+    const listener = await connectClient(db);
     const notes: string[] = [];
     listener.on('notification', (n) => notes.push(n.channel));
     await listener.query('LISTEN airmirror_outbox');
@@ -190,7 +190,7 @@ describe('applyRecords', () => {
       await applyDeletes(db, table, ['recA', 'recMissing'], { origin: 'webhook', sourceId: SOURCE });
       await listener.query('SELECT 1'); // let pending notifications arrive
     } finally {
-      listener.release();
+      await listener.end();
     }
     const ev = await outbox();
     expect(ev.map((e) => [e.op, e.origin, e.record_id])).toEqual([

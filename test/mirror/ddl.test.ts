@@ -15,7 +15,7 @@ import {
   takeFence,
   type BaseMapping,
 } from '../../src/mirror/index.ts';
-import { createTestDatabase } from '../support/db.ts';
+import { createTestDatabase, connectClient } from '../support/db.ts';
 import { allTypesSchema } from './fixtures.ts';
 
 let db: Database;
@@ -287,7 +287,7 @@ describe('swap rebuild', () => {
     const counts: number[] = [];
     const errors: unknown[] = [];
     const reader = (async () => {
-      const c = await db.pool.connect();
+      const c = await connectClient(db);
       try {
         while (!stop) {
           try {
@@ -297,7 +297,7 @@ describe('swap rebuild', () => {
           }
         }
       } finally {
-        c.release();
+        await c.end();
       }
     })();
     while (counts.length < 5) await new Promise((r) => setImmediate(r));

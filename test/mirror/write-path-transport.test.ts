@@ -10,7 +10,7 @@ import {
   takeFence,
   type TableMapping,
 } from '../../src/mirror/index.ts';
-import { createTestDatabase } from '../support/db.ts';
+import { createTestDatabase, connectClient } from '../support/db.ts';
 
 /**
  * How the write path reaches Postgres: pipelined transactions (BEGIN, lock, statement, COMMIT in
@@ -128,7 +128,7 @@ describe('the advisory lock comes before the write statement’s snapshot', () =
 
     // A proxy write in flight: it holds the table's lock, has written and fenced its row, and has
     // not committed yet.
-    const proxy = await db.pool.connect();
+    const proxy = await connectClient(db);
     try {
       await proxy.query('BEGIN');
       await proxy.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
@@ -161,7 +161,7 @@ describe('the advisory lock comes before the write statement’s snapshot', () =
       // the fence and would overwrite the committed proxy write with 'page'.
       expect(await page).toMatchObject({ fencedOut: 1, updated: 0, fencedIds: ['recL'] });
     } finally {
-      proxy.release();
+      await proxy.end();
     }
     expect(await names()).toEqual([{ id: 'recL', name: 'from proxy' }]);
   });
@@ -226,7 +226,7 @@ describe('statement shapes', () => {
   it('does not notify when nothing changed, and notifies for a delete', async () => {
     await clear();
     await applyRecords(db, table, [rec('recN', { fldName: 'n' })], { origin: 'sweep', sourceId: SOURCE });
-    const listener = await db.pool.connect();
+    const listener = await connectClient(db);
     const notes: string[] = [];
     listener.on('notification', (n) => notes.push(n.channel));
     await listener.query('LISTEN airmirror_outbox');
@@ -244,7 +244,7 @@ describe('statement shapes', () => {
       expect(notes).toEqual(['airmirror_outbox']);
     } finally {
       await listener.query('UNLISTEN *');
-      listener.release();
+      await listener.end();
     }
   });
 });

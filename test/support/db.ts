@@ -43,3 +43,11 @@ export async function createTestDatabase(opts: { migrate?: boolean } = {}): Prom
   });
   return { db, url, name };
 }
+
+/** A connected client of its own on `db` (outside the pool), for session state in a test; end() it. */
+export async function connectClient(db: Database): Promise<pg.Client> {
+  const c = db.dedicatedClient();
+  c.on('error', () => undefined);
+  await c.connect();
+  return c;
+}

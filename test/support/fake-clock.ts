@@ -1,4 +1,4 @@
-import type { Sleep } from '../../src/airtable/clock.ts';
+import type { Sleep } from '../../src/lifecycle/clock.ts';
 
 /**
  * A virtual clock for the client's injected `now`/`sleep`: sleeps register timers that fire only

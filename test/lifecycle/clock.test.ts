@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { systemSleep } from '../../src/airtable/clock.ts';
+import { systemSleep } from '../../src/lifecycle/clock.ts';
 
 describe('systemSleep', () => {
   it('resolves after the delay', async () => {
