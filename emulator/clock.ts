@@ -20,3 +20,17 @@ export class EmulatorClock {
     return new Date(this.now()).toISOString();
   }
 }
+
+/** Waits `ms` of wall time, or less when `signal` aborts; never rejects (the retry loop's pause). */
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

@@ -2,10 +2,9 @@ import type { EmulatorClock } from './clock.ts';
 import type { FaultInjector, FaultSpec } from './http/faults.ts';
 import type { RateLimiter } from './http/guards.ts';
 import type { RecordLister } from './list.ts';
-import type { AirtableRecord } from '../src/airtable/types.ts';
 import type { EmulatorStore } from './store/store.ts';
 import type { SchemaOps, FieldInput } from './store/schema-ops.ts';
-import type { AirtableField, AirtableTable } from '../src/airtable/types.ts';
+import type { AirtableField, AirtableRecord, AirtableTable } from './types.ts';
 
 /**
  * The in-process test control surface (also served over HTTP under `/__emulator/...`).

@@ -1,12 +1,29 @@
-import { AirmirrorError } from '../src/errors.ts';
+/**
+ * An Airtable-shaped failure: the HTTP status and the error `type` Airtable would answer with.
+ * Thrown anywhere in the emulator and rendered once, by the app's error handler, through
+ * `airtableErrorBody`.
+ */
+export class AirtableError extends Error {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    message = '',
+  ) {
+    super(message);
+    this.name = 'AirtableError';
+  }
+}
+
+export function airtableError(status: number, type: string, message = ''): AirtableError {
+  return new AirtableError(status, type, message);
+}
 
 /**
- * Airtable-shaped failures. Thrown anywhere in the emulator and rendered once by the app's
- * error handler as `{"error":{"type","message"}}` — or `{"error":{"type"}}` when `message` is
- * empty (reference §2.4 shows LIST_RECORDS_ITERATOR_NOT_AVAILABLE without one).
+ * The body Airtable sends: `{"error":{"type","message"}}`, or `{"error":{"type"}}` when there is
+ * no message (docs/airtable-reference.md §2.4 shows LIST_RECORDS_ITERATOR_NOT_AVAILABLE without one).
  */
-export function airtableError(status: number, type: string, message = ''): AirmirrorError {
-  return new AirmirrorError(type, status, message);
+export function airtableErrorBody(err: AirtableError): { error: { type: string; message?: string } } {
+  return err.message ? { error: { type: err.type, message: err.message } } : { error: { type: err.type } };
 }
 
 /** Messages the reference quotes verbatim (§2.4, §2.5). */

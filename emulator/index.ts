@@ -1,9 +1,8 @@
 import type { Hono } from 'hono';
-import { createLogger } from '../src/log.ts';
 import { EmulatorClock } from './clock.ts';
 import { createControl, type EmulatorControl } from './control.ts';
 import { formulaEngine } from './formula-engine.ts';
-import { createApp } from './http/app.ts';
+import { createApp, type EmulatorLogger } from './http/app.ts';
 import { controlRoutes } from './http/control-routes.ts';
 import { FaultInjector } from './http/faults.ts';
 import { RateLimiter } from './http/guards.ts';
@@ -34,6 +33,8 @@ export interface EmulatorOptions {
   fetch?: typeof fetch;
   /** Largest accepted request body; default 2 MiB (the real limit is undocumented, reference §2.2). */
   maxBodyBytes?: number;
+  /** Where emulator bugs (unexpected errors while answering) are reported; default stderr. */
+  log?: EmulatorLogger;
 }
 
 export interface Emulator {
@@ -53,6 +54,10 @@ export type { StoreChange, TableChange, ChangeListener, ChangeSource } from './s
 export type { EmulatorControl } from './control.ts';
 export type { FaultSpec } from './http/faults.ts';
 export type { EmulatorStore } from './store/store.ts';
+
+const stderrLogger: EmulatorLogger = {
+  error: (fields, message) => console.error(message, fields),
+};
 
 export function createEmulator(opts: EmulatorOptions = {}): Emulator {
   const clock = new EmulatorClock(opts.now);
@@ -83,7 +88,7 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
     maxBodyBytes,
     schema,
     control: controlRoutes(control, maxBodyBytes),
-    log: createLogger({ name: 'emulator' }),
+    log: opts.log ?? stderrLogger,
     mounts: [{ path: '/v0/bases/:baseId/webhooks', app: webhookRoutes({ webhooks }) }],
   });
   return { app, control, store, webhooks };

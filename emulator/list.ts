@@ -1,4 +1,4 @@
-import type { ListRecordsResponse } from '../src/airtable/types.ts';
+import type { ListRecordsResponse } from './types.ts';
 import type { EmulatorClock } from './clock.ts';
 import { airtableError, invalidRequest, unknownField } from './errors.ts';
 import { makeId, type Rng } from './ids.ts';

@@ -1,7 +1,6 @@
 import { Hono } from 'hono';
-import { airtableErrorBody, AirmirrorError } from '../../src/errors.ts';
-import type { Logger } from '../../src/log.ts';
 import type { EmulatorClock } from '../clock.ts';
+import { AirtableError, airtableErrorBody } from '../errors.ts';
 import type { RecordLister } from '../list.ts';
 import type { EmulatorStore } from '../store/store.ts';
 import type { SchemaOps } from '../store/schema-ops.ts';
@@ -9,6 +8,11 @@ import type { FaultInjector } from './faults.ts';
 import { bearerAuth, perBaseId, type RateLimiter, urlLimit } from './guards.ts';
 import { metaRoutes } from './meta.ts';
 import { HTTPNotFound, recordRoutes } from './records.ts';
+
+/** Where the emulator reports its own bugs (an unexpected error while answering); a pino logger fits. */
+export interface EmulatorLogger {
+  error(fields: Record<string, unknown>, message: string): void;
+}
 
 export interface AppDeps {
   store: EmulatorStore;
@@ -22,7 +26,7 @@ export interface AppDeps {
   /** Extra sub-apps mounted behind auth and the rate limit (the webhooks routes), by path. */
   mounts?: Array<{ path: string; app: Hono }>;
   /** Where unexpected errors (emulator bugs) are reported. */
-  log?: Logger;
+  log?: EmulatorLogger;
   /** The `/__emulator` control routes (no auth). */
   control?: Hono;
 }
@@ -35,11 +39,7 @@ export function createApp(deps: AppDeps): Hono {
   const app = new Hono({ strict: false });
 
   app.onError((err, c) => {
-    if (err instanceof AirmirrorError) {
-      // Reference §2.4: some types come without a message.
-      const body = err.message ? airtableErrorBody(err) : { error: { type: err.code } };
-      return c.json(body, err.status as 400);
-    }
+    if (err instanceof AirtableError) return c.json(airtableErrorBody(err), err.status as 400);
     if (err instanceof HTTPNotFound) return c.json({ error: 'NOT_FOUND' }, 404);
     // An emulator bug: say so on the log (the request's path only, never its headers).
     deps.log?.error(

@@ -1,4 +1,4 @@
-import type { AirtableField, AirtableTable } from '../../src/airtable/types.ts';
+import type { AirtableField, AirtableTable } from '../types.ts';
 import { airtableError, invalidRequest, modelNotFound } from '../errors.ts';
 import { makeId } from '../ids.ts';
 import { stringCell } from '../string-cells.ts';

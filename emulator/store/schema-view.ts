@@ -1,4 +1,4 @@
-import type { AirtableField, AirtableTable, AirtableView } from '../../src/airtable/types.ts';
+import type { AirtableField, AirtableTable, AirtableView } from '../types.ts';
 import type { StoredTable } from './table.ts';
 import type { StoredField } from './types.ts';
 

@@ -1,4 +1,4 @@
-import type { AirtableRecord } from '../../src/airtable/types.ts';
+import type { AirtableRecord } from '../types.ts';
 import type { EmulatorClock } from '../clock.ts';
 import { airtableError, invalidRequest, modelNotFound, rowDoesNotExist, unknownField } from '../errors.ts';
 import { makeId, type Rng } from '../ids.ts';

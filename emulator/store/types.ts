@@ -1,4 +1,4 @@
-import type { FieldType } from '../../src/airtable/types.ts';
+import type { FieldType } from '../types.ts';
 
 /** A user as it appears in collaborator cells (reference §3.3: `{id, email?, name?}`). */
 export interface Collaborator {

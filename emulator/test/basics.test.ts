@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Json } from './helpers.ts';
-import { DEMO_BASE_ID, DEMO_TABLES, EMULATOR_TOKEN, useEmulator } from '../../test/support/emulator.ts';
+import { DEMO_BASE_ID, DEMO_TABLES, EMULATOR_TOKEN } from '../index.ts';
+import { useEmulator, type Json } from './helpers.ts';
 
 const emulator = useEmulator();
 const API = 'https://api.airtable.com/v0';

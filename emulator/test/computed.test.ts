@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEMO_BASE_ID as B } from '../index.ts';
 import type { StoreChange } from '../store/changes.ts';
-import { useEmulator } from '../../test/support/emulator.ts';
-import { call, T0 } from './helpers.ts';
+import { call, T0, useEmulator } from './helpers.ts';
 
 let now = T0;
 const emulator = useEmulator({ now: () => now });

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEMO_BASE_ID as B, EMULATOR_TOKEN } from '../index.ts';
 import { MESSAGES } from '../errors.ts';
-import { useEmulator } from '../../test/support/emulator.ts';
-import { API, AUTH, call, T0, type Json } from './helpers.ts';
+import { API, AUTH, call, T0, useEmulator, type Json } from './helpers.ts';
 
 let now = T0;
 const emulator = useEmulator({ now: () => now });

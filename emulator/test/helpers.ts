@@ -1,4 +1,8 @@
-import { EMULATOR_TOKEN } from '../index.ts';
+import { createHmac } from 'node:crypto';
+import { setupServer } from 'msw/node';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { createEmulator, EMULATOR_TOKEN, type Emulator, type EmulatorOptions } from '../index.ts';
+import { emulatorHandler } from '../msw.ts';
 
 // Bodies are asserted field by field in the tests; typing every Airtable answer here adds nothing.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -30,3 +34,29 @@ export async function call(
 }
 
 export const T0 = Date.parse('2025-06-01T12:00:00.000Z');
+
+/**
+ * An emulator answering `https://api.airtable.com` in process (msw). Call once at module level
+ * of a test file: it registers beforeAll/afterEach/afterAll; afterEach also drops queued faults.
+ */
+export function useEmulator(opts?: EmulatorOptions): Emulator {
+  const emulator = createEmulator(opts);
+  const server = setupServer(emulatorHandler(emulator));
+  beforeAll(() => server.listen({ onUnhandledRequest: 'bypass' }));
+  afterEach(() => {
+    server.resetHandlers();
+    emulator.control.clearFaults();
+  });
+  afterAll(() => server.close());
+  return emulator;
+}
+
+/**
+ * The `X-Airtable-Content-MAC` a ping must carry, computed here with node:crypto, independently
+ * of the emulator's Web Crypto signer: HMAC-SHA256 of the raw body, keyed with the base64-decoded
+ * secret, as lowercase hex after `hmac-sha256=`.
+ */
+export function expectedMac(macSecretBase64: string, rawBody: string | Uint8Array): string {
+  const key = Buffer.from(macSecretBase64, 'base64');
+  return 'hmac-sha256=' + createHmac('sha256', key).update(rawBody).digest('hex');
+}

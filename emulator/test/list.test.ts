@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createEmulator, DEMO_BASE_ID as B } from '../index.ts';
-import { useEmulator } from '../../test/support/emulator.ts';
-import { call, T0, type Json } from './helpers.ts';
+import { call, T0, useEmulator, type Json } from './helpers.ts';
 
 let now = T0;
 const emulator = useEmulator({ now: () => now, records: 250, offsetTtlMs: 60_000 });

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { FIELD_TYPES } from '../../src/airtable/types.ts';
+import { FIELD_TYPES } from '../types.ts';
 import { createEmulator, DEMO_BASE_ID as B } from '../index.ts';
-import { useEmulator } from '../../test/support/emulator.ts';
-import { call } from './helpers.ts';
+import { call, useEmulator } from './helpers.ts';
 
 const emulator = useEmulator();
 

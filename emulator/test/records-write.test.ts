@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEMO_BASE_ID as B } from '../index.ts';
-import { useEmulator } from '../../test/support/emulator.ts';
-import { call, T0 } from './helpers.ts';
+import { call, T0, useEmulator } from './helpers.ts';
 
 const emulator = useEmulator({ now: () => T0 });
 const customers = emulator.store.requireTable(B, 'Customers').table;

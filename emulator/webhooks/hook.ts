@@ -1,4 +1,4 @@
-import type { WebhookInfo, WebhookPayload, WebhookSpecification } from '../../src/airtable/types.ts';
+import type { WebhookInfo, WebhookPayload, WebhookSpecification } from '../types.ts';
 import type { HookScope } from './payloads.ts';
 
 export const DAY_MS = 86_400_000;

@@ -1,6 +1,6 @@
 import type { EmulatorClock } from '../clock.ts';
-import { computeAirtableMac } from '../../src/webhooks/mac.ts';
 import type { Hook, NotificationResult } from './hook.ts';
+import { MAC_HEADER, signPing } from './mac.ts';
 
 export interface NotifierOptions {
   /** Changes arriving within this many (wall-clock) ms share one ping. */
@@ -156,7 +156,7 @@ export class PingNotifier {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          'x-airtable-content-mac': await computeAirtableMac(hook.macSecretBase64, body),
+          [MAC_HEADER]: await signPing(hook.macSecretBase64, body),
         },
         body,
         signal: abort.signal,

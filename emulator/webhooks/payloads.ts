@@ -3,7 +3,7 @@ import type {
   WebhookPayload,
   WebhookSpecification,
   WebhookTableChanges,
-} from '../../src/airtable/types.ts';
+} from '../types.ts';
 import type { StoreChange, TableChange } from '../store/changes.ts';
 import type { BaseView } from './base-view.ts';
 import { toV2, type V2Context } from './v2-cells.ts';

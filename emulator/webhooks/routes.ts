@@ -19,7 +19,7 @@ async function jsonBody(req: Request): Promise<unknown> {
 
 /**
  * The webhooks endpoints (reference §4.1), to be mounted at `/v0/bases/:baseId/webhooks` behind
- * the emulator's auth and rate limit. Errors are thrown as AirmirrorError for the app's handler.
+ * the emulator's auth and rate limit. Errors are thrown as AirtableError for the app's handler.
  */
 export function webhookRoutes(ctx: WebhookRoutesContext): Hono {
   const { webhooks } = ctx;

@@ -1,6 +1,5 @@
-import { abortableSleep } from '../../src/lifecycle/clock.ts';
-import type { CreateWebhookResponse, ListPayloadsResponse, WebhookInfo } from '../../src/airtable/types.ts';
-import type { EmulatorClock } from '../clock.ts';
+import type { CreateWebhookResponse, ListPayloadsResponse, WebhookInfo } from '../types.ts';
+import { pause, type EmulatorClock } from '../clock.ts';
 import { airtableError, invalidRequest } from '../errors.ts';
 import { makeId, type Rng } from '../ids.ts';
 import type { StoreChange } from '../store/changes.ts';
@@ -218,7 +217,7 @@ export class EmulatorWebhooks {
     const done = (async () => {
       while (!abort.signal.aborted) {
         this.runDueRetries();
-        await abortableSleep(pollMs, abort.signal);
+        await pause(pollMs, abort.signal);
       }
     })();
     this.loop = { abort, done };

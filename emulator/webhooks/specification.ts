@@ -1,4 +1,4 @@
-import type { WebhookSpecification } from '../../src/airtable/types.ts';
+import type { WebhookSpecification } from '../types.ts';
 import { invalidRequest } from '../errors.ts';
 import type { BaseView } from './base-view.ts';
 import type { HookScope } from './payloads.ts';

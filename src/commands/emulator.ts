@@ -1,5 +1,6 @@
 import { createEmulator, DEMO_BASE_ID, EMULATOR_TOKEN } from '../../emulator/index.ts';
 import { startEmulatorServer } from '../../emulator/server.ts';
+import { createLogger } from '../log.ts';
 import { intFlag, parseFlags, untilSignal, UsageError, type Command } from './args.ts';
 
 const HELP = `usage: airmirror emulator [--port N] [--seed demo|empty] [--records N] [--rate-limit N|off]
@@ -31,7 +32,12 @@ export const emulatorCommand: Command = {
       throw new UsageError(`--seed must be demo or empty, got "${seed}"`);
     const rate = v['rate-limit'];
     const rateLimit = rate === undefined || rate === 'off' ? false : intFlag('rate-limit', rate, 5, 1);
-    const emulator = createEmulator({ seed, records: intFlag('records', v.records, 40), rateLimit });
+    const emulator = createEmulator({
+      seed,
+      records: intFlag('records', v.records, 40),
+      rateLimit,
+      log: createLogger({ name: 'emulator' }),
+    });
     const server = await startEmulatorServer(emulator, { port: intFlag('port', v.port, 8788) });
     emulator.webhooks.start();
     process.stdout.write(

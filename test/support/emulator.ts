@@ -1,13 +1,13 @@
-import { http } from 'msw';
 import { setupServer } from 'msw/node';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { createEmulator, type Emulator, type EmulatorOptions } from '../../emulator/index.ts';
+import { AIRTABLE_ORIGIN, emulatorHandler } from '../../emulator/msw.ts';
 
 export { startEmulatorServer } from '../../emulator/server.ts';
 export { EMULATOR_TOKEN, DEMO_BASE_ID, DEMO_TABLES } from '../../emulator/index.ts';
 
 /** Where the in-process emulator answers (the real Airtable origin, intercepted by msw). */
-export const EMULATOR_URL = 'https://api.airtable.com';
+export const EMULATOR_URL = AIRTABLE_ORIGIN;
 
 /**
  * An emulator reachable in-process at `https://api.airtable.com`: an msw server forwards every
@@ -17,11 +17,7 @@ export const EMULATOR_URL = 'https://api.airtable.com';
  */
 export function useEmulator(opts?: EmulatorOptions): Emulator {
   const emulator = createEmulator(opts);
-  const server = setupServer(
-    http.all(/^https:\/\/api\.airtable\.com\//, async ({ request }) => {
-      return emulator.app.fetch(request as unknown as Parameters<typeof emulator.app.fetch>[0]);
-    }),
-  );
+  const server = setupServer(emulatorHandler(emulator));
   beforeAll(() => server.listen({ onUnhandledRequest: 'bypass' }));
   afterEach(() => {
     server.resetHandlers();

@@ -1,12 +1,12 @@
-import type { WebhookPayload } from '../../../src/airtable/types.ts';
 import { Hono } from 'hono';
-import { airtableErrorBody, AirmirrorError } from '../../../src/errors.ts';
 import { EmulatorClock } from '../../clock.ts';
+import { AirtableError, airtableErrorBody } from '../../errors.ts';
 import { formulaEngine } from '../../formula-engine.ts';
 import { createRng } from '../../ids.ts';
 import { SchemaOps } from '../../store/schema-ops.ts';
 import { EmulatorStore } from '../../store/store.ts';
 import { StoredTable } from '../../store/table.ts';
+import type { WebhookPayload } from '../../types.ts';
 import { EmulatorWebhooks, webhookRoutes, type NotifierOptions } from '../../webhooks/index.ts';
 
 export const BASE = 'appWebhookTest001';
@@ -141,7 +141,7 @@ export function createWorld(
 
   const app = new Hono();
   app.onError((err, c) =>
-    err instanceof AirmirrorError
+    err instanceof AirtableError
       ? c.json(airtableErrorBody(err), err.status as 400)
       : c.json({ error: { type: 'SERVER_ERROR', message: String(err) } }, 500),
   );
