@@ -7,6 +7,7 @@ import { acceptCell } from './cells.ts';
 import { isComputedType, sameCell } from './cell-values.ts';
 import type { ChangeListener, ChangeSource, StoreChange } from './changes.ts';
 import { CellReader, isoOf } from './computed.ts';
+import { syncInverse, unlinkEverywhere } from './links.ts';
 import type { FormulaEngine } from './formula-engine.ts';
 import { ChangeTracker } from './tracker.ts';
 import type { StoredTable } from './table.ts';
@@ -217,7 +218,7 @@ export class EmulatorStore {
     if (recordEdit) (rec.edits ??= {})[fieldId] = { at: now, by: userId };
     const f = table.fieldById(fieldId);
     if (f?.type === 'multipleRecordLinks') {
-      this.syncInverse(
+      syncInverse(
         base,
         table,
         rec.id,
@@ -228,41 +229,6 @@ export class EmulatorStore {
         userId,
         now,
       );
-    }
-  }
-
-  private syncInverse(
-    base: StoredBase,
-    table: StoredTable,
-    recId: string,
-    f: StoredField,
-    before: string[],
-    after: string[],
-    tracker: ChangeTracker | undefined,
-    userId: string,
-    now: number,
-  ): void {
-    const target = base.tables.find((t) => t.id === f.options?.linkedTableId);
-    const inverseId = f.options?.inverseLinkFieldId as string | undefined;
-    if (!target || !inverseId || !target.fieldById(inverseId)) return;
-    const removed = before.filter((id) => !after.includes(id));
-    const added = after.filter((id) => !before.includes(id));
-    for (const [ids, add] of [
-      [removed, false],
-      [added, true],
-    ] as const) {
-      for (const otherId of ids) {
-        const other = target.get(otherId);
-        if (!other) continue;
-        tracker?.touch(target, other);
-        const list = (other.cells[inverseId] as string[] | undefined) ?? [];
-        const next = add ? (list.includes(recId) ? list : [...list, recId]) : list.filter((x) => x !== recId);
-        const copy: StoredRecord = { ...other, cells: { ...other.cells }, edits: { ...other.edits } };
-        if (next.length) copy.cells[inverseId] = next;
-        else delete copy.cells[inverseId];
-        copy.edits![inverseId] = { at: now, by: userId };
-        target.put(copy);
-      }
     }
   }
 
@@ -396,41 +362,14 @@ export class EmulatorStore {
         // Unlink from reciprocal fields first, as Airtable does when a linked record goes away.
         for (const f of table.fields) {
           if (f.type === 'multipleRecordLinks' && Array.isArray(rec.cells[f.id])) {
-            this.syncInverse(base, table, id, f, rec.cells[f.id] as string[], [], tracker, userId, now);
+            syncInverse(base, table, id, f, rec.cells[f.id] as string[], [], tracker, userId, now);
           }
         }
-        this.unlinkEverywhere(base, table, id, tracker);
+        unlinkEverywhere(base, table, id, tracker);
         table.delete(id);
         tracker?.destroyed(table, id);
       }
       return ids;
     });
-  }
-
-  /** Remove a deleted record's id from link cells pointing at it (one-way links included). */
-  private unlinkEverywhere(
-    base: StoredBase,
-    table: StoredTable,
-    id: string,
-    tracker: ChangeTracker | undefined,
-  ) {
-    for (const t of base.tables) {
-      const links = t.fields.filter(
-        (f) => f.type === 'multipleRecordLinks' && f.options?.linkedTableId === table.id,
-      );
-      if (links.length === 0 || t.size > 100_000) continue;
-      for (const r of t.iterate()) {
-        const hit = links.filter((f) => (r.cells[f.id] as string[] | undefined)?.includes(id));
-        if (hit.length === 0) continue;
-        tracker?.touch(t, r);
-        const copy: StoredRecord = { ...r, cells: { ...r.cells } };
-        for (const f of hit) {
-          const next = (r.cells[f.id] as string[]).filter((x) => x !== id);
-          if (next.length) copy.cells[f.id] = next;
-          else delete copy.cells[f.id];
-        }
-        t.put(copy);
-      }
-    }
   }
 }
