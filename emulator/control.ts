@@ -1,4 +1,5 @@
 import type { EmulatorClock } from './clock.ts';
+import type { CallFilter, CallLog, EmulatorCall } from './http/call-log.ts';
 import type { FaultInjector, FaultSpec } from './http/faults.ts';
 import type { RateLimiter } from './http/guards.ts';
 import type { RecordLister } from './list.ts';
@@ -26,6 +27,11 @@ export interface EmulatorControl {
   expireOffsets(): void;
   setOffsetTtl(ms: number): void;
   setRateLimit(rps: number | false, penaltyMs?: number): void;
+  /** API calls answered so far (since the start or `clearCalls()`), oldest first. */
+  calls(filter?: CallFilter): EmulatorCall[];
+  /** Calls the bounded log dropped since the start or `clearCalls()` (see `callLogLimit`). */
+  droppedCalls(): number;
+  clearCalls(): void;
   createRecords(
     baseId: string,
     table: string,
@@ -62,8 +68,9 @@ export function createControl(deps: {
   faults: FaultInjector;
   lister: RecordLister;
   limiter: RateLimiter;
+  calls: CallLog;
 }): EmulatorControl {
-  const { store, schema, clock, faults, lister, limiter } = deps;
+  const { store, schema, clock, faults, lister, limiter, calls } = deps;
   const ui = { source: 'client' as const, typecast: true };
   const out = (baseId: string, table: string, recs: Parameters<EmulatorStore['serialize']>[2][]) => {
     const { base, table: t } = store.requireTable(baseId, table);
@@ -81,6 +88,9 @@ export function createControl(deps: {
       lister.ttlMs = ms;
     },
     setRateLimit: (rps, penaltyMs) => limiter.set(rps, penaltyMs),
+    calls: (filter) => calls.list(filter),
+    droppedCalls: () => calls.dropped,
+    clearCalls: () => calls.clear(),
     createRecords: (baseId, table, records) =>
       out(baseId, table, store.createRecords(baseId, table, records, ui)),
     updateRecords: (baseId, table, records) =>

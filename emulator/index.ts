@@ -3,6 +3,7 @@ import { EmulatorClock } from './clock.ts';
 import { createControl, type EmulatorControl } from './control.ts';
 import { formulaEngine } from './formula-engine.ts';
 import { createApp, type EmulatorLogger } from './http/app.ts';
+import { CallLog } from './http/call-log.ts';
 import { controlRoutes } from './http/control-routes.ts';
 import { FaultInjector } from './http/faults.ts';
 import { RateLimiter } from './http/guards.ts';
@@ -33,6 +34,8 @@ export interface EmulatorOptions {
   fetch?: typeof fetch;
   /** Largest accepted request body; default 2 MiB (the real limit is undocumented, reference §2.2). */
   maxBodyBytes?: number;
+  /** Calls kept by the call log (`control.calls()`); older ones are dropped. Default 10 000. */
+  callLogLimit?: number;
   /** Where emulator bugs (unexpected errors while answering) are reported; default stderr. */
   log?: EmulatorLogger;
 }
@@ -52,7 +55,9 @@ export { DEMO_BASE_ID };
 export { DEMO_TABLES } from './seed/demo.ts';
 export type { StoreChange, TableChange, ChangeListener, ChangeSource } from './store/changes.ts';
 export type { EmulatorControl } from './control.ts';
-export type { FaultSpec } from './http/faults.ts';
+export type { FaultSpec, FaultMatch } from './http/faults.ts';
+export type { EmulatorCall, CallFilter } from './http/call-log.ts';
+export type { EmulatorLogger } from './http/app.ts';
 export type { EmulatorStore } from './store/store.ts';
 
 const stderrLogger: EmulatorLogger = {
@@ -69,8 +74,9 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
   const lister = new RecordLister(store, clock, createRng(0x17e4), opts.offsetTtlMs ?? 5 * 60_000);
   const limiter = new RateLimiter(clock, opts.rateLimit ?? false, opts.penaltyMs ?? 30_000);
   const faults = new FaultInjector();
+  const calls = new CallLog(clock, opts.callLogLimit ?? 10_000);
   const tokens = new Set(opts.tokens ?? [EMULATOR_TOKEN]);
-  const control = createControl({ store, schema, clock, faults, lister, limiter });
+  const control = createControl({ store, schema, clock, faults, lister, limiter, calls });
   const maxBodyBytes = opts.maxBodyBytes ?? 2 * 1024 * 1024;
   const webhooks = new EmulatorWebhooks({
     store,
@@ -84,6 +90,7 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
     lister,
     limiter,
     faults,
+    calls,
     tokens: () => tokens,
     maxBodyBytes,
     schema,

@@ -4,6 +4,7 @@ import { AirtableError, airtableErrorBody } from '../errors.ts';
 import type { RecordLister } from '../list.ts';
 import type { EmulatorStore } from '../store/store.ts';
 import type { SchemaOps } from '../store/schema-ops.ts';
+import type { CallLog } from './call-log.ts';
 import type { FaultInjector } from './faults.ts';
 import { bearerAuth, perBaseId, type RateLimiter, urlLimit } from './guards.ts';
 import { metaRoutes } from './meta.ts';
@@ -21,6 +22,7 @@ export interface AppDeps {
   lister: RecordLister;
   limiter: RateLimiter;
   faults: FaultInjector;
+  calls: CallLog;
   tokens: () => ReadonlySet<string>;
   maxBodyBytes: number;
   /** Extra sub-apps mounted behind auth and the rate limit (the webhooks routes), by path. */
@@ -33,7 +35,7 @@ export interface AppDeps {
 
 /**
  * The emulator's HTTP surface: `https://api.airtable.com/v0/...` paths plus `/__emulator/...`.
- * Order of checks per request: injected faults, URL length, auth, per-base rate limit, route.
+ * Order per request: the call log, injected faults, URL length, auth, per-base rate limit, route.
  */
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono({ strict: false });
@@ -55,6 +57,7 @@ export function createApp(deps: AppDeps): Hono {
 
   app.use(
     '/v0/*',
+    deps.calls.middleware(),
     deps.faults.middleware(),
     urlLimit(),
     bearerAuth(deps.tokens),

@@ -35,6 +35,15 @@ export function controlRoutes(control: EmulatorControl, maxBodyBytes: number): H
     control.clearFaults();
     return c.json(ok);
   });
+  app.get('/calls', (c) => {
+    const q = (name: string) => c.req.query(name) || undefined;
+    const calls = control.calls({ method: q('method'), path: q('path'), baseId: q('base') });
+    return c.json({ calls, dropped: control.droppedCalls() });
+  });
+  app.delete('/calls', (c) => {
+    control.clearCalls();
+    return c.json(ok);
+  });
   app.post('/offsets/expire', (c) => {
     control.expireOffsets();
     return c.json(ok);
