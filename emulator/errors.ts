@@ -26,14 +26,14 @@ export function airtableErrorBody(err: AirtableError): { error: { type: string; 
   return err.message ? { error: { type: err.type, message: err.message } } : { error: { type: err.type } };
 }
 
-/** Messages the reference quotes verbatim (§2.4, §2.5). */
+/** Messages docs/airtable-reference.md quotes verbatim (§2.4, §2.5). */
 export const MESSAGES = {
   modelNotFound:
     'Invalid permissions, or the requested model was not found. Check that both your user and your token have the required permissions, and that the model names and/or ids are correct.',
   invalidRequest: 'Invalid request: parameter validation failed. Check your request data.',
   tooManyRecords: 'You must provide an array of up to 10 record objects',
   rateLimit: 'Rate limit exceeded. Please try again later',
-  // Only the start of this message is quoted by the reference (§2.1, [3p]).
+  // Only the start of this message is quoted (docs/airtable-reference.md §2.1).
   billing: 'API billing plan limit exceeded. Please upgrade your plan or wait until the limit resets.',
   retriable: 'Server encountered an error while processing your request, and it is safe to retry the request',
 } as const;
@@ -45,7 +45,8 @@ export const invalidRequest = (message: string = MESSAGES.invalidRequest) =>
 export const unknownField = (name: string) =>
   airtableError(422, 'UNKNOWN_FIELD_NAME', `Unknown field name: ${JSON.stringify(name)}`);
 export const invalidValue = (message: string) => airtableError(422, 'INVALID_VALUE_FOR_COLUMN', message);
-// The reference leaves the type of the ">10 records" error unconfirmed (§1.3, §7); the message is quoted.
+// docs/airtable-reference.md leaves the type of the ">10 records" error unconfirmed (§1.3, §7);
+// the message is quoted.
 export const tooManyRecords = () => airtableError(422, 'INVALID_RECORDS', MESSAGES.tooManyRecords);
 export const recordNotFound = (id: string) => airtableError(404, 'NOT_FOUND', `Could not find record ${id}`);
 export const rowDoesNotExist = (id: string) =>

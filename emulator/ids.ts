@@ -1,6 +1,6 @@
 /**
  * Deterministic ids. Every Airtable object id is a 3-letter prefix + 14 alphanumerics
- * (reference §0 "ID formats"); seeded bases derive theirs from a PRNG so a seed always
+ * (docs/airtable-reference.md §0 "ID formats"); seeded bases derive theirs from a PRNG so a seed always
  * produces the same ids, run after run.
  */
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';

@@ -20,11 +20,14 @@ export interface EmulatorOptions {
   seed?: 'demo' | 'empty';
   /** Records in the demo base's main table, Orders (default 40). */
   records?: number;
-  /** Requests/s per base; default false (off). Reference §2.1: 5. */
+  /** Requests/s per base; default false (off). docs/airtable-reference.md §2.1: 5. */
   rateLimit?: number | false;
-  /** 429 penalty on the emulator clock; default 30 000 (reference §2.1). */
+  /** 429 penalty on the emulator clock; default 30 000 (docs/airtable-reference.md §2.1). */
   penaltyMs?: number;
-  /** List iterator TTL after last use; default 5 min (reference §7: unconfirmed → configurable). */
+  /**
+   * List iterator TTL after last use; default 5 min (docs/airtable-reference.md §7: unconfirmed →
+   * configurable).
+   */
   offsetTtlMs?: number;
   /** Accepted bearer tokens; default [EMULATOR_TOKEN]. */
   tokens?: string[];
@@ -32,7 +35,10 @@ export interface EmulatorOptions {
   now?: () => number;
   /** Used for webhook pings. */
   fetch?: typeof fetch;
-  /** Largest accepted request body; default 2 MiB (the real limit is undocumented, reference §2.2). */
+  /**
+   * Largest accepted request body; default 2 MiB (the real limit is undocumented,
+   * docs/airtable-reference.md §2.2).
+   */
   maxBodyBytes?: number;
   /** Calls kept by the call log (`control.calls()`); older ones are dropped. Default 10 000. */
   callLogLimit?: number;
@@ -45,11 +51,15 @@ export interface Emulator {
   app: Hono;
   control: EmulatorControl;
   store: EmulatorStore;
-  /** The webhooks service (reference §4). Its retry loop runs only after `webhooks.start()`. */
+  /**
+   * The webhooks service (docs/airtable-reference.md §4). Its retry loop runs only after `webhooks.start()`.
+   */
   webhooks: EmulatorWebhooks;
 }
 
-/** A personal-access-token-shaped token (reference §2.3): 'pat' + 14 chars + '.' + 64 hex. */
+/**
+ * A personal-access-token-shaped token (docs/airtable-reference.md §2.3): 'pat' + 14 chars + '.' + 64 hex.
+ */
 export const EMULATOR_TOKEN = 'patEmulator000001.' + '0123456789abcdef'.repeat(4);
 export { DEMO_BASE_ID };
 export { DEMO_TABLES } from './seed/demo.ts';

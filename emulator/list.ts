@@ -9,7 +9,7 @@ import type { StoredTable } from './store/table.ts';
 import type { StoredRecord, StoredView } from './store/types.ts';
 import { stringCell } from './string-cells.ts';
 
-/** List options, the same for GET (query) and POST listRecords (body) (reference §1.1). */
+/** List options, the same for GET (query) and POST listRecords (body) (docs/airtable-reference.md §1.1). */
 export interface ListParams {
   pageSize?: number;
   maxRecords?: number;
@@ -41,9 +41,9 @@ const MAX_ITERATORS = 10_000;
 
 /**
  * Record listing with Airtable's paging: at most 100 a page, opaque `itr…/rec…` offsets backed
- * by iterators that expire after `ttlMs` of inactivity (reference §1.1; TTL unconfirmed, §7).
- * Unsorted listings walk creation order by sequence number, so a million-row table pages
- * without materialising anything; sorted ones fix their order at the first page.
+ * by iterators that expire after `ttlMs` of inactivity (docs/airtable-reference.md §1.1; TTL unconfirmed,
+ * §7). Unsorted listings walk creation order by sequence number, so a million-row table pages without
+ * materialising anything; sorted ones fix their order at the first page.
  */
 export class RecordLister {
   private readonly iterators = new Map<string, Iterator>();
@@ -171,7 +171,7 @@ export class RecordLister {
 
   private resolveView(table: StoredTable, nameOrId: string): StoredView {
     const v = table.view(nameOrId);
-    // Not in the reference's catalogue; Airtable's observed type for an unknown view.
+    // Not in the error catalogue (docs/airtable-reference.md §2.5); Airtable's observed type.
     if (!v) throw airtableError(422, 'VIEW_NAME_NOT_FOUND', `Could not find view ${nameOrId}`);
     return v;
   }

@@ -1,6 +1,6 @@
 /**
- * A cell as `cellFormat=string` shows it: user-facing text. The reference calls this format
- * unstable and not to be mirrored (§1.1), so the emulator only aims at the obvious renderings.
+ * A cell as `cellFormat=string` shows it: user-facing text. docs/airtable-reference.md §1.1 calls
+ * this format unstable and not to be mirrored, so the emulator only aims at the obvious renderings.
  */
 export function stringCell(v: unknown): string {
   if (v === undefined || v === null) return '';

@@ -2,9 +2,9 @@ import { FormulaRuntimeError } from './errors.ts';
 
 /**
  * Date handling for the formula language. Everything is UTC: the emulator has no per-user or
- * per-field time zone, so an ISO string without an offset is read as UTC (an emulator choice; the
- * reference only says timestamps are ISO-8601 UTC, §0). Format tokens follow the moment.js subset
- * Airtable documents for DATETIME_FORMAT/DATETIME_PARSE; unit names follow moment too.
+ * per-field time zone, so an ISO string without an offset is read as UTC (an emulator choice;
+ * docs/airtable-reference.md §0 only says timestamps are ISO-8601 UTC). Format tokens follow the moment.js
+ * subset Airtable documents for DATETIME_FORMAT/DATETIME_PARSE; unit names follow moment too.
  */
 
 const ISO =

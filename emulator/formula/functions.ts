@@ -101,7 +101,8 @@ export const FUNCTIONS: Record<string, FunctionDef> = {
   LAST_MODIFIED_TIME: strict(0, MANY, () => null),
   NOW: strict(0, 0, (_a, ctx) => new Date(ctx.now)),
   TODAY: strict(0, 0, (_a, ctx) => startOf(new Date(ctx.now), 'day')),
-  // IS_AFTER(d1, d2) is 1 when d1 is later (reference §5). A blank date is never after/before.
+  // IS_AFTER(d1, d2) is 1 when d1 is later (docs/airtable-reference.md §5). A blank date is never
+  // after/before.
   IS_AFTER: strict(2, 2, ([a, b]) => {
     const [x, y] = [toDate(a), toDate(b)];
     return x !== null && y !== null && x.getTime() > y.getTime();

@@ -2,9 +2,9 @@
  * The emulator's formula language (filterByFormula and formula fields): tokenizer →
  * recursive-descent parser → closures. Compile once per request, evaluate per record.
  *
- * Result values are REST-shaped (reference §2.4, §3.3): strings, numbers, booleans, arrays, ISO
- * strings for dates, null for BLANK(), `{error: '#ERROR!'}` for ERROR() and runtime errors,
- * `{specialValue: 'NaN'}` for NaN. Assumption (the reference only names NaN): x/0 gives
+ * Result values are REST-shaped (docs/airtable-reference.md §2.4, §3.3): strings, numbers, booleans, arrays,
+ * ISO strings for dates, null for BLANK(), `{error: '#ERROR!'}` for ERROR() and runtime errors,
+ * `{specialValue: 'NaN'}` for NaN. Assumption (docs/airtable-reference.md only names NaN): x/0 gives
  * `{specialValue: 'Infinity'}` (`'-Infinity'` for a negative x).
  */
 import type { FormulaContext } from './context.ts';
@@ -51,8 +51,8 @@ export function compileFormula(text: string, resolve: FieldResolver): CompiledFo
 }
 
 /**
- * filterByFormula truthiness (reference §1.1): a record is kept unless the result is 0, false, "",
- * NaN, [] or an error. Blank (null/undefined) is dropped too, being "" in Airtable.
+ * filterByFormula truthiness (docs/airtable-reference.md §1.1): a record is kept unless the result is 0,
+ * false, "", NaN, [] or an error. Blank (null/undefined) is dropped too, being "" in Airtable.
  */
 export function isTruthy(value: unknown): boolean {
   if (value === null || value === undefined || value === false || value === 0 || value === '') return false;

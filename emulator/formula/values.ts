@@ -5,7 +5,7 @@ import { parseDateValue } from './dates.ts';
  * Values inside the evaluator. `null` is BLANK(). Dates are Date objects (always UTC) and become
  * ISO strings only in the final result. Booleans stay booleans (Airtable: TRUE() "is represented
  * numerically by a 1", so they take part in arithmetic as 1/0). A CellError is an error value
- * *inside an array* (a lookup of an errored cell, reference §2.4); scalar errors are thrown.
+ * *inside an array* (a lookup of an errored cell, docs/airtable-reference.md §2.4); scalar errors are thrown.
  */
 export type Value = number | string | boolean | null | Date | CellError | Value[];
 
@@ -33,7 +33,7 @@ export function toText(v: Value): string {
 
 /**
  * Numeric form for arithmetic: blank and "" are 0, booleans 1/0, numeric strings their number, and
- * anything else NaN (which surfaces as `{specialValue: "NaN"}`, reference §2.4).
+ * anything else NaN (which surfaces as `{specialValue: "NaN"}`, docs/airtable-reference.md §2.4).
  */
 export function toNumber(v: Value): number {
   if (v === null) return 0;
@@ -47,7 +47,7 @@ export function toNumber(v: Value): number {
   return NaN;
 }
 
-/** Truthiness inside the evaluator, mirroring `isTruthy` on results (reference §1.1). */
+/** Truthiness inside the evaluator, mirroring `isTruthy` on results (docs/airtable-reference.md §1.1). */
 export function truthy(v: Value): boolean {
   if (v === null) return false;
   if (typeof v === 'number') return v !== 0 && !Number.isNaN(v);
@@ -77,7 +77,7 @@ function scalar(v: Value): Scalar {
 const NUMERIC = /^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$/;
 
 /**
- * Airtable-like comparison (choices documented because the reference does not spell them out):
+ * Airtable-like comparison (choices documented because docs/airtable-reference.md does not spell them out):
  * - a date against a date, or against a string that parses as a date, compares instants;
  * - blank equals "" and 0 (and FALSE()); blank against a date is unordered;
  * - a number/boolean against a numeric string compares numerically, against other text as text;
@@ -150,7 +150,7 @@ function genericCell(raw: unknown): Value {
 const DATE_TYPES = new Set(['date', 'dateTime', 'createdTime', 'lastModifiedTime']);
 
 /**
- * REST cell value (cellFormat=json, reference §3.3) → formula value, per field type:
+ * REST cell value (cellFormat=json, docs/airtable-reference.md §3.3) → formula value, per field type:
  * selects by name, multiple selects / links / lookups as arrays (links are record ids: the REST
  * value is all the context has), checkbox true or FALSE when absent, collaborators by name (then
  * email), attachments by filename, barcode by text, button by label, aiText by value, date fields

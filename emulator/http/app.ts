@@ -50,7 +50,7 @@ export function createApp(deps: AppDeps): Hono {
     );
     return c.json({ error: { type: 'SERVER_ERROR', message: 'Internal server error' } }, 500);
   });
-  // Reference §2.4/§2.5: unknown routes answer the bare string form.
+  // docs/airtable-reference.md §2.4/§2.5: unknown routes answer the bare string form.
   app.notFound((c) => c.json({ error: 'NOT_FOUND' }, 404));
 
   if (deps.control) app.route('/__emulator', deps.control);

@@ -3,7 +3,8 @@ import { airtableError } from '../errors.ts';
 
 /**
  * The JSON body of a write: 413 when larger than `maxBytes` (the real limit is undocumented,
- * reference §2.2/§7, so it is configurable) and 400 when not JSON (reference §2.5).
+ * docs/airtable-reference.md §2.2/§7, so it is configurable) and 400 when not JSON
+ * (docs/airtable-reference.md §2.5).
  */
 export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
   const declared = Number(c.req.header('content-length') ?? NaN);
@@ -18,7 +19,8 @@ export async function readJson(c: Context, maxBytes: number): Promise<unknown> {
   }
 }
 
-// ajs names the 413 REQUEST_TOO_LARGE itself; Airtable's own type is unconfirmed (reference §2.5).
+// ajs names the 413 REQUEST_TOO_LARGE itself; Airtable's own type is unconfirmed
+// (docs/airtable-reference.md §2.5).
 const tooLarge = () => airtableError(413, 'REQUEST_TOO_LARGE', 'Request Entity Too Large');
 
 export function isObject(v: unknown): v is Record<string, unknown> {

@@ -8,7 +8,10 @@ import { MESSAGES } from '../errors.ts';
 export type FaultSpec =
   | {
       kind: 'status';
-      /** 429 answers RATE_LIMIT_REACHED, or PUBLIC_API_BILLING_LIMIT_EXCEEDED with `billing` (reference §2.1). */
+      /**
+       * 429 answers RATE_LIMIT_REACHED, or PUBLIC_API_BILLING_LIMIT_EXCEEDED with `billing`
+       * (docs/airtable-reference.md §2.1).
+       */
       status: 429 | 500 | 502 | 503;
       billing?: boolean;
       count?: number;

@@ -2,7 +2,10 @@ import type { MiddlewareHandler } from 'hono';
 import type { EmulatorClock } from '../clock.ts';
 import { airtableError, MESSAGES } from '../errors.ts';
 
-/** Reference §2.3/§2.5: no or garbled header → AUTHENTICATION_REQUIRED; unknown token → UNAUTHORIZED. */
+/**
+ * docs/airtable-reference.md §2.3/§2.5: no or garbled header → AUTHENTICATION_REQUIRED; unknown token →
+ * UNAUTHORIZED.
+ */
 export function bearerAuth(tokens: () => ReadonlySet<string>): MiddlewareHandler {
   return async (c, next) => {
     const header = c.req.header('authorization');
@@ -13,7 +16,10 @@ export function bearerAuth(tokens: () => ReadonlySet<string>): MiddlewareHandler
   };
 }
 
-/** Reference §1.1/§2.2: URLs of 16,000 characters or more are rejected (status and type unconfirmed). */
+/**
+ * docs/airtable-reference.md §1.1/§2.2: URLs of 16,000 characters or more are rejected (status and type
+ * unconfirmed).
+ */
 export const MAX_URL_LENGTH = 16_000;
 const ORIGIN = 'https://api.airtable.com';
 
@@ -33,8 +39,8 @@ export function urlLimit(): MiddlewareHandler {
 }
 
 /**
- * Per-base rate limit (reference §2.1): `rps` requests per second per base on the emulator clock;
- * the request that exceeds it and every request for the next `penaltyMs` get 429.
+ * Per-base rate limit (docs/airtable-reference.md §2.1): `rps` requests per second per base on the emulator
+ * clock; the request that exceeds it and every request for the next `penaltyMs` get 429.
  */
 export class RateLimiter {
   private readonly windows = new Map<string, { hits: number[]; penaltyUntil: number }>();
@@ -77,7 +83,9 @@ export class RateLimiter {
 
 const rateLimited = () => airtableError(429, 'RATE_LIMIT_REACHED', MESSAGES.rateLimit);
 
-/** The base a per-base endpoint addresses: records, base schema, webhooks (reference §2.1). */
+/**
+ * The base a per-base endpoint addresses: records, base schema, webhooks (docs/airtable-reference.md §2.1).
+ */
 export function perBaseId(path: string): string | undefined {
   const s = path.split('/');
   // ['', 'v0', ...]

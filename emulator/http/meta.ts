@@ -11,7 +11,7 @@ export interface MetaRoutesDeps {
   maxBodyBytes: number;
 }
 
-/** Metadata API (reference §3): list bases, base schema, create/update table and field. */
+/** Metadata API (docs/airtable-reference.md §3): list bases, base schema, create/update table and field. */
 export function metaRoutes(deps: MetaRoutesDeps): Hono {
   const { store } = deps;
   const app = new Hono({ strict: false });
@@ -31,7 +31,8 @@ export function metaRoutes(deps: MetaRoutesDeps): Hono {
     });
   });
 
-  // Up to 1,000 bases a page (reference §3.1); the emulator never has that many, so no offset.
+  // Up to 1,000 bases a page (docs/airtable-reference.md §3.1); the emulator never has that
+  // many, so no offset.
   app.get('/v0/meta/bases', (c) =>
     c.json({
       bases: [...store.bases.values()].map((b) => ({

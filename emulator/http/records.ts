@@ -27,7 +27,7 @@ function num(v: string | undefined): number | undefined {
   return n;
 }
 
-/** List options from the query string (ajs/pya serialisation, reference §1.1). */
+/** List options from the query string (ajs/pya serialisation, docs/airtable-reference.md §1.1). */
 export function listParamsFromQuery(url: URL): ListParams {
   const q = url.searchParams;
   const sort: Array<{ field: string; direction?: string }> = [];
@@ -98,7 +98,10 @@ function recordInputs(body: Record<string, unknown>, needId: boolean): RecordInp
   });
 }
 
-/** Records API (reference §1): list, get, create, update (PATCH merges, PUT clears), upsert, delete. */
+/**
+ * Records API (docs/airtable-reference.md §1): list, get, create, update (PATCH merges, PUT clears), upsert,
+ * delete.
+ */
 export function recordRoutes(deps: RecordRoutesDeps): Hono {
   const { store, lister } = deps;
   const app = new Hono({ strict: false });
@@ -130,7 +133,7 @@ export function recordRoutes(deps: RecordRoutesDeps): Hono {
     const byId = bool(c.req.query('returnFieldsByFieldId'));
     const rec = table.get(id);
     if (rec) return c.json(store.serialize(base, table, rec, { byId }));
-    // Reference §1.2: a record of another table of the same base is still returned.
+    // docs/airtable-reference.md §1.2: a record of another table of the same base is still returned.
     for (const t of base.tables) {
       const r = t.get(id);
       if (r) return c.json(store.serialize(base, t, r, { byId }));

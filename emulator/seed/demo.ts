@@ -6,9 +6,9 @@ import { choices, DATE_FORMAT, DATE_TIME_RESULT, field, hash01, pick } from './f
 
 /**
  * The `demo` base: Customers, Products and Orders, linked, using every field type of
- * reference §3.3 except `manualSort` (its cell shape is unconfirmed, §7). Ids come from a fixed
- * PRNG seed, so every run has the same base. Orders is the size-knob table: its rows are made
- * on demand from their index (see StoredTable), so `records: 1_000_000` costs no time up front.
+ * docs/airtable-reference.md §3.3 except `manualSort` (its cell shape is unconfirmed, §7). Ids come from a
+ * fixed PRNG seed, so every run has the same base. Orders is the size-knob table: its rows are made on demand
+ * from their index (see StoredTable), so `records: 1_000_000` costs no time up front.
  *
  * Links: Customers."Favorite Products" ↔ Products."Fans" is reciprocal (inverseLinkFieldId);
  * Orders."Customer" and Orders."Products" are one-way links (no inverse field), which is what

@@ -1,9 +1,9 @@
-/** What "empty" means for a REST cell: omitted from answers (reference §1.1). */
+/** What "empty" means for a REST cell: omitted from answers (docs/airtable-reference.md §1.1). */
 export function isEmptyCell(v: unknown): boolean {
   return v === undefined || v === null || v === '' || v === false || (Array.isArray(v) && v.length === 0);
 }
 
-/** Types whose values Airtable computes; writing them is refused (reference §1.4). */
+/** Types whose values Airtable computes; writing them is refused (docs/airtable-reference.md §1.4). */
 export const COMPUTED_TYPES = new Set([
   'formula',
   'rollup',

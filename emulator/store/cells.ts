@@ -36,7 +36,8 @@ function selectOption(f: StoredField, name: string, ctx: WriteContext): string {
   const choices = ((f.options ??= {}).choices ??= []) as Array<{ id: string; name: string; color?: string }>;
   if (choices.some((c) => c.name === name)) return name;
   if (!ctx.typecast) {
-    // Reference §1.3/§3.3: unknown option without typecast → INVALID_MULTIPLE_CHOICE_OPTIONS.
+    // docs/airtable-reference.md §1.3/§3.3: unknown option without typecast →
+    // INVALID_MULTIPLE_CHOICE_OPTIONS.
     throw airtableError(
       422,
       'INVALID_MULTIPLE_CHOICE_OPTIONS',
@@ -88,8 +89,8 @@ function toDate(f: StoredField, v: unknown, typecast: boolean): string {
 
 function toDateTime(f: StoredField, v: unknown): string {
   if (typeof v === 'string' && !Number.isNaN(Date.parse(v))) {
-    // Offset-less input would be read in the field's time zone (reference §3.3); the emulator
-    // treats every field as UTC, so append Z when no offset is given.
+    // Offset-less input would be read in the field's time zone (docs/airtable-reference.md §3.3); the
+    // emulator treats every field as UTC, so append Z when no offset is given.
     const withZone = /([zZ]|[+-]\d{2}:?\d{2})$/.test(v) || /^\d{4}-\d{2}-\d{2}$/.test(v) ? v : v + 'Z';
     const d = new Date(withZone);
     if (!Number.isNaN(d.getTime())) return d.toISOString();
@@ -119,7 +120,8 @@ function toAttachment(f: StoredField, v: unknown, ctx: WriteContext): Record<str
   const url = (size: string) =>
     `https://v5.airtableusercontent.com/emulator/${id}/${size}/${encodeURIComponent(filename)}`;
   const out: Record<string, unknown> = { id, url: url('full'), filename, size: 0, type };
-  // Images get width/height and thumbnails (reference §3.3); the emulator never downloads the file.
+  // Images get width/height and thumbnails (docs/airtable-reference.md §3.3); the emulator never downloads
+  // the file.
   if (type.startsWith('image/')) {
     Object.assign(out, {
       width: 1024,
@@ -136,7 +138,7 @@ function toAttachment(f: StoredField, v: unknown, ctx: WriteContext): Record<str
 
 /**
  * Validate (and with `typecast`, convert) one written value into the stored REST value, or
- * undefined for an empty cell. Computed fields are refused (reference §1.4).
+ * undefined for an empty cell. Computed fields are refused (docs/airtable-reference.md §1.4).
  */
 export function acceptCell(f: StoredField, v: unknown, ctx: WriteContext): unknown {
   if (isComputedType(f.type) || !KNOWN_WRITABLE.has(f.type)) {

@@ -7,7 +7,7 @@
  * `null` in `current` (and an empty cell `null` in `previous`), like webhook payloads (§4.7).
  * Computed-field recalculations caused by the action (formulas, lookups, rollups, counts,
  * lastModifiedTime/By, reciprocal links) are included in `changedRecords`, as Airtable
- * delivers them (reference §4.7).
+ * delivers them (docs/airtable-reference.md §4.7).
  */
 export type ChangeSource = 'client' | 'publicApi' | 'system';
 

@@ -64,9 +64,9 @@ class RecordContext implements FormulaContextLike {
 
 /**
  * Computes cell values on read, so computed fields are always current: formulas, rollups,
- * lookups (flat arrays in link order, reference §3.3), counts, created/lastModified time and
- * by. lastModifiedTime/By follow only *user* edits of the watched fields (reference §5), which
- * the store records per field in `record.edits`; computed fields never record edits.
+ * lookups (flat arrays in link order, docs/airtable-reference.md §3.3), counts, created/lastModified time and
+ * by. lastModifiedTime/By follow only *user* edits of the watched fields (docs/airtable-reference.md §5),
+ * which the store records per field in `record.edits`; computed fields never record edits.
  */
 export class CellReader {
   /** Compiled formulas per table id, then per formula text. */
@@ -215,7 +215,8 @@ export class CellReader {
       case 'MIN':
         return nums.length ? Math.min(...nums) : 0;
       case 'AVERAGE':
-        // Averaging nothing is 0/0: Airtable shows NaN as {specialValue: "NaN"} (reference §2.4).
+        // Averaging nothing is 0/0: Airtable shows NaN as {specialValue: "NaN"} (docs/airtable-reference.md
+        // §2.4).
         return nums.length ? nums.reduce((a, b) => a + b, 0) / nums.length : { specialValue: 'NaN' };
       case 'COUNTALL':
         return values.length;

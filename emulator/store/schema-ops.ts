@@ -35,9 +35,9 @@ const PRIMARY_TYPES = new Set([
 ]);
 
 /**
- * Schema edits: the meta API's create/update table and field (reference §3.2) and the control
- * surface's destructive ones (delete field/table, change a field's type). Each is one action
- * on the change feed (createdFields, changedFields, destroyedFieldIds, changedMetadata, ...).
+ * Schema edits: the meta API's create/update table and field (docs/airtable-reference.md §3.2) and the
+ * control surface's destructive ones (delete field/table, change a field's type). Each is one action on the
+ * change feed (createdFields, changedFields, destroyedFieldIds, changedMetadata, ...).
  */
 export class SchemaOps {
   constructor(private readonly store: EmulatorStore) {}

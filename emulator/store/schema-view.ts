@@ -2,7 +2,9 @@ import type { AirtableField, AirtableTable, AirtableView } from '../types.ts';
 import type { StoredTable } from './table.ts';
 import type { StoredField } from './types.ts';
 
-/** A field as the meta API shows it (reference §3.2): description/options omitted when empty. */
+/**
+ * A field as the meta API shows it (docs/airtable-reference.md §3.2): description/options omitted when empty.
+ */
 export function fieldSchema(f: StoredField): AirtableField {
   const out: AirtableField = { id: f.id, name: f.name, type: f.type };
   if (f.description) out.description = f.description;

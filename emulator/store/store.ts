@@ -32,7 +32,10 @@ export interface UpsertResult {
   updatedRecords: string[];
 }
 
-/** Field types `fieldsToMergeOn` accepts (reference §1.5: number, text, long text, single/multiple select, date). */
+/**
+ * Field types `fieldsToMergeOn` accepts (docs/airtable-reference.md §1.5: number, text, long text,
+ * single/multiple select, date).
+ */
 const MERGE_TYPES = new Set([
   'number',
   'singleLineText',
@@ -276,7 +279,7 @@ export class EmulatorStore {
     );
   }
 
-  /** performUpsert (reference §1.5): match id-less records on `fieldsToMergeOn`. */
+  /** performUpsert (docs/airtable-reference.md §1.5): match id-less records on `fieldsToMergeOn`. */
   upsertRecords(
     baseId: string,
     tableIdOrName: string,

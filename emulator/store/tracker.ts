@@ -11,7 +11,7 @@ const DEPENDENT_DEPTH = 3;
  * Collects what one user action changed, for the change feed. Before a record is first
  * modified it snapshots that record and the records whose computed cells may depend on it
  * (those linking to it, a few hops deep); at the end it diffs the snapshots against the
- * current values, so computed-field recalculations show up as changes too (reference §4.7).
+ * current values, so computed-field recalculations show up as changes too (docs/airtable-reference.md §4.7).
  * Only used while someone listens: it costs scans of linking tables.
  */
 export class ChangeTracker {
@@ -57,7 +57,7 @@ export class ChangeTracker {
 
   /**
    * Snapshot every record of `table` (no dependents): before a schema change that recomputes a
-   * whole column, so the recalculated cells are reported (reference §4.7: adding a formula
+   * whole column, so the recalculated cells are reported (docs/airtable-reference.md §4.7: adding a formula
    * field yields changed records for every affected row).
    */
   touchAll(table: StoredTable): void {

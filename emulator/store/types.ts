@@ -1,6 +1,6 @@
 import type { FieldType } from '../types.ts';
 
-/** A user as it appears in collaborator cells (reference §3.3: `{id, email?, name?}`). */
+/** A user as it appears in collaborator cells (docs/airtable-reference.md §3.3: `{id, email?, name?}`). */
 export interface Collaborator {
   id: string;
   email: string;

@@ -4,7 +4,7 @@ import { createEmulator, DEMO_BASE_ID as B, EMULATOR_TOKEN } from '../index.ts';
 import { startEmulatorServer, type EmulatorServer } from '../server.ts';
 import { T0, type Json } from './helpers.ts';
 
-// The official client against the emulator over real HTTP (reference §0: ajs v0.12.2).
+// The official client against the emulator over real HTTP (docs/airtable-reference.md §0: ajs v0.12.2).
 let now = T0;
 const emulator = createEmulator({ records: 2_000, now: () => now });
 const big = createEmulator({ records: 100_000 });
@@ -97,7 +97,7 @@ describe('airtable.js conformance', () => {
 
   it('maps emulator errors like Airtable errors', async () => {
     await expect(base('Nope').select().firstPage()).rejects.toMatchObject({
-      // ajs names every 403 NOT_AUTHORIZED itself (reference §2.5)
+      // ajs names every 403 NOT_AUTHORIZED itself (docs/airtable-reference.md §2.5)
       statusCode: 403,
       error: 'NOT_AUTHORIZED',
     });

@@ -12,7 +12,7 @@ async function get(table: string, id: string) {
   return (await call('GET', `/${B}/${table}/${id}`)).body.fields;
 }
 
-describe('computed fields (reference §3.3, §5)', () => {
+describe('computed fields (docs/airtable-reference.md §3.3, §5)', () => {
   it('seeds a #ERROR! formula cell, a NaN cell, and an error inside a lookup', async () => {
     const giftCard = [...tbl('Products').iterate()].find(
       (r) => r.cells[fieldId('Products', 'Name')] === 'Gift Card',

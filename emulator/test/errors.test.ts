@@ -6,7 +6,7 @@ import { API, AUTH, call, T0, useEmulator, type Json } from './helpers.ts';
 let now = T0;
 const emulator = useEmulator({ now: () => now });
 
-describe('auth (reference §2.3, §2.5)', () => {
+describe('auth (docs/airtable-reference.md §2.3, §2.5)', () => {
   it('no header or a garbled one: 401 AUTHENTICATION_REQUIRED', async () => {
     for (const headers of [{}, { authorization: EMULATOR_TOKEN }, { authorization: 'Basic abc' }] as Array<
       Record<string, string>
@@ -24,7 +24,7 @@ describe('auth (reference §2.3, §2.5)', () => {
   });
 });
 
-describe('not found (reference §2.4)', () => {
+describe('not found (docs/airtable-reference.md §2.4)', () => {
   it('unknown base or table: 403 with the documented message', async () => {
     const expected = {
       error: { type: 'INVALID_PERMISSIONS_OR_MODEL_NOT_FOUND', message: MESSAGES.modelNotFound },
@@ -49,7 +49,7 @@ describe('not found (reference §2.4)', () => {
     expect(r.body.error.type).toBe('NOT_FOUND');
   });
 
-  it('get-by-id falls back to a base-wide lookup (reference §1.2)', async () => {
+  it('get-by-id falls back to a base-wide lookup (docs/airtable-reference.md §1.2)', async () => {
     const customer = emulator.store.requireTable(B, 'Customers').table.iterate().next().value!;
     const r = await call('GET', `/${B}/Orders/${customer.id}`);
     expect(r.status).toBe(200);
@@ -59,7 +59,7 @@ describe('not found (reference §2.4)', () => {
   });
 });
 
-describe('rate limit (reference §2.1)', () => {
+describe('rate limit (docs/airtable-reference.md §2.1)', () => {
   it('the 6th request within a second is 429, and every request for 30 s after', async () => {
     emulator.control.setRateLimit(5);
     try {

@@ -21,7 +21,7 @@ async function listAll(path: string) {
   return { ids, pages };
 }
 
-describe('list records (reference §1.1)', () => {
+describe('list records (docs/airtable-reference.md §1.1)', () => {
   it('pages through every record, 100 a page by default, offset absent on the last page', async () => {
     const { ids, pages } = await listAll(`/${B}/Orders`);
     expect(ids).toHaveLength(250);

@@ -12,7 +12,7 @@ interface Field {
   options?: Record<string, unknown>;
 }
 
-describe('meta API (reference §3)', () => {
+describe('meta API (docs/airtable-reference.md §3)', () => {
   it('lists bases', async () => {
     const r = await call('GET', '/meta/bases');
     expect(r.body.bases).toEqual([{ id: B, name: 'Demo Shop', permissionLevel: 'create' }]);

@@ -7,7 +7,7 @@ const customers = emulator.store.requireTable(B, 'Customers').table;
 const products = emulator.store.requireTable(B, 'Products').table;
 const fid = (name: string) => customers.field(name)!.id;
 
-describe('create (reference §1.3)', () => {
+describe('create (docs/airtable-reference.md §1.3)', () => {
   it('batch form answers {records} in request order; single form answers the bare record', async () => {
     const batch = await call('POST', `/${B}/Customers`, {
       records: [{ fields: { Name: 'One', Active: true } }, { fields: { Name: 'Two' } }],
@@ -115,7 +115,7 @@ describe('create (reference §1.3)', () => {
   });
 });
 
-describe('cell values by type (reference §3.3)', () => {
+describe('cell values by type (docs/airtable-reference.md §3.3)', () => {
   it('stores attachments, collaborators, barcodes, dates and selects in their REST shapes', async () => {
     const users = emulator.store.requireBase(B).collaborators;
     const r = await call('POST', `/${B}/Customers`, {
@@ -168,7 +168,7 @@ describe('cell values by type (reference §3.3)', () => {
   });
 });
 
-describe('update: PATCH merges, PUT clears (reference §1.4)', () => {
+describe('update: PATCH merges, PUT clears (docs/airtable-reference.md §1.4)', () => {
   it('PATCH changes only the listed fields and answers the whole record', async () => {
     const created = await call('POST', `/${B}/Customers`, {
       fields: { Name: 'Merge', Email: 'm@example.com', Active: true },
@@ -223,7 +223,7 @@ describe('update: PATCH merges, PUT clears (reference §1.4)', () => {
   });
 });
 
-describe('upsert (reference §1.5)', () => {
+describe('upsert (docs/airtable-reference.md §1.5)', () => {
   const upsert = (method: string, records: unknown[], fieldsToMergeOn: unknown = ['Email']) =>
     call(method, `/${B}/Customers`, { performUpsert: { fieldsToMergeOn }, records });
 
@@ -287,7 +287,7 @@ describe('upsert (reference §1.5)', () => {
   });
 });
 
-describe('delete (reference §1.6)', () => {
+describe('delete (docs/airtable-reference.md §1.6)', () => {
   it('deletes one and many; more than 10 ids are refused; unknown ids 404', async () => {
     const made = await call('POST', `/${B}/Products`, {
       records: [{ fields: { Name: 'd1' } }, { fields: { Name: 'd2' } }, { fields: { Name: 'd3' } }],

@@ -8,7 +8,7 @@ export const PAYLOAD_RETENTION_MS = 7 * DAY_MS;
 /** After expiry, metadata and payloads stay readable for another 7 days (§4.6). */
 export const EXPIRED_VISIBLE_MS = 7 * DAY_MS;
 
-/** What Airtable reports about the last ping (reference §4.3). */
+/** What Airtable reports about the last ping (docs/airtable-reference.md §4.3). */
 export interface NotificationResult {
   success: boolean;
   completionTimestamp: string;

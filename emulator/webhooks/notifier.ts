@@ -5,11 +5,11 @@ import { MAC_HEADER, signPing } from './mac.ts';
 export interface NotifierOptions {
   /** Changes arriving within this many (wall-clock) ms share one ping. */
   coalesceMs: number;
-  /** Retries after the first failed ping (reference §4.4: up to 13). */
+  /** Retries after the first failed ping (docs/airtable-reference.md §4.4: up to 13). */
   maxRetries: number;
-  /** First retry delay on the emulator clock; doubles each time (reference §4.4: 10 s). */
+  /** First retry delay on the emulator clock; doubles each time (docs/airtable-reference.md §4.4: 10 s). */
   firstRetryMs: number;
-  /** A ping taking longer than this fails (reference §4.4: 25 s). */
+  /** A ping taking longer than this fails (docs/airtable-reference.md §4.4: 25 s). */
   timeoutMs: number;
 }
 
@@ -30,10 +30,11 @@ interface PingState {
 }
 
 /**
- * Sends the pings of every hook (reference §4.4): `{"base":{"id"},"webhook":{"id"},"timestamp"}`
- * POSTed to `notificationUrl`, signed with `X-Airtable-Content-MAC`, through the injected fetch.
- * Bursts are coalesced; failures are retried on the emulator clock with exponential backoff and,
- * when the retries are exhausted, notifications are disabled for the hook.
+ * Sends the pings of every hook (docs/airtable-reference.md §4.4):
+ * `{"base":{"id"},"webhook":{"id"},"timestamp"}` POSTed to `notificationUrl`, signed with
+ * `X-Airtable-Content-MAC`, through the injected fetch. Bursts are coalesced; failures are retried on the
+ * emulator clock with exponential backoff and, when the retries are exhausted, notifications are disabled for
+ * the hook.
  */
 export class PingNotifier {
   private readonly state = new Map<string, PingState>();
@@ -190,7 +191,8 @@ export class PingNotifier {
           dueAt: this.clock.now() + this.opts.firstRetryMs * 2 ** retryNumber,
         };
       } else {
-        hook.areNotificationsEnabled = false; // reference §4.4: dropped, notifications disabled
+        // docs/airtable-reference.md §4.4: the ping is dropped and notifications are disabled.
+        hook.areNotificationsEnabled = false;
       }
     }
     hook.lastNotificationResult = result;

@@ -17,10 +17,10 @@ export interface HookScope {
 }
 
 /**
- * v0 payload from one store change, as a hook's specification sees it (reference §4.2, §4.7), or
- * undefined when the filters leave nothing. Pure: everything it reads comes from the arguments.
+ * v0 payload from one store change, as a hook's specification sees it (docs/airtable-reference.md §4.2,
+ * §4.7), or undefined when the filters leave nothing. Pure: everything it reads comes from the arguments.
  *
- * Choices the reference leaves open (documented, not claimed as Airtable facts):
+ * Choices docs/airtable-reference.md leaves open (documented, not claimed as Airtable facts):
  * - `watchDataInFieldIds`: a changed record qualifies when one of its changed cells is watched,
  *   and then carries all its changed cells; created and destroyed records always qualify.
  * - `watchSchemasOfFieldIds` filters created/changed/destroyed fields to the listed ids.
@@ -89,7 +89,10 @@ export function buildPayload(
   return hasContent ? payload : undefined;
 }
 
-/** The error payload a hook emits when its specification stops being valid (reference §4.6, §4.7). */
+/**
+ * The error payload a hook emits when its specification stops being valid (docs/airtable-reference.md §4.6,
+ * §4.7).
+ */
 export function errorPayload(
   change: StoreChange,
   view: BaseView,
@@ -108,7 +111,7 @@ export function errorPayload(
 
 /**
  * Whether `change` invalidated the hook's specification: its scoped table or view, or a watched
- * field, no longer exists (reference §4.2, §4.6). Returns the error code, or undefined.
+ * field, no longer exists (docs/airtable-reference.md §4.2, §4.6). Returns the error code, or undefined.
  * Fields named only in `includeCellValuesInFieldIds` do not count ("harmless", §4.2).
  */
 export function invalidation(

@@ -12,14 +12,14 @@ async function jsonBody(req: Request): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch {
-    // Reference §2.5: a body that is not valid JSON is a 400 (type not documented).
+    // docs/airtable-reference.md §2.5: a body that is not valid JSON is a 400 (type not documented).
     throw airtableError(400, 'INVALID_REQUEST_BODY', 'The request body is not valid JSON');
   }
 }
 
 /**
- * The webhooks endpoints (reference §4.1), to be mounted at `/v0/bases/:baseId/webhooks` behind
- * the emulator's auth and rate limit. Errors are thrown as AirtableError for the app's handler.
+ * The webhooks endpoints (docs/airtable-reference.md §4.1), to be mounted at `/v0/bases/:baseId/webhooks`
+ * behind the emulator's auth and rate limit. Errors are thrown as AirtableError for the app's handler.
  */
 export function webhookRoutes(ctx: WebhookRoutesContext): Hono {
   const { webhooks } = ctx;

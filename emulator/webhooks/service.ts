@@ -25,16 +25,16 @@ export interface EmulatorWebhooksOptions {
   /** Source of webhook ids (the emulator's seeded rng keeps ids reproducible). */
   rng: Rng;
   notifier?: Partial<NotifierOptions>;
-  /** Reference §2.2 / §4.6: 10 per base. */
+  /** docs/airtable-reference.md §2.2 / §4.6: 10 per base. */
   maxHooksPerBase?: number;
 }
 
-/** Reference §4.5: at most 50 payloads per list call. */
+/** docs/airtable-reference.md §4.5: at most 50 payloads per list call. */
 export const MAX_PAYLOADS_PER_PAGE = 50;
 
 /**
- * The emulator's webhooks (reference §4): registration, payloads built from the store's change
- * feed, pings with MAC, expiry on the emulator clock. Listens to the store only while at least one
+ * The emulator's webhooks (docs/airtable-reference.md §4): registration, payloads built from the store's
+ * change feed, pings with MAC, expiry on the emulator clock. Listens to the store only while at least one
  * hook exists, so bases without hooks pay nothing for change tracking.
  *
  * Lifecycle: `start()` runs the retry loop (failed pings are retried on the emulator clock);
@@ -63,7 +63,10 @@ export class EmulatorWebhooks {
     return this.opts.clock.now();
   }
 
-  /** Drop hooks past their readable window and payloads past retention (reference §4.5, §4.6). */
+  /**
+   * Drop hooks past their readable window and payloads past retention (docs/airtable-reference.md §4.5,
+   * §4.6).
+   */
   private prune(): void {
     const now = this.now();
     for (const hook of this.hooks.values()) {
@@ -152,7 +155,7 @@ export class EmulatorWebhooks {
     this.forget(webhookId);
   }
 
-  /** Refresh only works while the hook is still active (reference §4.6). */
+  /** Refresh only works while the hook is still active (docs/airtable-reference.md §4.6). */
   refresh(baseId: string, webhookId: string): { expirationTime: string } {
     const hook = this.requireHook(baseId, webhookId);
     if (!isHookEnabled(hook, this.now())) {
@@ -176,9 +179,9 @@ export class EmulatorWebhooks {
   }
 
   /**
-   * Reference §4.5: payloads numbered from 1; `cursor` defaults to 1; the answer's `cursor` is the
-   * number after the last payload returned (the request cursor when none); each call on an active
-   * hook extends its expiry to now + 7 days.
+   * docs/airtable-reference.md §4.5: payloads numbered from 1; `cursor` defaults to 1; the answer's `cursor`
+   * is the number after the last payload returned (the request cursor when none); each call on an active hook
+   * extends its expiry to now + 7 days.
    */
   listPayloads(
     baseId: string,

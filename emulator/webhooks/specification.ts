@@ -29,9 +29,9 @@ function stringList(v: unknown, what: string, allowed?: string[]): string[] | un
 }
 
 /**
- * Validates a create-webhook body (reference §4.1, §4.2) against the base, and returns the
+ * Validates a create-webhook body (docs/airtable-reference.md §4.1, §4.2) against the base, and returns the
  * normalised specification and the scope it resolves to. Failures are 422 INVALID_REQUEST_UNKNOWN
- * with a message naming the bad part (the exact Airtable error types here are not in the reference).
+ * with a message naming the bad part (the exact Airtable error types here are not documented).
  */
 export function parseCreateBody(
   body: unknown,

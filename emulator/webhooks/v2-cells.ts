@@ -2,9 +2,9 @@ import type { StoredField } from '../store/types.ts';
 import type { BaseView } from './base-view.ts';
 
 /**
- * REST ("V1") cell values → the V2 values webhook payloads carry (reference §3.3 "Webhook (V2)"
- * column): selects as `{id, name, color?}`, links as `[{id, name}]`, lookups as
- * `{linkedRecordIds, valuesByLinkedRecordId}`; everything else is the same. Empty is `null`.
+ * REST ("V1") cell values → the V2 values webhook payloads carry (docs/airtable-reference.md §3.3 "Webhook
+ * (V2)" column): selects as `{id, name, color?}`, links as `[{id, name}]`, lookups as `{linkedRecordIds,
+ * valuesByLinkedRecordId}`; everything else is the same. Empty is `null`.
  */
 export interface V2Context {
   view: BaseView;

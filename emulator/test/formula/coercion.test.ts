@@ -4,7 +4,7 @@ import { run } from './helpers.ts';
 const eq = (formula: string, cells: Record<string, unknown>, expected: unknown) =>
   expect(run(formula, { cells }), formula).toEqual(expected);
 
-describe('cell values in formulas (reference §3.3 REST shapes)', () => {
+describe('cell values in formulas (docs/airtable-reference.md §3.3 REST shapes)', () => {
   it('numbers and currencies take part in arithmetic', () => {
     eq('{Count} * {Price}', { Count: 3, Price: 2.5 }, 7.5);
   });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compileFormula, isTruthy } from '../../formula/index.ts';
 import { context, resolve, run } from './helpers.ts';
 
-describe('the formulas incremental and webhook sync send (reference §5)', () => {
+describe('the formulas incremental and webhook sync send (docs/airtable-reference.md §5)', () => {
   const polling = "IS_AFTER(LAST_MODIFIED_TIME(), DATETIME_PARSE('2024-01-15T10:00:00.000Z'))";
 
   it('IS_AFTER(LAST_MODIFIED_TIME(), ...) keeps records edited after the mark only', () => {

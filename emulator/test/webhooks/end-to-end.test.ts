@@ -12,7 +12,7 @@ interface Received {
   mac: string | null;
 }
 
-/** A webhook receiver over real HTTP, answering 204 with an empty body (reference §4.4). */
+/** A webhook receiver over real HTTP, answering 204 with an empty body (docs/airtable-reference.md §4.4). */
 function startReceiver(): Promise<{ url: string; received: Received[]; close(): Promise<void> }> {
   const received: Received[] = [];
   const app = new Hono();
@@ -109,7 +109,7 @@ describe('emulator webhooks end to end over HTTP (createEmulator + a local recei
     expect(change.previous!.cellValuesByFieldId[status.id]).toEqual(fresh);
     expect(change.current.cellValuesByFieldId[fieldId('Quantity')]).toBe(3);
     expect(change.previous!.cellValuesByFieldId[fieldId('Quantity')]).toBe(1);
-    // Computed changes are delivered too (reference §4.7): the Total formula and the
+    // Computed changes are delivered too (docs/airtable-reference.md §4.7): the Total formula and the
     // lastModifiedTime field moved with the edit a minute later.
     expect(Object.keys(change.current.cellValuesByFieldId).sort()).toEqual(
       [status.id, fieldId('Quantity'), fieldId('Total'), fieldId('Status Changed')].sort(),

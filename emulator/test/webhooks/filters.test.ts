@@ -10,7 +10,7 @@ const spec = (filters: Record<string, unknown>, includes?: Record<string, unknow
   options: includes ? { filters, includes } : { filters },
 });
 
-describe('emulator webhooks: specification filters and includes (reference §4.2)', () => {
+describe('emulator webhooks: specification filters and includes (docs/airtable-reference.md §4.2)', () => {
   it('dataTypes: tableData sees records, tableFields sees fields, tableMetadata sees table renames', async () => {
     world = createWorld();
     const data = await world.createHook(spec({ dataTypes: ['tableData'] }));

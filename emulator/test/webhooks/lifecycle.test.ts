@@ -8,7 +8,7 @@ afterEach(async () => {
 
 const DAY = 86_400_000;
 
-describe('emulator webhooks: lifecycle (reference §4.1, §4.5, §4.6)', () => {
+describe('emulator webhooks: lifecycle (docs/airtable-reference.md §4.1, §4.5, §4.6)', () => {
   it('allows 10 hooks per base and refuses the 11th with a clear 4xx', async () => {
     world = createWorld();
     for (let i = 0; i < 10; i++) await world.createHook(allData);
@@ -49,7 +49,7 @@ describe('emulator webhooks: lifecycle (reference §4.1, §4.5, §4.6)', () => {
     const refresh = await world.api('POST', `/${hook.id}/refresh`);
     expect(refresh.status).toBe(422);
 
-    // Reference §4.6: readable for another 7 days, then gone.
+    // docs/airtable-reference.md §4.6: readable for another 7 days, then gone.
     world.clock.advance(7 * DAY);
     expect((await world.api('GET', '')).json.webhooks).toEqual([]);
   });
@@ -116,7 +116,7 @@ describe('emulator webhooks: lifecycle (reference §4.1, §4.5, §4.6)', () => {
   });
 });
 
-describe('emulator webhooks: failing receivers (reference §4.4)', () => {
+describe('emulator webhooks: failing receivers (docs/airtable-reference.md §4.4)', () => {
   it('records failures, retries on the emulator clock with backoff, then disables notifications', async () => {
     let status = 503;
     world = createWorld({ receiverStatus: () => status, notifier: { maxRetries: 2, firstRetryMs: 10_000 } });

@@ -148,7 +148,8 @@ describe('emulator webhooks: payloads from store changes', () => {
 
     const { payloads } = await world.payloads(hook.id);
     expect(payloads).toHaveLength(2);
-    // Editing the task's title recalculates the project's lookup (reference §4.7: computed changes are delivered).
+    // Editing the task's title recalculates the project's lookup (docs/airtable-reference.md §4.7: computed
+    // changes are delivered).
     const lookup =
       payloads[0].changedTablesById![T.projects].changedRecordsById![p.id].current.cellValuesByFieldId;
     expect(lookup[F.taskTitles]).toEqual({
