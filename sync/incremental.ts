@@ -20,7 +20,7 @@
  * the mark and in the filter.
  */
 import type { AirtableRecord } from '../src/airtable/types.ts';
-import { frequencyMs } from '../src/scheduler/frequency.ts';
+import { frequencyMs } from '../src/bookkeeping/frequency.ts';
 import { quoteIdent, quoteQualified } from '../src/db/quote.ts';
 import { sql } from '../src/db/sql.ts';
 import { applyRecords, takeFence } from '../src/mirror/index.ts';

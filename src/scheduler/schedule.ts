@@ -11,7 +11,7 @@
  * - After failures, a run is retried sooner than its period would allow, backing off
  *   exponentially: 30 s, 1 min, 2 min, … capped at 6 h.
  */
-import { frequencyMs } from './frequency.ts';
+import { frequencyMs } from '../bookkeeping/frequency.ts';
 
 const DAY = 86_400_000;
 
