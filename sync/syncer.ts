@@ -19,7 +19,7 @@ import { rebuildBase } from './rebuild.ts';
 import { RunProgress } from './run-progress.ts';
 import { finishRun, newCounters, startRun, type RunCounters } from '../src/bookkeeping/runs.ts';
 import { RwLock } from './rwlock.ts';
-import { listSources, loadSource, type SourceRow } from '../src/bookkeeping/sources.ts';
+import { listSources, loadSource, type Source } from '../src/bookkeeping/sources.ts';
 import { IllegalTransition } from '../src/bookkeeping/state.ts';
 import {
   strategyRegistry,
@@ -33,9 +33,9 @@ import { countRows, sweepTable } from './sweep.ts';
 import {
   applyTableEvent,
   failInterruptedRuns,
-  loadTableRow,
-  loadTableRows,
-  type TableRow,
+  findTable,
+  sourceTables,
+  type Table,
 } from '../src/bookkeeping/tables.ts';
 
 /** Session advisory lock held by the syncer process that did the start-up cleanup ('amsy'). */
@@ -65,7 +65,7 @@ export interface SyncerDeps {
   /** Where api.airtable.com really is (config.airtableApiUrl). */
   apiUrl: string;
   /** The token of a source: env-configured ones from config (memory), API-created ones decrypted. */
-  tokenFor(source: SourceRow): string | Promise<string>;
+  tokenFor(source: Source): string | Promise<string>;
   /** Entries of the record-hash cache (config.hashCacheSize); 0 disables it. */
   hashCacheSize: number;
   log: Logger;
@@ -76,7 +76,7 @@ export interface SyncerDeps {
   clientOptions?: Partial<Omit<AirtableClientOptions, 'apiUrl' | 'token' | 'fetch' | 'budget' | 'onRequest'>>;
   /** Replaces how a source's client is made (must call onRequest per attempt for run accounting). */
   clientFor?: (
-    source: SourceRow,
+    source: Source,
     onRequest: (e: AirtableRequestEvent) => void,
   ) => SyncClient | Promise<SyncClient>;
   /** Records per write-path call and listing restarts per run. */
@@ -169,10 +169,10 @@ export interface SyncerEnv {
   /** Table runs in progress, whose counters `status` shows while they run. */
   runProgress: RunProgress;
   contextFor(args: {
-    source: SourceRow;
+    source: Source;
     client: SyncClient;
     table: TableMapping;
-    row: TableRow;
+    row: Table;
     counters: RunCounters;
     signal: AbortSignal;
     full: boolean;
@@ -204,7 +204,7 @@ export function createSyncer(deps: SyncerDeps): Syncer {
   const clients = new Map<string, { token: string; client: SyncClient }>();
   let startupLock: pg.Client | undefined;
 
-  async function clientOf(source: SourceRow): Promise<SyncClient> {
+  async function clientOf(source: Source): Promise<SyncClient> {
     if (deps.clientFor) return deps.clientFor(source, onRequest);
     const token = await deps.tokenFor(source);
     const cached = clients.get(source.id);
@@ -221,7 +221,7 @@ export function createSyncer(deps: SyncerDeps): Syncer {
     return client;
   }
 
-  function progressFor(source: SourceRow, table: TableMapping): ProgressReporter | undefined {
+  function progressFor(source: Source, table: TableMapping): ProgressReporter | undefined {
     const onProgress = deps.onProgress;
     if (!onProgress) return undefined;
     const e: SyncProgress = {
@@ -328,8 +328,8 @@ export function createSyncer(deps: SyncerDeps): Syncer {
   }
 
   const skipped = (
-    source: SourceRow,
-    row: Pick<TableRow, 'tableId' | 'tableName' | 'mirrorTable'>,
+    source: Source,
+    row: Pick<Table, 'tableId' | 'tableName' | 'mirrorTable'>,
     reason: string,
   ): TableSyncResult => ({
     sourceId: source.id,
@@ -344,10 +344,10 @@ export function createSyncer(deps: SyncerDeps): Syncer {
 
   /** One run of one table, in place (the caller holds the source's read lock). */
   async function runTable(
-    source: SourceRow,
+    source: Source,
     client: SyncClient,
     table: TableMapping,
-    row: TableRow,
+    row: Table,
     opts: SyncOptions,
   ): Promise<TableSyncResult> {
     if (!row.shouldSync || row.status === 'Paused') return skipped(source, row, 'paused');
@@ -418,8 +418,8 @@ export function createSyncer(deps: SyncerDeps): Syncer {
    * cannot start (already running, paused…) is skipped, with the reason.
    */
   async function beginTableRun(
-    source: SourceRow,
-    row: TableRow,
+    source: Source,
+    row: Table,
   ): Promise<{ runId: string } | { skipped: TableSyncResult }> {
     try {
       await applyTableEvent(db, source.id, row.tableId, 'start');
@@ -438,11 +438,7 @@ export function createSyncer(deps: SyncerDeps): Syncer {
   }
 
   /** A source-level failure (e.g. the schema could not be read) fails each table it concerns. */
-  async function failTables(
-    source: SourceRow,
-    rows: TableRow[],
-    message: string,
-  ): Promise<TableSyncResult[]> {
+  async function failTables(source: Source, rows: Table[], message: string): Promise<TableSyncResult[]> {
     const out: TableSyncResult[] = [];
     for (const row of rows) {
       if (!row.shouldSync || row.status === 'Paused') {
@@ -487,7 +483,7 @@ export function createSyncer(deps: SyncerDeps): Syncer {
    * → rebuild the whole base through the swap schema, under the source's write lock (re-checked
    * there, so concurrent callers rebuild once).
    */
-  async function schemaStep(source: SourceRow, client: SyncClient, signal: AbortSignal): Promise<SchemaStep> {
+  async function schemaStep(source: Source, client: SyncClient, signal: AbortSignal): Promise<SchemaStep> {
     const counters = newCounters();
     let baseSchema: BaseSchema;
     try {
@@ -544,7 +540,7 @@ export function createSyncer(deps: SyncerDeps): Syncer {
       client = await clientOf(source);
     } catch (err) {
       result.error = `no usable token: ${oneLine(err)}`;
-      result.tables = await failTables(source, await loadTableRows(db, sourceId), result.error);
+      result.tables = await failTables(source, await sourceTables(db, sourceId), result.error);
       return result;
     }
     const step = await schemaStep(source, client, ac.signal);
@@ -581,7 +577,7 @@ export function createSyncer(deps: SyncerDeps): Syncer {
   }
 
   const activeRows = async (sourceId: string) =>
-    (await loadTableRows(db, sourceId)).filter((r) => r.vanishedAt === null);
+    (await sourceTables(db, sourceId)).filter((r) => r.vanishedAt === null);
 
   async function syncTableNow(
     sourceId: string,
@@ -619,7 +615,7 @@ export function createSyncer(deps: SyncerDeps): Syncer {
     if (fromRebuild) return fromRebuild;
     if (step.error) return (await failTables(source, [row], step.error))[0];
     return lockOf(sourceId).read(async () => {
-      row = (await loadTableRow(db, sourceId, row!.tableId)) ?? row!;
+      row = (await findTable(db, sourceId, row!.tableId)) ?? row!;
       const mapping = (await loadMapping(db, sourceId)) ?? step.mapping;
       const table = mapping?.tables.find((t) => t.tableId === row!.tableId);
       if (!table) return skipped(source, row!, 'not in the mirror mapping');
@@ -627,10 +623,10 @@ export function createSyncer(deps: SyncerDeps): Syncer {
     });
   }
 
-  async function findRow(sourceId: string, key: string): Promise<TableRow | undefined> {
-    const byTableId = await loadTableRow(db, sourceId, key);
+  async function findRow(sourceId: string, key: string): Promise<Table | undefined> {
+    const byTableId = await findTable(db, sourceId, key);
     if (byTableId) return byTableId;
-    return (await loadTableRows(db, sourceId)).find((r) => r.id === key);
+    return (await sourceTables(db, sourceId)).find((r) => r.id === key);
   }
 
   return {

@@ -144,22 +144,8 @@ export async function webhookTables(
   return r.rows;
 }
 
-/** Marks tables for a catch-up sweep (shown by `status`); cleared once one completed. */
-export async function setNeedsCatchup(
-  q: Queryable,
-  sourceId: string,
-  tableIds: string[],
-  on: boolean,
-): Promise<void> {
-  if (tableIds.length === 0) return;
-  await q.query(
-    sql(
-      `UPDATE airmirror.tables SET needs_catchup = $3, updated_at = now()
-       WHERE source_id = $1 AND table_id = ANY($2::text[])`,
-      [sourceId, tableIds, on],
-    ),
-  );
-}
+/** Marks tables for a catch-up sweep (shown by `status`): a column of airmirror.tables, src/bookkeeping's. */
+export { setNeedsCatchup } from '../bookkeeping/table-config.ts';
 
 export async function loadSourceBase(
   q: Queryable,
@@ -169,4 +155,33 @@ export async function loadSourceBase(
     sql('SELECT id, base_id FROM airmirror.sources WHERE id = $1', [sourceId]),
   );
   return r.rows[0] ? { id: r.rows[0].id, baseId: r.rows[0].base_id } : undefined;
+}
+
+/** Every source's webhook (or one source's) as `status` shows it: no secret, no id. */
+export async function webhookHealth(
+  q: Queryable,
+  sourceId?: string,
+): Promise<
+  {
+    source_id: string;
+    status: string;
+    last_ping_at: Date | null;
+    last_error: string | null;
+    expiration_time: Date | null;
+  }[]
+> {
+  const r = await q.query<{
+    source_id: string;
+    status: string;
+    last_ping_at: Date | null;
+    last_error: string | null;
+    expiration_time: Date | null;
+  }>(
+    sql(
+      `SELECT source_id, status, last_ping_at, last_error, expiration_time FROM airmirror.webhooks
+        ${sourceId === undefined ? '' : 'WHERE source_id = $1'}`,
+      sourceId === undefined ? [] : [sourceId],
+    ),
+  );
+  return r.rows;
 }
