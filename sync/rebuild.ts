@@ -1,11 +1,12 @@
 import type { BaseSchema } from '../src/airtable/types.ts';
-import { sql } from '../src/db/sql.ts';
 import {
   applyDeletes,
   applyRecords,
   buildBaseMapping,
   cleanupSwap,
   buildSwapSchema,
+  countRows,
+  fencedSince,
   promoteSwap,
   swapSchemaName,
   takeFence,
@@ -16,7 +17,7 @@ import { finishRun, newCounters, startRun, type RunCounters } from '../src/bookk
 import type { Source } from '../src/bookkeeping/sources.ts';
 import { canTransition } from '../src/bookkeeping/state.ts';
 import type { SyncClient } from './strategy.ts';
-import { countRows, sweepTable } from './sweep.ts';
+import { sweepTable } from './sweep.ts';
 import type { SyncerEnv, TableSyncResult } from './syncer.ts';
 import { applyTableEvent, sourceTables, type Table } from '../src/bookkeeping/tables.ts';
 
@@ -216,7 +217,7 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
       log.warn({ source: source.id, table: t.tableId, err: oneLine(err) }, 'post-promote catch-up failed');
     }
     hashCache.setFenceMark(t.tableId, startFence);
-    const rowCount = await countRows(env, live);
+    const rowCount = await countRows(db, live);
     const row = rows.get(t.tableId);
     const paused = row && (!row.shouldSync || row.status === 'Paused');
     if (!paused) {
@@ -276,13 +277,7 @@ async function catchUpFenced(
   since: string,
   signal: AbortSignal,
 ): Promise<void> {
-  const r = await env.db.query<{ record_id: string }>(
-    sql(
-      `SELECT record_id FROM airmirror.row_fence WHERE source_id = $1 AND table_id = $2 AND fence > $3::bigint`,
-      [source.id, table.tableId, since],
-    ),
-  );
-  const ids = r.rows.map((x) => x.record_id);
+  const ids = await fencedSince(env.db, source.id, table.tableId, since);
   if (ids.length === 0) return;
   const fence = await takeFence(env.db);
   const records = await client.getRecordsByIds(source.baseId, table.tableId, ids, { signal });

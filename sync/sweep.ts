@@ -1,8 +1,5 @@
 import type { AirtableRecord, ListRecordsResponse } from '../src/airtable/types.ts';
-import { quoteQualified } from '../src/db/quote.ts';
-import { sql } from '../src/db/sql.ts';
-import { applyRecords, deleteUnseen, takeFence } from '../src/mirror/index.ts';
-import type { TableMapping } from '../src/mirror/types.ts';
+import { applyRecords, deleteUnseen, emptySwapTable, fencedSince, takeFence } from '../src/mirror/index.ts';
 import { hashText, recordHash } from './hash-cache.ts';
 import { recordsSpan, spanKey, type PageMemo } from './page-memo.ts';
 import { scanListPage, scannedRecord, type ScannedPage } from './page-scan.ts';
@@ -184,7 +181,7 @@ export async function sweepTable(ctx: TableSyncContext, opts: SweepRun = {}): Pr
       if (opts.swapSchema) {
         await opts.swapReady;
         ctx.hashCache.forgetTable(ctx.table.tableId);
-        await ctx.db.query(sql(`TRUNCATE ${quoteQualified(opts.swapSchema, ctx.table.table)}`));
+        await emptySwapTable(ctx.db, opts.swapSchema, ctx.table.table);
       }
     }
   }
@@ -321,14 +318,9 @@ async function forgetForeignWrites(ctx: TableSyncContext): Promise<void> {
   if (mark === undefined) {
     hashCache.forgetTable(table.tableId);
   } else {
-    const r = await ctx.db.query<{ record_id: string }>(
-      sql(
-        `SELECT record_id FROM airmirror.row_fence
-         WHERE source_id = $1 AND table_id = $2 AND fence > $3::bigint`,
-        [ctx.source.id, table.tableId, mark],
-      ),
-    );
-    for (const row of r.rows) hashCache.forget(table.tableId, row.record_id);
+    for (const id of await fencedSince(ctx.db, ctx.source.id, table.tableId, mark)) {
+      hashCache.forget(table.tableId, id);
+    }
   }
   hashCache.setFenceMark(table.tableId, next);
 }
@@ -420,12 +412,4 @@ function prefetch<T>(source: AsyncGenerator<T>, depth: number) {
       return r;
     },
   };
-}
-
-/** Row count of a mirror table (after a run, for airmirror.tables.row_count). */
-export async function countRows(ctx: Pick<TableSyncContext, 'db'>, table: TableMapping): Promise<number> {
-  const r = await ctx.db.query<{ n: string }>(
-    sql(`SELECT count(*)::text AS n FROM ${quoteQualified(table.schema, table.table)}`),
-  );
-  return Number(r.rows[0].n);
 }

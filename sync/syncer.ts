@@ -9,7 +9,7 @@ import {
 import type { BaseSchema } from '../src/airtable/types.ts';
 import type { Database } from '../src/db/database.ts';
 import type { Logger } from '../src/log.ts';
-import { cleanupSwap, loadMapping, schemaHash } from '../src/mirror/index.ts';
+import { cleanupSwap, countRows, loadMapping, schemaHash } from '../src/mirror/index.ts';
 import type { BaseMapping, TableMapping } from '../src/mirror/types.ts';
 import { fullRefreshStrategy } from './full-refresh.ts';
 import { createHashCache, type RecordHashCache } from './hash-cache.ts';
@@ -29,7 +29,7 @@ import {
   type SyncStrategy,
   type TableSyncContext,
 } from './strategy.ts';
-import { countRows, sweepTable } from './sweep.ts';
+import { sweepTable } from './sweep.ts';
 import {
   applyTableEvent,
   failInterruptedRuns,
@@ -388,7 +388,7 @@ export function createSyncer(deps: SyncerDeps): Syncer {
           ctx.progress?.done();
         }
         ac.signal.throwIfAborted();
-        const rowCount = await countRows(env, table);
+        const rowCount = await countRows(db, table);
         await applyTableEvent(db, source.id, row.tableId, 'succeed', {
           rowCount,
           fullRefresh: swept,

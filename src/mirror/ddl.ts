@@ -182,6 +182,11 @@ export async function dropMirrorSchema(q: Queryable, schema: string): Promise<vo
   await q.query(sql(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)}`));
 }
 
+/** Empties a rebuild's copy of a table in `<schema>_swap` (its listing restarts from page one). */
+export async function emptySwapTable(q: Queryable, swapSchema: string, table: string): Promise<void> {
+  await q.query(sql(`TRUNCATE ${quoteQualified(swapSchema, table)}`));
+}
+
 /** Drops a mirror table if it exists (a source deleted with drop_data). */
 export async function dropMirrorTable(q: Queryable, schema: string, table: string): Promise<void> {
   await q.query(sql(`DROP TABLE IF EXISTS ${quoteQualified(schema, table)}`));

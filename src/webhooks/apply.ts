@@ -1,9 +1,7 @@
 import type { AirtableRecord, WebhookPayload } from '../airtable/types.ts';
 import type { Database, Queryable, WriteTarget } from '../db/database.ts';
-import { quoteIdent, quoteQualified } from '../db/quote.ts';
-import { sql } from '../db/sql.ts';
 import type { Logger } from '../log.ts';
-import { applyDeletes, applyRecords, loadMapping, takeFence } from '../mirror/index.ts';
+import { applyDeletes, applyRecords, loadMapping, rowsLinkingTo, takeFence } from '../mirror/index.ts';
 import type { BaseMapping, TableMapping } from '../mirror/types.ts';
 import { dependentLinks, type SchemaTables } from './dependencies.ts';
 import { planPayloads, shouldSweep, type WebhookPlan } from './plan.ts';
@@ -229,13 +227,7 @@ async function fetchDependents(
         const linkColumn = target.columns.find((c) => c.fieldId === dep.linkFieldId);
         const linked = new Set<string>();
         if (linkColumn) {
-          const r = await db.query<{ id: string }>(
-            sql(
-              `SELECT id FROM ${quoteQualified(target.schema, target.table)} WHERE ${quoteIdent(linkColumn.column)} && $1::text[]`,
-              [[...ids]],
-            ),
-          );
-          for (const row of r.rows) linked.add(row.id);
+          for (const id of await rowsLinkingTo(db, target, linkColumn, [...ids])) linked.add(id);
         }
         if (dep.inverseLinkFieldId) {
           for (const id of ids) {
