@@ -9,7 +9,8 @@ export type {
   SyncProgress,
   TableOutcome,
   TableSyncResult,
-} from './syncer.ts';
+} from './types.ts';
+export { processLockOwnership, type BaseOwnership } from './ownership.ts';
 export type {
   SweepOptions,
   StrategyRegistry,

@@ -18,7 +18,7 @@ import type { Source } from '../src/bookkeeping/sources.ts';
 import { canTransition } from '../src/bookkeeping/state.ts';
 import type { SyncClient } from './strategy.ts';
 import { sweepTable } from './sweep.ts';
-import type { SyncerEnv, TableSyncResult } from './syncer.ts';
+import type { SyncerEnv, TableSyncResult } from './types.ts';
 import { applyTableEvent, sourceTables, type Table } from '../src/bookkeeping/tables.ts';
 
 export interface RebuildArgs {

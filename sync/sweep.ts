@@ -3,6 +3,7 @@ import { applyRecords, deleteUnseen, emptySwapTable, fencedSince, takeFence } fr
 import { hashText, recordHash } from './hash-cache.ts';
 import { recordsSpan, spanKey, type PageMemo } from './page-memo.ts';
 import { scanListPage, scannedRecord, type ScannedPage } from './page-scan.ts';
+import { prefetch } from './prefetch.ts';
 import { SwapFillBatch } from '../src/mirror/swap-fill.ts';
 import type { TableSyncContext } from './strategy.ts';
 import { countWrite } from '../src/bookkeeping/runs.ts';
@@ -371,45 +372,4 @@ async function* fencedPages(
 
 async function* viewsOf(listing: AsyncGenerator<{ records: AirtableRecord[] }>): AsyncGenerator<PageView> {
   for await (const page of listing) yield recordsView(page.records);
-}
-
-/**
- * Runs `source` ahead of its consumer by up to `depth` items, so fetching the next pages overlaps
- * with writing the current batch. An error of the source is delivered in order, after the items
- * fetched before it.
- */
-function prefetch<T>(source: AsyncGenerator<T>, depth: number) {
-  const buffer: IteratorResult<T>[] = [];
-  let failure: { err: unknown } | undefined;
-  let wake: (() => void) | undefined;
-  let space: (() => void) | undefined;
-  let finished = false;
-  void (async () => {
-    try {
-      while (true) {
-        while (buffer.length >= depth) await new Promise<void>((r) => (space = r));
-        const r = await source.next();
-        buffer.push(r);
-        wake?.();
-        if (r.done) return;
-      }
-    } catch (err) {
-      failure = { err };
-      wake?.();
-    } finally {
-      finished = true;
-    }
-  })();
-  return {
-    async next(): Promise<IteratorResult<T>> {
-      while (buffer.length === 0) {
-        if (failure) throw failure.err;
-        if (finished) return { done: true, value: undefined };
-        await new Promise<void>((r) => (wake = r));
-      }
-      const r = buffer.shift()!;
-      space?.();
-      return r;
-    },
-  };
 }

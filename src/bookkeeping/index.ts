@@ -72,3 +72,4 @@ export {
   type RunningRun,
 } from './runs.ts';
 export { storedToken, tokenResolver } from './tokens.ts';
+export { tryLockSyncer, unlockSyncer } from './ownership.ts';
