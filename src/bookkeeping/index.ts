@@ -25,6 +25,7 @@ export {
   loadTable,
   findTable,
   mirroredTables,
+  tablesOfSyncType,
   changeStatus,
   applyTableEvent,
   failInterruptedRuns,

@@ -267,3 +267,24 @@ export async function mirroredTables(
   );
   return r.rows.map((x) => ({ tableId: x.table_id, tableName: x.table_name, mirrorTable: x.mirror_table }));
 }
+
+/** A source's live tables of one sync type, by name (e.g. the tables Airtable webhooks keep fresh). */
+export async function tablesOfSyncType(
+  q: Queryable,
+  sourceId: string,
+  syncType: string,
+): Promise<Pick<Table, 'tableId' | 'tableName' | 'mirrorTable' | 'rowCount'>[]> {
+  const r = await q.query<Pick<TablesRow, 'table_id' | 'table_name' | 'mirror_table' | 'row_count'>>(
+    sql(
+      `SELECT table_id, table_name, mirror_table, row_count FROM airmirror.tables
+       WHERE source_id = $1 AND sync_type = $2 AND vanished_at IS NULL ORDER BY table_name`,
+      [sourceId, syncType],
+    ),
+  );
+  return r.rows.map((x) => ({
+    tableId: x.table_id,
+    tableName: x.table_name,
+    mirrorTable: x.mirror_table,
+    rowCount: Number(x.row_count),
+  }));
+}

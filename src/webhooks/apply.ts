@@ -5,7 +5,8 @@ import { applyDeletes, applyRecords, loadMapping, rowsLinkingTo, takeFence } fro
 import type { BaseMapping, TableMapping } from '../mirror/types.ts';
 import { dependentLinks, type SchemaTables } from './dependencies.ts';
 import { planPayloads, shouldSweep, type WebhookPlan } from './plan.ts';
-import { loadWebhook, saveCursor, setNeedsCatchup, webhookTables } from './store.ts';
+import { setNeedsCatchup, tablesOfSyncType } from '../bookkeeping/index.ts';
+import { loadWebhook, saveCursor } from './store.ts';
 import type { HashCacheLike, WebhookClient, WebhookSyncer } from './types.ts';
 
 export interface DrainDeps {
@@ -100,12 +101,10 @@ async function applyPlan(
   result: DrainResult,
 ): Promise<boolean> {
   const mapping = await loadMapping(deps.db, source.id);
-  const onWebhook = new Set((await webhookTables(deps.db, source.id)).map((t) => t.table_id));
+  const onWebhook = await tablesOfSyncType(deps.db, source.id, 'webhook');
+  const rowCounts = new Map(onWebhook.map((t) => [t.tableId, t.rowCount]));
   const tables = new Map(
-    (mapping?.tables ?? []).filter((t) => onWebhook.has(t.tableId)).map((t) => [t.tableId, t]),
-  );
-  const rowCounts = new Map(
-    (await webhookTables(deps.db, source.id)).map((t) => [t.table_id, Number(t.row_count)]),
+    (mapping?.tables ?? []).filter((t) => rowCounts.has(t.tableId)).map((t) => [t.tableId, t]),
   );
 
   // Rows the proxy (or another webhook run) writes after this point are newer than what we fetch.
