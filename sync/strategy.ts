@@ -15,7 +15,7 @@ import type { Table } from '../src/bookkeeping/tables.ts';
 export type SyncClient = Pick<AirtableClient, 'getBaseSchema' | 'listAllRecords' | 'getRecordsByIds'> &
   Partial<Pick<AirtableClient, 'listAllPages'>>;
 
-/** Progress of one table's run, reported to SyncerDeps.onProgress (see syncer.ts). */
+/** Progress of one table's run, reported to SyncerDeps.onProgress (see types.ts). */
 export interface ProgressReporter {
   /** A page of `records` records was applied (or found unchanged). */
   page(records: number): void;
