@@ -155,10 +155,11 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
     deps.log?.info({ sourceId: id, baseId: body.base_id, schema: schemaName }, 'source created');
     // The tables get their config rows now (from the schema just read), so they can be configured
     // at once; building and filling the mirror can take minutes for a big base, so the syncer does
-    // it in the background (its first schema read, which keeps these rows and their ids).
-    // Named as the mirror will name them (src/mirror mapping).
-    if (baseSchema)
+    // it in the background (its first schema read, which keeps these rows and their ids). They are
+    // named as the mirror will name them (src/mirror mapping).
+    if (baseSchema) {
       await books.insertDiscoveredTables(db, id, buildBaseMapping(schemaName, baseSchema).tables);
+    }
     if (deps.syncer) {
       const initial = deps.syncer.refreshSchema(id).catch((err: unknown) => {
         deps.log?.warn({ sourceId: id, code: asAirmirrorError(err).code }, 'first schema read failed');
