@@ -90,11 +90,12 @@ function toTable(r: Row): Table {
 }
 
 /** Every column of the table, and its source's schema and base. `where` names tables `t`, sources `s`. */
-export function selectTables(where: string): string {
+function selectTables(where: string): string {
   return `SELECT ${TABLES_COLUMNS.map((c) => `t.${c}`).join(', ')}, s.schema_name, s.base_id
     FROM airmirror.tables t JOIN airmirror.sources s ON s.id = t.source_id ${where}`;
 }
 
+/** Tables read with `where` (text of this folder's own, never input; values as parameters). */
 export async function queryTables(q: Queryable, where: string, values: unknown[] = []): Promise<Table[]> {
   const r = await q.query<Row>(sql(selectTables(where), values));
   return r.rows.map(toTable);
