@@ -1,6 +1,5 @@
-import type { SourcesRow } from '../src/bookkeeping/rows.ts';
+import { sourceByBase, type Source } from '../src/bookkeeping/sources.ts';
 import type { Database } from '../src/db/database.ts';
-import { sql } from '../src/db/sql.ts';
 import type { Logger } from '../src/log.ts';
 import { applyDeletes, applyRecords } from '../src/mirror/apply.ts';
 import { loadMapping } from '../src/mirror/store.ts';
@@ -30,7 +29,7 @@ export interface PgWriter extends MirrorWriter {
   invalidate(sourceId?: string): void;
 }
 
-type SourceRow = Pick<SourcesRow, 'id' | 'schema_hash'>;
+type SourceRow = Pick<Source, 'id' | 'schemaHash'>;
 
 /**
  * The Postgres MirrorWriter: finds the source by base id and the table by id or name, and writes
@@ -50,16 +49,14 @@ export function createPgWriter(opts: PgWriterOptions): PgWriter {
   async function sourceOf(baseId: string, fresh = false): Promise<SourceRow | undefined> {
     const hit = sources.get(baseId);
     if (!fresh && hit && now() - hit.at < sourceTtlMs) return hit.row;
-    const r = await db.query<SourceRow>(
-      sql('SELECT id, schema_hash FROM airmirror.sources WHERE base_id = $1', [baseId]),
-    );
-    sources.set(baseId, { row: r.rows[0], at: now() });
-    return r.rows[0];
+    const row = await sourceByBase(db, baseId);
+    sources.set(baseId, { row, at: now() });
+    return row;
   }
 
   async function mappingOf(src: SourceRow): Promise<BaseMapping | undefined> {
     const cached = mappings.get(src.id);
-    if (cached && cached.hash === src.schema_hash) return cached;
+    if (cached && cached.hash === src.schemaHash) return cached;
     const m = await loadMapping(db, src.id);
     if (m) mappings.set(src.id, m);
     else mappings.delete(src.id);

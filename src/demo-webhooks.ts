@@ -1,4 +1,4 @@
-import { all, listSources, listTables, updateTable, type SourceRow, type TableRow } from './api/store.ts';
+import { listSources, listTables, updateTableConfig } from './bookkeeping/index.ts';
 import type { Database } from './db/database.ts';
 import type { Logger } from './log.ts';
 import type { WebhookService } from './webhooks/index.ts';
@@ -16,9 +16,9 @@ export async function enableDemoWebhooks(deps: {
   log: Logger;
 }): Promise<void> {
   const { db, webhooks, log } = deps;
-  for (const source of await all<SourceRow>(db, listSources())) {
-    for (const t of await all<TableRow>(db, listTables(source.id))) {
-      if (t.sync_type === 'full_refresh') await db.query(updateTable(t.id, { sync_type: 'webhook' }));
+  for (const source of await listSources(db, 'created')) {
+    for (const t of await listTables(db, source.id)) {
+      if (t.syncType === 'full_refresh') await updateTableConfig(db, t.id, { syncType: 'webhook' });
     }
     // A hook kept from an earlier run (data in ./.airmirror) points at an emulator that is gone:
     // the service's start-up maintenance already re-created it at this run's address.

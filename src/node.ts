@@ -29,13 +29,8 @@ import { createNodeProxy } from '../proxy/node.ts';
 import { appendStrategy } from '../sync/append.ts';
 import { incrementalStrategy } from '../sync/incremental.ts';
 import { openCommandDatabase } from '../sync/runtime.ts';
-import {
-  createSyncer,
-  ensureSourcesFromConfig,
-  loadSource,
-  tokenResolver,
-  type Syncer,
-} from '../sync/index.ts';
+import { createSyncer, type Syncer } from '../sync/index.ts';
+import { ensureSourcesFromConfig, loadSource, tokenResolver } from './bookkeeping/index.ts';
 
 export interface RunningAirmirror {
   /** Base URL of the HTTP server (proxy at `${url}/api.airtable.com`, API at `${url}/api`). */

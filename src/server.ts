@@ -5,7 +5,9 @@ import type { Database } from './db/database.ts';
 import { subscriptionRoutes } from './events/index.ts';
 import type { Logger } from './log.ts';
 import { webhookRoutes, type WebhookService } from './webhooks/index.ts';
-import { sql } from './db/sql.ts';
+import { tableLags } from './bookkeeping/index.ts';
+import { pingDatabase } from './db/health.ts';
+import { outboxDepth } from './events/store.ts';
 import { apiErrorBody, asAirmirrorError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -52,7 +54,7 @@ export function createServerApp(parts: ServerParts): Hono {
 
   app.get('/healthz', async (c) => {
     try {
-      await parts.db.query(sql('SELECT 1'));
+      await pingDatabase(parts.db);
       return c.json({ status: 'ok' });
     } catch {
       return c.json({ status: 'degraded', postgres: 'unreachable' }, 503);
@@ -102,18 +104,13 @@ function proxyMetrics(metrics: Metrics): MiddlewareHandler {
 
 /** Gauges read from Postgres at scrape time: lag per table and outbox depth. */
 async function collectDatabaseGauges(db: Database, metrics: Metrics): Promise<void> {
-  const lag = await db.query<{ source_id: string; mirror_table: string; lag: number | null }>(
-    sql(`SELECT source_id, mirror_table,
-                EXTRACT(EPOCH FROM (now() - last_synced_at))::float8 AS lag
-           FROM airmirror.tables WHERE vanished_at IS NULL`),
-  );
+  const lags = await tableLags(db);
   metrics.tableLagSeconds.reset();
-  for (const r of lag.rows) {
-    if (r.lag !== null) metrics.tableLagSeconds.set({ source: r.source_id, table: r.mirror_table }, r.lag);
+  for (const r of lags) {
+    if (r.lagSeconds !== null) {
+      metrics.tableLagSeconds.set({ source: r.sourceId, table: r.mirrorTable }, r.lagSeconds);
+    }
   }
-  const depth = await db.query<{ n: string }>(
-    sql(`SELECT count(*)::text AS n FROM airmirror.outbox o
-          WHERE EXISTS (SELECT 1 FROM airmirror.subscriptions s WHERE s.active AND s.cursor < o.id)`),
-  );
+  const depth = await db.query<{ n: string }>(outboxDepth());
   metrics.outboxDepth.set(Number(depth.rows[0]?.n ?? 0));
 }

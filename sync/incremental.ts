@@ -20,10 +20,9 @@
  * the mark and in the filter.
  */
 import type { AirtableRecord } from '../src/airtable/types.ts';
-import { frequencyMs } from '../src/scheduler/frequency.ts';
-import { quoteIdent, quoteQualified } from '../src/db/quote.ts';
-import { sql } from '../src/db/sql.ts';
-import { applyRecords, takeFence } from '../src/mirror/index.ts';
+import { frequencyMs } from '../src/bookkeeping/frequency.ts';
+import { storeHighWaterMark as saveHighWaterMark } from '../src/bookkeeping/table-config.ts';
+import { applyRecords, newestTime, takeFence } from '../src/mirror/index.ts';
 import type { ColumnMapping, Origin } from '../src/mirror/types.ts';
 import type { SyncStrategy, TableSyncContext } from './strategy.ts';
 import { isListingRestart } from './sweep.ts';
@@ -103,7 +102,7 @@ export async function syncIncrementally(
   const col = incrementalColumn(ctx);
   if (reconciliationDue(ctx)) {
     await ctx.sweep({ ignoreCache: ctx.full });
-    await storeHighWaterMark(ctx, await mirrorHighWaterMark(ctx, col), true);
+    await storeHighWaterMark(ctx, await newestTime(ctx.db, ctx.table, col), true);
     return { reconciled: true };
   }
   const since = new Date(ctx.config.highWaterMark!.getTime() - (opts.overlapMs ?? DEFAULT_OVERLAP_MS));
@@ -159,32 +158,12 @@ async function listAndApply(
   return newest;
 }
 
-/** The newest incremental time in the mirror table (empty field → created_time). */
-async function mirrorHighWaterMark(ctx: TableSyncContext, col: ColumnMapping): Promise<Date | null> {
-  const r = await ctx.db.query<{ hwm: Date | null }>(
-    sql(
-      `SELECT max(COALESCE(${quoteIdent(col.column)}::timestamptz, created_time)) AS hwm
-         FROM ${quoteQualified(ctx.table.schema, ctx.table.table)}`,
-    ),
-  );
-  return r.rows[0]?.hwm ?? null;
-}
-
 /**
  * Stores the mark. After an incremental listing it only moves forward; after a reconciliation it
  * is what the mirror holds (which may be older, e.g. when the newest record was deleted).
  */
 async function storeHighWaterMark(ctx: TableSyncContext, hwm: Date | null, replace: boolean): Promise<void> {
   if (hwm === null && !replace) return;
-  await ctx.db.query(
-    sql(
-      `UPDATE airmirror.tables
-          SET high_water_mark = CASE WHEN $4::boolean THEN $3::timestamptz
-                                     ELSE GREATEST(high_water_mark, $3::timestamptz) END,
-              updated_at = now()
-        WHERE source_id = $1 AND table_id = $2`,
-      [ctx.source.id, ctx.table.tableId, hwm, replace],
-    ),
-  );
+  await saveHighWaterMark(ctx.db, ctx.source.id, ctx.table.tableId, hwm, replace);
   ctx.config.highWaterMark = hwm;
 }

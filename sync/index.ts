@@ -1,4 +1,4 @@
-/** The syncer: per-table state machine, sweep, rebuilds, runs, verify. */
+/** The syncer: sweep, rebuilds, the sync types, runs, verify. Its bookkeeping rows are src/bookkeeping's. */
 export { createSyncer } from './syncer.ts';
 export type {
   SchemaRefreshResult,
@@ -9,7 +9,8 @@ export type {
   SyncProgress,
   TableOutcome,
   TableSyncResult,
-} from './syncer.ts';
+} from './types.ts';
+export { processLockOwnership, type BaseOwnership } from './ownership.ts';
 export type {
   SweepOptions,
   StrategyRegistry,
@@ -22,29 +23,5 @@ export { strategyRegistry } from './strategy.ts';
 export { fullRefreshStrategy } from './full-refresh.ts';
 export { sweepTable, isListingRestart, ListingRestartsExhausted, type SweepRun } from './sweep.ts';
 export { createHashCache, hashText, recordHash, type RecordHashCache } from './hash-cache.ts';
-export * from '../src/bookkeeping/state.ts';
-export {
-  applyTableEvent,
-  loadTableRow,
-  loadTableRows,
-  failInterruptedRuns,
-  type TableRow,
-} from '../src/bookkeeping/tables.ts';
-export {
-  ensureSourcesFromConfig,
-  listSources,
-  loadSource,
-  configSourceId,
-  type SourceRow,
-} from '../src/bookkeeping/sources.ts';
-export {
-  newCounters,
-  startRun,
-  finishRun,
-  type RunCounters,
-  type RunKind,
-  type RunStatus,
-} from '../src/bookkeeping/runs.ts';
 export { verifySource, type TableDrift, type VerifyOptions, type VerifyReport } from './verify.ts';
-export { tokenResolver } from './tokens.ts';
 export { openCommandDatabase, syncerFromConfig } from './runtime.ts';

@@ -1,11 +1,12 @@
 import type { BaseSchema } from '../src/airtable/types.ts';
-import { sql } from '../src/db/sql.ts';
 import {
   applyDeletes,
   applyRecords,
   buildBaseMapping,
   cleanupSwap,
   buildSwapSchema,
+  countRows,
+  fencedSince,
   promoteSwap,
   swapSchemaName,
   takeFence,
@@ -13,15 +14,15 @@ import {
 import type { BaseMapping, TableMapping } from '../src/mirror/types.ts';
 import { oneLine } from './one-line.ts';
 import { finishRun, newCounters, startRun, type RunCounters } from '../src/bookkeeping/runs.ts';
-import type { SourceRow } from '../src/bookkeeping/sources.ts';
+import type { Source } from '../src/bookkeeping/sources.ts';
 import { canTransition } from '../src/bookkeeping/state.ts';
 import type { SyncClient } from './strategy.ts';
-import { countRows, sweepTable } from './sweep.ts';
-import type { SyncerEnv, TableSyncResult } from './syncer.ts';
-import { applyTableEvent, loadTableRows, type TableRow } from '../src/bookkeeping/tables.ts';
+import { sweepTable } from './sweep.ts';
+import type { SyncerEnv, TableSyncResult } from './types.ts';
+import { applyTableEvent, sourceTables, type Table } from '../src/bookkeeping/tables.ts';
 
 export interface RebuildArgs {
-  source: SourceRow;
+  source: Source;
   client: SyncClient;
   baseSchema: BaseSchema;
   hash: string;
@@ -63,7 +64,7 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
   const { source, client, baseSchema, hash, old, signal } = args;
   const schema = source.schemaName;
   const mapping = buildBaseMapping(schema, baseSchema, old);
-  const rows = new Map((await loadTableRows(db, source.id)).map((r) => [r.tableId, r]));
+  const rows = new Map((await sourceTables(db, source.id)).map((r) => [r.tableId, r]));
   const sourceRun = await startRun(db, {
     sourceId: source.id,
     kind: 'schema',
@@ -100,7 +101,7 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
     const signal = AbortSignal.any([ac.signal, siblings.signal]);
     const fillOne = async (t: TableMapping) => {
       signal.throwIfAborted();
-      const row = rows.get(t.tableId) ?? defaultRow(source.id, t);
+      const row = rows.get(t.tableId) ?? defaultRow(source, t);
       const counters = newCounters();
       results.set(t.tableId, result(source, t, 'Completed', counters, undefined));
       const runId = await startRun(db, {
@@ -216,7 +217,7 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
       log.warn({ source: source.id, table: t.tableId, err: oneLine(err) }, 'post-promote catch-up failed');
     }
     hashCache.setFenceMark(t.tableId, startFence);
-    const rowCount = await countRows(env, live);
+    const rowCount = await countRows(db, live);
     const row = rows.get(t.tableId);
     const paused = row && (!row.shouldSync || row.status === 'Paused');
     if (!paused) {
@@ -270,19 +271,13 @@ async function promoteWithoutDeadlocks(
 /** Rows the proxy or a webhook wrote (or deleted) since `since`: fetch them again and apply. */
 async function catchUpFenced(
   env: SyncerEnv,
-  source: SourceRow,
+  source: Source,
   client: SyncClient,
   table: TableMapping,
   since: string,
   signal: AbortSignal,
 ): Promise<void> {
-  const r = await env.db.query<{ record_id: string }>(
-    sql(
-      `SELECT record_id FROM airmirror.row_fence WHERE source_id = $1 AND table_id = $2 AND fence > $3::bigint`,
-      [source.id, table.tableId, since],
-    ),
-  );
-  const ids = r.rows.map((x) => x.record_id);
+  const ids = await fencedSince(env.db, source.id, table.tableId, since);
   if (ids.length === 0) return;
   const fence = await takeFence(env.db);
   const records = await client.getRecordsByIds(source.baseId, table.tableId, ids, { signal });
@@ -299,7 +294,7 @@ async function catchUpFenced(
 }
 
 function result(
-  source: SourceRow,
+  source: Source,
   t: TableMapping,
   status: TableSyncResult['status'],
   counters: RunCounters,
@@ -317,17 +312,22 @@ function result(
   };
 }
 
-/** The configuration a new table gets (migration 001 defaults) until its row exists after promote. */
-function defaultRow(sourceId: string, t: TableMapping): TableRow {
+/** The configuration a new table gets (migration 001 and 003 defaults) until its row exists after promote. */
+function defaultRow(source: Source, t: TableMapping): Table {
+  const now = new Date();
   return {
     id: t.tableId,
-    sourceId,
+    sourceId: source.id,
     tableId: t.tableId,
     tableName: t.tableName,
     mirrorTable: t.table,
+    mirrorPosition: null,
     syncType: 'full_refresh',
     incrementalField: null,
     incrementalFieldType: null,
+    primaryKeyColumns: ['id'],
+    syncFrequency: '1hour',
+    syncTimeOfDay: null,
     shouldSync: true,
     fullRefreshInterval: '24hour',
     status: null,
@@ -338,6 +338,14 @@ function defaultRow(sourceId: string, t: TableMapping): TableRow {
     needsCatchup: false,
     highWaterMark: null,
     vanishedAt: null,
+    createdAt: now,
+    updatedAt: now,
+    nextRunAt: null,
+    consecutiveFailures: 0,
+    resyncRequired: false,
+    historyTable: null,
+    schemaName: source.schemaName,
+    baseId: source.baseId,
   };
 }
 

@@ -9,7 +9,7 @@ import { loadOptionalStrategies } from './optional-strategies.ts';
 import { ensureSourcesFromConfig } from '../src/bookkeeping/sources.ts';
 import type { SyncStrategy } from './strategy.ts';
 import { createSyncer, type Syncer, type SyncerDeps } from './syncer.ts';
-import { tokenResolver } from './tokens.ts';
+import { tokenResolver } from '../src/bookkeeping/tokens.ts';
 
 /** A migrated database for a one-shot command: DATABASE_URL, or the embedded one under dataDir/pg. */
 export async function openCommandDatabase(config: Config): Promise<{ db: Database; close(): Promise<void> }> {

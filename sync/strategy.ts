@@ -5,8 +5,8 @@ import type { TableMapping } from '../src/mirror/types.ts';
 import type { RecordHashCache } from './hash-cache.ts';
 import type { PageMemo } from './page-memo.ts';
 import type { RunCounters } from '../src/bookkeeping/runs.ts';
-import type { SourceRow } from '../src/bookkeeping/sources.ts';
-import type { TableRow } from '../src/bookkeeping/tables.ts';
+import type { Source } from '../src/bookkeeping/sources.ts';
+import type { Table } from '../src/bookkeeping/tables.ts';
 
 /**
  * What the syncer needs from the Airtable client (src/airtable `createAirtableClient`).
@@ -15,7 +15,7 @@ import type { TableRow } from '../src/bookkeeping/tables.ts';
 export type SyncClient = Pick<AirtableClient, 'getBaseSchema' | 'listAllRecords' | 'getRecordsByIds'> &
   Partial<Pick<AirtableClient, 'listAllPages'>>;
 
-/** Progress of one table's run, reported to SyncerDeps.onProgress (see syncer.ts). */
+/** Progress of one table's run, reported to SyncerDeps.onProgress (see types.ts). */
 export interface ProgressReporter {
   /** A page of `records` records was applied (or found unchanged). */
   page(records: number): void;
@@ -41,11 +41,11 @@ export interface SweepOptions {
 export interface TableSyncContext {
   db: Database;
   client: SyncClient;
-  source: SourceRow;
+  source: Source;
   /** The table's mirror mapping (columns, Postgres schema and name). */
   table: TableMapping;
   /** The table's `airmirror.tables` row (sync configuration, high-water mark, …). */
-  config: TableRow;
+  config: Table;
   run: RunCounters;
   /**
    * Hashes of records as last written by a sweep. A strategy that writes rows itself must keep it

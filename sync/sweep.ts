@@ -1,11 +1,9 @@
 import type { AirtableRecord, ListRecordsResponse } from '../src/airtable/types.ts';
-import { quoteQualified } from '../src/db/quote.ts';
-import { sql } from '../src/db/sql.ts';
-import { applyRecords, deleteUnseen, takeFence } from '../src/mirror/index.ts';
-import type { TableMapping } from '../src/mirror/types.ts';
+import { applyRecords, deleteUnseen, emptySwapTable, fencedSince, takeFence } from '../src/mirror/index.ts';
 import { hashText, recordHash } from './hash-cache.ts';
 import { recordsSpan, spanKey, type PageMemo } from './page-memo.ts';
 import { scanListPage, scannedRecord, type ScannedPage } from './page-scan.ts';
+import { prefetch } from './prefetch.ts';
 import { SwapFillBatch } from '../src/mirror/swap-fill.ts';
 import type { TableSyncContext } from './strategy.ts';
 import { countWrite } from '../src/bookkeeping/runs.ts';
@@ -184,7 +182,7 @@ export async function sweepTable(ctx: TableSyncContext, opts: SweepRun = {}): Pr
       if (opts.swapSchema) {
         await opts.swapReady;
         ctx.hashCache.forgetTable(ctx.table.tableId);
-        await ctx.db.query(sql(`TRUNCATE ${quoteQualified(opts.swapSchema, ctx.table.table)}`));
+        await emptySwapTable(ctx.db, opts.swapSchema, ctx.table.table);
       }
     }
   }
@@ -321,14 +319,9 @@ async function forgetForeignWrites(ctx: TableSyncContext): Promise<void> {
   if (mark === undefined) {
     hashCache.forgetTable(table.tableId);
   } else {
-    const r = await ctx.db.query<{ record_id: string }>(
-      sql(
-        `SELECT record_id FROM airmirror.row_fence
-         WHERE source_id = $1 AND table_id = $2 AND fence > $3::bigint`,
-        [ctx.source.id, table.tableId, mark],
-      ),
-    );
-    for (const row of r.rows) hashCache.forget(table.tableId, row.record_id);
+    for (const id of await fencedSince(ctx.db, ctx.source.id, table.tableId, mark)) {
+      hashCache.forget(table.tableId, id);
+    }
   }
   hashCache.setFenceMark(table.tableId, next);
 }
@@ -379,53 +372,4 @@ async function* fencedPages(
 
 async function* viewsOf(listing: AsyncGenerator<{ records: AirtableRecord[] }>): AsyncGenerator<PageView> {
   for await (const page of listing) yield recordsView(page.records);
-}
-
-/**
- * Runs `source` ahead of its consumer by up to `depth` items, so fetching the next pages overlaps
- * with writing the current batch. An error of the source is delivered in order, after the items
- * fetched before it.
- */
-function prefetch<T>(source: AsyncGenerator<T>, depth: number) {
-  const buffer: IteratorResult<T>[] = [];
-  let failure: { err: unknown } | undefined;
-  let wake: (() => void) | undefined;
-  let space: (() => void) | undefined;
-  let finished = false;
-  void (async () => {
-    try {
-      while (true) {
-        while (buffer.length >= depth) await new Promise<void>((r) => (space = r));
-        const r = await source.next();
-        buffer.push(r);
-        wake?.();
-        if (r.done) return;
-      }
-    } catch (err) {
-      failure = { err };
-      wake?.();
-    } finally {
-      finished = true;
-    }
-  })();
-  return {
-    async next(): Promise<IteratorResult<T>> {
-      while (buffer.length === 0) {
-        if (failure) throw failure.err;
-        if (finished) return { done: true, value: undefined };
-        await new Promise<void>((r) => (wake = r));
-      }
-      const r = buffer.shift()!;
-      space?.();
-      return r;
-    },
-  };
-}
-
-/** Row count of a mirror table (after a run, for airmirror.tables.row_count). */
-export async function countRows(ctx: Pick<TableSyncContext, 'db'>, table: TableMapping): Promise<number> {
-  const r = await ctx.db.query<{ n: string }>(
-    sql(`SELECT count(*)::text AS n FROM ${quoteQualified(table.schema, table.table)}`),
-  );
-  return Number(r.rows[0].n);
 }

@@ -1,8 +1,11 @@
 import type { Database } from '../src/db/database.ts';
-import { quoteIdent, quoteQualified } from '../src/db/quote.ts';
-import { sql } from '../src/db/sql.ts';
-import { convertRecord, loadMapping, schemaHash } from '../src/mirror/index.ts';
-import { rowsJson } from '../src/mirror/apply.ts';
+import {
+  compareWithMirror,
+  convertRecord,
+  loadMapping,
+  schemaHash,
+  unseenRows,
+} from '../src/mirror/index.ts';
 import type { ConvertedRecord, TableMapping } from '../src/mirror/types.ts';
 import { loadSource } from '../src/bookkeeping/sources.ts';
 import type { SyncClient } from './strategy.ts';
@@ -144,19 +147,10 @@ async function verifyTable(
       if (isListingRestart(err) && attempt < DEFAULT_MAX_RESTARTS) continue;
       throw err;
     }
-    const target = quoteQualified(table.schema, table.table);
-    const extra = await db.query<{ n: string; ids: string[]; total: string }>(
-      sql(
-        `SELECT count(*) FILTER (WHERE s.id IS NULL)::text AS n,
-                (array_agg(m.id ORDER BY m.id) FILTER (WHERE s.id IS NULL))[1:$2::int] AS ids,
-                count(*)::text AS total
-         FROM ${target} m LEFT JOIN unnest($1::text[]) AS s(id) ON s.id = m.id`,
-        [seen, keep],
-      ),
-    );
-    drift.extra = Number(extra.rows[0].n);
-    drift.mirror = Number(extra.rows[0].total);
-    drift.examples.extra = extra.rows[0].ids ?? [];
+    const extra = await unseenRows(db, table, seen, keep);
+    drift.extra = extra.count;
+    drift.mirror = extra.total;
+    drift.examples.extra = extra.examples;
     return drift;
   }
 }
@@ -168,26 +162,8 @@ async function compareChunk(
   drift: TableDrift,
   keep: number,
 ): Promise<void> {
-  const defs = ['i text', 't timestamptz', ...table.columns.map((c, k) => `c${k} ${c.pgType}`)].join(', ');
-  const mirrorCols = ['created_time', ...table.columns.map((c) => quoteIdent(c.column))];
-  const srcCols = ['t', ...table.columns.map((_, k) => `c${k}`)];
   const names = ['created_time', ...table.columns.map((c) => c.column)];
-  const diffs = mirrorCols.map(
-    (c, k) => `CASE WHEN m.${c} IS DISTINCT FROM s.${srcCols[k]} THEN ${k + 1} END`,
-  );
-  const r = await db.query<{ id: string; missing: boolean; diff: number[] | null }>(
-    sql(
-      `WITH s AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(${defs}))
-       SELECT s.i AS id, m.id IS NULL AS missing,
-              CASE WHEN m.id IS NOT NULL THEN array_remove(ARRAY[${diffs.join(', ')}], NULL) END AS diff
-       FROM s LEFT JOIN ${quoteQualified(table.schema, table.table)} m ON m.id = s.i
-       WHERE m.id IS NULL OR (${mirrorCols.map((c) => `m.${c}`).join(', ')}) IS DISTINCT FROM (${srcCols
-         .map((c) => `s.${c}`)
-         .join(', ')})`,
-      [rowsJson(table, chunk)],
-    ),
-  );
-  for (const row of r.rows) {
+  for (const row of await compareWithMirror(db, table, chunk)) {
     if (row.missing) {
       drift.missing++;
       if (drift.examples.missing.length < keep) drift.examples.missing.push(row.id);

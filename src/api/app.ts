@@ -7,12 +7,13 @@
 import { Hono } from 'hono';
 import type { z } from 'zod';
 import type { AirtableTable, BaseSchema } from '../airtable/types.ts';
-import { quoteIdent } from '../db/quote.ts';
-import { sql } from '../db/sql.ts';
+import * as books from '../bookkeeping/index.ts';
+import type { Source, Table } from '../bookkeeping/index.ts';
 import { parseRequest, readJsonBody } from '../validation.ts';
 import { AirmirrorError, apiErrorBody, asAirmirrorError, badRequest, conflict, notFound } from '../errors.ts';
 import { buildBaseMapping } from '../mirror/mapping.ts';
-import { dropMirrorTable, emptyMirrorTable } from '../mirror/ddl.ts';
+import { dropMirrorSchema, dropMirrorTable, emptyMirrorTable } from '../mirror/ddl.ts';
+import { columnNames } from '../mirror/store.ts';
 import { checkBearer } from './auth.ts';
 import { incrementalCandidates, syncAvailability } from './candidates.ts';
 import type { ApiDeps, BaseSchemaReader } from './deps.ts';
@@ -21,8 +22,6 @@ import { openApiDocument } from './openapi.ts';
 import { fieldToValidate, planPatch, refuseCdc } from './rules.ts';
 import { serializeSchema, serializeSource } from './serialize.ts';
 import { tableStatuses } from './status.ts';
-import * as store from './store.ts';
-import type { SourceRow, TableRow } from './store.ts';
 
 export type { ApiDeps, TableRunner, AirtableReaderFactory, BaseSchemaReader } from './deps.ts';
 
@@ -56,17 +55,17 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
 
   // ---- helpers ------------------------------------------------------------------------------
 
-  const loadSource = async (id: string): Promise<SourceRow> => {
-    const s = await store.one<SourceRow>(db, store.getSource(id));
+  const loadSource = async (id: string): Promise<Source> => {
+    const s = await books.loadSource(db, id);
     if (!s) throw notFound(`Source ${id} not found`);
     return s;
   };
-  const loadTable = async (id: string): Promise<TableRow> => {
-    const t = await store.one<TableRow>(db, store.getTable(id));
+  const loadTable = async (id: string): Promise<Table> => {
+    const t = await books.loadTable(db, id);
     if (!t) throw notFound(`Schema ${id} not found`);
     return t;
   };
-  const readerFor = async (s: { id: string; base_id: string; token_encrypted: string | null }) => {
+  const readerFor = async (s: Source) => {
     if (!deps.airtable) {
       throw new AirmirrorError(
         'AIRTABLE_UNAVAILABLE',
@@ -74,18 +73,17 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
         'No Airtable client is configured in this process',
       );
     }
-    const token = s.token_encrypted ? await secrets.decrypt(s.token_encrypted) : undefined;
-    return deps.airtable({ id: s.id, baseId: s.base_id }, token);
+    return deps.airtable({ id: s.id, baseId: s.baseId }, await books.storedToken(secrets, s));
   };
-  const liveTable = async (t: TableRow): Promise<AirtableTable> => {
-    const source = await loadSource(t.source_id);
-    const schema = await readSchema(await readerFor(source), source.base_id);
-    const table = schema.tables.find((x) => x.id === t.table_id);
+  const liveTable = async (t: Table): Promise<AirtableTable> => {
+    const source = await loadSource(t.sourceId);
+    const schema = await readSchema(await readerFor(source), source.baseId);
+    const table = schema.tables.find((x) => x.id === t.tableId);
     if (!table) {
       throw new AirmirrorError(
         'TABLE_VANISHED',
         409,
-        `Table ${t.table_id} is no longer in base ${source.base_id}`,
+        `Table ${t.tableId} is no longer in base ${source.baseId}`,
       );
     }
     return table;
@@ -96,8 +94,8 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
       throw new AirmirrorError('SCHEDULER_UNAVAILABLE', 503, 'No scheduler runs in this process');
     return deps.runner;
   };
-  const isRunning = (t: TableRow) => t.status === 'Running' || (deps.runner?.isRunning(t.id) ?? false);
-  const refuseWhileRunning = (t: TableRow, action: string) => {
+  const isRunning = (t: Table) => t.status === 'Running' || (deps.runner?.isRunning(t.id) ?? false);
+  const refuseWhileRunning = (t: Table, action: string) => {
     if (isRunning(t)) {
       throw new AirmirrorError(
         'SCHEMA_RUNNING',
@@ -118,12 +116,12 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
   // ---- sources ------------------------------------------------------------------------------
 
   app.get('/sources', async (c) => {
-    const sources = await store.all<SourceRow>(db, store.listSources());
-    const tables = await store.all<TableRow>(db, store.listTables());
+    const sources = await books.listSources(db, 'created');
+    const tables = await books.listTables(db);
     const results = sources.map((s) =>
       serializeSource(
         s,
-        tables.filter((t) => t.source_id === s.id),
+        tables.filter((t) => t.sourceId === s.id),
         now(),
       ),
     );
@@ -133,12 +131,9 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
   app.post('/sources', async (c) => {
     const body = parse(CreateSourceRequest, await readJsonBody(c.req));
     const schemaName = body.schema_name ?? 'public';
-    for (const r of await store.all<{ base_id: string; schema_name: string }>(
-      db,
-      store.sourceConflicts(body.base_id, schemaName),
-    )) {
-      if (r.base_id === body.base_id) throw conflictOn('base_id', `Base ${body.base_id} is already a source`);
-      throw conflictOn('schema_name', `Schema "${schemaName}" already mirrors base ${r.base_id}`);
+    for (const r of await books.sourceConflicts(db, body.base_id, schemaName)) {
+      if (r.baseId === body.base_id) throw conflictOn('base_id', `Base ${body.base_id} is already a source`);
+      throw conflictOn('schema_name', `Schema "${schemaName}" already mirrors base ${r.baseId}`);
     }
     // Check the token and base before storing anything (PostHog validates credentials on create).
     let baseSchema: BaseSchema | undefined;
@@ -148,11 +143,8 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
     }
     const id = crypto.randomUUID();
     const tokenEncrypted = await secrets.encrypt(body.token);
-    const row = await store
-      .one<SourceRow>(
-        db,
-        store.insertSource({ id, baseId: body.base_id, schemaName, name: body.name ?? null, tokenEncrypted }),
-      )
+    const row = await books
+      .insertSource(db, { id, baseId: body.base_id, schemaName, name: body.name ?? null, tokenEncrypted })
       .catch((err: unknown) => {
         // A concurrent create of the same base or schema won the race.
         if ((err as { code?: string }).code === '23505') {
@@ -163,8 +155,11 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
     deps.log?.info({ sourceId: id, baseId: body.base_id, schema: schemaName }, 'source created');
     // The tables get their config rows now (from the schema just read), so they can be configured
     // at once; building and filling the mirror can take minutes for a big base, so the syncer does
-    // it in the background (its first schema read, which keeps these rows and their ids).
-    if (baseSchema) await insertDiscoveredTables(id, schemaName, baseSchema);
+    // it in the background (its first schema read, which keeps these rows and their ids). They are
+    // named as the mirror will name them (src/mirror mapping).
+    if (baseSchema) {
+      await books.insertDiscoveredTables(db, id, buildBaseMapping(schemaName, baseSchema).tables);
+    }
     if (deps.syncer) {
       const initial = deps.syncer.refreshSchema(id).catch((err: unknown) => {
         deps.log?.warn({ sourceId: id, code: asAirmirrorError(err).code }, 'first schema read failed');
@@ -172,53 +167,34 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
       background.add(initial);
       void initial.finally(() => background.delete(initial));
     }
-    const tables = await store.all<TableRow>(db, store.listTables(id));
-    return c.json(serializeSource(row!, tables, now()), 201);
+    const tables = await books.listTables(db, id);
+    return c.json(serializeSource(row, tables, now()), 201);
   });
-
-  /** Config rows for a new source's tables, named as the mirror will name them (src/mirror mapping). */
-  async function insertDiscoveredTables(sourceId: string, schemaName: string, baseSchema: BaseSchema) {
-    const mapping = buildBaseMapping(schemaName, baseSchema);
-    await db.query(
-      sql(
-        `INSERT INTO airmirror.tables (id, source_id, table_id, table_name, mirror_table)
-         SELECT gen_random_uuid()::text, $1, t.table_id, t.table_name, t.mirror_table
-         FROM unnest($2::text[], $3::text[], $4::text[]) AS t(table_id, table_name, mirror_table)
-         ON CONFLICT (source_id, table_id) DO NOTHING`,
-        [
-          sourceId,
-          mapping.tables.map((t) => t.tableId),
-          mapping.tables.map((t) => t.tableName),
-          mapping.tables.map((t) => t.table),
-        ],
-      ),
-    );
-  }
 
   app.get('/sources/:id', async (c) => {
     const s = await loadSource(c.req.param('id'));
-    const tables = await store.all<TableRow>(db, store.listTables(s.id));
+    const tables = await books.listTables(db, s.id);
     return c.json(serializeSource(s, tables, now()));
   });
 
   app.delete('/sources/:id', async (c) => {
     const q = parse(DeleteSourceQuery, c.req.query());
     const s = await loadSource(c.req.param('id'));
-    const tables = await store.all<TableRow>(db, store.listTables(s.id));
+    const tables = await books.listTables(db, s.id);
     // Stop its syncs first, so no run writes into tables we are about to drop.
     if (deps.runner) await Promise.all(tables.map((t) => deps.runner!.cancel(t.id)));
     await db.tx(async (tx) => {
       if (q.drop_data === 'true') {
         for (const t of tables) {
-          await dropMirrorTable(tx, s.schema_name, t.mirror_table);
-          if (t.history_table) await dropMirrorTable(tx, s.schema_name, t.history_table);
+          await dropMirrorTable(tx, s.schemaName, t.mirrorTable);
+          if (t.historyTable) await dropMirrorTable(tx, s.schemaName, t.historyTable);
         }
       }
-      await tx.query(store.deleteSource(s.id));
+      await books.deleteSource(tx, s.id);
     });
-    if (q.drop_data === 'true' && s.schema_name !== 'public') {
+    if (q.drop_data === 'true' && s.schemaName !== 'public') {
       // Only when nothing else lives there (RESTRICT): never someone else's tables.
-      await db.query(sql(`DROP SCHEMA IF EXISTS ${quoteIdent(s.schema_name)}`)).catch(() => undefined);
+      await dropMirrorSchema(db, s.schemaName).catch(() => undefined);
     }
     deps.log?.info({ sourceId: s.id, dropData: q.drop_data === 'true' }, 'source deleted');
     return c.body(null, 204);
@@ -229,7 +205,7 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
   app.get('/schemas', async (c) => {
     const q = parse(ListSchemasQuery, c.req.query());
     if (q.source_id) await loadSource(q.source_id);
-    const rows = await store.all<TableRow>(db, store.listTables(q.source_id));
+    const rows = await books.listTables(db, q.source_id);
     const results = rows.map((t) => serializeSchema(t, now()));
     return c.json({ count: results.length, results });
   });
@@ -259,11 +235,12 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
       const stopped = deps.runner ? await deps.runner.cancel(current.id) : false;
       if (!stopped) deps.syncer?.cancel?.(current.id);
     }
-    if (Object.keys(plan.changes).length > 0) {
-      const updated = await db.query(
-        store.updateTable(current.id, plan.changes, { evenIfRunning: plan.stopRun }),
-      );
-      if (updated.rowCount === 0) refuseWhileRunning({ ...current, status: 'Running' }, 'changing it');
+    if (Object.keys(plan.changes).length > 0 || plan.event) {
+      const updated = await books.updateTableConfig(db, current.id, plan.changes, {
+        evenIfRunning: plan.stopRun,
+        event: plan.event,
+      });
+      if (!updated) refuseWhileRunning({ ...current, status: 'Running' }, 'changing it');
     }
     const json = await schemaJson(current.id);
     return c.json({ ...json, resync_required: plan.resyncRequired || json.resync_required });
@@ -272,16 +249,9 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
   app.post('/schemas/:id/incremental-fields', async (c) => {
     const t = await loadTable(c.req.param('id'));
     const live = await liveTable(t);
-    const cols = await store.all<{ field_id: string; column_name: string }>(
-      db,
-      sql('SELECT field_id, column_name FROM airmirror.columns WHERE source_id = $1 AND table_id = $2', [
-        t.source_id,
-        t.table_id,
-      ]),
-    );
     return c.json(
       syncAvailability(live, {
-        columnsByFieldId: new Map(cols.map((r) => [r.field_id, r.column_name])),
+        columnsByFieldId: await columnNames(db, t.sourceId, t.tableId),
         webhooksConfigured: webhooksConfigured(),
       }),
     );
@@ -299,7 +269,7 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
     const t = await loadTable(c.req.param('id'));
     const runner = requireRunner();
     refuseWhileRunning(t, 'resyncing it');
-    await db.query(store.updateTable(t.id, { resync_required: true, high_water_mark: null }));
+    await books.updateTableConfig(db, t.id, { resyncRequired: true, highWaterMark: null });
     await runner.trigger(t.id, { full: true });
     return c.json(await schemaJson(t.id), 202);
   });
@@ -320,12 +290,11 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
     await db.tx(async (tx) => {
       // No change events: emptying the mirror is not a change in Airtable (see emptyMirrorTable).
       // Missing tables (never synced) are fine.
-      for (const name of [t.mirror_table, t.history_table]) {
-        if (name) await emptyMirrorTable(tx, t.schema_name, name);
+      for (const name of [t.mirrorTable, t.historyTable]) {
+        if (name) await emptyMirrorTable(tx, t.schemaName, name);
       }
-      await tx.query(store.markDataDeleted(t.id));
       // The next run re-imports everything (and must not trust what it remembered of the rows).
-      await tx.query(store.updateTable(t.id, { resync_required: true }));
+      await books.markDataDeleted(tx, t.id);
     });
     deps.log?.info({ schemaId: t.id }, 'mirror data deleted');
     return c.json(await schemaJson(t.id));

@@ -2,5 +2,4 @@
 export { createApi, parse } from './app.ts';
 export type { ApiDeps, TableRunner, AirtableReaderFactory, BaseSchemaReader } from './deps.ts';
 export { tableStatuses, formatStatusTable, type TableStatus } from './status.ts';
-export { sourceToken } from './tokens.ts';
 export { openApiDocument } from './openapi.ts';

@@ -5,12 +5,12 @@
  */
 import { z } from 'zod';
 import { SYNC_STATUSES } from '../bookkeeping/state.ts';
-import { SYNC_FREQUENCIES, type SyncFrequency } from '../scheduler/frequency.ts';
+import { SYNC_FREQUENCIES, type SyncFrequency } from '../bookkeeping/frequency.ts';
 
 export const SYNC_TYPES = ['full_refresh', 'incremental', 'append', 'webhook'] as const;
 export type SyncType = (typeof SYNC_TYPES)[number];
 
-export { SYNC_FREQUENCIES, frequencyMs, type SyncFrequency } from '../scheduler/frequency.ts';
+export { SYNC_FREQUENCIES, frequencyMs, type SyncFrequency } from '../bookkeeping/frequency.ts';
 
 /** Reconciliation intervals: every frequency except `never` (deletes are only seen by a full listing). */
 export const FULL_REFRESH_INTERVALS = SYNC_FREQUENCIES.filter((f) => f !== 'never') as Exclude<

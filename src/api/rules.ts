@@ -4,13 +4,14 @@
  * Every refusal is a 4xx AirmirrorError naming the field at fault.
  */
 import { AirmirrorError, badRequest } from '../errors.ts';
-import { canTransition, transition, type StoredStatus } from '../bookkeeping/state.ts';
+import { canTransition, type StoredStatus, type Table, type TableChanges } from '../bookkeeping/index.ts';
 import { DETECTED_PRIMARY_KEYS, findCandidate, type IncrementalCandidate } from './candidates.ts';
 import type { PatchSchemaRequest } from './model.ts';
-import type { PatchableColumn, TableRow } from './store.ts';
 
 export interface PatchPlan {
-  changes: Partial<Record<PatchableColumn, unknown>>;
+  changes: TableChanges;
+  /** The status change it asks of the state machine (should_sync false / true). */
+  event?: 'pause' | 'resume';
   /** The change invalidates mirrored data: the next run is a full re-import. */
   resyncRequired: boolean;
   /** A Running table is being paused: the caller stops its run first. */
@@ -18,7 +19,7 @@ export interface PatchPlan {
 }
 
 export interface PatchInput {
-  current: TableRow;
+  current: Table;
   body: PatchSchemaRequest;
   /** The table's incremental candidates from its live (or last known) schema; needed only to validate incremental_field. */
   candidates?: readonly IncrementalCandidate[];
@@ -38,7 +39,7 @@ export function refuseCdc(raw: unknown): void {
 }
 
 export function planPatch({ current, body, candidates, webhooksConfigured, now }: PatchInput): PatchPlan {
-  const status = (current.status ?? null) as StoredStatus;
+  const status: StoredStatus = current.status ?? null;
   const changes: PatchPlan['changes'] = {};
 
   // Pausing is the one change allowed while Running (the state machine allows pause from Running;
@@ -54,23 +55,23 @@ export function planPatch({ current, body, candidates, webhooksConfigured, now }
   }
 
   const next = {
-    sync_type: body.sync_type ?? current.sync_type,
-    incremental_field: sent(body, 'incremental_field') ? body.incremental_field! : current.incremental_field,
-    incremental_field_type: sent(body, 'incremental_field_type')
+    syncType: body.sync_type ?? current.syncType,
+    incrementalField: sent(body, 'incremental_field') ? body.incremental_field! : current.incrementalField,
+    incrementalFieldType: sent(body, 'incremental_field_type')
       ? body.incremental_field_type!
-      : current.incremental_field_type,
-    primary_key_columns: body.primary_key_columns ?? current.primary_key_columns,
+      : current.incrementalFieldType,
+    primaryKeyColumns: body.primary_key_columns ?? current.primaryKeyColumns,
   };
 
   if (sent(body, 'sync_type')) {
-    if (next.sync_type === 'webhook' && !webhooksConfigured) {
+    if (next.syncType === 'webhook' && !webhooksConfigured) {
       throw badRequest(
         'The webhook sync type needs AIRMIRROR_PUBLIC_URL (an address Airtable can reach) to be configured',
         'sync_type',
         'WEBHOOKS_NOT_CONFIGURED',
       );
     }
-    changes.sync_type = next.sync_type;
+    changes.syncType = next.syncType;
   }
 
   if (sent(body, 'primary_key_columns')) {
@@ -81,19 +82,19 @@ export function planPatch({ current, body, candidates, webhooksConfigured, now }
         'primary_key_columns',
       );
     }
-    changes.primary_key_columns = pk;
+    changes.primaryKeyColumns = pk;
   }
 
   // incremental_field: validated whenever it is sent, or when the (new) sync type relies on the stored one.
-  const usesField = next.sync_type === 'incremental' || next.sync_type === 'append';
-  if (next.sync_type === 'incremental' && !next.incremental_field) {
+  const usesField = next.syncType === 'incremental' || next.syncType === 'append';
+  if (next.syncType === 'incremental' && !next.incrementalField) {
     throw badRequest(
       'incremental sync needs an incremental_field (a lastModifiedTime or createdTime field)',
       'incremental_field',
     );
   }
   const validateField = fieldToValidate(current, body);
-  if (validateField && next.incremental_field) {
+  if (validateField && next.incrementalField) {
     if (!candidates) {
       throw new AirmirrorError(
         'SCHEMA_UNAVAILABLE',
@@ -101,11 +102,11 @@ export function planPatch({ current, body, candidates, webhooksConfigured, now }
         "The table's Airtable schema could not be read to validate incremental_field",
       );
     }
-    const c = findCandidate(candidates, next.incremental_field);
+    const c = findCandidate(candidates, next.incrementalField);
     if (!c) {
       const names = candidates.map((x) => `${x.name} (${x.id})`).join(', ') || 'none';
       throw badRequest(
-        `"${next.incremental_field}" is not a lastModifiedTime or createdTime field of this table; candidates: ${names}`,
+        `"${next.incrementalField}" is not a lastModifiedTime or createdTime field of this table; candidates: ${names}`,
         'incremental_field',
       );
     }
@@ -116,61 +117,63 @@ export function planPatch({ current, body, candidates, webhooksConfigured, now }
       );
     }
     // Stored as the field id (survives renames) with the live type (a retyped field is caught here).
-    if (c.id !== current.incremental_field || c.type !== current.incremental_field_type) {
-      changes.incremental_field = c.id;
-      changes.incremental_field_type = c.type;
+    if (c.id !== current.incrementalField || c.type !== current.incrementalFieldType) {
+      changes.incrementalField = c.id;
+      changes.incrementalFieldType = c.type;
     }
-    next.incremental_field = c.id;
-    next.incremental_field_type = c.type;
+    next.incrementalField = c.id;
+    next.incrementalFieldType = c.type;
   } else if (sent(body, 'incremental_field')) {
     // null: cleared (allowed unless the type needs it, checked above).
-    changes.incremental_field = null;
-    changes.incremental_field_type = null;
-  } else if (sent(body, 'incremental_field_type') && !next.incremental_field) {
+    changes.incrementalField = null;
+    changes.incrementalFieldType = null;
+  } else if (sent(body, 'incremental_field_type') && !next.incrementalField) {
     throw badRequest('incremental_field_type needs an incremental_field', 'incremental_field_type');
   }
 
   // Changes that invalidate mirrored data (issue 5): the high-water mark of another field is
   // meaningless, and the append history table holds versions of a different shape/meaning.
-  const fieldChanged = usesField && (next.incremental_field ?? null) !== (current.incremental_field ?? null);
-  const appendToggled = (current.sync_type === 'append') !== (next.sync_type === 'append');
-  const pkChanged = JSON.stringify(next.primary_key_columns) !== JSON.stringify(current.primary_key_columns);
+  const fieldChanged = usesField && (next.incrementalField ?? null) !== (current.incrementalField ?? null);
+  const appendToggled = (current.syncType === 'append') !== (next.syncType === 'append');
+  const pkChanged = JSON.stringify(next.primaryKeyColumns) !== JSON.stringify(current.primaryKeyColumns);
   const resyncRequired = fieldChanged || appendToggled || pkChanged;
   if (resyncRequired) {
-    changes.resync_required = true;
-    changes.high_water_mark = null;
+    changes.resyncRequired = true;
+    changes.highWaterMark = null;
     // Re-import at the next scheduler pass rather than waiting a whole period.
-    changes.next_run_at = new Date(now);
-  } else if (sent(body, 'sync_type') && next.sync_type !== current.sync_type) {
+    changes.nextRunAt = new Date(now);
+  } else if (sent(body, 'sync_type') && next.syncType !== current.syncType) {
     // e.g. full_refresh → incremental with the same field: no invalid rows, but the stored
     // high-water mark may be stale (nothing advanced it during full refreshes): start over.
-    changes.high_water_mark = null;
+    changes.highWaterMark = null;
   }
 
   // Scheduling-only changes: recompute the next run from the last one with the new settings.
-  for (const k of ['sync_frequency', 'sync_time_of_day', 'full_refresh_interval'] as const) {
-    if (sent(body, k)) {
-      changes[k] = body[k] ?? null;
-      if (!resyncRequired) changes.next_run_at = null;
-    }
-  }
+  if (sent(body, 'sync_frequency')) changes.syncFrequency = body.sync_frequency!;
+  if (sent(body, 'sync_time_of_day')) changes.syncTimeOfDay = body.sync_time_of_day ?? null;
+  if (sent(body, 'full_refresh_interval')) changes.fullRefreshInterval = body.full_refresh_interval!;
+  const rescheduled = (['sync_frequency', 'sync_time_of_day', 'full_refresh_interval'] as const).some((k) =>
+    sent(body, k),
+  );
+  if (rescheduled && !resyncRequired) changes.nextRunAt = null;
 
   let stopRun = false;
+  let event: PatchPlan['event'];
   if (sent(body, 'should_sync')) {
-    changes.should_sync = body.should_sync;
+    changes.shouldSync = body.should_sync;
     if (body.should_sync === false && status !== 'Paused') {
       if (!canTransition(status, 'pause'))
         throw new AirmirrorError('INVALID_STATE', 409, `cannot pause a table that is ${status}`);
-      changes.status = transition(status, 'pause');
+      event = 'pause';
       stopRun = status === 'Running';
     } else if (body.should_sync === true && status === 'Paused') {
-      changes.status = transition(status, 'resume');
-      changes.next_run_at = changes.next_run_at ?? null;
-      changes.consecutive_failures = 0;
+      event = 'resume';
+      changes.nextRunAt = changes.nextRunAt ?? null;
+      changes.consecutiveFailures = 0;
     }
   }
 
-  return { changes, resyncRequired, stopRun };
+  return { changes, event, resyncRequired, stopRun };
 }
 
 /**
@@ -178,13 +181,13 @@ export function planPatch({ current, body, candidates, webhooksConfigured, now }
  * sent, or the stored one when the new sync type relies on it. The caller fetches candidates only then.
  */
 export function fieldToValidate(
-  current: Pick<TableRow, 'sync_type' | 'incremental_field'>,
+  current: Pick<Table, 'syncType' | 'incrementalField'>,
   body: PatchSchemaRequest,
 ): string | null {
   if (sent(body, 'incremental_field')) return body.incremental_field ?? null;
-  const syncType = body.sync_type ?? current.sync_type;
+  const syncType = body.sync_type ?? current.syncType;
   const usesField = syncType === 'incremental' || syncType === 'append';
   if (usesField && (sent(body, 'sync_type') || sent(body, 'incremental_field_type')))
-    return current.incremental_field;
+    return current.incrementalField;
   return null;
 }

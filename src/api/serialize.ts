@@ -1,5 +1,5 @@
-/** Rows of the airmirror schema → the API's snake_case JSON. Tokens never leave through here. */
-import type { SourceRow, TableRow } from './store.ts';
+/** Bookkeeping rows (src/bookkeeping) → the API's snake_case JSON. Tokens never leave through here. */
+import type { Source, Table } from '../bookkeeping/index.ts';
 
 const iso = (d: Date | string | null | undefined): string | null =>
   d == null ? null : d instanceof Date ? d.toISOString() : new Date(d).toISOString();
@@ -10,48 +10,48 @@ export function lagSeconds(lastSyncedAt: Date | null, now: number): number | nul
   return Math.max(0, Math.round((now - lastSyncedAt.getTime()) / 1000));
 }
 
-export function serializeSchema(t: TableRow, now: number) {
+export function serializeSchema(t: Table, now: number) {
   return {
     id: t.id,
-    source_id: t.source_id,
-    table_id: t.table_id,
-    name: t.table_name,
-    mirror_schema: t.schema_name,
-    mirror_table: t.mirror_table,
-    sync_type: t.sync_type,
-    incremental: t.sync_type === 'incremental',
-    incremental_field: t.incremental_field,
-    incremental_field_type: t.incremental_field_type,
-    primary_key_columns: t.primary_key_columns,
-    sync_frequency: t.sync_frequency,
-    sync_time_of_day: t.sync_time_of_day,
-    should_sync: t.should_sync,
-    full_refresh_interval: t.full_refresh_interval,
+    source_id: t.sourceId,
+    table_id: t.tableId,
+    name: t.tableName,
+    mirror_schema: t.schemaName,
+    mirror_table: t.mirrorTable,
+    sync_type: t.syncType,
+    incremental: t.syncType === 'incremental',
+    incremental_field: t.incrementalField,
+    incremental_field_type: t.incrementalFieldType,
+    primary_key_columns: t.primaryKeyColumns,
+    sync_frequency: t.syncFrequency,
+    sync_time_of_day: t.syncTimeOfDay,
+    should_sync: t.shouldSync,
+    full_refresh_interval: t.fullRefreshInterval,
     status: t.status,
-    last_synced_at: iso(t.last_synced_at),
-    latest_error: t.latest_error,
-    rows: Number(t.row_count),
-    lag_seconds: lagSeconds(t.last_synced_at, now),
-    needs_catchup: t.needs_catchup,
-    resync_required: t.resync_required,
-    high_water_mark: iso(t.high_water_mark),
-    history_table: t.history_table,
-    next_run_at: iso(t.next_run_at),
-    vanished_at: iso(t.vanished_at),
-    created_at: iso(t.created_at)!,
+    last_synced_at: iso(t.lastSyncedAt),
+    latest_error: t.latestError,
+    rows: t.rowCount,
+    lag_seconds: lagSeconds(t.lastSyncedAt, now),
+    needs_catchup: t.needsCatchup,
+    resync_required: t.resyncRequired,
+    high_water_mark: iso(t.highWaterMark),
+    history_table: t.historyTable,
+    next_run_at: iso(t.nextRunAt),
+    vanished_at: iso(t.vanishedAt),
+    created_at: iso(t.createdAt)!,
   };
 }
 export type SchemaJson = ReturnType<typeof serializeSchema>;
 
-export function serializeSource(s: SourceRow, tables: TableRow[], now: number) {
+export function serializeSource(s: Source, tables: Table[], now: number) {
   return {
     id: s.id,
-    base_id: s.base_id,
-    schema_name: s.schema_name,
+    base_id: s.baseId,
+    schema_name: s.schemaName,
     name: s.name,
-    has_token: s.token_encrypted != null,
-    created_at: iso(s.created_at)!,
-    updated_at: iso(s.updated_at)!,
+    has_token: s.tokenEncrypted != null,
+    created_at: iso(s.createdAt)!,
+    updated_at: iso(s.updatedAt)!,
     schemas: tables.map((t) => serializeSchema(t, now)),
   };
 }

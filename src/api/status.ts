@@ -2,10 +2,10 @@
  * Per-table sync status, shared by `GET /api/status` and `airmirror status` (DESIGN: CLI contract):
  * sync type, status, last_synced_at, rows, lag, latest_error, needs_catchup.
  */
+import { listTables, runningRuns, type RunningRun, type Table } from '../bookkeeping/index.ts';
 import type { Queryable } from '../db/database.ts';
-import { sql } from '../db/sql.ts';
+import { webhookHealth } from '../webhooks/store.ts';
 import { lagSeconds } from './serialize.ts';
-import { all, listTables, type TableRow } from './store.ts';
 
 /** How far a running sync of a table has got (its counters, written every few seconds). */
 export interface SyncProgress {
@@ -47,64 +47,22 @@ export interface WebhookHealth {
   expiration_time: string | null;
 }
 
-function webhooksOf(sourceId?: string) {
-  return sql(
-    `SELECT source_id, status, last_ping_at, last_error, expiration_time FROM airmirror.webhooks
-      ${sourceId === undefined ? '' : 'WHERE source_id = $1'}`,
-    sourceId === undefined ? [] : [sourceId],
-  );
-}
-
-/**
- * The latest running run of each table (migration 008 indexes exactly these rows), with its
- * source's schema and base, for tables that have no airmirror.tables row yet.
- */
-function runningRuns(sourceId?: string) {
-  return sql(
-    `SELECT DISTINCT ON (r.source_id, r.table_id) r.source_id, r.table_id, r.table_name, r.kind,
-            r.started_at, r.records_seen, s.base_id, s.schema_name
-       FROM airmirror.sync_runs r JOIN airmirror.sources s ON s.id = r.source_id
-      WHERE r.status = 'running' AND r.table_id IS NOT NULL ${sourceId === undefined ? '' : 'AND r.source_id = $1'}
-      ORDER BY r.source_id, r.table_id, r.id DESC`,
-    sourceId === undefined ? [] : [sourceId],
-  );
-}
-
-interface WebhookRow {
-  source_id: string;
-  status: string;
-  last_ping_at: Date | null;
-  last_error: string | null;
-  expiration_time: Date | null;
-}
-
-interface RunningRun {
-  source_id: string;
-  table_id: string;
-  table_name: string | null;
-  kind: string;
-  started_at: Date;
-  records_seen: number;
-  base_id: string;
-  schema_name: string;
-}
-
 export async function tableStatuses(q: Queryable, now: number, sourceId?: string): Promise<TableStatus[]> {
   const [rows, running, webhooks] = await Promise.all([
-    all<TableRow>(q, listTables(sourceId)),
-    all<RunningRun>(q, runningRuns(sourceId)),
-    all<WebhookRow>(q, webhooksOf(sourceId)),
+    listTables(q, sourceId),
+    runningRuns(q, sourceId),
+    webhookHealth(q, sourceId),
   ]);
-  const tableKey = (t: { source_id: string; table_id: string }) => `${t.source_id}/${t.table_id}`;
+  const tableKey = (t: { sourceId: string; tableId: string }) => `${t.sourceId}/${t.tableId}`;
   const runs = new Map(running.map((r) => [tableKey(r), r]));
   const progressOf = (run: RunningRun | undefined, expected: number): SyncProgress | null =>
     run
-      ? { started_at: run.started_at.toISOString(), records_seen: run.records_seen, expected_rows: expected }
+      ? { started_at: run.startedAt.toISOString(), records_seen: run.recordsSeen, expected_rows: expected }
       : null;
   const hooks = new Map(webhooks.map((w) => [w.source_id, w]));
-  const webhookOf = (t: TableRow): WebhookHealth | null => {
-    if (t.sync_type !== 'webhook') return null;
-    const w = hooks.get(t.source_id);
+  const webhookOf = (t: Table): WebhookHealth | null => {
+    if (t.syncType !== 'webhook') return null;
+    const w = hooks.get(t.sourceId);
     if (!w) return { status: 'not registered', last_ping_at: null, last_error: null, expiration_time: null };
     return {
       status: w.status,
@@ -119,12 +77,12 @@ export async function tableStatuses(q: Queryable, now: number, sourceId?: string
   const building: TableStatus[] = [...runs.values()]
     .filter((r) => !known.has(tableKey(r)))
     .map((r) => ({
-      source_id: r.source_id,
-      base_id: r.base_id,
+      source_id: r.sourceId,
+      base_id: r.baseId,
       schema_id: null,
-      table: r.table_name ?? r.table_id,
+      table: r.tableName ?? r.tableId,
       // Its mirror table is named when the first sync promotes it (naming needs the whole base).
-      mirror_table: `${r.schema_name}.<first sync of ${r.table_name ?? r.table_id}>`,
+      mirror_table: `${r.schemaName}.<first sync of ${r.tableName ?? r.tableId}>`,
       sync_type: r.kind,
       status: 'Running',
       should_sync: true,
@@ -138,23 +96,23 @@ export async function tableStatuses(q: Queryable, now: number, sourceId?: string
       webhook: null,
     }));
   return rows
-    .filter((t) => t.vanished_at == null)
+    .filter((t) => t.vanishedAt == null)
     .map((t): TableStatus => ({
-      source_id: t.source_id,
-      base_id: t.base_id,
+      source_id: t.sourceId,
+      base_id: t.baseId,
       schema_id: t.id,
-      table: t.table_name,
-      mirror_table: `${t.schema_name}.${t.mirror_table}`,
-      sync_type: t.sync_type,
+      table: t.tableName,
+      mirror_table: `${t.schemaName}.${t.mirrorTable}`,
+      sync_type: t.syncType,
       status: t.status,
-      should_sync: t.should_sync,
-      last_synced_at: t.last_synced_at ? t.last_synced_at.toISOString() : null,
-      rows: Number(t.row_count),
-      lag_seconds: lagSeconds(t.last_synced_at, now),
-      latest_error: t.latest_error,
-      needs_catchup: t.needs_catchup,
-      next_run_at: t.next_run_at ? t.next_run_at.toISOString() : null,
-      progress: t.status === 'Running' ? progressOf(runs.get(tableKey(t)), Number(t.row_count)) : null,
+      should_sync: t.shouldSync,
+      last_synced_at: t.lastSyncedAt ? t.lastSyncedAt.toISOString() : null,
+      rows: t.rowCount,
+      lag_seconds: lagSeconds(t.lastSyncedAt, now),
+      latest_error: t.latestError,
+      needs_catchup: t.needsCatchup,
+      next_run_at: t.nextRunAt ? t.nextRunAt.toISOString() : null,
+      progress: t.status === 'Running' ? progressOf(runs.get(tableKey(t)), t.rowCount) : null,
       webhook: webhookOf(t),
     }))
     .concat(building);

@@ -1,9 +1,9 @@
 /**
  * The rows of airmirror's bookkeeping tables as Postgres returns them (`SELECT *`), column for
- * column (migrations 001–003). The one description of their shape: the management API reads
- * them raw; the syncer (src/bookkeeping/sources.ts, src/bookkeeping/tables.ts) and the proxy pick the columns they need
- * and map them to views of their own. test/bookkeeping/rows.test.ts holds the column lists
- * against the migrated database, so a migration that adds a column must add it here.
+ * column (migrations 001–008). Internal to src/bookkeeping: every reader gets the camelCase types
+ * (`Source`, `Table`, `SyncRun`) the modules next to this one map these rows to.
+ * test/bookkeeping/rows.test.ts holds the column lists against the migrated database, so a
+ * migration that adds a column must add it here.
  */
 
 /** One `airmirror.sources` row: a base mirrored into a Postgres schema. */
@@ -55,6 +55,35 @@ export interface TablesRow {
   history_table: string | null;
 }
 
+/** One `airmirror.sync_runs` row: what one run of a table (or a source's schema step) did. */
+export interface SyncRunsRow {
+  /** bigserial, read as text. */
+  id: string;
+  source_id: string;
+  /** Airtable table id; null for a source-level step (schema read, rebuild promote). */
+  table_id: string | null;
+  table_name: string | null;
+  kind: string;
+  status: string;
+  started_at: Date;
+  finished_at: Date | null;
+  requests: number;
+  records_seen: number;
+  records_upserted: number;
+  records_skipped: number;
+  records_deleted: number;
+  cell_errors: number;
+  error: string | null;
+  records_inserted: number;
+  records_updated: number;
+  records_unchanged: number;
+  records_cached: number;
+  records_fenced_out: number;
+  listing_restarts: number;
+  rebuild: boolean;
+  schema_hash: string | null;
+}
+
 /** Every column, so a test can hold the types above against the migrated tables. */
 export const SOURCES_COLUMNS = [
   'id',
@@ -99,6 +128,32 @@ export const TABLES_COLUMNS = [
   'history_table',
 ] as const satisfies readonly (keyof TablesRow)[];
 
+export const SYNC_RUNS_COLUMNS = [
+  'id',
+  'source_id',
+  'table_id',
+  'table_name',
+  'kind',
+  'status',
+  'started_at',
+  'finished_at',
+  'requests',
+  'records_seen',
+  'records_upserted',
+  'records_skipped',
+  'records_deleted',
+  'cell_errors',
+  'error',
+  'records_inserted',
+  'records_updated',
+  'records_unchanged',
+  'records_cached',
+  'records_fenced_out',
+  'listing_restarts',
+  'rebuild',
+  'schema_hash',
+] as const satisfies readonly (keyof SyncRunsRow)[];
+
 // And the other way round: a key of the interfaces missing from a list fails to compile here.
 type Unlisted<Row, List extends readonly string[]> = Exclude<keyof Row, List[number]>;
 const everySourcesColumnListed: [Unlisted<SourcesRow, typeof SOURCES_COLUMNS>] extends [never]
@@ -106,5 +161,9 @@ const everySourcesColumnListed: [Unlisted<SourcesRow, typeof SOURCES_COLUMNS>] e
   : never = true;
 const everyTablesColumnListed: [Unlisted<TablesRow, typeof TABLES_COLUMNS>] extends [never] ? true : never =
   true;
+const everySyncRunsColumnListed: [Unlisted<SyncRunsRow, typeof SYNC_RUNS_COLUMNS>] extends [never]
+  ? true
+  : never = true;
 void everySourcesColumnListed;
 void everyTablesColumnListed;
+void everySyncRunsColumnListed;

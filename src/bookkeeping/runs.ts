@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/database.ts';
 import type { Logger } from '../log.ts';
 import { sql } from '../db/sql.ts';
+import type { SourcesRow, SyncRunsRow } from './rows.ts';
 
 /** What one run of one table (or a source's schema step) did; written to `airmirror.sync_runs`. */
 export interface RunCounters {
@@ -69,6 +70,98 @@ export async function startRun(q: Queryable, run: RunStart): Promise<string> {
 
 /** Clamp to Postgres integer so a runaway counter can never make the bookkeeping write fail. */
 const int = (n: number) => Math.min(Math.max(0, Math.trunc(n)), 2_147_483_647);
+
+/**
+ * The counters so far of every open run, in one statement. Only rows still `running` are touched,
+ * so a write that races the run's end (finishRun) never overwrites its final figures.
+ */
+export async function recordProgress(q: Queryable, runs: [string, RunCounters][]): Promise<void> {
+  await q.query(
+    sql(
+      `UPDATE airmirror.sync_runs AS r SET
+         requests = v.requests, records_seen = v.seen, records_upserted = v.upserted
+       FROM unnest($1::bigint[], $2::int[], $3::int[], $4::int[]) AS v(id, requests, seen, upserted)
+       WHERE r.id = v.id AND r.status = 'running'`,
+      [
+        runs.map(([id]) => id),
+        runs.map(([, c]) => int(c.requests)),
+        runs.map(([, c]) => int(c.seen)),
+        runs.map(([, c]) => int(c.inserted + c.updated)),
+      ],
+    ),
+  );
+}
+
+/** Fails every run still `running` (of these sources, or all): its process is gone. */
+export async function failRunningRuns(q: Queryable, error: string, sourceIds?: string[]): Promise<void> {
+  await q.query(
+    sql(
+      `UPDATE airmirror.sync_runs SET status = 'failed', finished_at = now(), error = $2
+        WHERE status = 'running' AND ($1::text[] IS NULL OR source_id = ANY($1))`,
+      [sourceIds ?? null, error],
+    ),
+  );
+}
+
+/** An `airmirror.sync_runs` row. */
+export interface SyncRun {
+  id: string;
+  sourceId: string;
+  tableId: string | null;
+  tableName: string | null;
+  kind: RunKind;
+  status: RunStatus;
+  startedAt: Date;
+  finishedAt: Date | null;
+  requests: number;
+  recordsSeen: number;
+  recordsUpserted: number;
+  recordsSkipped: number;
+  recordsDeleted: number;
+  cellErrors: number;
+  error: string | null;
+  recordsInserted: number;
+  recordsUpdated: number;
+  recordsUnchanged: number;
+  recordsCached: number;
+  recordsFencedOut: number;
+  listingRestarts: number;
+  rebuild: boolean;
+  schemaHash: string | null;
+}
+
+/** The running run of a table, with its source's base and schema (for tables without a row yet). */
+export type RunningRun = Pick<SyncRun, 'sourceId' | 'tableName' | 'kind' | 'startedAt' | 'recordsSeen'> & {
+  tableId: string;
+  baseId: string;
+  schemaName: string;
+};
+
+/** The latest running run of each table (migration 008 indexes exactly these rows). */
+export async function runningRuns(q: Queryable, sourceId?: string): Promise<RunningRun[]> {
+  type Raw = Pick<SyncRunsRow, 'source_id' | 'table_name' | 'kind' | 'started_at' | 'records_seen'> &
+    Pick<SourcesRow, 'base_id' | 'schema_name'> & { table_id: string };
+  const r = await q.query<Raw>(
+    sql(
+      `SELECT DISTINCT ON (r.source_id, r.table_id) r.source_id, r.table_id, r.table_name, r.kind,
+              r.started_at, r.records_seen, s.base_id, s.schema_name
+         FROM airmirror.sync_runs r JOIN airmirror.sources s ON s.id = r.source_id
+        WHERE r.status = 'running' AND r.table_id IS NOT NULL ${sourceId === undefined ? '' : 'AND r.source_id = $1'}
+        ORDER BY r.source_id, r.table_id, r.id DESC`,
+      sourceId === undefined ? [] : [sourceId],
+    ),
+  );
+  return r.rows.map((x) => ({
+    sourceId: x.source_id,
+    tableId: x.table_id,
+    tableName: x.table_name,
+    kind: x.kind,
+    startedAt: x.started_at,
+    recordsSeen: x.records_seen,
+    baseId: x.base_id,
+    schemaName: x.schema_name,
+  }));
+}
 
 /**
  * Records the end of a run and, given a logger, writes the one log line per sync run (issue 7)

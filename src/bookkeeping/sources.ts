@@ -1,41 +1,118 @@
 import type { BaseConfig, Config } from '../config.ts';
-import type { SourcesRow } from './rows.ts';
+import { SOURCES_COLUMNS, type SourcesRow } from './rows.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import { sql } from '../db/sql.ts';
 import { conflict } from '../errors.ts';
 
-/** The syncer's view of an `airmirror.sources` row (src/bookkeeping/rows.ts). */
-export interface SourceRow {
+/** An `airmirror.sources` row: a base mirrored into a Postgres schema. */
+export interface Source {
   id: string;
   baseId: string;
   /** Postgres schema of the mirror tables. */
   schemaName: string;
+  name: string | null;
+  /** Encrypted token of an API-created source (src/crypto); null for env-configured ones. */
+  tokenEncrypted: string | null;
   /** schemaHash() of the base schema the mirror tables were built from; null before the first build. */
   schemaHash: string | null;
-  /** Encrypted token for API-created sources (src/crypto); null for env-configured ones. */
-  tokenEncrypted: string | null;
+  baseSchema: unknown;
+  createdAt: Date;
+  updatedAt: Date;
 }
 
-type Raw = Pick<SourcesRow, 'id' | 'base_id' | 'schema_name' | 'schema_hash' | 'token_encrypted'>;
-
-const toRow = (r: Raw): SourceRow => ({
-  id: r.id,
-  baseId: r.base_id,
-  schemaName: r.schema_name,
-  schemaHash: r.schema_hash,
-  tokenEncrypted: r.token_encrypted,
-});
-
-const COLUMNS = 'id, base_id, schema_name, schema_hash, token_encrypted';
-
-export async function loadSource(q: Queryable, sourceId: string): Promise<SourceRow | undefined> {
-  const r = await q.query<Raw>(sql(`SELECT ${COLUMNS} FROM airmirror.sources WHERE id = $1`, [sourceId]));
-  return r.rows[0] ? toRow(r.rows[0]) : undefined;
+function toSource(r: SourcesRow): Source {
+  return {
+    id: r.id,
+    baseId: r.base_id,
+    schemaName: r.schema_name,
+    name: r.name,
+    tokenEncrypted: r.token_encrypted,
+    schemaHash: r.schema_hash,
+    baseSchema: r.base_schema,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
 }
 
-export async function listSources(q: Queryable): Promise<SourceRow[]> {
-  const r = await q.query<Raw>(sql(`SELECT ${COLUMNS} FROM airmirror.sources ORDER BY schema_name`));
-  return r.rows.map(toRow);
+const COLUMNS = SOURCES_COLUMNS.join(', ');
+
+export async function loadSource(q: Queryable, sourceId: string): Promise<Source | undefined> {
+  const r = await q.query<SourcesRow>(
+    sql(`SELECT ${COLUMNS} FROM airmirror.sources WHERE id = $1`, [sourceId]),
+  );
+  return r.rows[0] ? toSource(r.rows[0]) : undefined;
+}
+
+/**
+ * Every source: by schema name (the syncer's order), or in the order they were created (the
+ * management API's).
+ */
+export async function listSources(q: Queryable, order: 'schema' | 'created' = 'schema'): Promise<Source[]> {
+  const by = order === 'schema' ? 'schema_name' : 'created_at, id';
+  const r = await q.query<SourcesRow>(sql(`SELECT ${COLUMNS} FROM airmirror.sources ORDER BY ${by}`));
+  return r.rows.map(toSource);
+}
+
+/** The id and schema hash of the source mirroring `baseId` (the proxy's lookup per write). */
+export async function sourceByBase(
+  q: Queryable,
+  baseId: string,
+): Promise<Pick<Source, 'id' | 'schemaHash'> | undefined> {
+  const r = await q.query<Pick<SourcesRow, 'id' | 'schema_hash'>>(
+    sql('SELECT id, schema_hash FROM airmirror.sources WHERE base_id = $1', [baseId]),
+  );
+  const row = r.rows[0];
+  return row ? { id: row.id, schemaHash: row.schema_hash } : undefined;
+}
+
+/** The id of the source mirroring into `schema`, if any. */
+export async function sourceIdBySchema(q: Queryable, schema: string): Promise<string | undefined> {
+  const r = await q.query<{ id: string }>(
+    sql('SELECT id FROM airmirror.sources WHERE schema_name = $1', [schema]),
+  );
+  return r.rows[0]?.id;
+}
+
+/** Sources that already use `baseId` or `schemaName` (a new source must use neither). */
+export async function sourceConflicts(
+  q: Queryable,
+  baseId: string,
+  schemaName: string,
+): Promise<Pick<Source, 'baseId' | 'schemaName'>[]> {
+  const r = await q.query<Pick<SourcesRow, 'base_id' | 'schema_name'>>(
+    sql(`SELECT base_id, schema_name FROM airmirror.sources WHERE base_id = $1 OR schema_name = $2`, [
+      baseId,
+      schemaName,
+    ]),
+  );
+  return r.rows.map((x) => ({ baseId: x.base_id, schemaName: x.schema_name }));
+}
+
+/** An API-created source (its token sealed by the caller). A unique violation is the caller's to map. */
+export async function insertSource(
+  q: Queryable,
+  s: { id: string; baseId: string; schemaName: string; name: string | null; tokenEncrypted: string },
+): Promise<Source> {
+  const r = await q.query<SourcesRow>(
+    sql(
+      `INSERT INTO airmirror.sources (id, base_id, schema_name, name, token_encrypted)
+       VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,
+      [s.id, s.baseId, s.schemaName, s.name, s.tokenEncrypted],
+    ),
+  );
+  return toSource(r.rows[0]);
+}
+
+/** Deletes a source; its tables, runs, columns, webhook… go with it (ON DELETE CASCADE). */
+export async function deleteSource(q: Queryable, sourceId: string): Promise<void> {
+  await q.query(sql('DELETE FROM airmirror.sources WHERE id = $1', [sourceId]));
+}
+
+/** Records the hash of the base schema the mirror tables were (re)built from (src/mirror saveMapping). */
+export async function setSchemaHash(q: Queryable, sourceId: string, hash: string): Promise<void> {
+  await q.query(
+    sql('UPDATE airmirror.sources SET schema_hash = $2, updated_at = now() WHERE id = $1', [sourceId, hash]),
+  );
 }
 
 /** The id of an env-configured source: the base id itself (stable across restarts, readable). */
@@ -52,12 +129,12 @@ export const configSourceId = (base: BaseConfig) => base.baseId;
 export async function ensureSourcesFromConfig(
   db: Database,
   config: Pick<Config, 'bases' | 'airtableToken'>,
-): Promise<{ sources: SourceRow[]; tokens: Map<string, string> }> {
+): Promise<{ sources: Source[]; tokens: Map<string, string> }> {
   const tokens = new Map<string, string>();
-  const sources: SourceRow[] = [];
+  const sources: Source[] = [];
   for (const base of config.bases) {
     const row = await db.tx(async (q) => {
-      const existing = await q.query<Raw>(
+      const existing = await q.query<SourcesRow>(
         sql(`SELECT ${COLUMNS} FROM airmirror.sources WHERE base_id = $1 OR schema_name = $2 FOR UPDATE`, [
           base.baseId,
           base.schema,
@@ -73,14 +150,14 @@ export async function ensureSourcesFromConfig(
           throw conflict(`AIRTABLE_BASES: schema "${base.schema}" already mirrors base ${r.base_id}`);
         }
       }
-      if (existing.rows[0]) return toRow(existing.rows[0]);
-      const ins = await q.query<Raw>(
+      if (existing.rows[0]) return toSource(existing.rows[0]);
+      const ins = await q.query<SourcesRow>(
         sql(
           `INSERT INTO airmirror.sources (id, base_id, schema_name) VALUES ($1, $2, $3) RETURNING ${COLUMNS}`,
           [configSourceId(base), base.baseId, base.schema],
         ),
       );
-      return toRow(ins.rows[0]);
+      return toSource(ins.rows[0]);
     });
     sources.push(row);
     if (config.airtableToken) tokens.set(row.id, config.airtableToken);

@@ -7,6 +7,9 @@
  *                     │ ─fail→ Failed ─start→ Running
  *                     │ ─cancel→ Cancelled ─start→ Running
  *   any but Paused ─pause→ Paused ─resume→ (none)   (waits for its next run)
+ *   Running ─interrupt→ Failed   (the process that ran it stopped mid-run; found at start-up)
+ *   (none), Running, Completed, Failed ─fault→ Failed   (a run failed before the syncer could
+ *                                                        record its outcome, e.g. it threw)
  *
  * `null` is a table that has never run (or was just resumed): the scheduler treats it as due.
  * A Running table cannot be started again (one run per table at a time); pausing a Running table
@@ -16,7 +19,16 @@
 export const SYNC_STATUSES = ['Running', 'Completed', 'Failed', 'Paused', 'Cancelled'] as const;
 export type SyncStatus = (typeof SYNC_STATUSES)[number];
 
-export const SYNC_EVENTS = ['start', 'succeed', 'fail', 'pause', 'resume', 'cancel'] as const;
+export const SYNC_EVENTS = [
+  'start',
+  'succeed',
+  'fail',
+  'pause',
+  'resume',
+  'cancel',
+  'interrupt',
+  'fault',
+] as const;
 export type SyncEvent = (typeof SYNC_EVENTS)[number];
 
 /** Stored status: one of the names, or null for "never ran / resumed, waiting". */
@@ -39,6 +51,9 @@ const TABLE: Record<SyncEvent, Partial<Record<SyncStatus | 'idle', StoredStatus>
   cancel: { Running: 'Cancelled' },
   pause: { idle: 'Paused', Running: 'Paused', Completed: 'Paused', Failed: 'Paused', Cancelled: 'Paused' },
   resume: { Paused: null },
+  interrupt: { Running: 'Failed' },
+  // Paused (a pause wins) and Cancelled (the run was stopped on purpose) keep their status.
+  fault: { idle: 'Failed', Running: 'Failed', Completed: 'Failed', Failed: 'Failed' },
 };
 
 export function isSyncStatus(v: unknown): v is SyncStatus {

@@ -23,16 +23,8 @@ export function insertCatchup(baseId: string, tableRef: string, items: CatchupIt
   );
 }
 
-/** `status` shows a table owed a catch-up through this flag. */
-export function markNeedsCatchup(baseId: string, tableRef: string): Sql {
-  return sql(
-    `UPDATE airmirror.tables t SET needs_catchup = true, updated_at = now()
-       FROM airmirror.sources s
-      WHERE t.source_id = s.id AND s.base_id = $1 AND (t.table_id = $2 OR t.table_name = $2)
-        AND NOT t.needs_catchup`,
-    [baseId, tableRef],
-  );
-}
+/** The `needs_catchup` flag `status` shows is a column of airmirror.tables: src/bookkeeping writes it. */
+export { markNeedsCatchup, clearNeedsCatchup } from '../bookkeeping/table-config.ts';
 
 export interface CatchupRow {
   source_id: string;
@@ -62,18 +54,6 @@ export function deleteCatchup(sourceId: string, tableRef: string, recordIds: str
       USING unnest($3::text[], $4::timestamptz[]) AS d(record_id, queued_at)
       WHERE c.source_id = $1 AND c.table_ref = $2 AND c.record_id = d.record_id AND c.queued_at <= d.queued_at`,
     [sourceId, tableRef, recordIds, readAt],
-  );
-}
-
-/** Clears the flag of tables with nothing left queued. */
-export function clearNeedsCatchup(sourceId: string): Sql {
-  return sql(
-    `UPDATE airmirror.tables t SET needs_catchup = false, updated_at = now()
-      WHERE t.source_id = $1 AND t.needs_catchup
-        AND NOT EXISTS (
-          SELECT 1 FROM airmirror.catchup c
-           WHERE c.source_id = t.source_id AND (c.table_ref = t.table_id OR c.table_ref = t.table_name))`,
-    [sourceId],
   );
 }
 

@@ -3,8 +3,7 @@ import { parseConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
 import { openCommandDatabase, syncerFromConfig } from '../../sync/runtime.ts';
 import type { SourceSyncResult } from '../../sync/syncer.ts';
-import type { Queryable } from '../db/database.ts';
-import { sql } from '../db/sql.ts';
+import { lastRowCounts } from '../bookkeeping/index.ts';
 import { parseFlags, UsageError, type Command } from './args.ts';
 import { ProgressDisplay } from './progress.ts';
 
@@ -36,7 +35,7 @@ export const syncCommand: Command = {
       const display = new ProgressDisplay({
         write: (s) => void process.stderr.write(s),
         tty: Boolean(process.stderr.isTTY),
-        expected: await previousRowCounts(db),
+        expected: await lastRowCounts(db),
       });
       const syncer = await syncerFromConfig({
         db,
@@ -70,14 +69,6 @@ export const syncCommand: Command = {
     }
   },
 };
-
-/** Rows each table had after its last run (by Airtable table id): the progress bar's total. */
-async function previousRowCounts(db: Queryable): Promise<Map<string, number>> {
-  const r = await db.query<{ table_id: string; row_count: string | number }>(
-    sql('SELECT table_id, row_count FROM airmirror.tables WHERE last_synced_at IS NOT NULL'),
-  );
-  return new Map(r.rows.map((row) => [row.table_id, Number(row.row_count)]));
-}
 
 function failuresOf(results: SourceSyncResult[]): string[] {
   const out: string[] = [];

@@ -1,8 +1,7 @@
 import { createAirtableClient, createNodeFetch, createRateBudget } from '../airtable/index.ts';
 import { parseConfig } from '../config.ts';
 import { openCommandDatabase } from '../../sync/runtime.ts';
-import { ensureSourcesFromConfig, listSources } from '../bookkeeping/sources.ts';
-import { tokenResolver } from '../../sync/tokens.ts';
+import { ensureSourcesFromConfig, listSources, tokenResolver } from '../bookkeeping/index.ts';
 import { verifySource, type VerifyReport } from '../../sync/verify.ts';
 import { parseFlags, UsageError, type Command } from './args.ts';
 

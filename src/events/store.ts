@@ -146,6 +146,11 @@ export const markDeadLetterReplayed = (
   );
 
 /** The lowest cursor of all active subscriptions, or null when there are none. */
+/** Events some active subscription has not received yet (the metrics' outbox depth). */
+export const outboxDepth = (): Sql =>
+  sql(`SELECT count(*)::text AS n FROM airmirror.outbox o
+        WHERE EXISTS (SELECT 1 FROM airmirror.subscriptions s WHERE s.active AND s.cursor < o.id)`);
+
 export const minActiveCursor = (): Sql =>
   sql('SELECT min(cursor) AS cursor FROM airmirror.subscriptions WHERE active');
 

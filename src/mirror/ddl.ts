@@ -1,3 +1,4 @@
+import { sourceIdBySchema } from '../bookkeeping/sources.ts';
 import type { Database, Queryable } from '../db/database.ts';
 import { quoteIdent, quoteLiteral, quoteQualified } from '../db/quote.ts';
 import { sql } from '../db/sql.ts';
@@ -123,11 +124,9 @@ export async function promoteSwap(
     async (tx) => {
       let sourceId = opts.sourceId;
       if (sourceId === undefined) {
-        const r = await tx.query<{ id: string }>(
-          sql('SELECT id FROM airmirror.sources WHERE schema_name = $1', [schema]),
-        );
-        if (r.rowCount === 0) throw conflict(`no source mirrors into schema ${schema}`, 'UNKNOWN_SOURCE');
-        sourceId = r.rows[0].id;
+        sourceId = await sourceIdBySchema(tx, schema);
+        if (sourceId === undefined)
+          throw conflict(`no source mirrors into schema ${schema}`, 'UNKNOWN_SOURCE');
       }
       await tx.query(sql(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`));
       const ours = new Set((oldMapping?.tables ?? []).map((t) => t.table));
@@ -173,6 +172,19 @@ export async function emptyMirrorTable(q: Queryable, schema: string, table: stri
   if (!exists.rows[0]?.r) return false;
   await q.query(sql(`TRUNCATE ${name}`));
   return true;
+}
+
+/**
+ * Drops a source's mirror schema (a source deleted with drop_data) — only when nothing else lives
+ * there (RESTRICT fails otherwise): never someone else's tables.
+ */
+export async function dropMirrorSchema(q: Queryable, schema: string): Promise<void> {
+  await q.query(sql(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)}`));
+}
+
+/** Empties a rebuild's copy of a table in `<schema>_swap` (its listing restarts from page one). */
+export async function emptySwapTable(q: Queryable, swapSchema: string, table: string): Promise<void> {
+  await q.query(sql(`TRUNCATE ${quoteQualified(swapSchema, table)}`));
 }
 
 /** Drops a mirror table if it exists (a source deleted with drop_data). */

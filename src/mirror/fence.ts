@@ -10,6 +10,23 @@ export async function takeFence(db: Queryable): Promise<string> {
   return r.rows[0].fence;
 }
 
+/** Ids of a table's rows the proxy or a webhook wrote (or deleted) since fence value `since`. */
+export async function fencedSince(
+  q: Queryable,
+  sourceId: string,
+  tableId: string,
+  since: string,
+): Promise<string[]> {
+  const r = await q.query<{ record_id: string }>(
+    sql(
+      `SELECT record_id FROM airmirror.row_fence
+       WHERE source_id = $1 AND table_id = $2 AND fence > $3::bigint`,
+      [sourceId, tableId, since],
+    ),
+  );
+  return r.rows.map((x) => x.record_id);
+}
+
 /** Forget fences stamped before `olderThan`: no page fetched that long ago is still in flight. */
 export async function pruneFence(
   db: Queryable,

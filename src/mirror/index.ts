@@ -32,9 +32,26 @@ export {
   tableComment,
   columnComment,
   emptyMirrorTable,
+  emptySwapTable,
   dropMirrorTable,
+  dropMirrorSchema,
 } from './ddl.ts';
 export { saveMapping, loadMapping } from './store.ts';
 export { applyRecords, applyDeletes, deleteUnseen } from './apply.ts';
 export { SwapFillBatch } from './swap-fill.ts';
-export { takeFence, pruneFence } from './fence.ts';
+export { takeFence, pruneFence, fencedSince } from './fence.ts';
+export {
+  countRows,
+  newestTime,
+  rowsLinkingTo,
+  compareWithMirror,
+  unseenRows,
+  type RowDifference,
+} from './reads.ts';
+export {
+  ensureHistoryTable,
+  recordVersions,
+  HISTORY_OBSERVED_AT,
+  HISTORY_DELETED,
+  type HistoryState,
+} from './history.ts';

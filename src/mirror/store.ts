@@ -1,4 +1,7 @@
 import type { AirtableField } from '../airtable/types.ts';
+import { loadSource, setSchemaHash } from '../bookkeeping/sources.ts';
+import { saveMappedTables } from '../bookkeeping/table-config.ts';
+import { mirroredTables } from '../bookkeeping/tables.ts';
 import type { Queryable } from '../db/database.ts';
 import { sql } from '../db/sql.ts';
 import type { BaseMapping, TableMapping } from './types.ts';
@@ -11,24 +14,7 @@ import type { BaseMapping, TableMapping } from './types.ts';
  */
 export async function saveMapping(q: Queryable, sourceId: string, mapping: BaseMapping): Promise<void> {
   const tables = mapping.tables;
-  await q.query(
-    sql(
-      `INSERT INTO airmirror.tables (id, source_id, table_id, table_name, mirror_table, mirror_position)
-       SELECT gen_random_uuid()::text, $1, t.table_id, t.table_name, t.mirror_table, t.pos::int
-       FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t(table_id, table_name, mirror_table, pos)
-       ON CONFLICT (source_id, table_id) DO UPDATE SET
-         table_name = excluded.table_name, mirror_table = excluded.mirror_table,
-         mirror_position = excluded.mirror_position, vanished_at = NULL, updated_at = now()`,
-      [sourceId, tables.map((t) => t.tableId), tables.map((t) => t.tableName), tables.map((t) => t.table)],
-    ),
-  );
-  await q.query(
-    sql(
-      `UPDATE airmirror.tables SET vanished_at = now(), updated_at = now()
-       WHERE source_id = $1 AND vanished_at IS NULL AND NOT (table_id = ANY($2::text[]))`,
-      [sourceId, tables.map((t) => t.tableId)],
-    ),
-  );
+  await saveMappedTables(q, sourceId, tables);
   await q.query(sql('DELETE FROM airmirror.columns WHERE source_id = $1', [sourceId]));
   const cols = tables.flatMap((t) => t.columns.map((c, i) => ({ t, c, i })));
   if (cols.length > 0) {
@@ -51,29 +37,15 @@ export async function saveMapping(q: Queryable, sourceId: string, mapping: BaseM
       ),
     );
   }
-  await q.query(
-    sql('UPDATE airmirror.sources SET schema_hash = $2, updated_at = now() WHERE id = $1', [
-      sourceId,
-      mapping.hash,
-    ]),
-  );
+  await setSchemaHash(q, sourceId, mapping.hash);
 }
 
 /** The mapping last saved for `sourceId`, or undefined when there is none. */
 export async function loadMapping(q: Queryable, sourceId: string): Promise<BaseMapping | undefined> {
-  const src = await q.query<{ schema_name: string; schema_hash: string | null }>(
-    sql('SELECT schema_name, schema_hash FROM airmirror.sources WHERE id = $1', [sourceId]),
-  );
-  if (src.rowCount === 0 || src.rows[0].schema_hash === null) return undefined;
-  const schema = src.rows[0].schema_name;
-  const tableRows = await q.query<{ table_id: string; table_name: string; mirror_table: string }>(
-    sql(
-      `SELECT table_id, table_name, mirror_table FROM airmirror.tables
-       WHERE source_id = $1 AND vanished_at IS NULL
-       ORDER BY mirror_position NULLS LAST, table_id`,
-      [sourceId],
-    ),
-  );
+  const src = await loadSource(q, sourceId);
+  if (!src || src.schemaHash === null) return undefined;
+  const schema = src.schemaName;
+  const tableRows = await mirroredTables(q, sourceId);
   const colRows = await q.query<{
     table_id: string;
     field_id: string;
@@ -90,9 +62,9 @@ export async function loadMapping(q: Queryable, sourceId: string): Promise<BaseM
     ),
   );
   const tables = new Map<string, TableMapping>(
-    tableRows.rows.map((r) => [
-      r.table_id,
-      { tableId: r.table_id, tableName: r.table_name, schema, table: r.mirror_table, columns: [] },
+    tableRows.map((r) => [
+      r.tableId,
+      { tableId: r.tableId, tableName: r.tableName, schema, table: r.mirrorTable, columns: [] },
     ]),
   );
   for (const r of colRows.rows) {
@@ -105,5 +77,20 @@ export async function loadMapping(q: Queryable, sourceId: string): Promise<BaseM
       field: r.field ?? { id: r.field_id, name: r.field_name, type: r.airtable_type },
     });
   }
-  return { schema, hash: src.rows[0].schema_hash, tables: [...tables.values()] };
+  return { schema, hash: src.schemaHash, tables: [...tables.values()] };
+}
+
+/** A table's mirror columns by Airtable field id, as last saved. */
+export async function columnNames(
+  q: Queryable,
+  sourceId: string,
+  tableId: string,
+): Promise<Map<string, string>> {
+  const r = await q.query<{ field_id: string; column_name: string }>(
+    sql('SELECT field_id, column_name FROM airmirror.columns WHERE source_id = $1 AND table_id = $2', [
+      sourceId,
+      tableId,
+    ]),
+  );
+  return new Map(r.rows.map((x) => [x.field_id, x.column_name]));
 }

@@ -18,5 +18,5 @@ export function runWithSyncer(syncer: {
     opts: { signal?: AbortSignal; full?: boolean },
   ): Promise<unknown>;
 }): (table: ScheduledTable, opts: RunTableOptions) => Promise<unknown> {
-  return (table, opts) => syncer.syncTable(table.source_id, table.table_id, opts);
+  return (table, opts) => syncer.syncTable(table.sourceId, table.tableId, opts);
 }

@@ -11,14 +11,14 @@
  * - After failures, a run is retried sooner than its period would allow, backing off
  *   exponentially: 30 s, 1 min, 2 min, … capped at 6 h.
  */
-import { frequencyMs } from './frequency.ts';
+import { frequencyMs } from '../bookkeeping/frequency.ts';
 
 const DAY = 86_400_000;
 
 export interface ScheduleConfig {
-  sync_frequency: string;
+  syncFrequency: string;
   /** 'HH:MM' or 'HH:MM:SS' (Postgres `time` text), UTC; null for none. */
-  sync_time_of_day: string | null;
+  syncTimeOfDay: string | null;
 }
 
 /** Milliseconds after midnight UTC of a 'HH:MM[:SS]' string. */
@@ -32,11 +32,11 @@ export function timeOfDayMs(t: string): number {
  * run started (or, lacking that, when the table last synced); null when it never ran.
  */
 export function nextRunAt(cfg: ScheduleConfig, lastStart: number | null, now: number): number | null {
-  const interval = frequencyMs(cfg.sync_frequency);
+  const interval = frequencyMs(cfg.syncFrequency);
   if (interval === undefined) return null;
   if (lastStart === null) return now;
-  if (!cfg.sync_time_of_day) return lastStart + interval;
-  const anchor = Math.floor(lastStart / DAY) * DAY + timeOfDayMs(cfg.sync_time_of_day);
+  if (!cfg.syncTimeOfDay) return lastStart + interval;
+  const anchor = Math.floor(lastStart / DAY) * DAY + timeOfDayMs(cfg.syncTimeOfDay);
   // First grid point strictly after lastStart.
   const k = Math.floor((lastStart - anchor) / interval) + 1;
   return anchor + k * interval;
@@ -44,7 +44,7 @@ export function nextRunAt(cfg: ScheduleConfig, lastStart: number | null, now: nu
 
 /** Jitter to add to a scheduled start: up to 10 % of the interval, at most 5 minutes. */
 export function jitterMs(cfg: ScheduleConfig, random: () => number): number {
-  const interval = frequencyMs(cfg.sync_frequency) ?? 0;
+  const interval = frequencyMs(cfg.syncFrequency) ?? 0;
   return Math.floor(random() * Math.min(interval * 0.1, 300_000));
 }
 

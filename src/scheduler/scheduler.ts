@@ -8,20 +8,32 @@
  * machine moves status/latest_error/last_synced_at); the scheduler adds what it owns: when the next
  * run is, backing off after failures, and clearing `resync_required` after a successful full run.
  *
- * Loop: a pass picks due tables and launches them (bounded concurrency), then an abortable sleep
- * until the earliest next run or `pollMs`, whichever is sooner. `stop()` aborts the sleep and the
- * running syncs and awaits them.
+ * Loop (a BackgroundLoop): a pass picks due tables and launches them (bounded concurrency), then
+ * an abortable sleep until the earliest next run or `pollMs`, whichever is sooner; a run that
+ * finishes wakes it for another pass (capacity freed). `stop()` aborts the sleep and the running
+ * syncs and awaits them.
+ *
+ * It satisfies the management API's `TableRunner` (src/api/deps.ts) structurally: neither imports
+ * the other.
  */
+import {
+  loadTable,
+  recordRunFailure,
+  recordRunStopped,
+  recordRunSuccess,
+  runLeftovers,
+  schedulableTables,
+  setNextRunIfUnset,
+  type Table,
+} from '../bookkeeping/index.ts';
 import type { Database } from '../db/database.ts';
-import { sql } from '../db/sql.ts';
 import { AirmirrorError, asAirmirrorError, conflict, notFound } from '../errors.ts';
+import { BackgroundLoop } from '../lifecycle/background-loop.ts';
 import type { Logger } from '../log.ts';
-import type { TableRunner } from '../api/deps.ts';
-import { all, getTable, one, type TableRow } from '../api/store.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { backoffMs, jitterMs, nextRunAt } from './schedule.ts';
 
-export type ScheduledTable = TableRow;
+export type ScheduledTable = Table;
 
 export interface RunTableOptions {
   signal: AbortSignal;
@@ -52,13 +64,7 @@ interface Running {
   done: Promise<RunOutcome>;
 }
 
-const DUE_TABLES = `SELECT t.*, s.schema_name, s.base_id
-  FROM airmirror.tables t JOIN airmirror.sources s ON s.id = t.source_id
-  WHERE t.should_sync AND t.vanished_at IS NULL AND t.sync_frequency <> 'never'
-    AND t.status IS DISTINCT FROM 'Running' AND t.status IS DISTINCT FROM 'Paused'
-  ORDER BY t.next_run_at NULLS FIRST, t.id`;
-
-export class Scheduler implements TableRunner {
+export class Scheduler {
   private readonly db: Database;
   private readonly runTable: SchedulerOptions['run'];
   private readonly clock: Clock;
@@ -68,13 +74,7 @@ export class Scheduler implements TableRunner {
   private readonly maxConcurrent: number;
   private readonly onError?: (err: unknown) => void;
   private readonly running = new Map<string, Running>();
-  private loopAbort?: AbortController;
-  /** Aborted to end the current sleep early: a run finished (capacity freed) or stop(). */
-  private wakeup?: AbortController;
-  /** A run finished since the last pass began: pass again before sleeping (no lost wake-up). */
-  private runFinished = false;
-  private loop?: Promise<void>;
-  private pass?: Promise<unknown>;
+  private readonly loop: BackgroundLoop;
 
   constructor(opts: SchedulerOptions) {
     this.db = opts.db;
@@ -85,47 +85,26 @@ export class Scheduler implements TableRunner {
     this.pollMs = opts.pollMs ?? 15_000;
     this.maxConcurrent = Math.max(1, opts.maxConcurrent ?? 2);
     this.onError = opts.onError;
+    this.loop = new BackgroundLoop({
+      name: 'scheduler',
+      pass: async () => Math.min(this.pollMs, await this.runPass()),
+      intervalMs: this.pollMs,
+      // A failed pass is retried after pollMs, not sooner nor later.
+      retryMs: this.pollMs,
+      maxRetryMs: this.pollMs,
+      onError: (err) => this.report(err, 'scheduler pass failed'),
+      // Woken early (stop, or a run finished) is not an error here.
+      sleep: (ms, signal) => this.clock.sleep(ms, signal).catch(() => undefined),
+    });
   }
 
   start(): void {
-    if (this.loop) return;
-    const ac = new AbortController();
-    this.loopAbort = ac;
-    this.loop = (async () => {
-      while (!ac.signal.aborted) {
-        let wait = this.pollMs;
-        this.runFinished = false;
-        try {
-          this.pass = this.runPass();
-          wait = Math.min(wait, (await this.pass) as number);
-        } catch (err) {
-          this.report(err, 'scheduler pass failed');
-        } finally {
-          this.pass = undefined;
-        }
-        if (ac.signal.aborted) break;
-        if (this.runFinished) continue;
-        const wakeup = new AbortController();
-        this.wakeup = wakeup;
-        const onStop = () => wakeup.abort();
-        ac.signal.addEventListener('abort', onStop, { once: true });
-        try {
-          await this.clock.sleep(Math.max(wait, 0), wakeup.signal);
-        } catch {
-          // woken early: stop() (the loop condition ends it) or a run finished (pass again)
-        } finally {
-          ac.signal.removeEventListener('abort', onStop);
-        }
-      }
-    })();
+    this.loop.start();
   }
 
   /** Stops the loop, aborts running syncs (they stop cleanly, leaving the mirror consistent) and awaits them. */
   async stop(): Promise<void> {
-    this.loopAbort?.abort();
-    await this.loop;
-    this.loop = undefined;
-    await this.pass?.catch(() => undefined);
+    await this.loop.stop();
     for (const r of this.running.values()) r.controller.abort();
     await this.idle();
   }
@@ -145,21 +124,16 @@ export class Scheduler implements TableRunner {
    */
   async runPass(): Promise<number> {
     const now = this.clock.now();
-    const rows = await all<ScheduledTable>(this.db, sql(DUE_TABLES));
+    const rows = await schedulableTables(this.db);
     let soonest = Number.POSITIVE_INFINITY;
     for (const t of rows) {
       if (this.running.has(t.id)) continue;
-      let due = t.next_run_at?.getTime() ?? null;
+      let due = t.nextRunAt?.getTime() ?? null;
       if (due === null) {
-        const next = nextRunAt(t, t.last_synced_at?.getTime() ?? null, now);
+        const next = nextRunAt(t, t.lastSyncedAt?.getTime() ?? null, now);
         if (next === null) continue;
-        due = t.last_synced_at ? next + jitterMs(t, this.random) : next;
-        await this.db.query(
-          sql('UPDATE airmirror.tables SET next_run_at = $2 WHERE id = $1 AND next_run_at IS NULL', [
-            t.id,
-            new Date(due),
-          ]),
-        );
+        due = t.lastSyncedAt ? next + jitterMs(t, this.random) : next;
+        await setNextRunIfUnset(this.db, t.id, new Date(due));
       }
       if (due > now) {
         soonest = Math.min(soonest, due - now);
@@ -167,7 +141,7 @@ export class Scheduler implements TableRunner {
       }
       // Due but no capacity: a finishing run wakes the loop for another pass.
       if (this.running.size >= this.maxConcurrent) continue;
-      this.launch(t, t.resync_required);
+      this.launch(t, t.resyncRequired);
     }
     return soonest;
   }
@@ -177,9 +151,9 @@ export class Scheduler implements TableRunner {
     if (this.running.has(schemaId)) {
       throw conflict('This table is already syncing; cancel it or wait', 'SCHEMA_RUNNING');
     }
-    const t = await one<ScheduledTable>(this.db, getTable(schemaId));
+    const t = await loadTable(this.db, schemaId);
     if (!t) throw notFound(`Schema ${schemaId} not found`);
-    if (t.status === 'Running' || !this.launch(t, opts.full || t.resync_required)) {
+    if (t.status === 'Running' || !this.launch(t, opts.full || t.resyncRequired)) {
       throw conflict('This table is already syncing; cancel it or wait', 'SCHEMA_RUNNING');
     }
   }
@@ -199,8 +173,8 @@ export class Scheduler implements TableRunner {
     const startedAt = this.clock.now();
     const done = this.execute(t, full, controller.signal, startedAt).finally(() => {
       this.running.delete(t.id);
-      this.runFinished = true;
-      this.wakeup?.abort();
+      // Capacity freed: pass again now (or right after the pass in flight: no lost wake-up).
+      this.loop.nudge();
     });
     this.running.set(t.id, { controller, done });
     return true;
@@ -237,10 +211,7 @@ export class Scheduler implements TableRunner {
     result: unknown,
   ): Promise<RunOutcome> {
     const now = this.clock.now();
-    const cur = await one<{ status: string | null; latest_error: string | null }>(
-      this.db,
-      sql('SELECT status, latest_error FROM airmirror.tables WHERE id = $1', [t.id]),
-    );
+    const cur = await runLeftovers(this.db, t.id);
     if (!cur) return 'cancelled'; // the table (or its source) was deleted meanwhile
     const reported = (result as { status?: unknown } | undefined)?.status;
     const outcome: RunOutcome =
@@ -261,52 +232,26 @@ export class Scheduler implements TableRunner {
           ? oneLine(asAirmirrorError(thrown), thrown)
           : typeof reportedError === 'string'
             ? reportedError
-            : cur.latest_error;
-      const failures = (t.consecutive_failures ?? 0) + 1;
+            : cur.latestError;
+      const failures = (t.consecutiveFailures ?? 0) + 1;
       // Retried sooner than a long period would allow, later and later for a short one;
       // a manual-only table (`never`) is not retried by itself.
       const retry = regular === null ? null : new Date(now + backoffMs(failures));
-      await this.db.query(
-        sql(
-          `UPDATE airmirror.tables SET consecutive_failures = $2, next_run_at = $3,
-             latest_error = COALESCE($4, latest_error),
-             status = CASE WHEN status IN ('Paused', 'Cancelled') THEN status ELSE 'Failed' END,
-             updated_at = now()
-           WHERE id = $1`,
-          [t.id, failures, retry, message],
-        ),
-      );
-      this.log?.warn({ schemaId: t.id, table: t.table_id, failures, error: message }, 'table sync failed');
+      await recordRunFailure(this.db, t, { failures, retryAt: retry, error: message });
+      this.log?.warn({ schemaId: t.id, table: t.tableId, failures, error: message }, 'table sync failed');
       return outcome;
     }
+    const next = scheduled === null ? null : new Date(scheduled);
     if (outcome === 'cancelled' || outcome === 'skipped') {
-      // A cancelled run the syncer did not get to record is Cancelled; a skipped one (paused, or
-      // running in another process) keeps whatever status it has.
-      await this.db.query(
-        sql(
-          `UPDATE airmirror.tables SET next_run_at = $2,
-             status = CASE WHEN $3::boolean AND status = 'Running' THEN 'Cancelled' ELSE status END,
-             updated_at = now()
-           WHERE id = $1`,
-          [t.id, scheduled === null ? null : new Date(scheduled), outcome === 'cancelled'],
-        ),
-      );
+      await recordRunStopped(this.db, t, { nextRunAt: next, cancelled: outcome === 'cancelled' });
       return outcome;
     }
-    await this.db.query(
-      sql(
-        `UPDATE airmirror.tables SET consecutive_failures = 0, next_run_at = $2, latest_error = NULL,
-           resync_required = CASE WHEN $3::boolean THEN false ELSE resync_required END, updated_at = now()
-         WHERE id = $1`,
-        // A run the syncer turned into a schema rebuild did not run the table's own sync type
-        // (e.g. append never started its new history): the resync is still owed.
-        [
-          t.id,
-          scheduled === null ? null : new Date(scheduled),
-          full && (result as { rebuild?: unknown })?.rebuild !== true,
-        ],
-      ),
-    );
+    await recordRunSuccess(this.db, t, {
+      nextRunAt: next,
+      // A run the syncer turned into a schema rebuild did not run the table's own sync type
+      // (e.g. append never started its new history): the resync is still owed.
+      resyncDone: full && (result as { rebuild?: unknown })?.rebuild !== true,
+    });
     return outcome;
   }
 

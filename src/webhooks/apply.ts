@@ -1,13 +1,12 @@
 import type { AirtableRecord, WebhookPayload } from '../airtable/types.ts';
 import type { Database, Queryable, WriteTarget } from '../db/database.ts';
-import { quoteIdent, quoteQualified } from '../db/quote.ts';
-import { sql } from '../db/sql.ts';
 import type { Logger } from '../log.ts';
-import { applyDeletes, applyRecords, loadMapping, takeFence } from '../mirror/index.ts';
+import { applyDeletes, applyRecords, loadMapping, rowsLinkingTo, takeFence } from '../mirror/index.ts';
 import type { BaseMapping, TableMapping } from '../mirror/types.ts';
 import { dependentLinks, type SchemaTables } from './dependencies.ts';
 import { planPayloads, shouldSweep, type WebhookPlan } from './plan.ts';
-import { loadWebhook, saveCursor, setNeedsCatchup, webhookTables } from './store.ts';
+import { setNeedsCatchup, tablesOfSyncType } from '../bookkeeping/index.ts';
+import { loadWebhook, saveCursor } from './store.ts';
 import type { HashCacheLike, WebhookClient, WebhookSyncer } from './types.ts';
 
 export interface DrainDeps {
@@ -102,12 +101,10 @@ async function applyPlan(
   result: DrainResult,
 ): Promise<boolean> {
   const mapping = await loadMapping(deps.db, source.id);
-  const onWebhook = new Set((await webhookTables(deps.db, source.id)).map((t) => t.table_id));
+  const onWebhook = await tablesOfSyncType(deps.db, source.id, 'webhook');
+  const rowCounts = new Map(onWebhook.map((t) => [t.tableId, t.rowCount]));
   const tables = new Map(
-    (mapping?.tables ?? []).filter((t) => onWebhook.has(t.tableId)).map((t) => [t.tableId, t]),
-  );
-  const rowCounts = new Map(
-    (await webhookTables(deps.db, source.id)).map((t) => [t.table_id, Number(t.row_count)]),
+    (mapping?.tables ?? []).filter((t) => rowCounts.has(t.tableId)).map((t) => [t.tableId, t]),
   );
 
   // Rows the proxy (or another webhook run) writes after this point are newer than what we fetch.
@@ -229,13 +226,7 @@ async function fetchDependents(
         const linkColumn = target.columns.find((c) => c.fieldId === dep.linkFieldId);
         const linked = new Set<string>();
         if (linkColumn) {
-          const r = await db.query<{ id: string }>(
-            sql(
-              `SELECT id FROM ${quoteQualified(target.schema, target.table)} WHERE ${quoteIdent(linkColumn.column)} && $1::text[]`,
-              [[...ids]],
-            ),
-          );
-          for (const row of r.rows) linked.add(row.id);
+          for (const id of await rowsLinkingTo(db, target, linkColumn, [...ids])) linked.add(id);
         }
         if (dep.inverseLinkFieldId) {
           for (const id of ids) {

@@ -1,3 +1,5 @@
+import { loadSource } from '../bookkeeping/sources.ts';
+import { tablesOfSyncType } from '../bookkeeping/tables.ts';
 import type { Queryable } from '../db/database.ts';
 import { sql } from '../db/sql.ts';
 
@@ -134,39 +136,50 @@ export async function webhookTables(
   q: Queryable,
   sourceId: string,
 ): Promise<{ table_id: string; table_name: string; mirror_table: string; row_count: number }[]> {
-  const r = await q.query<{ table_id: string; table_name: string; mirror_table: string; row_count: number }>(
-    sql(
-      `SELECT table_id, table_name, mirror_table, row_count FROM airmirror.tables
-       WHERE source_id = $1 AND sync_type = 'webhook' AND vanished_at IS NULL ORDER BY table_name`,
-      [sourceId],
-    ),
-  );
-  return r.rows;
+  return (await tablesOfSyncType(q, sourceId, 'webhook')).map((t) => ({
+    table_id: t.tableId,
+    table_name: t.tableName,
+    mirror_table: t.mirrorTable,
+    row_count: t.rowCount,
+  }));
 }
 
-/** Marks tables for a catch-up sweep (shown by `status`); cleared once one completed. */
-export async function setNeedsCatchup(
-  q: Queryable,
-  sourceId: string,
-  tableIds: string[],
-  on: boolean,
-): Promise<void> {
-  if (tableIds.length === 0) return;
-  await q.query(
-    sql(
-      `UPDATE airmirror.tables SET needs_catchup = $3, updated_at = now()
-       WHERE source_id = $1 AND table_id = ANY($2::text[])`,
-      [sourceId, tableIds, on],
-    ),
-  );
-}
+/** Marks tables for a catch-up sweep (shown by `status`): a column of airmirror.tables, src/bookkeeping's. */
+export { setNeedsCatchup } from '../bookkeeping/table-config.ts';
 
 export async function loadSourceBase(
   q: Queryable,
   sourceId: string,
 ): Promise<{ id: string; baseId: string } | undefined> {
-  const r = await q.query<{ id: string; base_id: string }>(
-    sql('SELECT id, base_id FROM airmirror.sources WHERE id = $1', [sourceId]),
+  const s = await loadSource(q, sourceId);
+  return s ? { id: s.id, baseId: s.baseId } : undefined;
+}
+
+/** Every source's webhook (or one source's) as `status` shows it: no secret, no id. */
+export async function webhookHealth(
+  q: Queryable,
+  sourceId?: string,
+): Promise<
+  {
+    source_id: string;
+    status: string;
+    last_ping_at: Date | null;
+    last_error: string | null;
+    expiration_time: Date | null;
+  }[]
+> {
+  const r = await q.query<{
+    source_id: string;
+    status: string;
+    last_ping_at: Date | null;
+    last_error: string | null;
+    expiration_time: Date | null;
+  }>(
+    sql(
+      `SELECT source_id, status, last_ping_at, last_error, expiration_time FROM airmirror.webhooks
+        ${sourceId === undefined ? '' : 'WHERE source_id = $1'}`,
+      sourceId === undefined ? [] : [sourceId],
+    ),
   );
-  return r.rows[0] ? { id: r.rows[0].id, baseId: r.rows[0].base_id } : undefined;
+  return r.rows;
 }

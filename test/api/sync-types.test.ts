@@ -20,7 +20,7 @@ import { appendStrategy } from '../../sync/append.ts';
 import { incrementalStrategy } from '../../sync/incremental.ts';
 import type { SyncClient } from '../../sync/strategy.ts';
 import { createSyncer } from '../../sync/syncer.ts';
-import { tokenResolver } from '../../sync/tokens.ts';
+import { tokenResolver } from '../../src/bookkeeping/index.ts';
 import { verifySource } from '../../sync/verify.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { emulatorFetch, SECRET_KEY } from './harness.ts';

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SOURCES_COLUMNS, TABLES_COLUMNS } from '../../src/bookkeeping/rows.ts';
+import { SOURCES_COLUMNS, SYNC_RUNS_COLUMNS, TABLES_COLUMNS } from '../../src/bookkeeping/rows.ts';
 import type { Database } from '../../src/db/database.ts';
 import { sql } from '../../src/db/sql.ts';
 import { createTestDatabase } from '../support/db.ts';
@@ -29,5 +29,9 @@ describe('the catalog row types', () => {
 
   it('name exactly the columns of airmirror.tables', async () => {
     expect((await columnsOf('tables')).sort()).toEqual([...TABLES_COLUMNS].sort());
+  });
+
+  it('name exactly the columns of airmirror.sync_runs', async () => {
+    expect((await columnsOf('sync_runs')).sort()).toEqual([...SYNC_RUNS_COLUMNS].sort());
   });
 });

@@ -52,6 +52,11 @@ describe('sync state machine', () => {
         'Cancelled -start-> Running',
         'Cancelled -pause-> Paused',
         'Paused -resume-> idle',
+        'Running -interrupt-> Failed',
+        'idle -fault-> Failed',
+        'Running -fault-> Failed',
+        'Completed -fault-> Failed',
+        'Failed -fault-> Failed',
       ].sort(),
     );
   });
@@ -66,6 +71,21 @@ describe('sync state machine', () => {
     expect(() => transition('Paused', 'start')).toThrow(IllegalTransition);
     expect(() => transition('Paused', 'pause')).toThrow(IllegalTransition);
     expect(() => transition('Completed', 'resume')).toThrow(IllegalTransition);
+  });
+
+  it('fails a run its process left behind, and only a Running one', () => {
+    expect(transition('Running', 'interrupt')).toBe('Failed');
+    for (const from of ALL.filter((x) => x !== 'Running')) {
+      expect(() => transition(from, 'interrupt')).toThrow(IllegalTransition);
+    }
+  });
+
+  it('a fault (a run that failed before its outcome was recorded) leaves Paused and Cancelled alone', () => {
+    for (const from of [null, 'Running', 'Completed', 'Failed'] as StoredStatus[]) {
+      expect(transition(from, 'fault')).toBe('Failed');
+    }
+    expect(canTransition('Paused', 'fault')).toBe(false);
+    expect(canTransition('Cancelled', 'fault')).toBe(false);
   });
 
   it('settles a finished run: a pause made meanwhile wins, otherwise the outcome', () => {

@@ -7,12 +7,12 @@ const DAY = 24 * H;
 
 describe('nextRunAt', () => {
   it('is now for a table that never ran', () => {
-    expect(nextRunAt({ sync_frequency: '1hour', sync_time_of_day: null }, null, T)).toBe(T);
+    expect(nextRunAt({ syncFrequency: '1hour', syncTimeOfDay: null }, null, T)).toBe(T);
   });
 
   it('is null for never', () => {
-    expect(nextRunAt({ sync_frequency: 'never', sync_time_of_day: null }, T - DAY, T)).toBeNull();
-    expect(nextRunAt({ sync_frequency: 'never', sync_time_of_day: null }, null, T)).toBeNull();
+    expect(nextRunAt({ syncFrequency: 'never', syncTimeOfDay: null }, T - DAY, T)).toBeNull();
+    expect(nextRunAt({ syncFrequency: 'never', syncTimeOfDay: null }, null, T)).toBeNull();
   });
 
   it.each([
@@ -27,11 +27,11 @@ describe('nextRunAt', () => {
     ['7day', 7 * DAY],
     ['30day', 30 * DAY],
   ])('%s runs at a fixed rate from the last start', (f, ms) => {
-    expect(nextRunAt({ sync_frequency: f, sync_time_of_day: null }, T, T + 1000)).toBe(T + ms);
+    expect(nextRunAt({ syncFrequency: f, syncTimeOfDay: null }, T, T + 1000)).toBe(T + ms);
   });
 
   it('keeps a daily table on its time of day however long runs take', () => {
-    const cfg = { sync_frequency: '24hour', sync_time_of_day: '02:00:00' };
+    const cfg = { syncFrequency: '24hour', syncTimeOfDay: '02:00:00' };
     expect(nextRunAt(cfg, T, T)).toBe(Date.UTC(2026, 0, 11, 2, 0, 0));
     // A run that started at 02:00:30 (jitter) still lands at 02:00 the next day.
     expect(nextRunAt(cfg, Date.UTC(2026, 0, 11, 2, 0, 30), T)).toBe(Date.UTC(2026, 0, 12, 2, 0, 0));
@@ -40,7 +40,7 @@ describe('nextRunAt', () => {
   });
 
   it('puts shorter frequencies on a grid anchored at the time of day', () => {
-    const cfg = { sync_frequency: '6hour', sync_time_of_day: '01:30' };
+    const cfg = { syncFrequency: '6hour', syncTimeOfDay: '01:30' };
     // grid: 01:30, 07:30, 13:30, 19:30 — after 13:17:05 comes 13:30
     expect(nextRunAt(cfg, T, T)).toBe(Date.UTC(2026, 0, 10, 13, 30, 0));
     expect(nextRunAt(cfg, Date.UTC(2026, 0, 10, 13, 30, 0), T)).toBe(Date.UTC(2026, 0, 10, 19, 30, 0));
@@ -54,11 +54,11 @@ describe('nextRunAt', () => {
 
 describe('jitter and backoff', () => {
   it('jitters up to 10 % of the interval, at most 5 minutes', () => {
-    const hourly = { sync_frequency: '1hour', sync_time_of_day: null };
+    const hourly = { syncFrequency: '1hour', syncTimeOfDay: null };
     expect(jitterMs(hourly, () => 0)).toBe(0);
-    expect(jitterMs({ sync_frequency: '5min', sync_time_of_day: null }, () => 0.999)).toBe(29_970);
+    expect(jitterMs({ syncFrequency: '5min', syncTimeOfDay: null }, () => 0.999)).toBe(29_970);
     expect(jitterMs(hourly, () => 0.999)).toBe(299_700);
-    expect(jitterMs({ sync_frequency: 'never', sync_time_of_day: null }, () => 0.5)).toBe(0);
+    expect(jitterMs({ syncFrequency: 'never', syncTimeOfDay: null }, () => 0.5)).toBe(0);
   });
 
   it('backs off exponentially from 30 s, capped at 6 h', () => {

@@ -1,4 +1,4 @@
-import type { Migration } from './index.ts';
+import type { Migration } from './migration.ts';
 
 /**
  * Sources (bases), their tables' sync configuration, the field ↔ column map and sync runs.

@@ -1,4 +1,4 @@
-import type { Migration } from './index.ts';
+import type { Migration } from './migration.ts';
 
 /**
  * The mirror's bookkeeping (owned by src/mirror): the row fence that keeps in-flight sweep pages

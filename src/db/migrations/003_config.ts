@@ -1,4 +1,4 @@
-import type { Migration } from './index.ts';
+import type { Migration } from './migration.ts';
 
 /**
  * Sync configuration additions (owned by src/api and src/scheduler). 001 already holds the

@@ -1,4 +1,4 @@
-import type { Migration } from './index.ts';
+import type { Migration } from './migration.ts';
 
 /**
  * Event subscriptions (receivers of signed change events) and their delivery state (owned by

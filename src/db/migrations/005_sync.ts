@@ -1,4 +1,4 @@
-import type { Migration } from './index.ts';
+import type { Migration } from './migration.ts';
 
 /**
  * syncer state (owned by sync/). The base columns of `airmirror.sync_runs` are in 001; these are

@@ -1,4 +1,4 @@
-import type { Migration } from './index.ts';
+import type { Migration } from './migration.ts';
 
 /**
  * Airtable webhook registrations (owned by src/webhooks): one per source. `cursor` is the number

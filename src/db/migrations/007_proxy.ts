@@ -1,4 +1,4 @@
-import type { Migration } from './index.ts';
+import type { Migration } from './migration.ts';
 
 /**
  * Catch-up queue for proxy writes the mirror could not apply (owned by proxy/): Airtable

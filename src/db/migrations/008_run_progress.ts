@@ -1,4 +1,4 @@
-import type { Migration } from './index.ts';
+import type { Migration } from './migration.ts';
 
 /**
  * `status` shows how far a running sync has got (sync/run-progress.ts writes the counters of

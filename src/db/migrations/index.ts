@@ -6,13 +6,9 @@ import { m005_sync } from './005_sync.ts';
 import { m006_webhooks } from './006_webhooks.ts';
 import { m007_proxy } from './007_proxy.ts';
 import { m008_run_progress } from './008_run_progress.ts';
+import type { Migration } from './migration.ts';
 
-export interface Migration {
-  version: number;
-  name: string;
-  /** Statements run in order, in one transaction. */
-  up: string[];
-}
+export type { Migration } from './migration.ts';
 
 /** Every migration of the airmirror schema, oldest first. Append; never edit a released one. */
 export const migrations: readonly Migration[] = [
