@@ -2,7 +2,7 @@ import { abortableSleep } from '../lifecycle/clock.ts';
 import type { WebhookSpecification } from '../airtable/types.ts';
 import type { Database } from '../db/database.ts';
 import { AirmirrorError, conflict, notFound } from '../errors.ts';
-import type { SecretBox } from '../events/types.ts';
+import type { SecretBox } from '../crypto/secrets.ts';
 import type { Logger } from '../log.ts';
 import { drainPayloads, type DrainResult } from './apply.ts';
 import {
