@@ -56,9 +56,14 @@ export interface QueueBatch {
   messages: ReadonlyArray<{ body: unknown; ack(): void; retry(opts?: { delaySeconds?: number }): void }>;
 }
 
+/** Workers may not share a socket across requests: one connection for one request or one batch. */
+function oneConnection(url: string, preparedStatements = true): Database {
+  return createDatabase(url, { max: 1, connectionTimeoutMs: 5_000, preparedStatements });
+}
+
 /** Records catch-up ids in Postgres (and flags the table for `status`), in one transaction. */
 async function persistCatchup(url: string, items: CatchupItem[]): Promise<void> {
-  const db = createDatabase(url, { max: 1, connectionTimeoutMs: 5_000 });
+  const db = oneConnection(url);
   try {
     await db.tx((tx) => saveCatchupItems(tx, items));
   } finally {
@@ -136,13 +141,7 @@ export async function consumeCatchup(batch: QueueBatch, env: Env): Promise<void>
 export function proxyForRequest(env: Env, ctx: WorkerContext): { proxy: Proxy; db?: Database } {
   const config = workerConfig(env);
   const url = config.databaseUrl;
-  const db = url
-    ? createDatabase(url, {
-        max: 1,
-        connectionTimeoutMs: 5_000,
-        preparedStatements: config.pgPreparedStatements,
-      })
-    : undefined;
+  const db = url ? oneConnection(url, config.pgPreparedStatements) : undefined;
   const proxy = createProxy({
     upstreamUrl: config.airtableApiUrl,
     fetch: (input, init) => fetch(input, init),
