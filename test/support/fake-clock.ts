@@ -42,7 +42,16 @@ export async function settle(rounds = 20): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise<void>((r) => setImmediate(r));
 }
 
-export function createFakeClock(start = T0): FakeClock {
+export interface FakeClockOptions {
+  /**
+   * Every sleep moves the time forward by its delay at once (and yields a turn), instead of waiting
+   * for the test to move it: for a whole run against the emulator that nobody drives by hand (the
+   * budget's 30-s penalty, backoff, Retry-After all pass instantly). Timers are then never pending.
+   */
+  autoAdvance?: boolean;
+}
+
+export function createFakeClock(start = T0, opts: FakeClockOptions = {}): FakeClock {
   let t = start;
   let seq = 0;
   const timers: Timer[] = [];
@@ -63,6 +72,13 @@ export function createFakeClock(start = T0): FakeClock {
     sleeps,
     sleep: (ms, signal) => {
       sleeps.push(ms);
+      if (opts.autoAdvance) {
+        if (signal?.aborted) return Promise.reject(signal.reason);
+        t += Math.max(0, ms);
+        return new Promise<void>((resolve, reject) =>
+          setImmediate(() => (signal?.aborted ? reject(signal.reason) : resolve())),
+        );
+      }
       return new Promise<void>((resolve, reject) => {
         if (signal?.aborted) return reject(signal.reason);
         const timer: Timer = { at: t + Math.max(0, ms), seq: seq++, resolve };
