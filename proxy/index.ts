@@ -1,4 +1,4 @@
-/** The write-through proxy: runtime-neutral core, Postgres writer, catch-up queue (the drain is src/catchup's). */
+/** The write-through proxy: runtime-neutral core, Postgres writer, catch-up queue (src/catchup drains it). */
 export { createProxy, type Proxy, type ProxyBudget, type ProxyDeps } from './app.ts';
 export type { MirrorWrite, MirrorWriter, ApplyResult } from './writer.ts';
 export { createPgWriter, TableNotMappedError, type PgWriter, type PgWriterOptions } from './pg-writer.ts';

@@ -9,7 +9,10 @@ export interface CatchupLoopOptions {
   log: Logger;
   /** How often to look for queued ids when nobody nudged us (default 30 s). */
   intervalMs?: number;
-  /** After a failed pass, or one that left ids behind (Postgres or Airtable still down), wait this long (default 10 s). */
+  /**
+   * After a failed pass, or one that left ids behind (Postgres or Airtable still down), wait this
+   * long (default 10 s).
+   */
   retryMs?: number;
 }
 

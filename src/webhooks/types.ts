@@ -46,7 +46,7 @@ export interface WebhookServiceDeps {
   hashCache?: HashCacheLike;
   log: Logger;
   now?: () => Date;
-  /** The wait between maintenance passes (tests inject a fake clock's); must resolve, never reject, on abort. */
+  /** The wait between maintenance passes (tests inject a fake clock's); resolves, never rejects, on abort. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Refresh a hook when it expires within this (hooks live 7 days, reference §4.6). Default 3 days. */
   refreshBeforeMs?: number;
