@@ -1,6 +1,7 @@
 import type { Database } from '../src/db/database.ts';
 import type { Logger } from '../src/log.ts';
-import { insertCatchup, markNeedsCatchup } from '../src/catchup/store.ts';
+import { saveCatchupItems } from '../src/catchup/store.ts';
+import { BackgroundLoop } from '../src/lifecycle/background-loop.ts';
 import type { CatchupItem, CatchupSink } from '../src/catchup/types.ts';
 
 /** Durable local copy of queued items until Postgres has them (a file on Node; none on Workers). */
@@ -28,14 +29,24 @@ export interface CatchupQueueOptions {
  */
 export class CatchupQueue implements CatchupSink {
   private items: CatchupItem[] = [];
-  private running = false;
-  private pass: Promise<void> | undefined;
   private flushing: Promise<number> | undefined;
-  private wake: AbortController = new AbortController();
-  private readonly retryMs: number;
+  private readonly loop: BackgroundLoop;
 
   constructor(private readonly opts: CatchupQueueOptions) {
-    this.retryMs = opts.retryMs ?? 1_000;
+    const retryMs = opts.retryMs ?? 1_000;
+    this.loop = new BackgroundLoop({
+      name: 'moving catch-up ids into Postgres',
+      // Idle until `enqueue` nudges; after a failure, the same short pause each time (ids wait in memory).
+      intervalMs: Infinity,
+      retryMs,
+      maxRetryMs: retryMs,
+      log: opts.log,
+      pass: async () => {
+        if (this.items.length > 0) await this.flush();
+        // Items enqueued during the flush are still pending: go again at once.
+        return this.items.length > 0 ? 0 : Infinity;
+      },
+    });
   }
 
   enqueue(items: CatchupItem[]): void {
@@ -49,7 +60,7 @@ export class CatchupQueue implements CatchupSink {
       );
     }
     this.items.push(...items);
-    this.wake.abort();
+    this.loop.nudge();
   }
 
   /** Items not yet in Postgres. */
@@ -76,20 +87,7 @@ export class CatchupQueue implements CatchupSink {
   private async flushOnce(): Promise<number> {
     const batch = this.items.slice();
     if (batch.length === 0) return 0;
-    const groups = new Map<string, Map<string, CatchupItem>>();
-    for (const item of batch) {
-      const key = JSON.stringify([item.baseId, item.tableRef]);
-      let g = groups.get(key);
-      if (!g) groups.set(key, (g = new Map()));
-      g.set(item.recordId, item); // the latest op for a record wins
-    }
-    await this.opts.db.tx(async (tx) => {
-      for (const g of groups.values()) {
-        const items = [...g.values()];
-        await tx.query(insertCatchup(items[0].baseId, items[0].tableRef, items));
-        await tx.query(markNeedsCatchup(items[0].baseId, items[0].tableRef));
-      }
-    });
+    await this.opts.db.tx((tx) => saveCatchupItems(tx, batch));
     // Items enqueued while we wrote are behind `batch` and stay queued.
     this.items.splice(0, batch.length);
     if (this.items.length === 0) this.opts.journal?.clear();
@@ -99,53 +97,16 @@ export class CatchupQueue implements CatchupSink {
 
   /** Loads what an earlier process journaled but did not get into Postgres, then runs the loop. */
   start(): void {
-    if (this.running) return;
-    this.running = true;
+    if (this.loop.started) return;
     const carried = this.opts.journal?.load() ?? [];
     if (carried.length > 0) {
       this.items.unshift(...carried);
       this.opts.log?.info({ count: carried.length }, 'catch-up: resuming journaled items');
     }
-    this.pass = this.loop();
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    this.wake.abort();
-    await this.pass;
-  }
-
-  private async loop(): Promise<void> {
-    while (this.running) {
-      let wait: number | undefined;
-      if (this.items.length > 0) {
-        try {
-          await this.flush();
-        } catch (err) {
-          this.opts.log?.warn(
-            { pending: this.items.length, err: err instanceof Error ? err.message : String(err) },
-            'catch-up: Postgres unavailable; will retry',
-          );
-          wait = this.retryMs;
-        }
-      }
-      if (!this.running) break;
-      if (this.items.length === 0 || wait !== undefined) await this.sleep(wait);
-    }
-  }
-
-  /** Sleeps `ms` (or until woken when undefined); `enqueue` and `stop` wake it early. */
-  private sleep(ms: number | undefined): Promise<void> {
-    if (this.wake.signal.aborted) this.wake = new AbortController();
-    const signal = this.wake.signal;
-    return new Promise((resolve) => {
-      const timer = ms === undefined ? undefined : setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done, { once: true });
-    });
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 }

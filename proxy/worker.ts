@@ -1,7 +1,10 @@
+import { ConfigError, parseProxyConfig, type ProxyConfig } from '../src/config.ts';
 import { createDatabase, type Database } from '../src/db/database.ts';
+import { AirmirrorError } from '../src/errors.ts';
 import { createProxy, type Proxy } from './app.ts';
-import { insertCatchup, markNeedsCatchup } from '../src/catchup/store.ts';
+import { saveCatchupItems } from '../src/catchup/store.ts';
 import type { CatchupItem, CatchupSink } from '../src/catchup/types.ts';
+import { proxyErrorBody } from './errors.ts';
 import { createPgWriter } from './pg-writer.ts';
 
 /**
@@ -14,25 +17,28 @@ export interface WorkerContext {
   waitUntil(promise: Promise<unknown>): void;
 }
 
+/**
+ * The Worker's bindings: its vars (strings, read by the same parser as `airmirror start`:
+ * AIRTABLE_API_URL, DATABASE_URL, AIRMIRROR_UPSTREAM_TIMEOUT_MS, AIRMIRROR_MAX_BODY_BYTES,
+ * AIRMIRROR_PG_PREPARED_STATEMENTS …) and the bindings below.
+ */
 export interface Env {
-  AIRTABLE_API_URL?: string;
-  DATABASE_URL?: string;
+  [variable: string]: unknown;
   HYPERDRIVE?: { connectionString: string };
-  AIRMIRROR_UPSTREAM_TIMEOUT_MS?: string;
-  AIRMIRROR_MAX_BODY_BYTES?: string;
   /** Optional Cloudflare Queue: catch-up ids survive a Postgres outage (see consumeCatchup). */
   CATCHUP_QUEUE?: QueueProducer;
-  /** "off" behind a pooler in transaction mode that cannot keep named prepared statements. */
-  AIRMIRROR_PG_PREPARED_STATEMENTS?: string;
 }
 
-function connectionString(env: Env): string | undefined {
-  return env.HYPERDRIVE?.connectionString ?? env.DATABASE_URL;
-}
-
-function numberOr(v: string | undefined, fallback: number): number {
-  const n = Number(v);
-  return v !== undefined && Number.isFinite(n) && n > 0 ? n : fallback;
+/**
+ * The proxy's settings from the Worker's vars, through parseProxyConfig: the defaults and the
+ * checks of `airmirror start`. A Hyperdrive binding takes precedence over DATABASE_URL. Throws a
+ * ConfigError (one line naming the variable) when a var is bad.
+ */
+export function workerConfig(env: Env): ProxyConfig {
+  const vars: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) if (typeof value === 'string') vars[key] = value;
+  const config = parseProxyConfig(vars);
+  return env.HYPERDRIVE ? { ...config, databaseUrl: env.HYPERDRIVE.connectionString } : config;
 }
 
 /** The part of a Cloudflare Queue producer binding used here. */
@@ -50,14 +56,16 @@ export interface QueueBatch {
   messages: ReadonlyArray<{ body: unknown; ack(): void; retry(opts?: { delaySeconds?: number }): void }>;
 }
 
+/** Workers may not share a socket across requests: one connection for one request or one batch. */
+function oneConnection(url: string, preparedStatements = true): Database {
+  return createDatabase(url, { max: 1, connectionTimeoutMs: 5_000, preparedStatements });
+}
+
 /** Records catch-up ids in Postgres (and flags the table for `status`), in one transaction. */
 async function persistCatchup(url: string, items: CatchupItem[]): Promise<void> {
-  const db = createDatabase(url, { max: 1, connectionTimeoutMs: 5_000 });
+  const db = oneConnection(url);
   try {
-    await db.tx(async (tx) => {
-      await tx.query(insertCatchup(items[0].baseId, items[0].tableRef, items));
-      await tx.query(markNeedsCatchup(items[0].baseId, items[0].tableRef));
-    });
+    await db.tx((tx) => saveCatchupItems(tx, items));
   } finally {
     await db.close().catch(() => undefined);
   }
@@ -104,7 +112,13 @@ function catchupAfterResponse(ctx: WorkerContext, url: string, queue?: QueueProd
  * yet is retried by the queue (with its backoff), so nothing is dropped while Postgres is down.
  */
 export async function consumeCatchup(batch: QueueBatch, env: Env): Promise<void> {
-  const url = connectionString(env);
+  let url: string | undefined;
+  try {
+    url = workerConfig(env).databaseUrl;
+  } catch (err) {
+    // Kept in the queue (retried below) until the configuration is fixed.
+    console.error(`airmirror: ${(err as Error).message}`);
+  }
   for (const message of batch.messages) {
     const items = (message.body as Partial<CatchupMessage> | null)?.items;
     if (!Array.isArray(items) || items.length === 0) {
@@ -125,29 +139,40 @@ export async function consumeCatchup(batch: QueueBatch, env: Env): Promise<void>
 }
 
 export function proxyForRequest(env: Env, ctx: WorkerContext): { proxy: Proxy; db?: Database } {
-  const url = connectionString(env);
-  const db = url
-    ? createDatabase(url, {
-        max: 1,
-        connectionTimeoutMs: 5_000,
-        preparedStatements: env.AIRMIRROR_PG_PREPARED_STATEMENTS?.toLowerCase() !== 'off',
-      })
-    : undefined;
+  const config = workerConfig(env);
+  const url = config.databaseUrl;
+  const db = url ? oneConnection(url, config.pgPreparedStatements) : undefined;
   const proxy = createProxy({
-    upstreamUrl: (env.AIRTABLE_API_URL ?? 'https://api.airtable.com').replace(/\/+$/, ''),
+    upstreamUrl: config.airtableApiUrl,
     fetch: (input, init) => fetch(input, init),
-    timeoutMs: numberOr(env.AIRMIRROR_UPSTREAM_TIMEOUT_MS, 30_000),
-    maxBodyBytes: numberOr(env.AIRMIRROR_MAX_BODY_BYTES, 2_000_000),
+    timeoutMs: config.upstreamTimeoutMs,
+    maxBodyBytes: config.maxBodyBytes,
     writer: db ? createPgWriter({ db }) : undefined,
     catchup: url ? catchupAfterResponse(ctx, url, env.CATCHUP_QUEUE) : undefined,
   });
   return { proxy, db };
 }
 
+/** A bad var answers every request with this (Airtable-shaped, so a client shows the line). */
+function misconfigured(err: ConfigError): Response {
+  console.error(`airmirror: ${err.message}`);
+  const body = proxyErrorBody(
+    new AirmirrorError('PROXY_MISCONFIGURED', 500, `The airmirror proxy is misconfigured: ${err.message}`),
+  );
+  return Response.json(body, { status: 500 });
+}
+
 export default {
   queue: consumeCatchup,
   async fetch(request: Request, env: Env, ctx: WorkerContext): Promise<Response> {
-    const { proxy, db } = proxyForRequest(env, ctx);
+    let built: ReturnType<typeof proxyForRequest>;
+    try {
+      built = proxyForRequest(env, ctx);
+    } catch (err) {
+      if (err instanceof ConfigError) return misconfigured(err);
+      throw err;
+    }
+    const { proxy, db } = built;
     try {
       return await proxy.app.fetch(request, env);
     } finally {

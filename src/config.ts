@@ -9,11 +9,22 @@ export interface BaseConfig {
   schema: string;
 }
 
-export interface Config {
-  /** undefined → embedded Postgres under `dataDir/pg`. */
+/**
+ * What the write-through proxy reads: everything it needs on Workers, where nothing else of
+ * airmirror runs. `airmirror start` reads the same through parseConfig, with the same defaults.
+ */
+export interface ProxyConfig {
+  /** undefined → embedded Postgres under `dataDir/pg` (Node); on Workers, no mirror writes. */
   databaseUrl?: string;
-  dataDir: string;
   airtableApiUrl: string;
+  upstreamTimeoutMs: number;
+  maxBodyBytes: number;
+  /** Named prepared statements on the mirror's connections (off behind PgBouncer < 1.21 in transaction mode). */
+  pgPreparedStatements: boolean;
+}
+
+export interface Config extends ProxyConfig {
+  dataDir: string;
   airtableToken?: string;
   bases: BaseConfig[];
   port: number;
@@ -24,13 +35,9 @@ export interface Config {
   /** No bases and no token: run the built-in emulator with the demo base. */
   demo: boolean;
   logLevel: string;
-  upstreamTimeoutMs: number;
-  maxBodyBytes: number;
   hashCacheSize: number;
   /** Requests per second per base shared by every component (Airtable allows 5). */
   rateLimitPerSecond: number;
-  /** Named prepared statements on the mirror's connections (off behind PgBouncer < 1.21 in transaction mode). */
-  pgPreparedStatements: boolean;
 }
 
 export class ConfigError extends Error {
@@ -68,7 +75,11 @@ export function isLoopback(host: string): boolean {
   return LOOPBACK.has(host) || host.startsWith('127.');
 }
 
-export function parseConfig(env: Env): Config {
+/**
+ * The proxy's settings alone (the Workers entry). Settings only `airmirror start` uses are not
+ * required here, and ignored when set; an unknown AIRMIRROR_* variable is refused all the same.
+ */
+export function parseProxyConfig(env: Env): ProxyConfig {
   for (const key of Object.keys(env)) {
     if (key.startsWith('AIRMIRROR_') && !KNOWN_AIRMIRROR_VARS.has(key)) {
       throw new ConfigError(key, 'unknown option (known: ' + [...KNOWN_AIRMIRROR_VARS].join(', ') + ')');
@@ -83,6 +94,18 @@ export function parseConfig(env: Env): Config {
     '',
   );
   parseUrl('AIRTABLE_API_URL', airtableApiUrl, ['http:', 'https:']);
+
+  return {
+    databaseUrl,
+    airtableApiUrl,
+    upstreamTimeoutMs: integer(env, 'AIRMIRROR_UPSTREAM_TIMEOUT_MS', 30_000, 1, 600_000),
+    maxBodyBytes: integer(env, 'AIRMIRROR_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
+    pgPreparedStatements: onOff(env, 'AIRMIRROR_PG_PREPARED_STATEMENTS', true),
+  };
+}
+
+export function parseConfig(env: Env): Config {
+  const proxy = parseProxyConfig(env);
 
   const publicUrl = optional(env, 'AIRMIRROR_PUBLIC_URL')?.replace(/\/+$/, '');
   if (publicUrl !== undefined) parseUrl('AIRMIRROR_PUBLIC_URL', publicUrl, ['http:', 'https:']);
@@ -115,9 +138,8 @@ export function parseConfig(env: Env): Config {
   }
 
   return {
-    databaseUrl,
+    ...proxy,
     dataDir: optional(env, 'AIRMIRROR_DATA_DIR') ?? './.airmirror',
-    airtableApiUrl,
     airtableToken,
     bases,
     port,
@@ -127,11 +149,8 @@ export function parseConfig(env: Env): Config {
     publicUrl,
     demo,
     logLevel,
-    upstreamTimeoutMs: integer(env, 'AIRMIRROR_UPSTREAM_TIMEOUT_MS', 30_000, 1, 600_000),
-    maxBodyBytes: integer(env, 'AIRMIRROR_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
     hashCacheSize: integer(env, 'AIRMIRROR_HASH_CACHE_SIZE', 1_000_000, 0, 100_000_000),
     rateLimitPerSecond: integer(env, 'AIRMIRROR_RATE_LIMIT', 5, 1, 1000),
-    pgPreparedStatements: onOff(env, 'AIRMIRROR_PG_PREPARED_STATEMENTS', true),
   };
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../src/config.ts';
+import { ConfigError, parseConfig, parseProxyConfig } from '../src/config.ts';
 
 const KEY = 'k'.repeat(32);
 
@@ -73,4 +73,58 @@ describe('AIRMIRROR_PG_PREPARED_STATEMENTS', () => {
       /^AIRMIRROR_PG_PREPARED_STATEMENTS: must be on or off/,
     );
   });
+});
+
+describe('parseProxyConfig (the Workers entry)', () => {
+  it('reads the proxy settings with the defaults of parseConfig', () => {
+    const full = parseConfig({});
+    expect(parseProxyConfig({})).toEqual({
+      databaseUrl: undefined,
+      airtableApiUrl: full.airtableApiUrl,
+      upstreamTimeoutMs: full.upstreamTimeoutMs,
+      maxBodyBytes: full.maxBodyBytes,
+      pgPreparedStatements: full.pgPreparedStatements,
+    });
+    expect(full.maxBodyBytes).toBe(5 * 1024 * 1024);
+    const env = {
+      DATABASE_URL: 'postgres://u:p@db.example/x',
+      AIRTABLE_API_URL: 'https://emulator.example/',
+      AIRMIRROR_UPSTREAM_TIMEOUT_MS: '5000',
+      AIRMIRROR_MAX_BODY_BYTES: '2000000',
+      AIRMIRROR_PG_PREPARED_STATEMENTS: 'off',
+    };
+    expect(parseProxyConfig(env)).toEqual({
+      databaseUrl: 'postgres://u:p@db.example/x',
+      airtableApiUrl: 'https://emulator.example',
+      upstreamTimeoutMs: 5000,
+      maxBodyBytes: 2_000_000,
+      pgPreparedStatements: false,
+    });
+    expect(parseConfig(env)).toMatchObject(parseProxyConfig(env));
+  });
+
+  it('does not require what only airmirror start needs', () => {
+    const env = { HOST: '0.0.0.0', AIRTABLE_TOKEN: 'p', AIRTABLE_BASES: 'nope' };
+    expect(() => parseConfig(env)).toThrow(ConfigError);
+    expect(parseProxyConfig(env).airtableApiUrl).toBe('https://api.airtable.com');
+  });
+
+  const bad: Array<[string, Record<string, string>, RegExp]> = [
+    ['an unknown option', { AIRMIRROR_MAX_BODY: '1' }, /^AIRMIRROR_MAX_BODY: unknown option/],
+    ['a body limit that is not a number', { AIRMIRROR_MAX_BODY_BYTES: '2MB' }, /^AIRMIRROR_MAX_BODY_BYTES: /],
+    ['a timeout out of range', { AIRMIRROR_UPSTREAM_TIMEOUT_MS: '0' }, /^AIRMIRROR_UPSTREAM_TIMEOUT_MS: /],
+    ['a non-postgres URL', { DATABASE_URL: 'mysql://x' }, /^DATABASE_URL: must be a postgres:/],
+    ['an upstream that is not http', { AIRTABLE_API_URL: 'ftp://x' }, /^AIRTABLE_API_URL: /],
+  ];
+  for (const [what, env, message] of bad) {
+    it(`refuses ${what} with one line naming the variable`, () => {
+      expect(() => parseProxyConfig(env)).toThrow(ConfigError);
+      expect(() => parseProxyConfig(env)).toThrow(message);
+      try {
+        parseProxyConfig(env);
+      } catch (e) {
+        expect((e as Error).message).not.toContain('\n');
+      }
+    });
+  }
 });

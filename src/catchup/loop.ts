@@ -1,5 +1,5 @@
-import { abortableSleep } from '../lifecycle/clock.ts';
-import { drainCatchup, type FetchRecordsByIds } from './drain.ts';
+import { BackgroundLoop } from '../lifecycle/background-loop.ts';
+import { drainCatchup, type DrainResult, type FetchRecordsByIds } from './drain.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../log.ts';
 
@@ -9,7 +9,10 @@ export interface CatchupLoopOptions {
   log: Logger;
   /** How often to look for queued ids when nobody nudged us (default 30 s). */
   intervalMs?: number;
-  /** After a failed pass (Postgres or Airtable still down), wait this long (default 10 s). */
+  /**
+   * After a failed pass, or one that left ids behind (Postgres or Airtable still down), wait this
+   * long (default 10 s).
+   */
   retryMs?: number;
 }
 
@@ -20,36 +23,39 @@ export interface CatchupLoopOptions {
  * in another process (the Workers runtime) are drained too. `stop()` awaits the running pass.
  */
 export class CatchupLoop {
-  private readonly intervalMs: number;
-  private readonly retryMs: number;
-  private stopping = new AbortController();
-  private wake = new AbortController();
-  private running?: Promise<void>;
+  private readonly loop: BackgroundLoop;
 
   constructor(private readonly opts: CatchupLoopOptions) {
-    this.intervalMs = opts.intervalMs ?? 30_000;
-    this.retryMs = opts.retryMs ?? 10_000;
+    const retryMs = opts.retryMs ?? 10_000;
+    this.loop = new BackgroundLoop({
+      name: 'catch-up of proxy writes',
+      intervalMs: opts.intervalMs ?? 30_000,
+      // Not growing: a pass fails when Postgres does not answer; a retry is one attempt to connect.
+      retryMs,
+      maxRetryMs: retryMs,
+      log: opts.log,
+      pass: async () => {
+        const r = await this.pass();
+        if (r.applied + r.deleted > 0) this.opts.log.info(r, 'catch-up of proxy writes applied');
+        return r.remaining > 0 ? retryMs : undefined;
+      },
+    });
   }
 
   start(): void {
-    if (this.running) return;
-    this.stopping = new AbortController();
-    this.running = this.loop();
+    this.loop.start();
   }
 
   nudge(): void {
-    this.wake.abort();
+    this.loop.nudge();
   }
 
-  async stop(): Promise<void> {
-    this.stopping.abort();
-    this.wake.abort();
-    await this.running;
-    this.running = undefined;
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** One drain until the queue is empty or a pass leaves ids behind; resolves with what it did. */
-  async pass(): Promise<{ applied: number; deleted: number; remaining: number }> {
+  async pass(): Promise<DrainResult> {
     const total = { applied: 0, deleted: 0, remaining: 0 };
     for (;;) {
       const r = await drainCatchup({
@@ -62,22 +68,6 @@ export class CatchupLoop {
       total.remaining = r.remaining;
       // Stop when done, or when a pass made no progress (the rest waits for the next wake-up).
       if (r.remaining === 0 || r.applied + r.deleted === 0) return total;
-    }
-  }
-
-  private async loop(): Promise<void> {
-    while (!this.stopping.signal.aborted) {
-      this.wake = new AbortController();
-      let wait = this.intervalMs;
-      try {
-        const r = await this.pass();
-        if (r.applied + r.deleted > 0) this.opts.log.info(r, 'catch-up of proxy writes applied');
-        if (r.remaining > 0) wait = this.retryMs;
-      } catch (err) {
-        this.opts.log.warn({ err: (err as Error).message }, 'catch-up pass failed; will retry');
-        wait = this.retryMs;
-      }
-      await abortableSleep(wait, AbortSignal.any([this.stopping.signal, this.wake.signal]));
     }
   }
 }

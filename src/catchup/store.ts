@@ -1,3 +1,5 @@
+import { markNeedsCatchup } from '../bookkeeping/table-config.ts';
+import type { Queryable } from '../db/database.ts';
 import { sql, type Sql } from '../db/sql.ts';
 import type { CatchupItem } from './types.ts';
 
@@ -25,6 +27,26 @@ export function insertCatchup(baseId: string, tableRef: string, items: CatchupIt
 
 /** The `needs_catchup` flag `status` shows is a column of airmirror.tables: src/bookkeeping writes it. */
 export { markNeedsCatchup, clearNeedsCatchup } from '../bookkeeping/table-config.ts';
+
+/**
+ * Queues items (of any tables) and flags their tables, on one connection: run it in a transaction
+ * so the ids and the flag land together. Per record the latest op wins (one INSERT may not touch
+ * a row twice).
+ */
+export async function saveCatchupItems(q: Queryable, items: CatchupItem[]): Promise<void> {
+  const groups = new Map<string, Map<string, CatchupItem>>();
+  for (const item of items) {
+    const key = JSON.stringify([item.baseId, item.tableRef]);
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = new Map()));
+    g.set(item.recordId, item);
+  }
+  for (const g of groups.values()) {
+    const group = [...g.values()];
+    await q.query(insertCatchup(group[0].baseId, group[0].tableRef, group));
+    await q.query(markNeedsCatchup(group[0].baseId, group[0].tableRef));
+  }
+}
 
 export interface CatchupRow {
   source_id: string;

@@ -7,6 +7,7 @@
  * algorithm change coexist with rows sealed by this one.
  */
 
+/** Seals and opens stored secrets: the one shape every part that stores a secret takes. */
 export interface SecretBox {
   encrypt(plain: string): Promise<string>;
   decrypt(sealed: string): Promise<string>;

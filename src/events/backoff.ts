@@ -13,5 +13,3 @@ export function retryDelayMs(
   const exp = Math.min(max, base * 2 ** Math.max(0, attempt - 1));
   return Math.round(exp / 2 + random() * (exp / 2));
 }
-
-export { abortableSleep } from '../lifecycle/clock.ts';

@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../log.ts';
-import { abortableSleep, retryDelayMs } from './backoff.ts';
+import { BackgroundLoop } from '../lifecycle/background-loop.ts';
+import { retryDelayMs } from './backoff.ts';
 import { matchesSubscription, toChangeEvent } from './event.ts';
 import { OutboxHorizon } from './horizon.ts';
 import { OutboxListener } from './listener.ts';
@@ -9,6 +10,7 @@ import { postEvent, type PostResult } from './post.ts';
 import {
   dueSubscriptionIds,
   insertDeadLetter,
+  nextAttemptAt,
   lockSubscription,
   minActiveCursor,
   minOutboxId,
@@ -17,7 +19,8 @@ import {
   pruneOutboxUpTo,
   saveDeliveryState,
 } from './store.ts';
-import type { ChangeEvent, OutboxRow, SecretBox, SubscriptionRow } from './types.ts';
+import type { SecretBox } from '../crypto/secrets.ts';
+import type { ChangeEvent, OutboxRow, SubscriptionRow } from './types.ts';
 
 const HOUR = 60 * 60 * 1000;
 const GAP_RECHECK_MS = 100;
@@ -28,7 +31,7 @@ export interface DelivererOptions {
   secrets: SecretBox;
   log: Logger;
   now?: () => Date;
-  /** Abortable sleep between passes (injectable for tests). */
+  /** The wait between passes (tests inject a fake clock's); must resolve, never reject, on abort. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Polling fallback when no notification arrives (LISTEN can miss while reconnecting). */
   pollIntervalMs?: number;
@@ -95,7 +98,7 @@ interface Step {
 class OutboxDeliverer implements Deliverer {
   private readonly db: Database;
   private readonly now: () => Date;
-  private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  private readonly loop: BackgroundLoop;
   private readonly horizon = new OutboxHorizon();
   private readonly listener: OutboxListener | undefined;
   private readonly o: Required<
@@ -112,17 +115,12 @@ class OutboxDeliverer implements Deliverer {
       | 'outboxRetentionMs'
     >
   >;
-  private running: Promise<void> | undefined;
-  private stopping = new AbortController();
-  private wakeup = new AbortController();
-  private woken = false;
   private passChain: Promise<unknown> = Promise.resolve();
   private horizonReady = false;
 
   constructor(private readonly deps: DelivererOptions) {
     this.db = deps.db;
     this.now = deps.now ?? (() => new Date());
-    this.sleep = deps.sleep ?? abortableSleep;
     this.o = {
       pollIntervalMs: deps.pollIntervalMs ?? 5_000,
       batchSize: deps.batchSize ?? 100,
@@ -141,66 +139,56 @@ class OutboxDeliverer implements Deliverer {
         deps.log,
       );
     }
+    this.loop = new BackgroundLoop({
+      name: 'event delivery',
+      intervalMs: this.o.pollIntervalMs,
+      // A failed pass (Postgres away) is retried at the poll interval, as a quiet outbox is polled.
+      retryMs: this.o.pollIntervalMs,
+      maxRetryMs: this.o.pollIntervalMs,
+      log: deps.log,
+      sleep: deps.sleep,
+      pass: async (signal) => {
+        await this.runOnce(signal);
+        let wait = await this.waitMs().catch(() => this.o.pollIntervalMs);
+        // Waiting on a gap: if its writer rolls back, no NOTIFY will come, so look again soon.
+        if (this.horizon.blocked) wait = Math.min(wait, GAP_RECHECK_MS);
+        return wait;
+      },
+    });
   }
 
   start(): void {
-    if (this.running) return;
-    this.stopping = new AbortController();
+    if (this.loop.started) return;
     this.listener?.start();
-    this.running = this.loop();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopping.abort();
-    this.wakeup.abort();
+    const loopStopped = this.loop.stop();
     await this.listener?.stop();
-    await this.running;
-    this.running = undefined;
+    await loopStopped;
   }
 
   wake(): void {
-    this.woken = true;
-    this.wakeup.abort();
+    this.loop.nudge();
   }
 
-  runOnce(): Promise<PassResult> {
+  /** `signal`: the loop's, so a stopping loop leaves a long drain between batches. */
+  runOnce(signal?: AbortSignal): Promise<PassResult> {
     // Passes never overlap (a test or the API may call this while the loop runs).
-    const pass = this.passChain.then(() => this.pass());
+    const pass = this.passChain.then(() => this.pass(signal));
     this.passChain = pass.catch(() => undefined);
     return pass;
   }
 
-  private async loop(): Promise<void> {
-    while (!this.stopping.signal.aborted) {
-      this.woken = false;
-      try {
-        await this.runOnce();
-      } catch (err) {
-        this.deps.log.error({ err: (err as Error).message }, 'event delivery pass failed');
-      }
-      if (this.stopping.signal.aborted) break;
-      if (this.woken) continue;
-      this.wakeup = new AbortController();
-      let wait = await this.waitMs().catch(() => this.o.pollIntervalMs);
-      // Waiting on a gap: if its writer rolls back, no NOTIFY will come, so look again soon.
-      if (this.horizon.blocked) wait = Math.min(wait, GAP_RECHECK_MS);
-      const signal = AbortSignal.any([this.stopping.signal, this.wakeup.signal]);
-      if (!this.woken) await this.sleep(wait, signal);
-    }
-  }
-
   /** Until the next poll, or sooner when a retry falls due. */
   private async waitMs(): Promise<number> {
-    const r = await this.db.query<{ at: Date | null }>({
-      text: 'SELECT min(next_attempt_at) AS at FROM airmirror.subscriptions WHERE active',
-      values: [],
-    });
-    const at = r.rows[0]?.at;
+    const at = (await this.db.query<{ at: Date | null }>(nextAttemptAt())).rows[0]?.at;
     if (!at) return this.o.pollIntervalMs;
     return Math.max(0, Math.min(this.o.pollIntervalMs, at.getTime() - this.now().getTime()));
   }
 
-  private async pass(): Promise<PassResult> {
+  private async pass(signal?: AbortSignal): Promise<PassResult> {
     const result: PassResult = { delivered: 0, failed: 0, deadLettered: 0, pruned: 0 };
     if (!this.horizonReady) {
       // Everything at or below the lowest cursor is settled for every subscription.
@@ -217,7 +205,7 @@ class OutboxDeliverer implements Deliverer {
     const due = (await this.db.query<{ id: string }>(dueSubscriptionIds(this.now()))).rows.map((r) => r.id);
     await mapLimit(due, this.o.parallelSubscriptions, async (id) => {
       for (;;) {
-        if (this.stopping.signal.aborted && this.running) return;
+        if (signal?.aborted) return;
         const step = await this.step(id, horizon);
         result.delivered += step.delivered;
         result.failed += step.failed;

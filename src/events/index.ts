@@ -2,4 +2,4 @@ export { createDeliverer, type Deliverer, type DelivererOptions, type PassResult
 export { subscriptionRoutes, type SubscriptionRoutesDeps } from './routes.ts';
 export { signEventBody, toChangeEvent } from './event.ts';
 export { OUTBOX_CHANNEL } from './listener.ts';
-export type { ChangeEvent, EventType, OutboxRow, SecretBox } from './types.ts';
+export type { ChangeEvent, EventType, OutboxRow } from './types.ts';

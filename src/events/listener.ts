@@ -1,9 +1,13 @@
 import type pg from 'pg';
-import { quoteIdent } from '../db/quote.ts';
+import { BackgroundLoop } from '../lifecycle/background-loop.ts';
+import { untilAborted } from '../lifecycle/clock.ts';
 import type { Logger } from '../log.ts';
-import { abortableSleep } from './backoff.ts';
+import { listenTo } from './store.ts';
 
 export const OUTBOX_CHANNEL = 'airmirror_outbox';
+
+/** The first wait before re-connecting; it doubles with each failed attempt in a row, up to 30 s. */
+const RECONNECT_MS = 500;
 
 /**
  * Holds one dedicated connection that LISTENs on the outbox channel and calls `onNotify` for
@@ -11,65 +15,55 @@ export const OUTBOX_CHANNEL = 'airmirror_outbox';
  * `onNotify` is called once too, because notifications sent while we were away are gone.
  */
 export class OutboxListener {
-  private client: pg.Client | undefined;
-  private stopping = new AbortController();
-  private loop: Promise<void> | undefined;
+  private readonly loop: BackgroundLoop;
 
   constructor(
     private readonly newClient: () => pg.Client,
     private readonly onNotify: () => void,
     private readonly log: Logger,
     private readonly channel = OUTBOX_CHANNEL,
-  ) {}
+  ) {
+    this.loop = new BackgroundLoop({
+      name: 'outbox listener',
+      intervalMs: RECONNECT_MS,
+      retryMs: RECONNECT_MS,
+      maxRetryMs: 30_000,
+      log,
+      pass: (signal) => this.listen(signal),
+    });
+  }
 
   start(): void {
-    if (this.loop) return;
-    this.stopping = new AbortController();
-    this.loop = this.run();
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopping.abort();
-    await this.client?.end().catch(() => undefined);
-    await this.loop;
-    this.loop = undefined;
+  /** Ends the connection and resolves once it is closed. */
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
-  private async run(): Promise<void> {
-    let failures = 0;
-    while (!this.stopping.signal.aborted) {
-      const client = this.newClient();
-      const lost = new Promise<void>((resolve) => {
-        client.on('error', (err) => {
-          this.log.warn({ err: err.message }, 'outbox listener connection failed');
-          resolve();
-        });
-        client.on('end', () => resolve());
+  /**
+   * One connection, from connect until it is lost or the loop stops. A failure to connect is the
+   * pass's failure (retried with a growing delay); a connection lost after it listened resolves,
+   * and the loop re-connects after RECONNECT_MS.
+   */
+  private async listen(signal: AbortSignal): Promise<void> {
+    const client = this.newClient();
+    const lost = new Promise<void>((resolve) => {
+      client.on('error', (err) => {
+        this.log.warn({ err: err.message }, 'outbox listener connection failed');
+        resolve();
       });
-      try {
-        await client.connect();
-        client.on('notification', () => this.onNotify());
-        await client.query(`LISTEN ${quoteIdent(this.channel)}`);
-        this.client = client;
-        failures = 0;
-        this.onNotify();
-        await Promise.race([lost, abortPromise(this.stopping.signal)]);
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message }, 'outbox listener could not connect');
-      } finally {
-        this.client = undefined;
-        await client.end().catch(() => undefined);
-      }
-      if (this.stopping.signal.aborted) break;
-      failures++;
-      await abortableSleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)), this.stopping.signal);
+      client.on('end', () => resolve());
+    });
+    try {
+      await client.connect();
+      client.on('notification', () => this.onNotify());
+      await client.query(listenTo(this.channel));
+      this.onNotify();
+      await Promise.race([lost, untilAborted(signal)]);
+    } finally {
+      await client.end().catch(() => undefined);
     }
   }
-}
-
-function abortPromise(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener('abort', () => resolve(), { once: true });
-  });
 }

@@ -24,7 +24,8 @@ import {
   type SubscriptionList,
   type SubscriptionResponse,
 } from './schemas.ts';
-import type { DeadLetterRow, SecretBox, SubscriptionRow } from './types.ts';
+import type { SecretBox } from '../crypto/secrets.ts';
+import type { DeadLetterRow, SubscriptionRow } from './types.ts';
 
 export interface SubscriptionRoutesDeps {
   db: Database;

@@ -1,3 +1,4 @@
+import { quoteIdent } from '../db/quote.ts';
 import { sql, type Sql } from '../db/sql.ts';
 import type { ChangeEvent } from './types.ts';
 
@@ -33,6 +34,9 @@ export const getSubscription = (id: string): Sql =>
 export const deleteSubscription = (id: string): Sql =>
   sql('DELETE FROM airmirror.subscriptions WHERE id = $1 RETURNING id', [id]);
 
+/** Subscribes the session to a notification channel (the outbox listener's dedicated connection). */
+export const listenTo = (channel: string): Sql => sql(`LISTEN ${quoteIdent(channel)}`);
+
 /** Active subscriptions that have no retry pending after `now`. */
 export const dueSubscriptionIds = (now: Date): Sql =>
   sql(
@@ -41,6 +45,10 @@ export const dueSubscriptionIds = (now: Date): Sql =>
      ORDER BY id`,
     [now],
   );
+
+/** When the earliest pending retry of an active subscription falls due (null: none pending). */
+export const nextAttemptAt = (): Sql =>
+  sql('SELECT min(next_attempt_at) AS at FROM airmirror.subscriptions WHERE active');
 
 /** Locks one subscription for a delivery pass; another process holding it makes this return nothing. */
 export const lockSubscription = (id: string): Sql =>

@@ -39,15 +39,6 @@ export interface ChangeEvent {
   occurred_at: string;
 }
 
-/**
- * Encrypts secrets at rest (src/crypto's `createSecretBox(key)` fits). Either sync or async, so
- * any implementation can be injected.
- */
-export interface SecretBox {
-  encrypt(plain: string): string | Promise<string>;
-  decrypt(sealed: string): string | Promise<string>;
-}
-
 /** A subscription as stored (the encrypted secret never leaves src/events). */
 export interface SubscriptionRow {
   id: string;

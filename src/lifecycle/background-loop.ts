@@ -1,4 +1,4 @@
-import { abortableSleep } from './clock.ts';
+import { abortableSleep, untilAborted } from './clock.ts';
 
 /** What a loop reports through: a pino logger fits. */
 export interface LoopLog {
@@ -10,11 +10,12 @@ export interface BackgroundLoopOptions {
   name: string;
   /**
    * One pass of the work. `signal` aborts when the loop stops: a pass that takes long should pass
-   * it on. Resolves with how long to wait before the next pass (ms), or undefined for `intervalMs`.
+   * it on. Resolves with how long to wait before the next pass (ms; `Infinity` waits for a nudge),
+   * or undefined for `intervalMs`.
    * A rejection is reported and the next pass comes after the retry delay.
    */
   pass(signal: AbortSignal): Promise<number | undefined | void>;
-  /** The wait between passes when a pass names none. */
+  /** The wait between passes when a pass names none. `Infinity`: until nudged (or stopped). */
   intervalMs: number;
   /** The wait after a failed pass; it doubles with each failure in a row, up to `maxRetryMs`. Default: intervalMs. */
   retryMs?: number;
@@ -112,7 +113,9 @@ export class BackgroundLoop {
   ): Promise<void> {
     if (this.nudged || ms <= 0) return;
     this.wake = new AbortController();
-    await sleep(ms, AbortSignal.any([stop, this.wake.signal]));
+    const signal = AbortSignal.any([stop, this.wake.signal]);
+    if (ms === Infinity) await untilAborted(signal);
+    else await sleep(ms, signal);
   }
 
   private retryDelay(): number {

@@ -1,4 +1,7 @@
 import type { AirtableClient } from '../airtable/client.ts';
+import type { SecretBox } from '../crypto/secrets.ts';
+import type { Database } from '../db/database.ts';
+import type { Logger } from '../log.ts';
 
 /** The Airtable calls the webhooks part makes (src/airtable's client satisfies it). */
 export type WebhookClient = Pick<
@@ -27,4 +30,31 @@ export interface WebhookSyncer {
 /** The sweep's record-hash cache: rows webhooks change must be forgotten there (sync/hash-cache.ts). */
 export interface HashCacheLike {
   forget(tableId: string, recordId: string): void;
+}
+
+export interface WebhookServiceDeps {
+  db: Database;
+  secrets: SecretBox;
+  /** An Airtable client for a source (its token, the shared rate budget). */
+  clientFor(source: { id: string; baseId: string }): WebhookClient | Promise<WebhookClient>;
+  /**
+   * AIRMIRROR_PUBLIC_URL; registering is refused without it. A function when the address is known
+   * only once the server listens (the demo, on a port the OS picked).
+   */
+  publicUrl?: string | (() => string | undefined);
+  syncer?: WebhookSyncer;
+  hashCache?: HashCacheLike;
+  log: Logger;
+  now?: () => Date;
+  /** The wait between maintenance passes (tests inject a fake clock's); resolves, never rejects, on abort. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Refresh a hook when it expires within this (hooks live 7 days, reference §4.6). Default 3 days. */
+  refreshBeforeMs?: number;
+  /** How often the maintenance loop checks hooks. Default 1 hour. */
+  checkIntervalMs?: number;
+  /** Above this many changed ids in one table, sweep it instead. Default 1000. */
+  sweepThreshold?: number;
+  maxDependencyDepth?: number;
+  /** Payloads read (50 a request) before they are fetched and applied together. Default 500. */
+  maxPayloadsPerBatch?: number;
 }

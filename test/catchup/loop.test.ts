@@ -9,6 +9,7 @@ import { CatchupLoop } from '../../src/catchup/loop.ts';
 import { sql } from '../../src/db/sql.ts';
 import { insertCatchup } from '../../src/catchup/store.ts';
 import { createTestDatabase } from '../support/db.ts';
+import { waitUntil } from '../support/wait.ts';
 import { harness, SCHEMA, silentLog } from '../sync/fixture.ts';
 
 const { db } = await createTestDatabase();
@@ -77,9 +78,7 @@ describe('CatchupLoop', () => {
         ]),
       );
       l.nudge();
-      const deadline = Date.now() + 10_000;
-      while ((await queued()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      expect(await queued()).toBe(0);
+      await waitUntil(async () => (await queued()) === 0, { timeoutMs: 10_000, what: 'the queue to drain' });
       const row = await db.query(sql(`SELECT name FROM ${SCHEMA}.${customers.table} WHERE id = $1`, [c.id]));
       expect(row.rows).toEqual([{ name: 'Nudged' }]);
     } finally {

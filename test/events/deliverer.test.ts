@@ -6,7 +6,9 @@ import { createDeliverer, type Deliverer, type DelivererOptions } from '../../sr
 import { subscriptionRoutes } from '../../src/events/routes.ts';
 import { createLogger } from '../../src/log.ts';
 import { createTestDatabase } from '../support/db.ts';
-import { Receiver, ensureOutbox, eventually, fakeClock, testSecrets, writeOutbox } from './support.ts';
+import { createFakeClock } from '../support/fake-clock.ts';
+import { waitUntil } from '../support/wait.ts';
+import { Receiver, ensureOutbox, testSecrets, writeOutbox } from './support.ts';
 
 const { db, url: dbUrl } = await createTestDatabase();
 await ensureOutbox(db);
@@ -56,14 +58,14 @@ async function subscription(id: string) {
 
 describe('event delivery', () => {
   it('POSTs signed events with the documented body and headers', async () => {
-    const clock = fakeClock();
+    const clock = createFakeClock(Date.now());
     await subscribe();
     const [ins, upd, del] = await writeOutbox(db, [
       { record: 'rec1', op: 'insert', after: { name: 'a' } },
       { record: 'rec1', op: 'update', before: { name: 'a' }, after: { name: 'b' }, changed: ['name'] },
       { record: 'rec1', op: 'delete', before: { name: 'b' } },
     ]);
-    const r = await deliverer({ now: clock.now }).runOnce();
+    const r = await deliverer({ now: () => new Date(clock.now()) }).runOnce();
     expect(r.delivered).toBe(3);
     expect(receiver.received.map((x) => x.body.id)).toEqual([ins, upd, del]);
 
@@ -71,7 +73,7 @@ describe('event delivery', () => {
       const expected = 'sha256=' + createHmac('sha256', SECRET).update(got.raw).digest('hex');
       expect(got.headers['x-airmirror-signature']).toBe(expected);
       expect(got.headers['x-airmirror-event-id']).toBe(String(got.body.id));
-      expect(got.headers['x-airmirror-timestamp']).toBe(String(Math.floor(clock.now().getTime() / 1000)));
+      expect(got.headers['x-airmirror-timestamp']).toBe(String(Math.floor(clock.now() / 1000)));
       expect(got.headers['content-type']).toBe('application/json');
     }
     const [a, b, c] = receiver.received.map((x) => x.body);
@@ -106,12 +108,12 @@ describe('event delivery', () => {
   });
 
   it('retries with backoff after the receiver fails for a while, never reordering a record', async () => {
-    const clock = fakeClock();
+    const clock = createFakeClock(Date.now());
     const id = await subscribe();
     await writeOutbox(db, [{ record: 'recA' }, { record: 'recB' }, { record: 'recA' }]);
     let failuresLeft = 4;
     receiver.respond = (body) => (body.record_id === 'recA' && failuresLeft-- > 0 ? 503 : 200);
-    const d = deliverer({ now: clock.now, random: () => 0.5 });
+    const d = deliverer({ now: () => new Date(clock.now()), random: () => 0.5 });
 
     const first = await d.runOnce();
     expect(first.failed).toBe(1);
@@ -120,7 +122,7 @@ describe('event delivery', () => {
     expect(state.attempts).toBe(1);
     expect(state.last_error).toBe('receiver answered HTTP 503');
     const due = Date.parse(state.next_attempt_at!);
-    expect(due).toBeGreaterThan(clock.now().getTime());
+    expect(due).toBeGreaterThan(clock.now());
 
     // Not due yet: nothing is tried.
     const before = failuresLeft;
@@ -128,12 +130,12 @@ describe('event delivery', () => {
     expect(failuresLeft).toBe(before);
 
     let delays: number[] = [];
-    let last = clock.now().getTime();
+    let last = clock.now();
     while (receiver.idsFor('recA').length < 2) {
       state = (await subscription(id)).delivery;
       const next = Date.parse(state.next_attempt_at!);
       delays.push(next - last);
-      clock.set(new Date(next));
+      clock.jump(next - clock.now());
       last = next;
       await d.runOnce();
     }
@@ -151,23 +153,23 @@ describe('event delivery', () => {
 
   it('dead-letters an event after 24 h of failures, moves on, and replays it on request', async () => {
     const start = Date.now();
-    const clock = fakeClock(start);
+    const clock = createFakeClock(start);
     const id = await subscribe();
     const [doomed] = await writeOutbox(db, [{ record: 'recX' }]);
     receiver.respond = () => 500;
-    const d = deliverer({ now: clock.now });
+    const d = deliverer({ now: () => new Date(clock.now()) });
     await d.runOnce();
     let attempts = 1;
     for (;;) {
       const state = (await subscription(id)).delivery;
       if (state.next_attempt_at === null) break;
-      clock.set(new Date(state.next_attempt_at));
+      clock.jump(Date.parse(state.next_attempt_at) - clock.now());
       const r = await d.runOnce();
       attempts++;
       if (r.deadLettered) break;
       expect(attempts).toBeLessThan(200);
     }
-    expect(clock.now().getTime() - start).toBe(24 * 60 * 60 * 1000);
+    expect(clock.now() - start).toBe(24 * 60 * 60 * 1000);
 
     const list = (await (await api.request(`/subscriptions/${id}/dead-letters`)).json()) as {
       results: { event_id: number; attempts: number; last_error: string; event: { record_id: string } }[];
@@ -254,7 +256,8 @@ describe('event delivery', () => {
     });
     d1.start();
     await writeOutbox(db, [{ record: 'r1' }, { record: 'r2' }, { record: 'r1' }]);
-    await eventually(() => receiver.received.length === 3); // woken by NOTIFY, not the 60 s poll
+    // Woken by NOTIFY, not the 60 s poll.
+    await waitUntil(() => receiver.received.length === 3, { timeoutMs: 10_000, what: 'three deliveries' });
     await d1.stop();
 
     const whileDown = await writeOutbox(db, [{ record: 'r1' }, { record: 'r2' }, { record: 'r1' }]);
@@ -264,7 +267,7 @@ describe('event delivery', () => {
       pollIntervalMs: 60_000,
     });
     d2.start();
-    await eventually(() => receiver.received.length === 6);
+    await waitUntil(() => receiver.received.length === 6, { timeoutMs: 10_000, what: 'six deliveries' });
     expect(receiver.received.slice(3).map((r) => r.body.id)).toEqual(whileDown);
     const r1 = receiver.idsFor('r1');
     expect(r1).toEqual([...r1].sort((a, b) => a - b));
@@ -284,12 +287,18 @@ describe('event delivery', () => {
           ),
         )
       ).rows;
-    await eventually(async () => (await listeners()).length === 1);
+    await waitUntil(async () => (await listeners()).length === 1, { timeoutMs: 10_000, what: 'a listener' });
     const [{ pid }] = await listeners();
     await db.query(sql('SELECT pg_terminate_backend($1)', [pid]));
-    await eventually(async () => (await listeners()).some((l) => l.pid !== pid));
+    await waitUntil(async () => (await listeners()).some((l) => l.pid !== pid), {
+      timeoutMs: 10_000,
+      what: 'a new listener',
+    });
     await writeOutbox(db, [{ record: 'afterReconnect' }]);
-    await eventually(() => receiver.idsFor('afterReconnect').length === 1);
+    await waitUntil(() => receiver.idsFor('afterReconnect').length === 1, {
+      timeoutMs: 10_000,
+      what: 'the delivery after the reconnect',
+    });
   });
 
   it('never skips past an outbox id whose transaction is still in flight', async () => {
@@ -326,10 +335,13 @@ describe('event delivery', () => {
       await slow.query('ROLLBACK');
       // Skipped once every transaction in flight when the gap was seen has ended (other test
       // files share the server, so that may take a pass or two).
-      await eventually(async () => {
-        await d.runOnce();
-        return receiver.idsFor('recAfter').length > 0;
-      });
+      await waitUntil(
+        async () => {
+          await d.runOnce();
+          return receiver.idsFor('recAfter').length > 0;
+        },
+        { timeoutMs: 10_000, what: 'the event after the gap' },
+      );
       expect(receiver.idsFor('recAfter')).toEqual([after]);
     } finally {
       await slow.end();
@@ -349,8 +361,8 @@ describe('event delivery', () => {
   });
 
   it('prunes old rows when nobody subscribes, and keeps recent ones', async () => {
-    const clock = fakeClock();
-    const d = deliverer({ now: clock.now, outboxRetentionMs: 60_000 });
+    const clock = createFakeClock(Date.now());
+    const d = deliverer({ now: () => new Date(clock.now()), outboxRetentionMs: 60_000 });
     const [id] = await writeOutbox(db, [{ record: 'old' }]);
     await d.runOnce();
     const count = async () =>
@@ -360,7 +372,7 @@ describe('event delivery', () => {
         )
       ).rows[0].n;
     expect(await count()).toBe(1);
-    clock.advance(61_000);
+    clock.jump(61_000);
     await d.runOnce();
     expect(await count()).toBe(0);
   });

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Queryable } from '../../src/db/database.ts';
 import { sql } from '../../src/db/sql.ts';
 import { createSecretBox } from '../../src/crypto/secrets.ts';
-import type { SecretBox } from '../../src/events/types.ts';
+import type { SecretBox } from '../../src/crypto/secrets.ts';
 
 /**
  * The outbox belongs to src/mirror (migration 002). While that migration may still be empty,
@@ -111,28 +111,5 @@ export class Receiver {
   /** Event ids accepted for one record, in arrival order. */
   idsFor(record: string): number[] {
     return this.received.filter((r) => r.body.record_id === record).map((r) => r.body.id);
-  }
-}
-
-/** A clock tests move by hand. */
-export function fakeClock(start = Date.now()) {
-  let t = start;
-  return {
-    now: () => new Date(t),
-    advance(ms: number) {
-      t += ms;
-    },
-    set(d: Date) {
-      t = d.getTime();
-    },
-  };
-}
-
-/** Polls `check` until it holds (for tests driving the real loop); fails after `timeoutMs`. */
-export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -102,4 +102,43 @@ describe('BackgroundLoop', () => {
     expect(finished).toBe(true);
     expect(loop.started).toBe(false);
   });
+
+  it('a wait of Infinity lasts until a nudge (no timer), and stop() ends it too', async () => {
+    let passes = 0;
+    const { clock, loop } = setup(async () => (++passes === 1 ? Infinity : undefined), {
+      intervalMs: Infinity,
+    });
+    loop.start();
+    await settle();
+    expect(passes).toBe(1);
+    expect(clock.pendingTimers()).toBe(0);
+    await clock.advance(24 * 60 * 60 * 1000);
+    expect(passes).toBe(1);
+    loop.nudge();
+    await settle();
+    expect(passes).toBe(2); // then the interval, Infinity as well
+    await clock.advance(24 * 60 * 60 * 1000);
+    expect(passes).toBe(2);
+    await loop.stop();
+    expect(loop.started).toBe(false);
+  });
+
+  it('a failure after which the loop was stopped is neither reported nor retried', async () => {
+    let passes = 0;
+    const errors: unknown[] = [];
+    const { loop, warnings } = setup(
+      async (signal) => {
+        passes++;
+        await new Promise<void>((r) => signal.addEventListener('abort', () => r(), { once: true }));
+        throw new Error('aborted');
+      },
+      { onError: (e: unknown) => errors.push(e) },
+    );
+    loop.start();
+    await settle();
+    await loop.stop();
+    expect(passes).toBe(1);
+    expect(errors).toEqual([]);
+    expect(warnings).toEqual([]);
+  });
 });

@@ -9,6 +9,7 @@ import { createDatabase } from '../../src/db/database.ts';
 import { freePort } from '../../src/db/embedded.ts';
 import { sql } from '../../src/db/sql.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { waitUntil } from '../support/wait.ts';
 import { BASE_ID, mirrorBase, PLACES_SCHEMA } from './fixtures.ts';
 
 const item = (recordId: string, op: CatchupItem['op'] = 'upsert', tableRef = 'Places'): CatchupItem => ({
@@ -18,15 +19,6 @@ const item = (recordId: string, op: CatchupItem['op'] = 'upsert', tableRef = 'Pl
   op,
   queuedAt: '2026-01-01T00:00:00.000Z',
 });
-
-async function until(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 15_000; // generous: a loaded CI machine; it only bounds the wait
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('the catch-up queue', () => {
   let t: TestDatabase;
@@ -66,7 +58,7 @@ describe('the catch-up queue', () => {
       onPersisted: (n) => persisted.push(n),
     });
     second.start();
-    await until(() => second.pending() === 0, 'the journal to reach Postgres');
+    await waitUntil(() => second.pending() === 0, { what: 'the journal to reach Postgres' });
     await second.stop();
     expect(persisted).toEqual([2]);
 

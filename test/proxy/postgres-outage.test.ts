@@ -10,6 +10,7 @@ import { migrate } from '../../src/db/migrate.ts';
 import { sql } from '../../src/db/sql.ts';
 import { EMULATOR_TOKEN } from '../../emulator/index.ts';
 import { verifySource } from '../../sync/verify.ts';
+import { waitUntil } from '../support/wait.ts';
 import { startStack, type Stack } from './harness.ts';
 
 /**
@@ -35,19 +36,6 @@ afterAll(async () => {
   await pg?.stop();
   rmSync(dir, { recursive: true, force: true });
 }, 60_000);
-
-async function until(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1_000; i++) {
-    if (
-      await Promise.resolve()
-        .then(check)
-        .catch(() => false)
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 it('writes during a Postgres outage reach the mirror once it is back; nothing is lost', async () => {
   const customers = s.base('Customers');
@@ -83,7 +71,12 @@ it('writes during a Postgres outage reach the mirror once it is back; nothing is
   expect(journal).not.toContain(EMULATOR_TOKEN);
 
   pg = await startEmbeddedPostgres({ dataDir: dir, port: pg.port, persistent: true, durable: false });
-  await until(() => s.proxy.catchup.pending() === 0, 'the catch-up queue to reach Postgres');
+  await waitUntil(() => s.proxy.catchup.pending() === 0, {
+    timeoutMs: 20_000,
+    intervalMs: 20,
+    retryErrors: true,
+    what: 'the catch-up queue to reach Postgres',
+  });
 
   const queued = await db.query(sql('SELECT record_id, op FROM airmirror.catchup ORDER BY record_id'));
   expect(queued.rows).toEqual(

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import worker, { consumeCatchup, type CatchupMessage } from '../../proxy/worker.ts';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import worker, { consumeCatchup, workerConfig, type CatchupMessage } from '../../proxy/worker.ts';
+import { parseConfig } from '../../src/config.ts';
 import { sql } from '../../src/db/sql.ts';
 import { DEMO_BASE_ID, EMULATOR_TOKEN } from '../../emulator/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
@@ -115,4 +116,70 @@ it('with Postgres unreachable, a CATCHUP_QUEUE keeps the ids until its consumer 
     sql(`SELECT needs_catchup FROM airmirror.tables WHERE table_name = 'Customers'`),
   );
   expect(flagged.rows).toEqual([{ needs_catchup: true }]);
+});
+
+describe('settings', () => {
+  it('come from the configuration parser of airmirror start, with its defaults', () => {
+    const node = parseConfig({});
+    const config = workerConfig({ AIRTABLE_API_URL: 'https://api.airtable.com/' });
+    expect(config).toEqual({
+      databaseUrl: undefined,
+      airtableApiUrl: 'https://api.airtable.com',
+      upstreamTimeoutMs: node.upstreamTimeoutMs,
+      maxBodyBytes: node.maxBodyBytes,
+      pgPreparedStatements: true,
+    });
+    // Bindings are not vars: they neither count as unknown options nor get parsed.
+    const bound = workerConfig({
+      DATABASE_URL: 'postgres://nobody:x@127.0.0.1:1/none',
+      HYPERDRIVE: { connectionString: 'postgres://via:hyperdrive@127.0.0.1:2/db' },
+      CATCHUP_QUEUE: { send: async () => undefined },
+      AIRMIRROR_PG_PREPARED_STATEMENTS: 'off',
+    });
+    expect(bound.databaseUrl).toBe('postgres://via:hyperdrive@127.0.0.1:2/db');
+    expect(bound.pgPreparedStatements).toBe(false);
+  });
+
+  it('AIRMIRROR_MAX_BODY_BYTES bounds the body, as on Node', async () => {
+    const ctx = { waitUntil: () => undefined };
+    const post = (env: Record<string, string>) =>
+      worker.fetch(
+        new Request(`https://proxy.example/api.airtable.com/v0/${DEMO_BASE_ID}/Customers`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${EMULATOR_TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ fields: { Name: 'x'.repeat(2_000) } }),
+        }),
+        { AIRTABLE_API_URL: s.emulatorUrl, ...env },
+        ctx,
+      );
+    const refused = await post({ AIRMIRROR_MAX_BODY_BYTES: '1024' });
+    expect(refused.status).toBe(413);
+    expect(await refused.json()).toEqual({
+      error: { type: 'REQUEST_TOO_LARGE', message: 'Request body exceeds the proxy limit of 1024 bytes' },
+    });
+    expect((await post({})).status).toBe(200);
+  });
+
+  it('a bad var answers 500 with one line naming it (and logs that line)', async () => {
+    const errors: unknown[] = [];
+    const spy = vi.spyOn(console, 'error').mockImplementation((line) => void errors.push(line));
+    try {
+      const res = await worker.fetch(
+        new Request(`https://proxy.example/api.airtable.com/v0/${DEMO_BASE_ID}/Customers`),
+        { AIRTABLE_API_URL: s.emulatorUrl, AIRMIRROR_UPSTREAM_TIMEOUT_MS: 'soon' },
+        { waitUntil: () => undefined },
+      );
+      expect(res.status).toBe(500);
+      const body = (await res.json()) as { error: { type: string; message: string } };
+      expect(body.error.type).toBe('PROXY_MISCONFIGURED');
+      expect(body.error.message).toBe(
+        'The airmirror proxy is misconfigured: AIRMIRROR_UPSTREAM_TIMEOUT_MS: must be a whole number, got "soon"',
+      );
+      expect(errors).toEqual([
+        'airmirror: AIRMIRROR_UPSTREAM_TIMEOUT_MS: must be a whole number, got "soon"',
+      ]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
 });

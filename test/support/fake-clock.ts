@@ -1,17 +1,29 @@
 import type { Sleep } from '../../src/lifecycle/clock.ts';
 
 /**
- * A virtual clock for the client's injected `now`/`sleep`: sleeps register timers that fire only
- * when the test advances time, so backoff, Retry-After and the 30-s penalty run instantly and the
- * requested delays can be asserted exactly.
+ * The one virtual clock of the test suite, for every injected `now`/`sleep` seam (the Airtable
+ * client, the rate budget, background loops; it is also the scheduler's `Clock`): sleeps register
+ * timers that fire only when the test moves time, so backoff, Retry-After and the 30-s penalty
+ * run instantly and the requested delays can be asserted exactly. A sleep whose signal aborts
+ * rejects with the signal's reason, as the real one does.
  */
 export interface FakeClock {
   now: () => number;
   sleep: Sleep;
   /** Every delay asked of `sleep`, in order. */
   sleeps: number[];
-  /** Moves time forward by `ms`, firing due timers in order and letting promises settle. */
+  /**
+   * Moves time forward by `ms`, firing due timers one at a time, earliest first, at their own
+   * time, and letting in-process promises settle after each: what a timer's wake-up does (and
+   * the sleeps it asks for) is seen before later timers fire.
+   */
   advance(ms: number): Promise<void>;
+  /**
+   * Sets the time forward by `ms` in one step and wakes every timer due by then. For loops that
+   * do real I/O (Postgres) between their sleeps, which `advance` cannot wait for: the woken code
+   * sees the new time, whenever it gets to run.
+   */
+  jump(ms: number): void;
   /** Settles `promise`, firing timers one by one (earliest first) whenever nothing else can move. */
   run<T>(promise: Promise<T>, maxTimers?: number): Promise<T>;
   pendingTimers(): number;
@@ -30,7 +42,16 @@ export async function settle(rounds = 20): Promise<void> {
   for (let i = 0; i < rounds; i++) await new Promise<void>((r) => setImmediate(r));
 }
 
-export function createFakeClock(start = T0): FakeClock {
+export interface FakeClockOptions {
+  /**
+   * Every sleep moves the time forward by its delay at once (and yields a turn), instead of waiting
+   * for the test to move it: for a whole run against the emulator that nobody drives by hand (the
+   * budget's 30-s penalty, backoff, Retry-After all pass instantly). Timers are then never pending.
+   */
+  autoAdvance?: boolean;
+}
+
+export function createFakeClock(start = T0, opts: FakeClockOptions = {}): FakeClock {
   let t = start;
   let seq = 0;
   const timers: Timer[] = [];
@@ -51,6 +72,13 @@ export function createFakeClock(start = T0): FakeClock {
     sleeps,
     sleep: (ms, signal) => {
       sleeps.push(ms);
+      if (opts.autoAdvance) {
+        if (signal?.aborted) return Promise.reject(signal.reason);
+        t += Math.max(0, ms);
+        return new Promise<void>((resolve, reject) =>
+          setImmediate(() => (signal?.aborted ? reject(signal.reason) : resolve())),
+        );
+      }
       return new Promise<void>((resolve, reject) => {
         if (signal?.aborted) return reject(signal.reason);
         const timer: Timer = { at: t + Math.max(0, ms), seq: seq++, resolve };
@@ -72,6 +100,10 @@ export function createFakeClock(start = T0): FakeClock {
       while (fireNext(target)) await settle();
       t = target;
       await settle();
+    },
+    jump(ms) {
+      t += ms;
+      while (fireNext(t));
     },
     async run(promise, maxTimers = 1000) {
       let done = false;
