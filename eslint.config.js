@@ -1,5 +1,18 @@
 import js from '@eslint/js';
+import importX from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
+
+/**
+ * The walls of the house (docs/ARCHITECTURE.md), as lint rules: a file that crosses one fails
+ * `npm test`. Paths are resolved, so a wall holds however the import is spelled.
+ */
+const PRODUCT = ['src/**/*.ts', 'proxy/**/*.ts', 'sync/**/*.ts', 'emulator/**/*.ts'];
+/** The composing entry: the only product files that put the parts together. */
+const ENTRY = ['src/cli.ts', 'src/node.ts', 'src/commands/**', 'src/demo-*.ts'];
+/** Where SQL text may live: the db seam, the bookkeeping rows, the mirror, a feature's own store. */
+const SQL_HOMES = ['src/db/**', 'src/bookkeeping/**', 'src/mirror/**', '**/store.ts'];
+
+const zone = (target, from, message) => ({ target, from, message });
 
 export default tseslint.config(
   {
@@ -24,6 +37,86 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-constant-condition': ['error', { checkLoops: false }],
+    },
+  },
+  {
+    files: PRODUCT,
+    plugins: { 'import-x': importX },
+    settings: { 'import-x/extensions': ['.ts', '.js'] },
+    rules: {
+      // No import loops, type-only ones included: a loop means two files are one concept.
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            zone('./proxy', './sync', 'proxy/ and sync/ never import each other: they meet in src/mirror.'),
+            zone('./sync', './proxy', 'proxy/ and sync/ never import each other: they meet in src/mirror.'),
+            zone(
+              ['./proxy', './sync'],
+              './emulator',
+              'Only the composing entry, tests and benches use the emulator.',
+            ),
+            zone(
+              './emulator',
+              ['./src', './proxy', './sync'],
+              'The emulator is a test double: it shares no code with what it tests.',
+            ),
+            zone(
+              './src/api',
+              './src/scheduler',
+              'The API talks to the scheduler through its deps, not its code.',
+            ),
+            zone('./src/scheduler', './src/api', 'The scheduler does not depend on the API.'),
+            zone('./src/db', ['./src/bookkeeping', './src/mirror'], 'src/db is the bottom layer.'),
+            zone(
+              './src/bookkeeping',
+              './src/mirror',
+              'The mirror may use the bookkeeping rows, not the reverse.',
+            ),
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Only the composing entry puts proxy/, sync/ and the emulator together with the core.
+    files: ['src/**/*.ts'],
+    ignores: ENTRY,
+    plugins: { 'import-x': importX },
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            zone(
+              './src',
+              ['./proxy', './sync', './emulator'],
+              'Only the composing entry (src/cli.ts, src/node.ts, src/commands, src/demo-*.ts) imports proxy/, sync/ or emulator/.',
+            ),
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // SQL text lives in a few named places: they alone may build statements with sql().
+    files: PRODUCT,
+    ignores: SQL_HOMES,
+    plugins: { 'import-x': importX },
+    rules: {
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            zone(
+              ['./src', './proxy', './sync', './emulator'],
+              './src/db/sql.ts',
+              'SQL lives in src/db, src/bookkeeping, src/mirror or a feature folder’s store.ts.',
+            ),
+          ],
+        },
+      ],
     },
   },
 );
