@@ -24,20 +24,16 @@ import { tokenResolver } from '../../src/bookkeeping/index.ts';
 import { verifySource } from '../../sync/verify.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { emulatorFetch, SECRET_KEY } from './harness.ts';
-import { until } from '../support/scheduler-clock.ts';
+import { createFakeClock } from '../support/fake-clock.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const { db } = await createTestDatabase();
 const MIN = 60_000;
 const DAY = 24 * 60 * MIN;
 
 // One virtual clock for the emulator (lastModifiedTime), the client, the budget and the syncer.
-let t = Date.UTC(2026, 2, 1, 9, 0, 0);
-const now = () => t;
-const sleep = async (ms: number, signal?: AbortSignal) => {
-  signal?.throwIfAborted();
-  t += Math.max(0, ms);
-  await new Promise<void>((r) => setImmediate(r));
-};
+const clock = createFakeClock(Date.UTC(2026, 2, 1, 9, 0, 0), { autoAdvance: true });
+const { now, sleep } = clock;
 const emulator = createEmulator({ now, records: 250 });
 const fetchFn = emulatorFetch(emulator);
 const budget = createRateBudget({ perSecond: 1000, now, sleep });
@@ -198,7 +194,7 @@ describe('full_refresh → incremental', () => {
     expect(patched.status).toBe(200);
     expect(patched.json.resync_required).toBe(true);
 
-    t += MIN;
+    clock.jump(MIN);
     const first = await reload('Orders');
     expect(first.high_water_mark).not.toBeNull();
     expect(first.resync_required).toBe(false);
@@ -206,7 +202,7 @@ describe('full_refresh → incremental', () => {
     expect(await drift()).toBe(0);
 
     // Edits in Airtable (as the UI makes them, bumping lastModifiedTime), a new record, a delete.
-    t += 10 * MIN;
+    clock.jump(10 * MIN);
     const [a, b, c] = (await ordersRecords()).records;
     emulator.control.updateRecords(DEMO_BASE_ID, tableIds.Orders, [
       // "Status Changed" watches Status and Quantity (the demo seed): this edit moves it.
@@ -216,7 +212,7 @@ describe('full_refresh → incremental', () => {
       { fields: { Order: 'NEW-1' } },
     ]);
     emulator.control.deleteRecords(DEMO_BASE_ID, tableIds.Orders, [b.id]);
-    t += MIN;
+    clock.jump(MIN);
 
     const second = await reload('Orders');
     const run = await lastRun('Orders');
@@ -241,7 +237,7 @@ describe('full_refresh → incremental', () => {
     });
 
     // …until the reconciliation, every full_refresh_interval (24h by default).
-    t += DAY;
+    clock.jump(DAY);
     await reload('Orders');
     expect((await lastRun('Orders')).records_seen).toBe(250);
     expect(await count('Orders')).toBe(250);
@@ -250,7 +246,7 @@ describe('full_refresh → incremental', () => {
   });
 
   it('re-runs with nothing changed write nothing', async () => {
-    t += MIN;
+    clock.jump(MIN);
     await reload('Orders');
     const run = await lastRun('Orders');
     expect(run.records_inserted + run.records_updated + run.records_deleted).toBe(0);
@@ -261,7 +257,7 @@ describe('incremental → append', () => {
   it('starts a history with one version per record, then one more per change', async () => {
     const patched = await call('PATCH', `/schemas/${schemaIds.Orders}`, { sync_type: 'append' });
     expect(patched.json).toMatchObject({ sync_type: 'append', resync_required: true });
-    t += MIN;
+    clock.jump(MIN);
     const s = await reload('Orders');
     expect(s.history_table).toBe('orders_history');
     const hist = quoteQualified('shop', 'orders_history');
@@ -270,16 +266,16 @@ describe('incremental → append', () => {
     expect(await drift('Orders')).toBe(0);
 
     // Nothing changed: no new versions.
-    t += MIN;
+    clock.jump(MIN);
     await reload('Orders');
     expect(await versions()).toBe(250);
 
-    t += MIN;
+    clock.jump(MIN);
     const [a] = (await ordersRecords()).records;
     emulator.control.updateRecords(DEMO_BASE_ID, tableIds.Orders, [
       { id: a.id, fields: { Quantity: 98, Notes: 'second version' } },
     ]);
-    t += MIN;
+    clock.jump(MIN);
     await reload('Orders');
     expect(await versions()).toBe(251);
     const mine = await db.query(
@@ -294,14 +290,14 @@ describe('full_refresh → append (no incremental field)', () => {
   it('records versions from the sweep, and a deletion marker when a record goes', async () => {
     const patched = await call('PATCH', `/schemas/${schemaIds.Customers}`, { sync_type: 'append' });
     expect(patched.json.resync_required).toBe(true);
-    t += MIN;
+    clock.jump(MIN);
     await reload('Customers');
     const hist = quoteQualified('shop', 'customers_history');
     const n = await count('Customers');
     expect(Number((await db.query(sql(`SELECT count(*) AS n FROM ${hist}`))).rows[0].n)).toBe(n);
     const victim = (await db.query(sql(`SELECT id FROM ${mirror.Customers} ORDER BY id LIMIT 1`))).rows[0].id;
     emulator.control.deleteRecords(DEMO_BASE_ID, tableIds.Customers, [victim]);
-    t += MIN;
+    clock.jump(MIN);
     await reload('Customers');
     const rows = await db.query(
       sql(`SELECT _deleted FROM ${hist} WHERE id = $1 ORDER BY _observed_at`, [victim]),
@@ -329,9 +325,9 @@ describe('append history shape', () => {
       name: 'Nickname',
       type: 'singleLineText',
     } as never);
-    t += MIN;
+    clock.jump(MIN);
     await reload('Customers'); // the schema change rebuilds the mirror
-    t += MIN;
+    clock.jump(MIN);
     await reload('Customers'); // the append run extends the history
     expect(await histColumns()).toContain('nickname');
     expect(Number((await db.query(sql(`SELECT count(*) AS n FROM ${hist}`))).rows[0].n)).toBe(before);
@@ -342,9 +338,9 @@ describe('append history shape', () => {
     emulator.control.changeFieldType(DEMO_BASE_ID, tableIds.Customers, await notes, 'number', {
       precision: 0,
     });
-    t += MIN;
+    clock.jump(MIN);
     await reload('Customers');
-    t += MIN;
+    clock.jump(MIN);
     expect((await call('POST', `/schemas/${schemaIds.Customers}/reload`)).status).toBe(202);
     await scheduler.idle();
     const failed = (await call('GET', `/schemas/${schemaIds.Customers}`)).json;
@@ -380,7 +376,7 @@ describe('actions', () => {
     expect((await call('PATCH', `/schemas/${schemaIds.Orders}`, { sync_type: 'full_refresh' })).status).toBe(
       200,
     );
-    t += MIN;
+    clock.jump(MIN);
     await reload('Orders');
     const before = await count('Orders');
     const [victim, edited] = (await ordersRecords()).records;
@@ -392,11 +388,11 @@ describe('actions', () => {
     onPage = async (table, page) => {
       if (table !== tableIds.Orders || page !== 2) return;
       cancel = call('POST', `/schemas/${schemaIds.Orders}/cancel`);
-      await until(() => runSignal?.aborted === true, 'the run to be aborted');
+      await waitUntil(() => runSignal?.aborted === true, { what: 'the run to be aborted' });
     };
-    t += MIN;
+    clock.jump(MIN);
     expect((await call('POST', `/schemas/${schemaIds.Orders}/reload`)).status).toBe(202);
-    await until(() => cancel !== undefined, 'cancel to be sent');
+    await waitUntil(() => cancel !== undefined, { what: 'cancel to be sent' });
     const r = await cancel!;
     onPage = undefined;
     expect(r.status).toBe(200);
@@ -409,7 +405,7 @@ describe('actions', () => {
     const gone = await db.query(sql(`SELECT 1 FROM ${mirror.Orders} WHERE id = $1`, [victim.id]));
     expect(gone.rowCount).toBe(1);
     expect((await call('POST', `/schemas/${schemaIds.Orders}/cancel`)).status).toBe(409);
-    t += MIN;
+    clock.jump(MIN);
     await reload('Orders');
     expect(await count('Orders')).toBe(before - 1);
     const quantity = await column('Orders', 'Quantity');
@@ -424,7 +420,7 @@ describe('actions', () => {
     onPage = async (table) => {
       if (table === tableIds.Products) await blocked;
     };
-    t += MIN;
+    clock.jump(MIN);
     await call('POST', `/schemas/${schemaIds.Products}/reload`);
     const again = await call('POST', `/schemas/${schemaIds.Products}/reload`);
     expect(again.status).toBe(409);
@@ -449,7 +445,7 @@ describe('actions', () => {
     expect(await count('Orders')).toBe(0);
     const hist = quoteQualified('shop', 'orders_history');
     expect(Number((await db.query(sql(`SELECT count(*) AS n FROM ${hist}`))).rows[0].n)).toBe(0);
-    t += MIN;
+    clock.jump(MIN);
     await reload('Orders');
     expect(await count('Orders')).toBe(249);
     expect(await drift('Orders')).toBe(0);
@@ -476,11 +472,11 @@ describe('deleting the source', () => {
     onPage = async (table) => {
       if (table === tableIds.Products) await blocked;
     };
-    t += MIN;
+    clock.jump(MIN);
     expect((await call('POST', `/schemas/${schemaIds.Products}/reload`)).status).toBe(202);
-    await until(() => scheduler.isRunning(schemaIds.Products), 'the run to start');
+    await waitUntil(() => scheduler.isRunning(schemaIds.Products), { what: 'the run to start' });
     const del = call('DELETE', `/sources/${sourceId}?drop_data=true`);
-    await until(() => runSignal?.aborted === true, 'the run to be aborted');
+    await waitUntil(() => runSignal?.aborted === true, { what: 'the run to be aborted' });
     release();
     expect((await del).status).toBe(204);
     onPage = undefined;

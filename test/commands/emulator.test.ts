@@ -2,6 +2,7 @@ import Airtable from 'airtable';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { emulatorCommand } from '../../src/commands/emulator.ts';
 import { DEMO_BASE_ID, EMULATOR_TOKEN } from '../../emulator/index.ts';
+import { waitUntil } from '../support/wait.ts';
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -13,10 +14,9 @@ describe('airmirror emulator', () => {
       return true;
     });
     const exit = emulatorCommand.run(['--port', '0', '--records', '100000'], {});
-    await vi.waitFor(() => expect(out).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+/), {
-      timeout: 10_000,
+    const [, url] = await waitUntil(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out), {
+      what: 'the emulator to listen',
     });
-    const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1];
     expect(out).toContain(EMULATOR_TOKEN);
     const base = new Airtable({ apiKey: EMULATOR_TOKEN, endpointUrl: url }).base(DEMO_BASE_ID);
     const page = await base('Orders').select({ pageSize: 100 }).firstPage();

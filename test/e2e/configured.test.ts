@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitUntil } from '../support/wait.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/airmirror.js');
 const dataDir = mkdtempSync(join(tmpdir(), 'airmirror-configured-'));
@@ -26,19 +27,8 @@ function run(args: string[], env: Record<string, string>) {
   return { child, out };
 }
 
-async function until<T>(
-  what: string,
-  fn: () => T | undefined | Promise<T | undefined>,
-  ms = 45_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v as T;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const until = <T>(what: string, fn: () => T | Promise<T>, ms = 45_000) =>
+  waitUntil(fn, { what, timeoutMs: ms, intervalMs: 100 });
 
 let emulatorUrl = '';
 let token = '';

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitUntil } from '../support/wait.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/airmirror.js');
 const dataDir = mkdtempSync(join(tmpdir(), 'airmirror-demo-'));
@@ -28,19 +29,22 @@ function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...base, AIRMIRROR_DATA_DIR: dataDir, PORT: '0', AIRMIRROR_LOG_LEVEL: 'info', ...extra };
 }
 
-async function waitFor<T>(
-  what: string,
-  fn: () => T | undefined | Promise<T | undefined>,
-  ms = 45_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const v = await fn();
-    if (v !== undefined && v !== null && v !== false) return v as T;
-    if (child.exitCode !== null) throw new Error(`airmirror exited (${child.exitCode}): ${stderr}`);
-    await new Promise((r) => setTimeout(r, 100));
+/** waitUntil, failing at once if airmirror exits, and with its output when it gives up. */
+async function waitFor<T>(what: string, fn: () => T | Promise<T>, ms = 45_000) {
+  try {
+    return await waitUntil(
+      async () => {
+        const v = await fn();
+        if (v === undefined || v === null || v === false) {
+          if (child.exitCode !== null) throw new Error(`airmirror exited (${child.exitCode}): ${stderr}`);
+        }
+        return v;
+      },
+      { what, timeoutMs: ms, intervalMs: 100 },
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\nstdout: ${stdout}\nstderr: ${stderr}`);
   }
-  throw new Error(`timed out waiting for ${what}\nstdout: ${stdout}\nstderr: ${stderr}`);
 }
 
 async function sql<T extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<T[]> {

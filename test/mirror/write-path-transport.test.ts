@@ -11,6 +11,7 @@ import {
   type TableMapping,
 } from '../../src/mirror/index.ts';
 import { createTestDatabase, connectClient } from '../support/db.ts';
+import { waitUntil } from '../support/wait.ts';
 
 /**
  * How the write path reaches Postgres: pipelined transactions (BEGIN, lock, statement, COMMIT in
@@ -147,15 +148,15 @@ describe('the advisory lock comes before the write statement’s snapshot', () =
         fetchedBefore: s0,
       });
       // Wait until the page's transaction is queued on the lock, then let the proxy commit.
-      const deadline = Date.now() + 15_000; // generous: a loaded CI machine; it only bounds the wait
-      for (;;) {
-        const waiting = await db.query<{ n: number }>(
-          sql(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`),
-        );
-        if (waiting.rows[0].n > 0) break;
-        if (Date.now() > deadline) throw new Error('the page never waited for the lock');
-        await new Promise((r) => setTimeout(r, 5));
-      }
+      await waitUntil(
+        async () =>
+          (
+            await db.query<{ n: number }>(
+              sql(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`),
+            )
+          ).rows[0].n > 0,
+        { what: 'the page to wait for the lock', intervalMs: 5 },
+      );
       await proxy.query('COMMIT');
       // Had the page's statement taken its snapshot before the lock was granted, it would not see
       // the fence and would overwrite the committed proxy write with 'page'.

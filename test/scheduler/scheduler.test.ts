@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from '../../src/db/sql.ts';
 import { Scheduler, type RunTableOptions, type ScheduledTable } from '../../src/scheduler/index.ts';
 import { createTestDatabase } from '../support/db.ts';
-import { FakeClock, until } from '../support/scheduler-clock.ts';
+import { createFakeClock, type FakeClock } from '../support/fake-clock.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const { db } = await createTestDatabase();
 const T0 = Date.UTC(2026, 0, 10, 12, 0, 0);
@@ -80,7 +81,7 @@ let errors: unknown[];
 
 beforeEach(async () => {
   await db.query(sql('DELETE FROM airmirror.sources'));
-  clock = new FakeClock(T0);
+  clock = createFakeClock(T0);
   runs = new FakeRuns(clock);
   errors = [];
   scheduler = new Scheduler({
@@ -108,10 +109,10 @@ describe('scheduling on a fake clock', () => {
     await pass();
     expect(runs.count(id)).toBe(1);
     expect((await row(id)).next_run_at.getTime()).toBe(T0 + HOUR);
-    clock.advance(59 * MIN);
+    clock.jump(59 * MIN);
     await pass();
     expect(runs.count(id)).toBe(1);
-    clock.advance(MIN);
+    clock.jump(MIN);
     await pass();
     expect(runs.count(id)).toBe(2);
     expect(runs.calls[1].at).toBe(T0 + HOUR);
@@ -134,7 +135,7 @@ describe('scheduling on a fake clock', () => {
     expect(runs.count(id)).toBe(1); // never synced: now
     const next = (await row(id)).next_run_at.getTime();
     expect(next).toBe(Date.UTC(2026, 0, 11, 2, 0, 0));
-    clock.advance(next - clock.now());
+    clock.jump(next - clock.now());
     await pass();
     expect(runs.count(id)).toBe(2);
     expect((await row(id)).next_run_at.getTime()).toBe(Date.UTC(2026, 0, 12, 2, 0, 0));
@@ -145,7 +146,7 @@ describe('scheduling on a fake clock', () => {
     const paused = await table({ should_sync: false, status: 'Paused' });
     const vanished = await table({ vanished_at: new Date(T0) });
     await pass();
-    clock.advance(40 * 24 * HOUR);
+    clock.jump(40 * 24 * HOUR);
     await pass();
     expect(runs.calls).toHaveLength(0);
     // A manual run of a `never` table is fine, and schedules nothing after it.
@@ -163,7 +164,7 @@ describe('scheduling on a fake clock', () => {
     await db.query(
       sql(`UPDATE airmirror.tables SET should_sync = false, status = 'Paused' WHERE id = $1`, [id]),
     );
-    clock.advance(HOUR);
+    clock.jump(HOUR);
     await pass();
     expect(runs.count(id)).toBe(1);
     // Resume as the API does: status back to idle, next run recomputed.
@@ -184,15 +185,15 @@ describe('scheduling on a fake clock', () => {
     expect(r).toMatchObject({ status: 'Failed', consecutive_failures: 1 });
     expect(r.latest_error).toContain('upstream broke');
     expect(r.next_run_at.getTime()).toBe(T0 + 30_000);
-    clock.advance(30_000);
+    clock.jump(30_000);
     await pass();
     r = await row(id);
     expect(r.consecutive_failures).toBe(2);
     expect(r.next_run_at.getTime()).toBe(clock.now() + 60_000);
-    clock.advance(59_000);
+    clock.jump(59_000);
     await pass();
     expect(runs.count(id)).toBe(2);
-    clock.advance(1_000);
+    clock.jump(1_000);
     runs.fail.delete(id);
     await pass();
     r = await row(id);
@@ -225,7 +226,7 @@ describe('scheduling on a fake clock', () => {
     const id = await table({ sync_frequency: '1min' });
     runs.block.add(id);
     await scheduler.runPass();
-    clock.advance(10 * MIN);
+    clock.jump(10 * MIN);
     await scheduler.runPass();
     expect(runs.count(id)).toBe(1);
     expect(scheduler.isRunning(id)).toBe(true);
@@ -257,7 +258,7 @@ describe('scheduling on a fake clock', () => {
     await s.runPass();
     expect(runs.calls.map((c) => c.id)).toEqual([a]);
     runs.release(a);
-    await until(() => !s.isRunning(a), 'a to finish');
+    await waitUntil(() => !s.isRunning(a), { what: 'a to finish' });
     await s.runPass();
     expect(runs.calls.map((c) => c.id)).toEqual([a, b]);
     runs.release(b);
@@ -319,14 +320,14 @@ describe('the loop', () => {
   it('sleeps until the next due run and stop() awaits and aborts the running sync', async () => {
     const a = await table({ sync_frequency: '1hour' });
     scheduler.start();
-    await until(() => runs.count(a) === 1, 'first run');
-    await until(() => clock.pendingSleepers > 0, 'the loop to sleep');
-    clock.advance(HOUR);
-    await until(() => runs.count(a) === 2, 'second run');
+    await waitUntil(() => runs.count(a) === 1, { what: 'first run' });
+    await waitUntil(() => clock.pendingTimers() > 0, { what: 'the loop to sleep' });
+    clock.jump(HOUR);
+    await waitUntil(() => runs.count(a) === 2, { what: 'second run' });
     runs.block.add(a);
-    await until(() => clock.pendingSleepers > 0, 'the loop to sleep');
-    clock.advance(HOUR);
-    await until(() => runs.count(a) === 3, 'third run (blocked)');
+    await waitUntil(() => clock.pendingTimers() > 0, { what: 'the loop to sleep' });
+    clock.jump(HOUR);
+    await waitUntil(() => runs.count(a) === 3, { what: 'third run (blocked)' });
     await scheduler.stop();
     expect(runs.calls[2].signal.aborted).toBe(true);
     expect(scheduler.isRunning(a)).toBe(false);
@@ -342,10 +343,10 @@ describe('the loop', () => {
       onError: (e) => errors.push(e),
     });
     broken.start();
-    await until(() => errors.length === 1, 'first error');
-    await until(() => clock.pendingSleepers > 0, 'the loop to sleep');
-    clock.advance(1000);
-    await until(() => errors.length === 2, 'second error');
+    await waitUntil(() => errors.length === 1, { what: 'first error' });
+    await waitUntil(() => clock.pendingTimers() > 0, { what: 'the loop to sleep' });
+    clock.jump(1000);
+    await waitUntil(() => errors.length === 2, { what: 'second error' });
     await broken.stop();
     expect(String(errors[0])).toContain('db down');
   });

@@ -17,6 +17,7 @@ import {
   SCHEMA,
   type Harness,
 } from './fixture.ts';
+import { waitUntil } from '../support/wait.ts';
 
 /**
  * A write through the proxy while a base's FIRST sync is running: the mirror tables do not exist
@@ -97,14 +98,15 @@ describe('a proxy write during the first sync of a base', () => {
   });
 });
 
-async function waitForQueued(): Promise<{ record_id: string; op: string }[]> {
-  const deadline = Date.now() + 15_000; // the sink writes without being awaited
-  while (Date.now() < deadline) {
-    const r = await t.db.query<{ record_id: string; op: string }>(
-      sql('SELECT record_id, op FROM airmirror.catchup'),
-    );
-    if (r.rows.length > 0) return r.rows;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  return [];
+/** The sink writes without being awaited: the queued ids once there are some. */
+function waitForQueued(): Promise<{ record_id: string; op: string }[]> {
+  return waitUntil(
+    async () => {
+      const r = await t.db.query<{ record_id: string; op: string }>(
+        sql('SELECT record_id, op FROM airmirror.catchup'),
+      );
+      return r.rows.length > 0 ? r.rows : undefined;
+    },
+    { what: 'catch-up ids to be queued' },
+  );
 }

@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { createFakeClock, T0, type FakeClock } from '../support/fake-clock.ts';
 import { createAirtableClient, createRateBudget, type RateBudget } from '../../src/airtable/index.ts';
 import type { AirtableRecord } from '../../src/airtable/types.ts';
 import type { Database } from '../../src/db/database.ts';
@@ -27,29 +28,6 @@ export function emulatorFetch(emulator: Emulator): typeof fetch {
   return (input, init) => Promise.resolve(emulator.app.fetch(new Request(input, init)));
 }
 
-/**
- * A virtual clock shared by the emulator (rate limit, penalty, offset TTL), the client (backoff,
- * Retry-After) and the budget (window, 30 s penalty): sleeping advances it instantly.
- */
-export function virtualClock(start = Date.UTC(2026, 0, 1)) {
-  let t = start;
-  return {
-    now: () => t,
-    sleep: async (ms: number, signal?: AbortSignal) => {
-      signal?.throwIfAborted();
-      t += Math.max(0, ms);
-      await new Promise<void>((r) => setImmediate(r));
-      signal?.throwIfAborted();
-    },
-    advance(ms: number) {
-      t += ms;
-    },
-    get slept() {
-      return t - start;
-    },
-  };
-}
-
 export const silentLog = pino({ level: 'silent' });
 
 export interface Harness {
@@ -57,7 +35,7 @@ export interface Harness {
   emulator: Emulator;
   syncer: Syncer;
   budget: RateBudget;
-  clock: ReturnType<typeof virtualClock>;
+  clock: FakeClock;
   /** A client like the syncer's (same fetch/budget/clock), for verify and direct reads. */
   client: SyncClient;
   verify(): Promise<VerifyReport>;
@@ -77,7 +55,9 @@ export async function harness(
     budgetPerSecond?: number;
   } = {},
 ): Promise<Harness> {
-  const clock = virtualClock();
+  // One virtual clock for the emulator (rate limit, penalty, offset TTL), the client (backoff,
+  // Retry-After) and the budget (window, 30 s penalty): sleeping advances it instantly.
+  const clock = createFakeClock(T0, { autoAdvance: true });
   const emulator = createEmulator({ now: clock.now, ...opts.emulator });
   const fetchFn = emulatorFetch(emulator);
   const budget = createRateBudget({

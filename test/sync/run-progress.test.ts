@@ -5,6 +5,7 @@ import { RunProgress } from '../../sync/run-progress.ts';
 import { newCounters, startRun, finishRun } from '../../src/bookkeeping/runs.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { harness, listingPause, silentLog, SOURCE_ID, type Harness } from './fixture.ts';
+import { waitUntil } from '../support/wait.ts';
 
 /**
  * A long sync shows how far it has got: the counters of running table runs reach
@@ -36,13 +37,14 @@ async function ordersStatus(): Promise<TableStatus> {
 }
 
 /** Until the written progress of Orders shows at least `records` (the loop writes every 10 ms). */
-async function progressReaches(records: number): Promise<TableStatus> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const s = await ordersStatus();
-    if ((s.progress?.records_seen ?? 0) >= records || Date.now() > deadline) return s;
-    await new Promise((r) => setTimeout(r, 10));
-  }
+function progressReaches(records: number): Promise<TableStatus> {
+  return waitUntil(
+    async () => {
+      const s = await ordersStatus();
+      return (s.progress?.records_seen ?? 0) >= records ? s : undefined;
+    },
+    { what: `progress of ${records} records` },
+  );
 }
 
 describe('progress of a running sync', () => {
