@@ -209,7 +209,7 @@ try {
 
   // Fast upstream and load generator run in a worker thread, so this thread is the proxy alone
   // ("writes/s through one process"). The upstream answers every PATCH at once with a whole
-  // record keyed by field id (reference §1.4 shape, returnFieldsByFieldId), a new value each time.
+  // record keyed by field id (docs/airtable-reference.md §1.4 shape, returnFieldsByFieldId), a new value each time.
   const notesId = customers.columns.find((c) => c.fieldName === 'Notes')!.fieldId;
   const load = new Worker(LOAD_WORKER, {
     eval: true,

@@ -42,7 +42,7 @@ const MAX_ITERATORS = 10_000;
 /**
  * Record listing with Airtable's paging: at most 100 a page, opaque `itr…/rec…` offsets backed
  * by iterators that expire after `ttlMs` of inactivity (docs/airtable-reference.md §1.1; TTL unconfirmed,
- * §7). Unsorted listings walk creation order by sequence number, so a million-row table pages without
+ * docs/airtable-reference.md §7). Unsorted listings walk creation order by sequence number, so a million-row table pages without
  * materialising anything; sorted ones fix their order at the first page.
  */
 export class RecordLister {

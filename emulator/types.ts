@@ -42,10 +42,10 @@ export const FIELD_TYPES = [
   'manualSort',
 ] as const;
 
-/** A §3.3 type, or any other string (fields created through the control surface may use one). */
+/** A docs/airtable-reference.md §3.3 type, or any other string (fields created through the control surface may use one). */
 export type FieldType = (typeof FIELD_TYPES)[number] | (string & {});
 
-/** A field in the meta API (§3.2); `options` is absent for types without options. */
+/** A field in the meta API (docs/airtable-reference.md §3.2); `options` is absent for types without options. */
 export interface AirtableField {
   id: string;
   name: string;
@@ -74,7 +74,7 @@ export interface AirtableTable {
   views: AirtableView[];
 }
 
-/** A record as the records API returns it (§1.1, §1.2): empty cells omitted. */
+/** A record as the records API returns it (docs/airtable-reference.md §1.1, §1.2): empty cells omitted. */
 export interface AirtableRecord {
   id: string;
   createdTime: string;
@@ -87,7 +87,7 @@ export interface ListRecordsResponse {
   offset?: string;
 }
 
-/** A webhook's specification (§4.2). */
+/** A webhook's specification (docs/airtable-reference.md §4.2). */
 export interface WebhookSpecification {
   options: {
     filters: {
@@ -107,14 +107,14 @@ export interface WebhookSpecification {
   };
 }
 
-/** The answer to webhook creation (§4.2): the MAC secret is shown only here. */
+/** The answer to webhook creation (docs/airtable-reference.md §4.2): the MAC secret is shown only here. */
 export interface CreateWebhookResponse {
   id: string;
   macSecretBase64: string;
   expirationTime: string | null;
 }
 
-/** One webhook in the list-webhooks answer (§4.3). */
+/** One webhook in the list-webhooks answer (docs/airtable-reference.md §4.3). */
 export interface WebhookInfo {
   id: string;
   areNotificationsEnabled: boolean;
@@ -131,7 +131,7 @@ export interface WebhookCellValues {
   cellValuesByFieldId: Record<string, unknown>;
 }
 
-/** The changes of one table inside a payload (§4.7). */
+/** The changes of one table inside a payload (docs/airtable-reference.md §4.7). */
 export interface WebhookTableChanges {
   changedMetadata?: { current: Record<string, unknown>; previous?: Record<string, unknown> };
   createdFieldsById?: Record<string, { name: string; type: string }>;
@@ -149,7 +149,7 @@ export interface WebhookTableChanges {
   changedViewsById?: Record<string, unknown>;
 }
 
-/** One payload (§4.7); `error`/`code` mark the payload of a hook that became invalid. */
+/** One payload (docs/airtable-reference.md §4.7); `error`/`code` mark the payload of a hook that became invalid. */
 export interface WebhookPayload {
   timestamp: string;
   baseTransactionNumber: number;
@@ -162,7 +162,7 @@ export interface WebhookPayload {
   code?: string;
 }
 
-/** The list-payloads answer (§4.5). */
+/** The list-payloads answer (docs/airtable-reference.md §4.5). */
 export interface ListPayloadsResponse {
   payloads: WebhookPayload[];
   cursor: number;

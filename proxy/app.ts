@@ -66,7 +66,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const intent = classifyWrite(method, target.path);
     const requestJson = intent && body && body.byteLength > 0 ? parseJson(body) : undefined;
 
-    // Reads count against Airtable's limits as much as writes do (reference §2.1: per base, and
+    // Reads count against Airtable's limits as much as writes do (docs/airtable-reference.md §2.1: per base, and
     // per token across bases), so every request that names a base is metered, with the app's token.
     const baseId = baseIdFromUrl(target.path);
     if (baseId && deps.budget) await takeBudgetSlot(deps.budget, baseId, bearerTokenOf(req), deps.timeoutMs);
@@ -136,7 +136,7 @@ export function createProxy(deps: ProxyDeps): Proxy {
 
   /**
    * A 429 is passed on unchanged; when its type is RATE_LIMIT_REACHED (not the billing 429,
-   * which waiting does not cure; reference §2.1) the shared budget holds the base off.
+   * which waiting does not cure; docs/airtable-reference.md §2.1) the shared budget holds the base off.
    */
   async function passRateLimited(
     upstream: Response,

@@ -2,7 +2,7 @@ import { RATE_LIMIT_TYPE } from '../src/airtable/errors.ts';
 import { AirmirrorError, airtableErrorBody } from '../src/errors.ts';
 
 /**
- * The proxy's own refusals and failures, each Airtable-shaped (reference §2.4) so an app's
+ * The proxy's own refusals and failures, each Airtable-shaped (docs/airtable-reference.md §2.4) so an app's
  * Airtable client handles them like any Airtable error.
  */
 
@@ -17,19 +17,19 @@ export function unknownHost(host: string): AirmirrorError {
   );
 }
 
-/** Reference §2.5: Airtable answers 400 when the body is not valid JSON (its type is undocumented). */
+/** docs/airtable-reference.md §2.5: Airtable answers 400 when the body is not valid JSON (its type is undocumented). */
 export const invalidJson = () =>
   new AirmirrorError('INVALID_REQUEST_BODY', 400, 'Could not parse the request body as JSON');
 
-/** Reference §2.2/§2.5: 413; the type is unconfirmed, airtable.js names it REQUEST_TOO_LARGE. */
+/** docs/airtable-reference.md §2.2/§2.5: 413; the type is unconfirmed, airtable.js names it REQUEST_TOO_LARGE. */
 export const bodyTooLarge = (limit: number) =>
   new AirmirrorError('REQUEST_TOO_LARGE', 413, `Request body exceeds the proxy limit of ${limit} bytes`);
 
-/** Reference §2.4: Airtable's answer for an undefined route is the string form. */
+/** docs/airtable-reference.md §2.4: Airtable's answer for an undefined route is the string form. */
 export const routeNotFound = () => new AirmirrorError('NOT_FOUND', 404, 'Not found');
 
 /**
- * Reference §2.1: what Airtable answers a base over its rate limit, status, type and message
+ * docs/airtable-reference.md §2.1: what Airtable answers a base over its rate limit, status, type and message
  * alike, so an app's client backs off and retries as it would with Airtable (airtable.js retries
  * every 429).
  */

@@ -1,6 +1,6 @@
 import type { AirtableRecord } from '../src/airtable/types.ts';
 
-/** A records-API write the mirror must follow (reference §1.3–§1.6). */
+/** A records-API write the mirror must follow (docs/airtable-reference.md §1.3–§1.6). */
 export interface WriteIntent {
   kind: 'create' | 'update' | 'delete';
   baseId: string;
@@ -45,7 +45,7 @@ export function classifyWrite(method: string, path: string): WriteIntent | null 
 
 /**
  * Whether the answer is keyed by field id: `returnFieldsByFieldId` in the JSON body or the
- * query (airtable.js sends `true`, pyairtable `1`; reference §1.1).
+ * query (airtable.js sends `true`, pyairtable `1`; docs/airtable-reference.md §1.1).
  */
 export function keyedByFromRequest(query: string, body: unknown): 'id' | 'name' {
   const truthy = (v: unknown) => v === true || v === 1 || v === 'true' || v === '1';
@@ -83,7 +83,7 @@ function isDeleted(v: unknown): v is { id: string; deleted: true } {
 
 /**
  * What a 2xx answer says happened: `{records:[…]}` (batch create/update/upsert), a bare record
- * (single create/update), `{id, deleted:true}` or `{records:[{id, deleted:true}]}` (reference
+ * (single create/update), `{id, deleted:true}` or `{records:[{id, deleted:true}]}` (docs/airtable-reference.md
  * §1.3–§1.6). Returns null when the body is none of these.
  */
 export function parseWriteOutcome(body: unknown): WriteOutcome | null {

@@ -4,7 +4,7 @@ export type { Logger };
 
 /**
  * Paths that may carry secrets anywhere in a log object. pino replaces them before a line is
- * written, so a token passed by mistake still never reaches the log (DESIGN invariant 8).
+ * written, so a token passed by mistake still never reaches the log (docs/DESIGN.md invariant 8).
  */
 export const REDACT_PATHS = [
   'token',

@@ -1,5 +1,5 @@
 /**
- * The `incremental` sync type (issue 5, reference §5).
+ * The `incremental` sync type (issue 5, docs/airtable-reference.md §5).
  *
  * A normal run lists only records whose incremental field (a lastModifiedTime or createdTime
  * field, stored by id) is after the table's high-water mark minus an overlap window:
@@ -11,12 +11,12 @@
  * re-applying them is free because the write path skips identical rows (IS DISTINCT FROM).
  *
  * What the filter can never see — deletions, and computed fields (formula, rollup, lookup, …)
- * whose edits do not move lastModifiedTime (reference §5) — is repaired by a full reconciliation,
+ * whose edits do not move lastModifiedTime (docs/airtable-reference.md §5) — is repaired by a full reconciliation,
  * the table's sweep, every `full_refresh_interval`, on the first run, and on a resync (`full`).
  *
  * The high-water mark is the newest incremental value the mirror has seen: from the records of
  * an incremental listing, or after a sweep from the mirror column itself. A never-edited record
- * whose lastModifiedTime cell is empty (reference §5, unconfirmed) counts by its createdTime, in
+ * whose lastModifiedTime cell is empty (docs/airtable-reference.md §5, unconfirmed) counts by its createdTime, in
  * the mark and in the filter.
  */
 import type { AirtableRecord } from '../src/airtable/types.ts';
@@ -31,7 +31,7 @@ import { countWrite } from '../src/bookkeeping/runs.ts';
 export interface IncrementalOptions {
   /** How far before the high-water mark each listing starts. Default 5 minutes. */
   overlapMs?: number;
-  /** Listing restarts after an expired iterator (reference §1.1). Default 3. */
+  /** Listing restarts after an expired iterator (docs/airtable-reference.md §1.1). Default 3. */
   maxRestarts?: number;
 }
 
@@ -131,7 +131,7 @@ async function listAndApply(
 ): Promise<number | undefined> {
   const { table, source, run } = ctx;
   let newest: number | undefined;
-  // The fence before each page: a proxy/webhook write after it is newer than the page (ARCHITECTURE).
+  // The fence before each page: a proxy/webhook write after it is newer than the page (docs/ARCHITECTURE.md).
   let fence = await takeFence(ctx.db);
   for await (const page of ctx.client.listAllRecords(
     source.baseId,

@@ -1,7 +1,7 @@
 import type { AirtableRecord } from '../src/airtable/types.ts';
 
 /**
- * A list-records page (reference §1.1: `{"records":[…],"offset":"…"}`) located rather than parsed:
+ * A list-records page (docs/airtable-reference.md §1.1: `{"records":[…],"offset":"…"}`) located rather than parsed:
  * each record's id and the span of its JSON text in the body. A no-change sweep only needs the id
  * and a hash of the text of each record, and parsing 100k records into objects (then throwing them
  * away because the hash cache knew them) was most of its CPU. Records are parsed one by one, only

@@ -40,7 +40,7 @@ export interface RebuildOutcome {
 }
 
 /**
- * A schema change (DESIGN flow 3, invariant 2): build EVERY table of the base in `<schema>_swap`,
+ * A schema change (docs/DESIGN.md flow 3, invariant 2): build EVERY table of the base in `<schema>_swap`,
  * fill each with a sweep (no outbox events; the cache is not consulted but learns), then promote
  * in one transaction — readers see the old tables until the commit and the new ones after, never
  * a missing or half-filled table. The first sync of a base takes the same path (old = none).

@@ -9,7 +9,7 @@ import type { TableSyncContext } from './strategy.ts';
 import { countWrite } from '../src/bookkeeping/runs.ts';
 
 /**
- * The full_refresh sweep of one table (DESIGN flow 2, ARCHITECTURE "the fence"):
+ * The full_refresh sweep of one table (docs/DESIGN.md flow 2, docs/ARCHITECTURE.md "the fence"):
  *
  * 1. Before each page is fetched, take a fence value S (nextval of airmirror.fence_seq). The
  *    first one is the listing fence S0. A page may reuse the fence of an earlier page (any fence
@@ -27,7 +27,7 @@ import { countWrite } from '../src/bookkeeping/runs.ts';
  *    wrong skip).
  * 4. Only after the listing COMPLETED, delete mirror rows not seen, sparing rows fenced after S0
  *    (created through the proxy mid-sweep). A listing that throws or is aborted deletes nothing.
- * 5. An expired iterator (the client's ListingRestartRequired, reference §1.1) restarts the
+ * 5. An expired iterator (the client's ListingRestartRequired, docs/airtable-reference.md §1.1) restarts the
  *    listing from page 1 with a new S0 and a fresh seen-set, at most `maxRestarts` times.
  *
  * Fetching the next page overlaps with applying the current one (one page of look-ahead), so an

@@ -55,7 +55,7 @@ export function listParamsFromQuery(url: URL): ListParams {
   };
 }
 
-/** POST listRecords: options in the body, but timeZone/userLocale stay in the query (§1.1). */
+/** POST listRecords: options in the body, but timeZone/userLocale stay in the query (docs/airtable-reference.md §1.1). */
 function listParamsFromBody(body: unknown, url: URL): ListParams {
   if (!isObject(body)) throw invalidRequest();
   const b = body as Record<string, unknown>;
@@ -148,7 +148,7 @@ export function recordRoutes(deps: RecordRoutesDeps): Hono {
     const byId = bool(body.returnFieldsByFieldId);
     const typecast = bool(body.typecast);
     if (body.records === undefined) {
-      // Single (legacy) form: the record object at top level, answered without a wrapper (§1.3).
+      // Single (legacy) form: the record object at top level, answered without a wrapper (docs/airtable-reference.md §1.3).
       if (!isObject(body.fields)) throw invalidRequest();
       const [rec] = store.createRecords(base.id, table.id, [{ fields: body.fields }], { typecast });
       return c.json(out(c, rec, byId));

@@ -4,7 +4,7 @@
  * applied. This is the contract the webhooks emulator builds payloads from; keep it stable.
  *
  * Cell values are REST (cellFormat=json, "V1") values keyed by field id. A cleared cell is
- * `null` in `current` (and an empty cell `null` in `previous`), like webhook payloads (§4.7).
+ * `null` in `current` (and an empty cell `null` in `previous`), like webhook payloads (docs/airtable-reference.md §4.7).
  * Computed-field recalculations caused by the action (formulas, lookups, rollups, counts,
  * lastModifiedTime/By, reciprocal links) are included in `changedRecords`, as Airtable
  * delivers them (docs/airtable-reference.md §4.7).

@@ -278,7 +278,7 @@ export class CellReader {
   }
 }
 
-/** A formula's result as a REST cell: NaN/Infinity and errors become cell-level objects (§2.4). */
+/** A formula's result as a REST cell: NaN/Infinity and errors become cell-level objects (docs/airtable-reference.md §2.4). */
 export function normaliseFormulaResult(result: unknown): unknown {
   if (typeof result === 'number') {
     if (Number.isNaN(result)) return { specialValue: 'NaN' };

@@ -18,7 +18,7 @@ describe('meta API (docs/airtable-reference.md §3)', () => {
     expect(r.body.bases).toEqual([{ id: B, name: 'Demo Shop', permissionLevel: 'create' }]);
   });
 
-  it('the demo base uses every field type of §3.3 except manualSort, with ids of 17 chars', async () => {
+  it('the demo base uses every field type of docs/airtable-reference.md §3.3 except manualSort, with ids of 17 chars', async () => {
     const { body } = await call('GET', `/meta/bases/${B}/tables`);
     const fields: Field[] = body.tables.flatMap((t: { fields: Field[] }) => t.fields);
     const types = new Set(fields.map((f) => f.type));

@@ -2,10 +2,10 @@ import type { WebhookInfo, WebhookPayload, WebhookSpecification } from '../types
 import type { HookScope } from './payloads.ts';
 
 export const DAY_MS = 86_400_000;
-/** Hooks expire 7 days after creation / refresh / list-payloads; payloads are kept 7 days (§4.5, §4.6). */
+/** Hooks expire 7 days after creation / refresh / list-payloads; payloads are kept 7 days (docs/airtable-reference.md §4.5, §4.6). */
 export const HOOK_TTL_MS = 7 * DAY_MS;
 export const PAYLOAD_RETENTION_MS = 7 * DAY_MS;
-/** After expiry, metadata and payloads stay readable for another 7 days (§4.6). */
+/** After expiry, metadata and payloads stay readable for another 7 days (docs/airtable-reference.md §4.6). */
 export const EXPIRED_VISIBLE_MS = 7 * DAY_MS;
 
 /** What Airtable reports about the last ping (docs/airtable-reference.md §4.3). */

@@ -18,7 +18,7 @@ export interface HookScope {
 
 /**
  * v0 payload from one store change, as a hook's specification sees it (docs/airtable-reference.md §4.2,
- * §4.7), or undefined when the filters leave nothing. Pure: everything it reads comes from the arguments.
+ * docs/airtable-reference.md §4.7), or undefined when the filters leave nothing. Pure: everything it reads comes from the arguments.
  *
  * Choices docs/airtable-reference.md leaves open (documented, not claimed as Airtable facts):
  * - `watchDataInFieldIds`: a changed record qualifies when one of its changed cells is watched,
@@ -91,7 +91,7 @@ export function buildPayload(
 
 /**
  * The error payload a hook emits when its specification stops being valid (docs/airtable-reference.md §4.6,
- * §4.7).
+ * docs/airtable-reference.md §4.7).
  */
 export function errorPayload(
   change: StoreChange,
@@ -112,7 +112,7 @@ export function errorPayload(
 /**
  * Whether `change` invalidated the hook's specification: its scoped table or view, or a watched
  * field, no longer exists (docs/airtable-reference.md §4.2, §4.6). Returns the error code, or undefined.
- * Fields named only in `includeCellValuesInFieldIds` do not count ("harmless", §4.2).
+ * Fields named only in `includeCellValuesInFieldIds` do not count ("harmless", docs/airtable-reference.md §4.2).
  */
 export function invalidation(
   change: StoreChange,

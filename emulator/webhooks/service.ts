@@ -65,7 +65,7 @@ export class EmulatorWebhooks {
 
   /**
    * Drop hooks past their readable window and payloads past retention (docs/airtable-reference.md §4.5,
-   * §4.6).
+   * docs/airtable-reference.md §4.6).
    */
   private prune(): void {
     const now = this.now();
@@ -73,7 +73,7 @@ export class EmulatorWebhooks {
       if (now >= hook.expiresAt + EXPIRED_VISIBLE_MS) this.forget(hook.id);
       else {
         // Retention runs while the hook lives; an expired hook's payloads stay readable with it
-        // (§4.6), so age is measured up to the expiry at most.
+        // (docs/airtable-reference.md §4.6), so age is measured up to the expiry at most.
         const ref = Math.min(now, hook.expiresAt - 1);
         hook.payloads = hook.payloads.filter((p) => ref < p.createdAt + PAYLOAD_RETENTION_MS);
       }
@@ -114,7 +114,7 @@ export class EmulatorWebhooks {
       storeBaseView(this.opts.store, baseId),
     );
     if (this.hooksOf(baseId).length >= this.maxPerBase) {
-      // The limit is documented (§2.2); the error type is not, so this one is descriptive.
+      // The limit is documented (docs/airtable-reference.md §2.2); the error type is not, so this one is descriptive.
       throw airtableError(422, 'TOO_MANY_WEBHOOKS', `A base can have at most ${this.maxPerBase} webhooks`);
     }
     const secret = new Uint8Array(32);

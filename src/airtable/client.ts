@@ -47,7 +47,7 @@ export interface DecodedListPage {
 }
 
 export interface AirtableClient {
-  /** One page of list records (GET; POST `listRecords` when the URL would be too long, §1.1). */
+  /** One page of list records (GET; POST `listRecords` when the URL would be too long, docs/airtable-reference.md §1.1). */
   listRecordsPage(
     baseId: string,
     tableIdOrName: string,
@@ -57,7 +57,7 @@ export interface AirtableClient {
   /**
    * Every page of a listing (100 a page unless `pageSize` says otherwise), in order. Pages must
    * be consumed promptly: Airtable's iterator expires with inactivity. When it does, the
-   * generator throws `ListingRestartRequired` (422 LIST_RECORDS_ITERATOR_NOT_AVAILABLE, §1.1);
+   * generator throws `ListingRestartRequired` (422 LIST_RECORDS_ITERATOR_NOT_AVAILABLE, docs/airtable-reference.md §1.1);
    * the caller must discard what the earlier pages told it and restart from page 1 — a sweep
    * must not treat the listing as complete (no deletes).
    */
@@ -88,7 +88,7 @@ export interface AirtableClient {
   /**
    * The records with these ids that exist in the table, in the order of `ids` (duplicates
    * dropped, missing ids simply absent). Batched `OR(RECORD_ID()='…',…)` formulas sized to the
-   * URL limit. Note a get-by-id can't prove table membership (§1.2); a filter on the table can.
+   * URL limit. Note a get-by-id can't prove table membership (docs/airtable-reference.md §1.2); a filter on the table can.
    */
   getRecordsByIds(
     baseId: string,

@@ -1,7 +1,7 @@
 import { AirmirrorError } from '../errors.ts';
 
 /**
- * The one mapper from Airtable's failures to AirmirrorError (reference §2.4, §2.5). `code` is
+ * The one mapper from Airtable's failures to AirmirrorError (docs/airtable-reference.md §2.4, §2.5). `code` is
  * Airtable's own `error.type` when the body has one, so callers can match on the documented
  * types; `status` is Airtable's status; `details.retryable` says whether sending the same request
  * again can help.
@@ -19,7 +19,7 @@ export interface ParsedAirtableError {
   json: boolean;
 }
 
-/** Accepts every body form of reference §2.4; never throws. */
+/** Accepts every body form of docs/airtable-reference.md §2.4; never throws. */
 export function parseAirtableErrorBody(bodyText: string): ParsedAirtableError {
   let body: unknown;
   try {
@@ -40,7 +40,7 @@ export function parseAirtableErrorBody(bodyText: string): ParsedAirtableError {
   return { type: null, message: null, json: true };
 }
 
-/** airtable.js's status → type mapping (reference §2.5), used when the body names no type. */
+/** airtable.js's status → type mapping (docs/airtable-reference.md §2.5), used when the body names no type. */
 export function statusErrorType(status: number): string {
   switch (status) {
     case 401:
@@ -65,8 +65,8 @@ export function statusErrorType(status: number): string {
 }
 
 /**
- * Whether retrying can help: 5xx (502/503 are documented as safe to retry, §2.5) and 429 — except
- * the billing 429, which keeps failing until the monthly quota resets (§2.1).
+ * Whether retrying can help: 5xx (502/503 are documented as safe to retry, docs/airtable-reference.md §2.5) and 429 — except
+ * the billing 429, which keeps failing until the monthly quota resets (docs/airtable-reference.md §2.1).
  */
 export function isRetryableStatus(status: number, type: string | null): boolean {
   if (status >= 500) return true;
@@ -74,7 +74,7 @@ export function isRetryableStatus(status: number, type: string | null): boolean 
   return false;
 }
 
-/** Thrown when Airtable's list iterator expired (422 LIST_RECORDS_ITERATOR_NOT_AVAILABLE, §1.1).
+/** Thrown when Airtable's list iterator expired (422 LIST_RECORDS_ITERATOR_NOT_AVAILABLE, docs/airtable-reference.md §1.1).
  * The only remedy is to restart the listing from page 1 and discard what the pages so far said. */
 export class ListingRestartRequired extends AirmirrorError {
   constructor(message: string, details: Record<string, unknown> = {}) {
@@ -89,7 +89,7 @@ export interface AirtableErrorOptions {
   now?: () => number;
 }
 
-/** Maps one non-2xx Airtable answer to an AirmirrorError (a ListingRestartRequired for §1.1). */
+/** Maps one non-2xx Airtable answer to an AirmirrorError (a ListingRestartRequired for docs/airtable-reference.md §1.1). */
 export function airtableError(
   status: number,
   bodyText: string,
@@ -124,7 +124,7 @@ export function timeoutError(ms: number): AirmirrorError {
 }
 
 /**
- * The connection failed (DNS, reset, cut body); ajs calls this CONNECTION_ERROR (§2.5). The
+ * The connection failed (DNS, reset, cut body); ajs calls this CONNECTION_ERROR (docs/airtable-reference.md §2.5). The
  * original error is not kept as `cause` (loggers print causes, and an injected fetch's error text
  * is not ours to trust): a scrubbed one-line reason goes into `details.reason` instead.
  */
@@ -165,7 +165,7 @@ export function parseRetryAfter(value: string, now: number): number | undefined 
   return Math.max(0, date - now);
 }
 
-// Token shapes that must not leak even if Airtable echoes them: PATs (§2.3) and bearer headers.
+// Token shapes that must not leak even if Airtable echoes them: PATs (docs/airtable-reference.md §2.3) and bearer headers.
 const TOKEN_PATTERNS = [/pat[A-Za-z0-9]{14}\.[A-Za-z0-9]+/g, /Bearer\s+\S+/gi];
 
 export function scrubSecrets(text: string, secrets: readonly string[] = []): string {

@@ -26,7 +26,7 @@ export interface AirtableRequestInit extends RequestInit {
   /**
    * False for requests that must not be repeated when the outcome is unknown (timeouts, network
    * errors, 500/502: Airtable may have applied them). 429 and 503 are still retried: Airtable
-   * rejected those without acting (reference §2.1, §2.5 "safe to retry").
+   * rejected those without acting (docs/airtable-reference.md §2.1, §2.5 "safe to retry").
    */
   idempotent?: boolean;
 }
@@ -144,8 +144,8 @@ export interface RetryInfo {
 
 /**
  * Retries 5xx, network errors and timeouts with exponential backoff and full jitter
- * (`random() * min(maxDelay, initial * 2^(attempt-1))`, as ajs does, reference §2.1), and 429s
- * except PUBLIC_API_BILLING_LIMIT_EXCEEDED (retrying never helps before the quota resets, §2.1).
+ * (`random() * min(maxDelay, initial * 2^(attempt-1))`, as ajs does, docs/airtable-reference.md §2.1), and 429s
+ * except PUBLIC_API_BILLING_LIMIT_EXCEEDED (retrying never helps before the quota resets, docs/airtable-reference.md §2.1).
  * `Retry-After` (seconds or HTTP date) on 429/503 replaces the jittered delay. Other 4xx are never
  * retried. When it gives up it returns the last response (the caller maps it) or throws the last
  * error. Sleeps are abortable by the caller's signal.
@@ -204,11 +204,11 @@ export function withBackoff(fetch: FetchFn, opts: BackoffOptions = {}): FetchFn 
 
 /**
  * Takes a slot of the shared budget before each request (priority from `init.budgetPriority`;
- * the bearer token of its Authorization header for the per-token window, reference §2.1), and
+ * the bearer token of its Authorization header for the per-token window, docs/airtable-reference.md §2.1), and
  * reports a 429 to it so every component stops sending to that base for the penalty period.
  * Requests that name no base (list bases, whoami) pass unmetered. Every
  * 429 except the billing one penalizes: an unreadable 429 body is still Airtable saying "slow
- * down"; the billing 429 is a monthly quota, not a rate (§2.1).
+ * down"; the billing 429 is a monthly quota, not a rate (docs/airtable-reference.md §2.1).
  */
 export function withRateBudget(
   fetch: FetchFn,
@@ -234,7 +234,7 @@ export function withRateBudget(
 }
 
 /**
- * The token of `Authorization: Bearer <token>` (reference §2.3) as fetch would send it: the
+ * The token of `Authorization: Bearer <token>` (docs/airtable-reference.md §2.3) as fetch would send it: the
  * init's headers when given (they replace a Request's own), else the Request's. Undefined when
  * there is none or the headers are unreadable; the budget then applies the base's limit only.
  */

@@ -1,10 +1,10 @@
 /**
  * Serialising list-records options for the GET query string and the POST `listRecords` body
- * (reference §1.1). Query keys follow ajs/pya: `fields[]=…`, `sort[0][field]=…`.
+ * (docs/airtable-reference.md §1.1). Query keys follow ajs/pya: `fields[]=…`, `sort[0][field]=…`.
  */
 
 export interface ListRecordsParams {
-  /** Records per page, max 100 (§2.2). */
+  /** Records per page, max 100 (docs/airtable-reference.md §2.2). */
   pageSize?: number;
   offset?: string;
   filterByFormula?: string;
@@ -12,11 +12,11 @@ export interface ListRecordsParams {
   sort?: Array<{ field: string; direction?: 'asc' | 'desc' }>;
   view?: string;
   maxRecords?: number;
-  /** Key `fields` by field id; defaults to true here, because a mirror should always use it (§1.1). */
+  /** Key `fields` by field id; defaults to true here, because a mirror should always use it (docs/airtable-reference.md §1.1). */
   returnFieldsByFieldId?: boolean;
 }
 
-/** ajs switches to POST `listRecords` above 15,000 chars; Airtable rejects URLs ≥ 16,000 (§1.1). */
+/** ajs switches to POST `listRecords` above 15,000 chars; Airtable rejects URLs ≥ 16,000 (docs/airtable-reference.md §1.1). */
 export const MAX_GET_URL_LENGTH = 15_000;
 const OFFSET_ALLOWANCE = 120;
 
@@ -81,7 +81,7 @@ export function recordIdFormulas(
   fallbackBatchSize = 300,
 ): string[] {
   const unique = [...new Set(ids)];
-  // Later pages add `offset=…` (opaque, ~35 chars observed, §0): leave room so they stay GETs too.
+  // Later pages add `offset=…` (opaque, ~35 chars observed, docs/airtable-reference.md §0): leave room so they stay GETs too.
   const withOffset = { ...params, offset: 'x'.repeat(OFFSET_ALLOWANCE), filterByFormula: 'OR()' };
   const emptyUrlLength = `${baseUrl}?${listRecordsQuery(withOffset)}`.length;
   const room = MAX_GET_URL_LENGTH - emptyUrlLength;

@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { abortReason, systemNow, systemSleep, type Now, type Sleep } from '../lifecycle/clock.ts';
 
 /**
- * The request budget shared by every component of the process (DESIGN invariant 6), after the
- * two limits of reference §2.1: at most `perSecond` requests start per base, and at most
+ * The request budget shared by every component of the process (docs/DESIGN.md invariant 6), after the
+ * two limits of docs/airtable-reference.md §2.1: at most `perSecond` requests start per base, and at most
  * `perTokenPerSecond` per token, in any window of one second; after Airtable answers 429
  * RATE_LIMIT_REACHED nobody sends to that base for `penaltyMs` ("subsequent requests fail for 30
  * seconds").
@@ -66,20 +66,20 @@ export interface RateBudget {
 /** See RateBudgetOptions.windowMs. */
 export const DEFAULT_WINDOW_MS = 1040;
 
-/** Reference §2.1: 50 requests/s per token owner, across all their bases. */
+/** docs/airtable-reference.md §2.1: 50 requests/s per token owner, across all their bases. */
 export const AIRTABLE_PER_TOKEN_PER_SECOND = 50;
 
 export interface RateBudgetOptions {
   perSecond?: number;
   /**
-   * Requests per window per token. Default 50 (reference §2.1). When `perSecond` is raised above
+   * Requests per window per token. Default 50 (docs/airtable-reference.md §2.1). When `perSecond` is raised above
    * Airtable's 5 (an emulator, a test), the default becomes 10 × perSecond — the reference's
    * ratio — so a raised per-base limit is not silently capped by the per-token one.
    */
   perTokenPerSecond?: number;
   penaltyMs?: number;
   /**
-   * Window length, for both limits. Airtable allows 5 requests per second (reference §2.1)
+   * Window length, for both limits. Airtable allows 5 requests per second (docs/airtable-reference.md §2.1)
    * counted on *arrival*; we count on departure, and network jitter can squeeze six departures
    * one second apart into one arrival second — each such 429 costs a 30 s penalty. The default
    * keeps a 4% margin (1040 ms: still 96% of the 500 records/s bound).

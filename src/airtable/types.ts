@@ -1,9 +1,9 @@
 /**
- * Shapes of the Airtable Web API as the reference (shared/reference/airtable-api.md) describes
+ * Shapes of the Airtable Web API as the reference (docs/airtable-reference.md) describes
  * them. Shared by the client, the mirror, the proxy and the emulator, so all four agree.
  */
 
-/** Every field type in reference §3.3. Unknown future types arrive as plain strings. */
+/** Every field type in docs/airtable-reference.md §3.3. Unknown future types arrive as plain strings. */
 export const FIELD_TYPES = [
   'singleLineText',
   'multilineText',
@@ -50,7 +50,7 @@ export interface FieldConfig {
   options?: Record<string, unknown> | null;
 }
 
-/** Field model (reference §3.2). `options` is omitted for types without options. */
+/** Field model (docs/airtable-reference.md §3.2). `options` is omitted for types without options. */
 export interface AirtableField {
   id: string;
   name: string;
@@ -100,7 +100,7 @@ export interface DeletedRecord {
   deleted: true;
 }
 
-/** `{"error":{"type","message"}}`, `{"error":{"type"}}` or `{"error":"NOT_FOUND"}` (reference §2.4). */
+/** `{"error":{"type","message"}}`, `{"error":{"type"}}` or `{"error":"NOT_FOUND"}` (docs/airtable-reference.md §2.4). */
 export type AirtableErrorBody = { error: { type: string; message?: string } } | { error: string };
 
 export interface WebhookSpecification {
@@ -185,7 +185,7 @@ export interface WebhookPing {
   timestamp: string;
 }
 
-/** One base in the list-bases response (reference §3.1). */
+/** One base in the list-bases response (docs/airtable-reference.md §3.1). */
 export interface AirtableBaseInfo {
   id: string;
   name: string;
@@ -197,7 +197,7 @@ export interface ListBasesResponse {
   offset?: string;
 }
 
-/** `GET /v0/meta/whoami` (reference §2.3). */
+/** `GET /v0/meta/whoami` (docs/airtable-reference.md §2.3). */
 export interface WhoAmIResponse {
   id: string;
   scopes?: string[];

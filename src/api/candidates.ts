@@ -1,7 +1,7 @@
 /**
  * What a table can be synced with, read from its live schema (POST /api/schemas/{id}/incremental-fields).
  * Incremental candidates are the table's lastModifiedTime and createdTime fields: the only
- * record timestamps Airtable exposes (reference §1.1: no modified time on the envelope; §5).
+ * record timestamps Airtable exposes (docs/airtable-reference.md §1.1: no modified time on the envelope; §5).
  */
 import type { AirtableField, AirtableTable } from '../airtable/types.ts';
 import { INCREMENTAL_FIELD_TYPES } from './model.ts';
@@ -26,7 +26,7 @@ export function findCandidate(
   return candidates.find((c) => c.id === idOrName) ?? candidates.find((c) => c.name === idOrName);
 }
 
-/** Airtable records are identified by their record id; the mirror keys every table on it (DESIGN). */
+/** Airtable records are identified by their record id; the mirror keys every table on it (docs/DESIGN.md). */
 export const DETECTED_PRIMARY_KEYS = ['id'] as const;
 
 export interface AvailabilityOptions {

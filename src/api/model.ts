@@ -21,7 +21,7 @@ export const FULL_REFRESH_INTERVALS = SYNC_FREQUENCIES.filter((f) => f !== 'neve
 // Statuses are the syncer's state machine's (src/bookkeeping/state.ts); the API only shows and pauses them.
 export { SYNC_STATUSES, type SyncStatus } from '../bookkeeping/state.ts';
 
-/** Airtable field types a table can be synced incrementally on (reference §5). */
+/** Airtable field types a table can be synced incrementally on (docs/airtable-reference.md §5). */
 export const INCREMENTAL_FIELD_TYPES = ['lastModifiedTime', 'createdTime'] as const;
 export type IncrementalFieldType = (typeof INCREMENTAL_FIELD_TYPES)[number];
 

@@ -1,5 +1,5 @@
 /**
- * Per-table sync status, shared by `GET /api/status` and `airmirror status` (DESIGN: CLI contract):
+ * Per-table sync status, shared by `GET /api/status` and `airmirror status` (docs/DESIGN.md: CLI contract):
  * sync type, status, last_synced_at, rows, lag, latest_error, needs_catchup.
  */
 import { listTables, runningRuns, type RunningRun, type Table } from '../bookkeeping/index.ts';

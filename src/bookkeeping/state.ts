@@ -1,7 +1,7 @@
 /**
  * The per-table sync state machine. Pure: given the stored status and an event, it says what the
  * status becomes, or that the event is not allowed there. The names are the ones the management
- * API shows (PostHog's ExternalDataSchema statuses, DESIGN.md / issue 5).
+ * API shows (PostHog's ExternalDataSchema statuses, docs/DESIGN.md / issue 5).
  *
  *   (none) ─start→ Running ─succeed→ Completed ─start→ Running …
  *                     │ ─fail→ Failed ─start→ Running

@@ -1,6 +1,6 @@
 /**
  * One record whose proxy write Airtable accepted but the mirror could not apply. Ids only:
- * never record contents or tokens (DESIGN invariant 8), so it may sit in a journal file.
+ * never record contents or tokens (docs/DESIGN.md invariant 8), so it may sit in a journal file.
  */
 export interface CatchupItem {
   baseId: string;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 export const SECRET_KEY_FILE = 'secret-key';
 
 /**
- * Demo mode's AIRMIRROR_SECRET_KEY (DESIGN: environment): read from `<dataDir>/secret-key`, or
+ * Demo mode's AIRMIRROR_SECRET_KEY (docs/DESIGN.md: environment): read from `<dataDir>/secret-key`, or
  * generated there (32 random bytes, base64url, file mode 0600) on first use, so stored tokens stay
  * readable across restarts of the same data folder. Node only; the Workers build gets its key from
  * the environment.

@@ -1,6 +1,6 @@
 /**
  * Encryption of stored secrets (Airtable tokens, webhook MAC secrets) with a key from
- * AIRMIRROR_SECRET_KEY (DESIGN: environment, invariant 8). Web Crypto only, so it runs the same
+ * AIRMIRROR_SECRET_KEY (docs/DESIGN.md: environment, invariant 8). Web Crypto only, so it runs the same
  * on Node and on Workers.
  *
  * Format: `v1:` + base64url(iv[12] ‖ ciphertext+tag). The version prefix lets a later key or

@@ -1,5 +1,5 @@
 /**
- * The one place identifiers are quoted (DESIGN invariant 7). Every schema, table and column
+ * The one place identifiers are quoted (docs/DESIGN.md invariant 7). Every schema, table and column
  * name that reaches SQL text goes through `quoteIdent`; values never do — they are parameters.
  */
 export function quoteIdent(name: string): string {

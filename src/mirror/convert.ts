@@ -48,7 +48,7 @@ function digits(v: string, from: number, to: number): number {
 }
 
 /**
- * Airtable's own timestamp spelling, `YYYY-MM-DDTHH:MM:SS.sssZ` (reference §3.3), checked
+ * Airtable's own timestamp spelling, `YYYY-MM-DDTHH:MM:SS.sssZ` (docs/airtable-reference.md §3.3), checked
  * without a regex or a Date: most cells of a sweep are in it. undefined = another spelling.
  */
 function canonicalTimestamp(v: string): boolean | undefined {
@@ -86,7 +86,7 @@ function isCellError(v: unknown): boolean {
   );
 }
 
-/** Text-like V2 shapes (reference §3.3 "Webhook (V2)") reduce to their REST form. */
+/** Text-like V2 shapes (docs/airtable-reference.md §3.3 "Webhook (V2)") reduce to their REST form. */
 function asText(v: unknown): Converted {
   if (typeof v === 'string') return cleanString(v);
   if (

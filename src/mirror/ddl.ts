@@ -8,7 +8,7 @@ import { isNotNullBoolean } from './pg-types.ts';
 import { saveMapping } from './store.ts';
 import type { BaseMapping, TableMapping } from './types.ts';
 
-/** `COMMENT ON` text for a mirror table (DESIGN.md "Mirror layout"). */
+/** `COMMENT ON` text for a mirror table (docs/DESIGN.md "Mirror layout"). */
 export function tableComment(t: Pick<TableMapping, 'tableName' | 'tableId'>): string {
   return `Airtable table ${JSON.stringify(t.tableName)} (${t.tableId})`;
 }

@@ -1,6 +1,6 @@
 import type { AirtableField, FieldConfig } from '../airtable/types.ts';
 
-/** Postgres column types the mirror uses (DESIGN.md "Mirror layout", type table). */
+/** Postgres column types the mirror uses (docs/DESIGN.md "Mirror layout", type table). */
 export type PgType = 'text' | 'text[]' | 'numeric' | 'bigint' | 'boolean' | 'date' | 'timestamptz' | 'jsonb';
 
 const BY_TYPE: Record<string, PgType> = {
@@ -27,7 +27,7 @@ const BY_TYPE: Record<string, PgType> = {
 };
 
 /**
- * Types whose column type is decided by `options.result.type` (reference §3.3 notes: formula,
+ * Types whose column type is decided by `options.result.type` (docs/airtable-reference.md §3.3 notes: formula,
  * rollup, and createdTime/lastModifiedTime whose result may be a date instead of a dateTime).
  * Lookups (multipleLookupValues) stay jsonb: their REST value is always an array of values.
  */

@@ -31,14 +31,14 @@ export interface DrainResult {
   /** Tables swept instead of fetched by id. */
   swept: string[];
   schemaRefreshed: boolean;
-  /** Code of an error payload: the hook is broken and must be re-created (reference §4.7). */
+  /** Code of an error payload: the hook is broken and must be re-created (docs/airtable-reference.md §4.7). */
   errorCode?: string;
   /** The cursor jumped past payloads we never saw (purged after 7 days): a catch-up is needed. */
   gap: boolean;
 }
 
 /**
- * Reads payloads from the stored cursor while `mightHaveMore` (reference §4.5) and applies each
+ * Reads payloads from the stored cursor while `mightHaveMore` (docs/airtable-reference.md §4.5) and applies each
  * page through the single write path: created/changed records are fetched by id (their payload
  * cells are partial and V2-shaped), destroyed ones deleted, dependents of computed fields in
  * linked tables fetched too. The cursor moves in the same transaction as those mirror changes, so
@@ -195,7 +195,7 @@ async function applyPlan(
 }
 
 /**
- * Follows computed fields across links (reference §3.3: lookups, rollups, counts and formulas over
+ * Follows computed fields across links (docs/airtable-reference.md §3.3: lookups, rollups, counts and formulas over
  * them): records of other tables linked to a changed record are fetched again, level by level.
  * The linked ids come from the mirror's link column (links as they were) and from the freshly
  * fetched records' inverse link field (links as they are now).

@@ -27,7 +27,7 @@ const optList = (f: AirtableField, key: string): string[] => {
 
 /**
  * `changed` plus every formula-like field of the same table that reads one of them, transitively
- * (`options.referencedFieldIds`, reference §3.3): those recalculate on the same record.
+ * (`options.referencedFieldIds`, docs/airtable-reference.md §3.3): those recalculate on the same record.
  */
 export function closeOverFormulas(
   fields: readonly AirtableField[],
@@ -51,7 +51,7 @@ export function closeOverFormulas(
 
 /**
  * The computed fields in other tables that follow `changedFieldIds` of `tableId`, grouped by the
- * link they look through (reference §3.3: lookup/rollup `recordLinkFieldId` + `fieldIdInLinkedTable`,
+ * link they look through (docs/airtable-reference.md §3.3: lookup/rollup `recordLinkFieldId` + `fieldIdInLinkedTable`,
  * count `recordLinkFieldId`). A lookup or rollup depends on the looked-up field; a count depends on
  * links only, which change together with the inverse link field or when records come and go.
  */

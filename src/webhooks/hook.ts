@@ -3,7 +3,7 @@ import { describeError, isHookGone, type SourceBase, type WebhookContext } from 
 import { loadWebhook, saveProblem, saveRegistration, setNeedsCatchup, webhookTables } from './store.ts';
 import type { WebhookClient } from './types.ts';
 
-/** Everything: records, fields and table metadata, whole base (reference §4.2). */
+/** Everything: records, fields and table metadata, whole base (docs/airtable-reference.md §4.2). */
 export const WEBHOOK_SPECIFICATION: WebhookSpecification = {
   options: { filters: { dataTypes: ['tableData', 'tableFields', 'tableMetadata'] } },
 };

@@ -1,5 +1,5 @@
 /**
- * Airtable's webhook ping signature (reference §4.4): header
+ * Airtable's webhook ping signature (docs/airtable-reference.md §4.4): header
  * `X-Airtable-Content-MAC: hmac-sha256=<lowercase hex>`, HMAC-SHA256 over the *raw* request body
  * bytes with the base64-DECODED `macSecretBase64` as key. Web Crypto only, so the same code runs
  * in Node (the emulator signs, the receiver verifies) and in the Workers build.

@@ -4,7 +4,7 @@ import type { WebhookPayload } from '../airtable/types.ts';
 export const ALL_FIELDS = '*';
 
 /**
- * What a run of webhook payloads asks the mirror to do (reference §4.7): which records to fetch
+ * What a run of webhook payloads asks the mirror to do (docs/airtable-reference.md §4.7): which records to fetch
  * again per table (created or changed, and not destroyed later in the run), which to delete, which
  * fields changed (for computed-field dependencies), and whether the schema moved.
  */
@@ -31,7 +31,7 @@ const keys = (o: Record<string, unknown> | undefined | null): string[] => (o ? O
 
 /**
  * Folds payloads (in cursor order) into one plan. Every key of a payload is optional and new keys
- * may appear (§4.7), so only what is present is read and anything unknown is ignored.
+ * may appear (docs/airtable-reference.md §4.7), so only what is present is read and anything unknown is ignored.
  */
 export function planPayloads(payloads: readonly WebhookPayload[]): WebhookPlan {
   const plan: WebhookPlan = {

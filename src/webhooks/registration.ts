@@ -150,7 +150,7 @@ export class Registrations {
         throw err;
       }
     } else if (expiration?.getTime() !== row.expiration_time?.getTime()) {
-      // Reading payloads extends the expiry too (reference §4.5); keep what Airtable says.
+      // Reading payloads extends the expiry too (docs/airtable-reference.md §4.5); keep what Airtable says.
       await saveRefreshed(db, sourceId, expiration, row.refreshed_at ?? now);
     }
     if (!hook.areNotificationsEnabled) {

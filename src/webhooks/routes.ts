@@ -34,13 +34,13 @@ export function webhookRoutes(service: WebhookService, log?: Logger): Hono {
   return app;
 }
 
-/** Pings are tiny (reference §4.4); anything much bigger is not from Airtable. */
+/** Pings are tiny (docs/airtable-reference.md §4.4); anything much bigger is not from Airtable. */
 const MAX_PING_BYTES = 64 * 1024;
 
 /**
  * `/hooks/airtable/{sourceId}`: checks `X-Airtable-Content-MAC` over the raw body in constant time
  * (401 otherwise), answers 200 with an empty body at once (Airtable gives up after 25 s and wants
- * 200/204, reference §4.4), and leaves the payload work to a coalesced background drain.
+ * 200/204, docs/airtable-reference.md §4.4), and leaves the payload work to a coalesced background drain.
  */
 export function webhookReceiver(service: WebhookService, log?: Logger): Hono {
   const app = new Hono();

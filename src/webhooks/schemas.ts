@@ -3,7 +3,7 @@
  * `GET /api/openapi.json` is generated from them. A pure module (zod only, plus a type check
  * against the service's view), so src/api can document it without pulling in the service.
  *
- * The MAC secret Airtable hands out at creation (reference §4.1) is never part of any request or
+ * The MAC secret Airtable hands out at creation (docs/airtable-reference.md §4.1) is never part of any request or
  * answer: the service stores it encrypted and only the ping receiver reads it.
  */
 import { z } from 'zod';
@@ -26,7 +26,10 @@ export const WebhookResponse = z
     webhook_id: z.string().meta({ description: "Airtable's webhook id (ach…)" }),
     notification_url: z.string().meta({ format: 'uri', description: 'Where Airtable sends pings' }),
     status: z.string().meta({ description: '`active`, or what went wrong (e.g. `failed`)' }),
-    cursor: z.number().int().meta({ description: 'Next payload cursor to read (reference §4.5)' }),
+    cursor: z
+      .number()
+      .int()
+      .meta({ description: 'Next payload cursor to read (docs/airtable-reference.md §4.5)' }),
     expiration_time: timestamp.nullable(),
     last_error: z.string().nullable(),
     last_ping_at: timestamp.nullable(),

@@ -48,7 +48,7 @@ export interface WebhookServiceDeps {
   now?: () => Date;
   /** The wait between maintenance passes (tests inject a fake clock's); resolves, never rejects, on abort. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
-  /** Refresh a hook when it expires within this (hooks live 7 days, reference §4.6). Default 3 days. */
+  /** Refresh a hook when it expires within this (hooks live 7 days, docs/airtable-reference.md §4.6). Default 3 days. */
   refreshBeforeMs?: number;
   /** How often the maintenance loop checks hooks. Default 1 hour. */
   checkIntervalMs?: number;

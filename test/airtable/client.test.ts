@@ -81,7 +81,7 @@ describe('listRecordsPage', () => {
     expect(seen[0].url.searchParams.get('returnFieldsByFieldId')).toBe('false');
   });
 
-  it('switches to POST listRecords with a JSON body when the URL would pass 15,000 chars (§1.1)', async () => {
+  it('switches to POST listRecords with a JSON body when the URL would pass 15,000 chars (docs/airtable-reference.md §1.1)', async () => {
     const { fetch, seen } = mswFetch(...listRecordsHandlers(makeRecords(3)));
     const { client, run } = setup(fetch);
     const formula = `OR(${Array.from({ length: 1500 }, (_, i) => `{Name}='${i}'`).join(',')})`;
@@ -131,7 +131,7 @@ describe('listAllRecords', () => {
     ]);
   });
 
-  it('throws ListingRestartRequired when the iterator expired (422, §1.1), after the pages before it', async () => {
+  it('throws ListingRestartRequired when the iterator expired (422, docs/airtable-reference.md §1.1), after the pages before it', async () => {
     let n = 0;
     const { fetch, seen } = mswFetch(
       http.get(`${API}/v0/${BASE}/${TABLE}`, () =>
@@ -319,7 +319,7 @@ describe('other endpoints', () => {
     expect(budget.allStats()).toEqual({});
   });
 
-  it('webhook endpoints use /v0/bases/{baseId}/webhooks (§4.1)', async () => {
+  it('webhook endpoints use /v0/bases/{baseId}/webhooks (docs/airtable-reference.md §4.1)', async () => {
     const spec = { options: { filters: { dataTypes: ['tableData' as const] } } };
     const hook = 'achAAAAAAAAAAAAAA';
     const { fetch, seen } = mswFetch(
@@ -462,7 +462,7 @@ describe('failures through the client', () => {
     expect(budget.stats(BASE).rateLimited).toBe(1);
   });
 
-  it('the billing 429 fails at once, unretried, with its own code (§2.1)', async () => {
+  it('the billing 429 fails at once, unretried, with its own code (docs/airtable-reference.md §2.1)', async () => {
     const { fetch, seen } = mswFetch(
       http.get(
         `${API}/*`,

@@ -177,7 +177,7 @@ describe('client against the emulator', () => {
     expect(times.every((t) => t >= 30_000)).toBe(true);
   });
 
-  it('manages a webhook end to end (§4.1)', async () => {
+  it('manages a webhook end to end (docs/airtable-reference.md §4.1)', async () => {
     const orders = await ordersTableId();
     const { client, run } = setup();
     const created = await run(

@@ -11,7 +11,7 @@ import { TOKEN } from '../support/msw-fetch.ts';
 
 const json = (v: unknown) => JSON.stringify(v);
 
-describe('airtableError: body forms of reference §2.4', () => {
+describe('airtableError: body forms of docs/airtable-reference.md §2.4', () => {
   it('object form with type and message keeps both', () => {
     const err = airtableError(
       403,
@@ -63,7 +63,7 @@ describe('airtableError: body forms of reference §2.4', () => {
   });
 });
 
-describe('airtableError: catalogue of reference §2.5', () => {
+describe('airtableError: catalogue of docs/airtable-reference.md §2.5', () => {
   // [status, type, retryable]
   const rows: Array<[number, string, boolean]> = [
     [401, 'AUTHENTICATION_REQUIRED', false],

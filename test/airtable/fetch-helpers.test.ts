@@ -118,7 +118,7 @@ describe('withBackoff', () => {
     expect(clock.sleeps).toEqual([250]);
   });
 
-  it('retries 429 RATE_LIMIT_REACHED but NEVER 429 PUBLIC_API_BILLING_LIMIT_EXCEEDED (§2.1)', async () => {
+  it('retries 429 RATE_LIMIT_REACHED but NEVER 429 PUBLIC_API_BILLING_LIMIT_EXCEEDED (docs/airtable-reference.md §2.1)', async () => {
     const rate = sequence(status(429, error('RATE_LIMIT_REACHED')), ok);
     expect((await backoff(rate.fetch).call()).status).toBe(200);
     expect(rate.seen).toHaveLength(2);
@@ -271,7 +271,7 @@ describe('withRateBudget', () => {
   });
 });
 
-describe('withRateBudget: the per-token window (reference §2.1)', () => {
+describe('withRateBudget: the per-token window (docs/airtable-reference.md §2.1)', () => {
   const URL_B = `${API}/v0/appBBBBBBBBBBBBBB/tblT`;
 
   /** A budget of one request per token per window, on a clock that stands still. */

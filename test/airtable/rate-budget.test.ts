@@ -42,7 +42,7 @@ describe('createRateBudget', () => {
     expect(5000 / DEFAULT_WINDOW_MS).toBeGreaterThanOrEqual(0.95 * 5);
   });
 
-  it('never lets more than 5 requests to one base start in any 1-s window (reference §2.1)', async () => {
+  it('never lets more than 5 requests to one base start in any 1-s window (docs/airtable-reference.md §2.1)', async () => {
     const { clock, granted, take } = setup();
     const all = Promise.all(Array.from({ length: 23 }, (_, i) => take(APP_A, `r${i}`)));
     await clock.run(all);
@@ -199,7 +199,7 @@ describe('createRateBudget', () => {
   });
 });
 
-/** Reference §2.1: 50 requests/s per token owner, across all traffic using their tokens. */
+/** docs/airtable-reference.md §2.1: 50 requests/s per token owner, across all traffic using their tokens. */
 describe('createRateBudget: the per-token window', () => {
   const TOKEN = 'patOWNER0000001.0123456789abcdef';
   const OTHER = 'patOWNER0000002.fedcba9876543210';

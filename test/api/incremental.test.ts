@@ -22,7 +22,7 @@ function keeps(formula: string, rec: { createdTime: string; modified?: string })
   );
 }
 
-describe('incremental filter (reference §5)', () => {
+describe('incremental filter (docs/airtable-reference.md §5)', () => {
   it('references the field by id and parses the mark', () => {
     expect(incrementalFormula({ fieldId: 'fldCreated0000001', airtableType: 'createdTime' }, since)).toBe(
       "IS_AFTER({fldCreated0000001}, DATETIME_PARSE('2026-01-15T10:00:00.000Z'))",

@@ -65,7 +65,7 @@ describe('convertRecord', () => {
     table.columns.forEach((c, i) => expect(r.values[i]).toBe(c.column === 'done' ? false : null));
   });
 
-  it('nulls and counts formula/rollup errors and special values (reference §6 fixtures)', () => {
+  it('nulls and counts formula/rollup errors and special values (docs/airtable-reference.md §6 fixtures)', () => {
     const rec = fullRecord();
     rec.fields.fldBeqw3negrW9MMK = { specialValue: 'NaN' };
     rec.fields.fldSTbXQ3nFW18CG5 = { error: '#ERROR!' };

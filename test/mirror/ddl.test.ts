@@ -74,7 +74,7 @@ beforeAll(async () => {
 });
 
 describe('createMirrorTables', () => {
-  it('creates typed tables with the DESIGN comments on tables and columns', async () => {
+  it('creates typed tables with the docs/DESIGN.md comments on tables and columns', async () => {
     const mapping = buildBaseMapping('ddl_types', allTypesSchema());
     await createMirrorTables(db, mapping);
     const t = mapping.tables[0];

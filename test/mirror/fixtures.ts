@@ -1,9 +1,9 @@
 import type { AirtableField, AirtableRecord, BaseSchema } from '../../src/airtable/types.ts';
 
 /**
- * Field configs as the meta API returns them (reference §3.2/§3.3). The formula, rollup, lookup,
+ * Field configs as the meta API returns them (docs/airtable-reference.md §3.2/§3.3). The formula, rollup, lookup,
  * createdTime and lastModifiedTime configs are those of pyairtable's tests/sample_data/field_schema
- * fixtures (reference §6); `somethingUnrecognizable` is its UnknownFieldSchema forward-compat case.
+ * fixtures (docs/airtable-reference.md §6); `somethingUnrecognizable` is its UnknownFieldSchema forward-compat case.
  */
 export const FIELDS: AirtableField[] = [
   { id: 'fldName0000000001', name: 'Name', type: 'singleLineText' },
@@ -116,7 +116,7 @@ export function allTypesSchema(fields: AirtableField[] = FIELDS): BaseSchema {
   };
 }
 
-/** A record with a value in every field, keyed by field id (REST shapes, reference §3.3). */
+/** A record with a value in every field, keyed by field id (REST shapes, docs/airtable-reference.md §3.3). */
 export function fullRecord(id = 'rec560UJdUtocSouk'): AirtableRecord {
   return {
     id,

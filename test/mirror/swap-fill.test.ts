@@ -7,7 +7,7 @@ import { buildBaseMapping, buildSwapSchema, type BaseMapping } from '../../src/m
 import { SwapFillBatch } from '../../src/mirror/swap-fill.ts';
 import { createTestDatabase } from '../support/db.ts';
 
-// Field configs as the meta API returns them (reference §3.2/§3.3).
+// Field configs as the meta API returns them (docs/airtable-reference.md §3.2/§3.3).
 const BASE: BaseSchema = {
   tables: [
     {

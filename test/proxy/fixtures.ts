@@ -8,7 +8,7 @@ import type { BaseMapping } from '../../src/mirror/types.ts';
 
 export const BASE_ID = 'appProxyTest00001';
 
-/** A small base in the shape of the reference's docs examples (§6: Name/Address/Visited). */
+/** A small base in the shape of the docs examples in docs/airtable-reference.md (§6: Name/Address/Visited). */
 export const PLACES_SCHEMA: BaseSchema = {
   tables: [
     {

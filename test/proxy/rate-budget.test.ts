@@ -10,7 +10,7 @@ import { createFakeClock, type FakeClock } from '../support/fake-clock.ts';
 import { startStack, type Stack } from './harness.ts';
 
 /**
- * The proxy and the shared request budget (DESIGN invariant 6, reference §2.1), end to end:
+ * The proxy and the shared request budget (docs/DESIGN.md invariant 6, docs/airtable-reference.md §2.1), end to end:
  * app (fetch / airtable.js) → proxy → emulator, with the proxy's budget on a virtual clock that
  * only moves when a test moves it. The emulator being contacted or not is observed through its
  * fault queue: a queued fault is used up by the first request that reaches it.

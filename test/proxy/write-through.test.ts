@@ -7,7 +7,7 @@ import { recordingFetch } from './support.ts';
 
 /**
  * How the proxy reads Airtable's write answers and when it applies them. Answers are the
- * reference's documented shapes (§1.3–§1.6); the writer is a recorder of the proxy's own
+ * reference's documented shapes (docs/airtable-reference.md §1.3–§1.6); the writer is a recorder of the proxy's own
  * MirrorWriter interface (the Postgres writer has its own tests, and the end-to-end suite runs both).
  */
 const BASE = 'appLkNDICXNqxSDhG';

@@ -5,7 +5,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { DEMO_BASE_ID, harness, SCHEMA, SOURCE_ID, tableState, type Harness } from './fixture.ts';
 
 /**
- * Schema changes (DESIGN flow 3, invariant 2): every kind of change rebuilds the base through
+ * Schema changes (docs/DESIGN.md flow 3, invariant 2): every kind of change rebuilds the base through
  * `<schema>_swap` and promotes it in one transaction, while a reader looping `select` on its own
  * connection never gets an error or an empty table.
  */

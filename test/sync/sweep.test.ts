@@ -49,7 +49,7 @@ describe('first sync of the demo base', () => {
     expect(Number(st.row_count)).toBe(250);
   });
 
-  it('maps every field type to its column type (DESIGN type mapping)', async () => {
+  it('maps every field type to its column type (docs/DESIGN.md type mapping)', async () => {
     const schema = await h.client.getBaseSchema(DEMO_BASE_ID);
     const mapping = await h.mapping();
     const types = await t.db.query<{

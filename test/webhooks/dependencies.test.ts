@@ -3,7 +3,7 @@ import type { AirtableField } from '../../src/airtable/types.ts';
 import { closeOverFormulas, dependentLinks } from '../../src/webhooks/dependencies.ts';
 import { ALL_FIELDS } from '../../src/webhooks/plan.ts';
 
-// Options shaped as reference §3.3 describes them (formula referencedFieldIds; lookup/rollup
+// Options shaped as docs/airtable-reference.md §3.3 describes them (formula referencedFieldIds; lookup/rollup
 // recordLinkFieldId + fieldIdInLinkedTable; count recordLinkFieldId; link linkedTableId/inverseLinkFieldId).
 const products: { id: string; fields: AirtableField[] } = {
   id: 'tblProducts000001',

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { WebhookPayload } from '../../src/airtable/types.ts';
 import { ALL_FIELDS, planPayloads, shouldSweep } from '../../src/webhooks/plan.ts';
 
-// Envelope per reference §4.7 (payloadFormat v0).
+// Envelope per docs/airtable-reference.md §4.7 (payloadFormat v0).
 const envelope = (over: Partial<WebhookPayload>): WebhookPayload => ({
   timestamp: '2022-02-01T21:25:05.663Z',
   baseTransactionNumber: 4,

@@ -391,7 +391,7 @@ describe('rotation, expiry and removal', () => {
   it('re-creates a hook whose payloads report INVALID_HOOK, and catches up', async () => {
     const old = hooksAtAirtable()[0];
     const sweeps = await sweepRuns();
-    // Reference §4.7: an error payload means the hook is in a permanent error state.
+    // docs/airtable-reference.md §4.7: an error payload means the hook is in a permanent error state.
     rewritePayloads = (page) => ({
       cursor: page.cursor + 1,
       mightHaveMore: false,

@@ -23,7 +23,7 @@ describe('formula results and truthiness', () => {
     expect(run('BLANK()')).toBeNull();
   });
 
-  it('keeps records unless the result is 0, false, "", NaN, [], blank or an error (§1.1)', () => {
+  it('keeps records unless the result is 0, false, "", NaN, [], blank or an error (docs/airtable-reference.md §1.1)', () => {
     for (const v of [0, false, '', NaN, [], null, undefined, { error: '#ERROR!' }, { specialValue: 'NaN' }]) {
       expect(isTruthy(v), JSON.stringify(v)).toBe(false);
     }

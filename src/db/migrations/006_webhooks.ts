@@ -2,7 +2,7 @@ import type { Migration } from './migration.ts';
 
 /**
  * Airtable webhook registrations (owned by src/webhooks): one per source. `cursor` is the number
- * of the next payload to read (reference §4.5); it moves in the same transaction as the mirror
+ * of the next payload to read (docs/airtable-reference.md §4.5); it moves in the same transaction as the mirror
  * changes those payloads caused. The MAC secret is stored encrypted (src/crypto).
  */
 export const m006_webhooks: Migration = {
