@@ -68,7 +68,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     let emulator: RunningAirmirror['emulator'];
     if (config.demo) {
       // Demo: the built-in emulator plays api.airtable.com, with the seeded demo base configured.
-      const emu = createEmulator({ seed: 'demo' });
+      const emu = createEmulator({ seed: 'demo', log: log.child({ name: 'emulator' }) });
       const server = await startEmulatorServer(emu, { port: 0 });
       emu.webhooks.start();
       cleanups.push(async () => {

@@ -9,8 +9,8 @@ export interface HttpServer {
 }
 
 /**
- * Serves a fetch handler over Node's HTTP: the one way this project listens (`start`, the
- * emulator, tests and benchmarks). Rejects when it cannot listen (the port is taken).
+ * Serves a fetch handler over Node's HTTP: the one way the product listens (`start`, tests and
+ * benchmarks; the emulator has its own, sharing no code with the product). Rejects when it cannot listen (the port is taken).
  */
 export function serveHttp(
   fetch: (req: Request) => Response | Promise<Response>,
