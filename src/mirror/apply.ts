@@ -6,6 +6,7 @@ import type { Sql } from '../db/sql.ts';
 import { convertRecord } from './convert.ts';
 import { stampFenceCtes } from './fence.ts';
 import type { ApplyOptions, ApplyResult, ConvertedRecord, Origin, TableMapping } from './types.ts';
+import { WRITER_SET_CONFIG } from './write-guard.ts';
 
 /** Rows per statement: big enough to amortise a round trip, small enough to keep statements quick. */
 const CHUNK_ROWS = 2000;
@@ -116,7 +117,9 @@ function rowJson(r: ConvertedRecord, jsonb: boolean[]): string {
 }
 
 const LOCK: Statement = {
-  text: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))',
+  // Also marks the transaction as airmirror's own write, for the direct-write guard
+  // (src/mirror/write-guard.ts): in the statement every write-path transaction starts with anyway.
+  text: `SELECT pg_advisory_xact_lock(hashtextextended($1, 0)), ${WRITER_SET_CONFIG}`,
   keys: [],
   name: 'airmirror_lock',
 };

@@ -6,6 +6,7 @@ import { swapSchemaName } from './naming.ts';
 import { isNotNullBoolean } from './pg-types.ts';
 import { saveMapping } from './store.ts';
 import type { BaseMapping, TableMapping } from './types.ts';
+import { guardTriggerStatements } from './write-guard.ts';
 
 /** `COMMENT ON` text for a mirror table (DESIGN.md "Mirror layout"). */
 export function tableComment(t: Pick<TableMapping, 'tableName' | 'tableId'>): string {
@@ -52,8 +53,11 @@ export async function createMirrorTables(
 ): Promise<void> {
   const schema = opts.schema ?? mapping.schema;
   await q.query(sql(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`));
+  // Live tables get the direct-write guard; swap tables get it when they are promoted.
+  const live = schema === mapping.schema;
   for (const t of mapping.tables) {
-    await q.query(sql(createTableStatements(t, schema).join(';\n')));
+    const guard = live ? guardTriggerStatements(schema, t.table) : [];
+    await q.query(sql([...createTableStatements(t, schema), ...guard].join(';\n')));
   }
 }
 
@@ -149,6 +153,8 @@ export async function promoteSwap(
         ...mapping.tables.map(
           (t) => `ALTER TABLE ${quoteQualified(swap, t.table)} SET SCHEMA ${quoteIdent(schema)}`,
         ),
+        // The direct-write guard, now that they are live (src/mirror/write-guard.ts).
+        ...mapping.tables.flatMap((t) => guardTriggerStatements(schema, t.table)),
         `DROP SCHEMA ${quoteIdent(swap)} CASCADE`,
       ];
       await tx.query(sql(swapStatements.join(';\n')));

@@ -1,0 +1,356 @@
+/**
+ * One client's session: the relay (proxy/pg/relay.ts) plus the few messages the endpoint looks
+ * at. Query and Parse texts that may hold an INSERT, UPDATE or DELETE are parsed; one whose table
+ * resolves to a mirror table is answered by the endpoint (proxy/pg/write.ts) at the point the
+ * client runs it — a simple Query, or the Execute of a portal bound to such a prepared statement.
+ * Everything else passes through untouched, and while the endpoint answers a write, the client's
+ * next messages wait their turn (COPY data excepted).
+ */
+import type { Logger } from '../../src/log.ts';
+import { classify, mayWrite, type DmlStatement, type Statement } from './classify.ts';
+import type { MirrorCatalog, MirrorTarget } from './catalog.ts';
+import { PgError, SQLSTATE, warning } from './errors.ts';
+import {
+  commandComplete,
+  portalSuspended,
+  readBind,
+  readCommandTag,
+  readDataRow,
+  readExecute,
+  readParse,
+  readQuery,
+  readTarget,
+  readyForQuery,
+  T,
+} from './protocol.ts';
+import type { Relay } from './relay.ts';
+import { SessionClosed } from './relay.ts';
+import { planWrite, quotedName, RESOLVE_NAME_SQL } from './store.ts';
+import { executeWrite, type BoundParams, type WriteDeps, type WriteOutcome } from './write.ts';
+
+export interface SessionOptions {
+  relay: Relay;
+  /** undefined: the client's database is not airmirror's — a plain relay. */
+  catalog?: MirrorCatalog;
+  deps: WriteDeps;
+  log?: Pick<Logger, 'warn' | 'error' | 'debug'>;
+  onClose(): void;
+}
+
+interface PreparedWrite {
+  stmt: DmlStatement;
+  /** Parameter types as Postgres inferred them (Describe), when the client did not give them all. */
+  types: Promise<number[] | undefined> | number[];
+}
+
+interface BoundWrite {
+  prepared: PreparedWrite;
+  bind: BoundParams;
+  resultFormats: number[];
+  /** Rows of an Execute that returned only `maxRows` (PortalSuspended), for the next Execute. */
+  rest?: { rows: Buffer[]; tag: string };
+}
+
+/** Statements that may change what an unqualified table name resolves to. */
+const NAME_CHANGES = /search_path|\b(?:temp|temporary|create|drop|alter|discard|reset)\b/i;
+const COPY_FRAMES = new Set<number>([T.copyData, T.copyDone, T.copyFail]);
+
+export class Session {
+  private readonly relay: Relay;
+  private busy = false;
+  private readonly queue: Array<{ type: number; frame: Buffer }> = [];
+  private readonly prepared = new Map<string, PreparedWrite>();
+  private readonly portals = new Map<string, BoundWrite>();
+  private readonly names = new Map<string, string | null>();
+  private writesInTx = 0;
+  private cancelRequested = false;
+
+  constructor(private readonly opts: SessionOptions) {
+    this.relay = opts.relay;
+  }
+
+  /** A CancelRequest for this session arrived: stop between Airtable batches. */
+  cancel(): void {
+    this.cancelRequested = true;
+  }
+
+  // ---- RelayHooks ---------------------------------------------------------------------------
+
+  onClientFrame(type: number, frame: Buffer): boolean {
+    if (this.busy) {
+      if (COPY_FRAMES.has(type)) return false;
+      this.queue.push({ type, frame: Buffer.from(frame) });
+      return true;
+    }
+    if (!this.opts.catalog) return false;
+    return this.dispatch(type, frame);
+  }
+
+  beforeClientFrame(type: number, data: Buffer, start: number): Buffer | undefined {
+    if (this.writesInTx === 0) return undefined;
+    if (type === T.ready && data[start + 5] === 0x49) this.writesInTx = 0;
+    if (type !== T.commandComplete) return undefined;
+    const tag = readCommandTag(data.subarray(start));
+    if (tag !== 'ROLLBACK') return undefined;
+    return warning(
+      `ROLLBACK did not undo ${this.writesInTx} row(s) written to Airtable in this transaction`,
+      { detail: 'Airtable cannot roll back; those rows stay in Airtable and in the mirror.' },
+    );
+  }
+
+  onClose(): void {
+    this.opts.onClose();
+  }
+
+  // ---- what the endpoint looks at -----------------------------------------------------------
+
+  private dispatch(type: number, frame: Buffer): boolean {
+    switch (type) {
+      case T.query: {
+        const text = readQuery(frame);
+        if (NAME_CHANGES.test(text)) this.names.clear();
+        if (!mayWrite(text)) return false;
+        const stmts = classify(text);
+        if (!stmts || !stmts.some((s) => this.couldBeMirror(s))) return false;
+        this.async(() => this.onQuery(frame, stmts));
+        return true;
+      }
+      case T.parse: {
+        const m = readParse(frame);
+        if (NAME_CHANGES.test(m.text)) this.names.clear();
+        this.prepared.delete(m.name);
+        if (!mayWrite(m.text)) return false;
+        const stmts = classify(m.text);
+        if (!stmts || stmts.length !== 1 || !this.couldBeMirror(stmts[0])) return false;
+        const stmt = stmts[0] as DmlStatement;
+        this.relay.forward(type, frame);
+        const given = stmt.paramCount === 0 || (m.types.length >= stmt.paramCount && !m.types.includes(0));
+        this.prepared.set(m.name, { stmt, types: given ? m.types : this.relay.describeStatement(m.name) });
+        return true;
+      }
+      case T.bind: {
+        if (this.prepared.size === 0 && this.portals.size === 0) return false;
+        const b = readBind(frame);
+        const prepared = this.prepared.get(b.statement);
+        if (!prepared) {
+          this.portals.delete(b.portal);
+          return false;
+        }
+        this.portals.set(b.portal, {
+          prepared,
+          bind: { types: [], values: b.params, formats: b.paramFormats },
+          resultFormats: b.resultFormats,
+        });
+        return false;
+      }
+      case T.execute: {
+        if (this.portals.size === 0) return false;
+        const { portal, maxRows } = readExecute(frame);
+        const bound = this.portals.get(portal);
+        if (!bound) return false;
+        this.async(() => this.onExecute(frame, bound, maxRows));
+        return true;
+      }
+      case T.close: {
+        const t = readTarget(frame);
+        if (t.kind === 'S') this.prepared.delete(t.name);
+        else this.portals.delete(t.name);
+        return false;
+      }
+      default:
+        return false;
+    }
+  }
+
+  /** Whether a statement's table could be a mirror table (the catalog has one of that name). */
+  private couldBeMirror(s: Statement): s is DmlStatement {
+    if (s.kind === 'other') return false;
+    const snap = this.opts.catalog!.snapshot();
+    const { schema, name } = s.relation;
+    return schema ? this.opts.catalog!.lookup(snap, schema, name) !== undefined : snap.byName.has(name);
+  }
+
+  private async(work: () => Promise<void>): void {
+    this.busy = true;
+    work()
+      .catch((err: unknown) => {
+        if (!(err instanceof SessionClosed)) {
+          this.opts.log?.error(
+            { err: err instanceof Error ? err.message : String(err) },
+            'pg endpoint: session failed',
+          );
+          this.relay.close();
+        }
+      })
+      .finally(() => {
+        this.busy = false;
+        this.drain();
+      });
+  }
+
+  private drain(): void {
+    while (!this.busy && this.queue.length > 0 && !this.relay.closed) {
+      const { type, frame } = this.queue.shift()!;
+      if (!this.opts.catalog || !this.dispatch(type, frame)) this.relay.forward(type, frame);
+    }
+  }
+
+  /** The mirror table a statement writes, asking the session where an unqualified name leads. */
+  private async targetOf(
+    stmt: DmlStatement,
+    end: 'flush' | 'sync',
+  ): Promise<MirrorTarget | null | 'skipped'> {
+    const catalog = this.opts.catalog!;
+    const snap = await catalog.current();
+    const { schema, name } = stmt.relation;
+    if (schema) return catalog.lookup(snap, schema, name) ?? null;
+    if (!snap.byName.has(name)) return null;
+    let resolved = this.names.get(name);
+    if (resolved === undefined) {
+      const [r] = await this.relay.run(
+        [
+          {
+            text: RESOLVE_NAME_SQL,
+            paramTypes: [25],
+            params: [Buffer.from(quotedName(name))],
+            paramFormats: [],
+            resultFormats: [],
+          },
+        ],
+        end,
+      );
+      if (r.skipped || r.error) return r.skipped ? 'skipped' : null;
+      resolved = r.rows.length > 0 ? (readDataRow(r.rows[0])[0]?.toString('utf8') ?? null) : null;
+      if (this.relay.status === 0x49) this.names.set(name, resolved);
+    }
+    return resolved === null ? null : (catalog.lookup(snap, resolved, name) ?? null);
+  }
+
+  // ---- simple Query -------------------------------------------------------------------------
+
+  private async onQuery(frame: Buffer, stmts: Statement[]): Promise<void> {
+    const targets: Array<MirrorTarget | null> = [];
+    for (const s of stmts) {
+      const t = this.couldBeMirror(s) ? await this.targetOf(s, 'sync') : null;
+      targets.push(t === 'skipped' ? null : t);
+    }
+    if (targets.every((t) => t === null)) {
+      this.relay.forward(T.query, frame);
+      return;
+    }
+    // A query string with a mirror write runs statement by statement (docs/postgres-endpoint.md).
+    for (let i = 0; i < stmts.length; i++) {
+      const target = targets[i];
+      if (!target) {
+        const { failed } = await this.relay.relayQuery(stmts[i].text);
+        if (failed) break;
+        continue;
+      }
+      const ok = await this.simpleWrite(stmts[i] as DmlStatement, target);
+      if (!ok) break;
+    }
+    this.relay.writeClient(readyForQuery(this.relay.status));
+  }
+
+  /** One mirror write of a simple Query; false when it failed. */
+  private async simpleWrite(stmt: DmlStatement, target: MirrorTarget): Promise<boolean> {
+    const outcome = await this.write(stmt, target, { types: [], values: [], formats: [] }, [], 'sync', true);
+    if (outcome.kind === 'done') {
+      this.relay.writeClient(
+        Buffer.concat([
+          ...outcome.notices,
+          ...(outcome.description ? [outcome.description] : []),
+          ...outcome.rows,
+          commandComplete(outcome.tag),
+        ]),
+      );
+      return true;
+    }
+    if (outcome.kind === 'skipped') return false;
+    if (!outcome.fromPostgres) await this.relay.fail('sync');
+    this.relay.writeClient(Buffer.concat([...outcome.notices, outcome.frame]));
+    return false;
+  }
+
+  // ---- extended protocol: Execute of a mirror write -------------------------------------------
+
+  private async onExecute(frame: Buffer, bound: BoundWrite, maxRows: number): Promise<void> {
+    if (bound.rest) {
+      this.sendRows(bound, bound.rest.rows, bound.rest.tag, maxRows);
+      return;
+    }
+    const stmt = bound.prepared.stmt;
+    const target = await this.targetOf(stmt, 'flush');
+    if (target === 'skipped') return;
+    if (!target) {
+      this.relay.forward(T.execute, frame);
+      return;
+    }
+    const types = (await bound.prepared.types) ?? [];
+    const outcome = await this.write(
+      stmt,
+      target,
+      { ...bound.bind, types },
+      bound.resultFormats,
+      'flush',
+      false,
+    );
+    if (outcome.kind === 'skipped') return;
+    if (outcome.kind === 'error') {
+      if (!outcome.fromPostgres) await this.relay.fail('flush');
+      this.relay.writeClient(Buffer.concat([...outcome.notices, outcome.frame]));
+      return;
+    }
+    if (outcome.notices.length > 0) this.relay.writeClient(Buffer.concat(outcome.notices));
+    this.sendRows(bound, outcome.rows, outcome.tag, maxRows);
+  }
+
+  private sendRows(bound: BoundWrite, rows: Buffer[], tag: string, maxRows: number): void {
+    if (maxRows > 0 && rows.length > maxRows) {
+      bound.rest = { rows: rows.slice(maxRows), tag };
+      this.relay.writeClient(Buffer.concat([...rows.slice(0, maxRows), portalSuspended()]));
+      return;
+    }
+    bound.rest = undefined;
+    this.relay.writeClient(Buffer.concat([...rows, commandComplete(tag)]));
+  }
+
+  // ---- both ---------------------------------------------------------------------------------
+
+  private async write(
+    stmt: DmlStatement,
+    target: MirrorTarget,
+    params: BoundParams,
+    resultFormats: number[],
+    end: 'flush' | 'sync',
+    describe: boolean,
+  ): Promise<WriteOutcome> {
+    this.cancelRequested = false;
+    try {
+      const plan = planWrite(stmt, target.table);
+      const outcome = await executeWrite(
+        {
+          run: (steps) => this.relay.run(steps, end),
+          status: () => this.relay.status,
+          cancelled: () => this.cancelRequested,
+        },
+        this.opts.deps,
+        { plan, target, params, resultFormats, describe },
+      );
+      if (outcome.kind === 'done' && this.relay.status !== 0x49) this.writesInTx += outcome.rowCount;
+      return outcome;
+    } catch (err) {
+      if (err instanceof SessionClosed) throw err;
+      const pgErr =
+        err instanceof PgError
+          ? err
+          : new PgError(SQLSTATE.internal, 'airmirror could not run the write', {
+              detail: err instanceof Error ? err.message : String(err),
+            });
+      if (!(err instanceof PgError)) {
+        this.opts.log?.error({ err: pgErr.detail }, 'pg endpoint: write failed');
+      }
+      return { kind: 'error', frame: pgErr.frame(), fromPostgres: false, notices: [] };
+    }
+  }
+}
