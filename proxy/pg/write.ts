@@ -193,7 +193,10 @@ export async function executeWrite(io: WriteIO, deps: WriteDeps, req: WriteReque
     }
   }
 
-  // 3. Airtable, 10 at a time; each accepted batch applied through the single write path.
+  // 3. Airtable, 10 at a time; each accepted batch applied through the single write path. Rows
+  //    of an UPDATE or DELETE go in record-id order (Postgres gives them in none), so a statement
+  //    that fails part-way fails the same way every time; an INSERT keeps its own order.
+  if (plan.kind !== 'insert') items.sort((a, b) => (a.id! < b.id! ? -1 : a.id! > b.id! ? 1 : 0));
   const applyOpts = { origin: 'sql' as const, sourceId: target.sourceId, stampFence: true };
   const sent = await sendBatches({
     kind: plan.kind,
