@@ -77,12 +77,15 @@ export async function sendBatches(o: SendOptions): Promise<SendResult> {
   for (let at = 0; at < o.items.length; at += MAX_RECORDS_PER_WRITE) {
     const batch = o.items.slice(at, at + MAX_RECORDS_PER_WRITE);
     try {
-      if (o.cancelled()) {
+      const stopIfCancelled = () => {
+        if (!o.cancelled()) return;
         throw new PgError(SQLSTATE.canceled, 'canceling statement due to user request', {
           detail: progress(o, at, 'before the rest was sent'),
         });
-      }
+      };
+      stopIfCancelled();
       await access.slot(baseId);
+      stopIfCancelled(); // a cancel that came while waiting for the slot
       if (o.kind === 'delete') {
         const ids = batch.map((b) => b.id!);
         const deleted = await deleteRecords(access.client, baseId, tableId, ids);

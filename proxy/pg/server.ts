@@ -55,6 +55,8 @@ export interface PgEndpointOptions {
   log?: Logger;
   /** A client must have finished its start-up within this time. Default 30 s. */
   startupTimeoutMs?: number;
+  /** Whether a client address counts as this host (loopback by default; tests stand in for another host). */
+  isLocal?: (address: string | undefined) => boolean;
 }
 
 export interface PgEndpoint {
@@ -95,7 +97,7 @@ export async function startPgEndpoint(opts: PgEndpointOptions): Promise<PgEndpoi
   const deps = { db: opts.db, airtable: opts.airtable, catchup: opts.catchup, log: opts.log };
 
   async function handshake(socket: net.Socket): Promise<void> {
-    const loopback = isLoopbackAddress(socket.remoteAddress);
+    const loopback = (opts.isLocal ?? isLoopbackAddress)(socket.remoteAddress);
     let stream: Duplex = socket;
     let secure = false;
     let reader = new SocketReader(stream);

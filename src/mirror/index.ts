@@ -38,3 +38,5 @@ export { saveMapping, loadMapping } from './store.ts';
 export { applyRecords, applyDeletes, deleteUnseen } from './apply.ts';
 export { SwapFillBatch } from './swap-fill.ts';
 export { takeFence, pruneFence } from './fence.ts';
+export { toAirtableCell, isComputedType, ReverseValueError } from './reverse.ts';
+export { setWriteGuard, guardTriggerStatements, WRITER_SETTING } from './write-guard.ts';

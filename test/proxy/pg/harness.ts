@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createAirtableAccess } from '../../../proxy/pg/airtable.ts';
@@ -157,6 +158,22 @@ export async function startPgStack(
       await emu.close();
     },
   };
+}
+
+/** A CancelRequest for `client`'s running query, as libpq sends one: a connection of its own. */
+export async function cancelQuery(url: string, client: pg.Client): Promise<void> {
+  const { processID, secretKey } = client as unknown as { processID: number; secretKey: number };
+  const u = new URL(url);
+  const packet = Buffer.alloc(16);
+  packet.writeInt32BE(16, 0);
+  packet.writeInt32BE(80877102, 4);
+  packet.writeInt32BE(processID, 8);
+  packet.writeInt32BE(secretKey, 12);
+  await new Promise<void>((resolve, reject) => {
+    const sock = net.connect({ host: u.hostname, port: Number(u.port) }, () => sock.end(packet));
+    sock.on('close', () => resolve());
+    sock.on('error', reject);
+  });
 }
 
 /** The error a promise rejects with (fails the test when it resolves). */
