@@ -38,12 +38,6 @@ export class MirrorCatalog {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** The last snapshot at once (a stale one starts a reload for next time). */
-  snapshot(): CatalogSnapshot {
-    if (this.now() - this.at > this.ttlMs) void this.current().catch(() => undefined);
-    return this.snap;
-  }
-
   /** A snapshot no older than the TTL. */
   current(): Promise<CatalogSnapshot> {
     if (this.now() - this.at <= this.ttlMs) return Promise.resolve(this.snap);

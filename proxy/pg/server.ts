@@ -213,8 +213,9 @@ export async function startPgEndpoint(opts: PgEndpointOptions): Promise<PgEndpoi
     let secret = randomInt(1, 2 ** 31 - 1);
     while (live.get(upstream.pid)?.secret === secret) secret = randomInt(1, 2 ** 31 - 1);
     const database = forwarded.database ?? forwarded.user;
+    // The endpoint reads and writes SQL text as UTF-8: sessions in another client encoding only relay.
     const utf8 = upstream.frames.some(
-      (f) => f[0] === T.parameterStatus && /client_encoding\0UTF8\0/i.test(f.toString('latin1')),
+      (f) => f[0] === T.parameterStatus && /client_encoding\0(UTF8|SQL_ASCII)\0/i.test(f.toString('latin1')),
     );
     const relay = new Relay(stream, upstream.socket);
     const session = new Session({

@@ -111,7 +111,7 @@ export class Session {
         if (NAME_CHANGES.test(text)) this.names.clear();
         if (!mayWrite(text)) return false;
         const stmts = classify(text);
-        if (!stmts || !stmts.some((s) => this.couldBeMirror(s))) return false;
+        if (!stmts || !stmts.some((s) => s.kind !== 'other')) return false;
         this.async(() => this.onQuery(frame, stmts));
         return true;
       }
@@ -121,11 +121,14 @@ export class Session {
         this.prepared.delete(m.name);
         if (!mayWrite(m.text)) return false;
         const stmts = classify(m.text);
-        if (!stmts || stmts.length !== 1 || !this.couldBeMirror(stmts[0])) return false;
-        const stmt = stmts[0] as DmlStatement;
-        this.relay.forward(type, frame);
-        const given = stmt.paramCount === 0 || (m.types.length >= stmt.paramCount && !m.types.includes(0));
-        this.prepared.set(m.name, { stmt, types: given ? m.types : this.relay.describeStatement(m.name) });
+        if (!stmts || stmts.length !== 1 || stmts[0].kind === 'other') return false;
+        const stmt = stmts[0];
+        this.async(async () => {
+          this.relay.forward(type, frame);
+          if (!(await this.couldBeMirror(stmt))) return;
+          const given = stmt.paramCount === 0 || (m.types.length >= stmt.paramCount && !m.types.includes(0));
+          this.prepared.set(m.name, { stmt, types: given ? m.types : this.relay.describeStatement(m.name) });
+        });
         return true;
       }
       case T.bind: {
@@ -163,11 +166,12 @@ export class Session {
   }
 
   /** Whether a statement's table could be a mirror table (the catalog has one of that name). */
-  private couldBeMirror(s: Statement): s is DmlStatement {
+  private async couldBeMirror(s: Statement): Promise<boolean> {
     if (s.kind === 'other') return false;
-    const snap = this.opts.catalog!.snapshot();
+    const catalog = this.opts.catalog!;
+    const snap = await catalog.current();
     const { schema, name } = s.relation;
-    return schema ? this.opts.catalog!.lookup(snap, schema, name) !== undefined : snap.byName.has(name);
+    return schema ? catalog.lookup(snap, schema, name) !== undefined : snap.byName.has(name);
   }
 
   private async(work: () => Promise<void>): void {
@@ -231,7 +235,7 @@ export class Session {
   private async onQuery(frame: Buffer, stmts: Statement[]): Promise<void> {
     const targets: Array<MirrorTarget | null> = [];
     for (const s of stmts) {
-      const t = this.couldBeMirror(s) ? await this.targetOf(s, 'sync') : null;
+      const t = (await this.couldBeMirror(s)) ? await this.targetOf(s as DmlStatement, 'sync') : null;
       targets.push(t === 'skipped' ? null : t);
     }
     if (targets.every((t) => t === null)) {
