@@ -23,8 +23,8 @@ import {
   readyForQuery,
   T,
 } from './protocol.ts';
-import type { Relay } from './relay.ts';
-import { SessionClosed } from './relay.ts';
+import { SessionClosed, type Relay } from './relay.ts';
+import { OwnStatements } from './statements.ts';
 import { planWrite, quotedName, RESOLVE_NAME_SQL } from './store.ts';
 import { executeWrite, type BoundParams, type WriteDeps, type WriteOutcome } from './write.ts';
 
@@ -57,6 +57,7 @@ const COPY_FRAMES = new Set<number>([T.copyData, T.copyDone, T.copyFail]);
 
 export class Session {
   private readonly relay: Relay;
+  private readonly own: OwnStatements;
   private busy = false;
   private readonly queue: Array<{ type: number; frame: Buffer }> = [];
   private readonly prepared = new Map<string, PreparedWrite>();
@@ -67,6 +68,7 @@ export class Session {
 
   constructor(private readonly opts: SessionOptions) {
     this.relay = opts.relay;
+    this.own = new OwnStatements(opts.relay);
   }
 
   /** A CancelRequest for this session arrived: stop between Airtable batches. */
@@ -87,8 +89,10 @@ export class Session {
   }
 
   beforeClientFrame(type: number, data: Buffer, start: number): Buffer | undefined {
-    if (this.writesInTx === 0) return undefined;
-    if (type === T.ready && data[start + 5] === 0x49) this.writesInTx = 0;
+    if (type === T.ready && data[start + 5] === 0x49) {
+      this.writesInTx = 0;
+      this.relay.watch = false;
+    }
     if (type !== T.commandComplete) return undefined;
     const tag = readCommandTag(data.subarray(start));
     if (tag !== 'ROLLBACK') return undefined;
@@ -127,7 +131,7 @@ export class Session {
           this.relay.forward(type, frame);
           if (!(await this.couldBeMirror(stmt))) return;
           const given = stmt.paramCount === 0 || (m.types.length >= stmt.paramCount && !m.types.includes(0));
-          this.prepared.set(m.name, { stmt, types: given ? m.types : this.relay.describeStatement(m.name) });
+          this.prepared.set(m.name, { stmt, types: given ? m.types : this.own.describeStatement(m.name) });
         });
         return true;
       }
@@ -211,7 +215,7 @@ export class Session {
     if (!snap.byName.has(name)) return null;
     let resolved = this.names.get(name);
     if (resolved === undefined) {
-      const [r] = await this.relay.run(
+      const [r] = await this.own.run(
         [
           {
             text: RESOLVE_NAME_SQL,
@@ -246,12 +250,16 @@ export class Session {
     for (let i = 0; i < stmts.length; i++) {
       const target = targets[i];
       if (!target) {
-        const { failed } = await this.relay.relayQuery(stmts[i].text);
+        const { failed } = await this.own.relayQuery(stmts[i].text);
         if (failed) break;
         continue;
       }
       const ok = await this.simpleWrite(stmts[i] as DmlStatement, target);
       if (!ok) break;
+    }
+    if (this.relay.status === 0x49) {
+      this.writesInTx = 0;
+      this.relay.watch = false;
     }
     this.relay.writeClient(readyForQuery(this.relay.status));
   }
@@ -271,7 +279,7 @@ export class Session {
       return true;
     }
     if (outcome.kind === 'skipped') return false;
-    if (!outcome.fromPostgres) await this.relay.fail('sync');
+    if (!outcome.fromPostgres) await this.own.fail('sync');
     this.relay.writeClient(Buffer.concat([...outcome.notices, outcome.frame]));
     return false;
   }
@@ -301,7 +309,7 @@ export class Session {
     );
     if (outcome.kind === 'skipped') return;
     if (outcome.kind === 'error') {
-      if (!outcome.fromPostgres) await this.relay.fail('flush');
+      if (!outcome.fromPostgres) await this.own.fail('flush');
       this.relay.writeClient(Buffer.concat([...outcome.notices, outcome.frame]));
       return;
     }
@@ -334,14 +342,17 @@ export class Session {
       const plan = planWrite(stmt, target.table);
       const outcome = await executeWrite(
         {
-          run: (steps) => this.relay.run(steps, end),
+          run: (steps) => this.own.run(steps, end),
           status: () => this.relay.status,
           cancelled: () => this.cancelRequested,
         },
         this.opts.deps,
         { plan, target, params, resultFormats, describe },
       );
-      if (outcome.kind === 'done' && this.relay.status !== 0x49) this.writesInTx += outcome.rowCount;
+      if (outcome.kind === 'done' && this.relay.status !== 0x49 && outcome.rowCount > 0) {
+        this.writesInTx += outcome.rowCount;
+        this.relay.watch = true; // for the ROLLBACK warning
+      }
       return outcome;
     } catch (err) {
       if (err instanceof SessionClosed) throw err;

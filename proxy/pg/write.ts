@@ -15,7 +15,7 @@ import { sendBatches, type BatchItem } from './batches.ts';
 import type { MirrorTarget } from './catalog.ts';
 import { notice, PgError, SQLSTATE, warning } from './errors.ts';
 import { dropFirstColumn, dropFirstField, readDataRow } from './protocol.ts';
-import type { Step, StepResult } from './relay.ts';
+import type { Step, StepResult } from './statements.ts';
 import { SETTINGS_SQL, TEXT_ARRAY_OID, type WritePlan } from './store.ts';
 
 export interface WriteIO {
