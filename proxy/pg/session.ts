@@ -53,6 +53,8 @@ interface BoundWrite {
 
 /** Statements that may change what an unqualified table name resolves to. */
 const NAME_CHANGES = /search_path|\b(?:temp|temporary|create|drop|alter|discard|reset)\b/i;
+/** Statements that may drop the endpoint's prepared statements on the session. */
+const DROPS_PREPARED = /\b(?:discard|deallocate)\b/i;
 const COPY_FRAMES = new Set<number>([T.copyData, T.copyDone, T.copyFail]);
 
 export class Session {
@@ -113,6 +115,7 @@ export class Session {
       case T.query: {
         const text = readQuery(frame);
         if (NAME_CHANGES.test(text)) this.names.clear();
+        if (DROPS_PREPARED.test(text)) this.own.forgetKept();
         if (!mayWrite(text)) return false;
         const stmts = classify(text);
         if (!stmts || !stmts.some((s) => s.kind !== 'other')) return false;
@@ -122,6 +125,7 @@ export class Session {
       case T.parse: {
         const m = readParse(frame);
         if (NAME_CHANGES.test(m.text)) this.names.clear();
+        if (DROPS_PREPARED.test(m.text)) this.own.forgetKept();
         this.prepared.delete(m.name);
         if (!mayWrite(m.text)) return false;
         const stmts = classify(m.text);
@@ -223,6 +227,7 @@ export class Session {
             params: [Buffer.from(quotedName(name))],
             paramFormats: [],
             resultFormats: [],
+            keep: true,
           },
         ],
         end,

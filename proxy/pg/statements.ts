@@ -16,7 +16,16 @@ export interface Step {
   resultFormats: number[];
   /** Also fetch the RowDescription (Describe portal). */
   describe?: boolean;
+  /**
+   * Keep it prepared on the session (by text and parameter types) for the next run: the endpoint
+   * runs the same few statements for every execution of a client's prepared write, and Postgres
+   * then neither parses nor re-plans them. Privileges are still checked at every execution.
+   */
+  keep?: boolean;
 }
+
+/** Statements kept prepared per session; the oldest is closed beyond this. */
+const KEPT = 32;
 
 export interface StepResult {
   description?: Buffer;
@@ -30,8 +39,10 @@ export interface StepResult {
 
 export class OwnStatements {
   private seq = 0;
-  /** Statements of ours whose Close was skipped: closed first thing next time. */
+  /** Statements of ours whose Close was skipped (or that were evicted): closed first thing next time. */
   private readonly leftovers = new Set<string>();
+  /** Kept statements: `types\0text` → name, oldest first. */
+  private readonly kept = new Map<string, string>();
 
   constructor(private readonly relay: Relay) {}
 
@@ -41,6 +52,21 @@ export class OwnStatements {
 
   private send(messages: Array<{ buf: Buffer; expect?: Expect }>): void {
     this.relay.send(messages);
+  }
+
+  /** The client may have dropped every prepared statement (DISCARD ALL, DEALLOCATE ALL). */
+  forgetKept(): void {
+    for (const name of this.kept.values()) this.leftovers.add(name);
+    this.kept.clear();
+  }
+
+  private keep(key: string, name: string): void {
+    this.kept.set(key, name);
+    if (this.kept.size > KEPT) {
+      const [oldestKey, oldest] = this.kept.entries().next().value!;
+      this.kept.delete(oldestKey);
+      this.leftovers.add(oldest);
+    }
   }
 
   /**
@@ -68,23 +94,34 @@ export class OwnStatements {
     }
     steps.forEach((s, i) => {
       const r = results[i];
-      const name = `airmirror_${++this.seq}`;
+      const key = s.keep ? `${s.paramTypes.join(',')}\0${s.text}` : undefined;
+      const known = key === undefined ? undefined : this.kept.get(key);
+      const name = known ?? `airmirror_${++this.seq}`;
+      const portal = known === undefined && key === undefined ? name : `airmirror_p${++this.seq}`;
       const fail = (type: number, frame: Buffer) => {
         if (type === T.error) r.error = frame;
       };
       const skip = (skipped: boolean) => {
         if (skipped && !r.error) r.skipped = true;
       };
-      messages.push({
-        buf: serialize.parse({ name, text: s.text, types: s.paramTypes }),
-        expect: ours('parse', fail, (skipped) => {
-          skip(skipped);
-          if (!skipped && !r.error) this.leftovers.add(name);
-        }),
-      });
+      if (known === undefined) {
+        messages.push({
+          buf: serialize.parse({ name, text: s.text, types: s.paramTypes }),
+          expect: ours('parse', fail, (skipped) => {
+            skip(skipped);
+            if (skipped || r.error) return;
+            if (key === undefined) this.leftovers.add(name);
+            else this.keep(key, name);
+          }),
+        });
+      } else {
+        // Least recently used goes first: this one is fresh again.
+        this.kept.delete(key!);
+        this.kept.set(key!, known);
+      }
       messages.push({
         buf: bindMessage({
-          portal: name,
+          portal,
           statement: name,
           paramFormats: s.paramFormats,
           params: s.params,
@@ -94,7 +131,7 @@ export class OwnStatements {
       });
       if (s.describe) {
         messages.push({
-          buf: serialize.describe({ type: 'P', name }),
+          buf: serialize.describe({ type: 'P', name: portal }),
           expect: ours(
             'describeP',
             (type, frame) => {
@@ -106,7 +143,7 @@ export class OwnStatements {
         });
       }
       messages.push({
-        buf: serialize.execute({ portal: name, rows: 0 }),
+        buf: serialize.execute({ portal, rows: 0 }),
         expect: ours(
           'execute',
           (type, frame) => {
@@ -117,10 +154,13 @@ export class OwnStatements {
           skip,
         ),
       });
+      // A kept statement stays; its portal goes (an unclosed one would last to the end of the
+      // transaction). Closing a statement closes its portal too.
+      const closing = key === undefined ? { type: 'S' as const, name } : { type: 'P' as const, name: portal };
       messages.push({
-        buf: serialize.close({ type: 'S', name }),
+        buf: serialize.close(closing),
         expect: ours('close', undefined, (skipped) => {
-          if (!skipped) this.leftovers.delete(name);
+          if (!skipped && key === undefined) this.leftovers.delete(name);
         }),
       });
     });

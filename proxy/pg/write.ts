@@ -77,6 +77,7 @@ export async function executeWrite(io: WriteIO, deps: WriteDeps, req: WriteReque
     params: params.values.slice(0, n),
     paramFormats: formatsFor(params.formats, n, 0),
     resultFormats: [],
+    keep: true,
     ...extra,
   });
   const returningStep = (ids: string[]): Step => ({
@@ -86,13 +87,14 @@ export async function executeWrite(io: WriteIO, deps: WriteDeps, req: WriteReque
     paramFormats: formatsFor(params.formats, n, 1),
     resultFormats: req.resultFormats,
     describe: req.describe,
+    keep: true,
   });
   const deleteFormats = req.resultFormats.length > 1 ? [0, ...req.resultFormats] : req.resultFormats;
 
   // 1. Postgres' say, in one round trip: settings, the check, the rows, and the RETURNING read
   //    (with no ids: only checked and described, so it cannot fail after Airtable accepted).
   const steps: Step[] = [
-    { text: SETTINGS_SQL, paramTypes: [], params: [], paramFormats: [], resultFormats: [] },
+    { text: SETTINGS_SQL, paramTypes: [], params: [], paramFormats: [], resultFormats: [], keep: true },
     clientStep(plan.check),
   ];
   if (plan.resolve) {

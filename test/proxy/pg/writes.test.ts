@@ -76,6 +76,23 @@ describe('UPDATE', () => {
     expect((await s.mirror('customers', b))!.tier).toBe('Silver');
   });
 
+  it('keeps its own statements prepared: repeated writes add none; DISCARD ALL is survived', async () => {
+    const c = await s.connect();
+    const [id] = await someIds('customers', 1);
+    const text = 'UPDATE customers SET notes = $2 WHERE id = $1';
+    const ours = async () =>
+      (await c.query(`SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'airmirror%'`))
+        .rows[0].n;
+    await c.query({ name: 'note', text, values: [id, 'first'] });
+    const kept = await ours();
+    expect(kept).toBeGreaterThan(0);
+    for (let i = 0; i < 5; i++) await c.query({ name: 'note', text, values: [id, `again ${i}`] });
+    expect(await ours()).toBe(kept);
+    await c.query('DISCARD ALL');
+    await c.query({ name: 'note_after', text, values: [id, 'after discard'] });
+    expect((await s.mirror('customers', id))!.notes).toBe('after discard');
+  });
+
   it('matching no row sends nothing and answers UPDATE 0', async () => {
     const c = await s.connect();
     const r = await c.query(
