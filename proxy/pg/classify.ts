@@ -6,6 +6,7 @@
  */
 import { loadModule, parseSync } from 'libpg-query';
 import { LRUCache } from 'lru-cache';
+import { Deparser } from 'pgsql-deparser';
 
 /** A statement node of the parse tree (libpg-query's JSON form: `{ NodeType: {...} }`). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -25,6 +26,8 @@ export interface DmlStatement {
   text: string;
   /** Highest `$n` the statement uses. */
   paramCount: number;
+  /** For an EXECUTE of a SQL-level prepared write: the EXECUTE as the client wrote it. */
+  sourceText?: string;
 }
 
 export interface OtherStatement {
@@ -32,7 +35,34 @@ export interface OtherStatement {
   text: string;
 }
 
-export type Statement = DmlStatement | OtherStatement;
+/** SQL-level `PREPARE name [(types)] AS <insert/update/delete>`. */
+export interface PrepareStatement {
+  kind: 'prepare';
+  text: string;
+  name: string;
+  /** The prepared write, with its `$n`. */
+  dml: DmlStatement;
+  /** Declared parameter types (TypeName nodes), by position. */
+  argtypes: Node[];
+}
+
+/** `EXECUTE name [(args)]`, and `DEALLOCATE [ALL | name]` / `DISCARD ALL`. */
+export interface ExecuteStatement {
+  kind: 'execute';
+  text: string;
+  name: string;
+  params: Node[];
+}
+
+export interface DeallocateStatement {
+  kind: 'deallocate';
+  text: string;
+  /** undefined: all of them. */
+  name?: string;
+}
+
+export type Statement =
+  DmlStatement | OtherStatement | PrepareStatement | ExecuteStatement | DeallocateStatement;
 
 let loaded: Promise<void> | undefined;
 
@@ -43,10 +73,14 @@ export function loadParser(): Promise<void> {
 }
 
 const MAY_WRITE = /\b(?:insert|update|delete)\b/i;
+const MAY_EXECUTE = /\b(?:execute|deallocate|discard)\b/i;
 
-/** False when `text` cannot hold an INSERT, UPDATE or DELETE: no need to parse it. */
-export function mayWrite(text: string): boolean {
-  return MAY_WRITE.test(text);
+/**
+ * False when `text` cannot hold an INSERT, UPDATE or DELETE (nor, when the session has SQL-level
+ * prepared writes, an EXECUTE or DEALLOCATE of one): no need to parse it.
+ */
+export function mayWrite(text: string, sqlPrepared = false): boolean {
+  return MAY_WRITE.test(text) || (sqlPrepared && MAY_EXECUTE.test(text));
 }
 
 /** Parsed texts (a refused one as `false`): a statement run again is not parsed again. */
@@ -78,23 +112,67 @@ function split(text: string): Statement[] {
     const stmtText = stmts.length === 1 ? text : own.toString('utf8').trim();
     const [type] = Object.keys(s.stmt ?? {});
     const node = s.stmt?.[type];
-    const kind =
-      type === 'InsertStmt'
-        ? 'insert'
-        : type === 'UpdateStmt'
-          ? 'update'
-          : type === 'DeleteStmt'
-            ? 'delete'
-            : null;
-    if (!kind || !node?.relation?.relname) return { kind: 'other', text: stmtText };
-    return {
-      kind,
-      node,
-      relation: { schema: node.relation.schemaname || undefined, name: node.relation.relname },
-      text: stmtText,
-      paramCount: maxParam(node),
-    };
+    if (type === 'PrepareStmt') {
+      const dml = dmlOf(node.query, '');
+      if (!dml) return { kind: 'other', text: stmtText };
+      dml.text = Deparser.deparse(node.query, { pretty: false });
+      return { kind: 'prepare', text: stmtText, name: node.name, dml, argtypes: node.argtypes ?? [] };
+    }
+    if (type === 'ExecuteStmt')
+      return { kind: 'execute', text: stmtText, name: node.name, params: node.params ?? [] };
+    if (type === 'DeallocateStmt')
+      return { kind: 'deallocate', text: stmtText, name: node.isall ? undefined : node.name };
+    if (type === 'DiscardStmt' && node.target !== 'DISCARD_TEMP')
+      return { kind: 'deallocate', text: stmtText };
+    return dmlOf(s.stmt, stmtText) ?? { kind: 'other', text: stmtText };
   });
+}
+
+function dmlOf(stmt: Node, text: string): DmlStatement | undefined {
+  const [type] = Object.keys(stmt ?? {});
+  const node = stmt?.[type];
+  const kind =
+    type === 'InsertStmt'
+      ? 'insert'
+      : type === 'UpdateStmt'
+        ? 'update'
+        : type === 'DeleteStmt'
+          ? 'delete'
+          : null;
+  if (!kind || !node?.relation?.relname) return undefined;
+  return {
+    kind,
+    node,
+    relation: { schema: node.relation.schemaname || undefined, name: node.relation.relname },
+    text,
+    paramCount: maxParam(node),
+  };
+}
+
+/**
+ * `EXECUTE name(args)` of a SQL-level prepared write as the write itself: each `$n` replaced by
+ * its argument (cast to the declared type, when there is one), put back into SQL.
+ */
+export function bindExecute(prepared: PrepareStatement, params: Node[]): DmlStatement {
+  const node = JSON.parse(JSON.stringify(prepared.dml.node)) as Node;
+  const swap = (n: Node): Node => {
+    if (Array.isArray(n)) return n.map(swap);
+    if (n === null || typeof n !== 'object') return n;
+    if (n.ParamRef && typeof n.ParamRef.number === 'number') {
+      const i = n.ParamRef.number - 1;
+      const arg = params[i] ?? { A_Const: { isnull: true } };
+      return prepared.argtypes[i] ? { TypeCast: { arg, typeName: prepared.argtypes[i].TypeName } } : arg;
+    }
+    return Object.fromEntries(Object.entries(n).map(([k, v]) => [k, swap(v)]));
+  };
+  const bound = swap(node);
+  const wrapper = { [`${prepared.dml.kind[0].toUpperCase()}${prepared.dml.kind.slice(1)}Stmt`]: bound };
+  return {
+    ...prepared.dml,
+    node: bound,
+    text: Deparser.deparse(wrapper, { pretty: false }),
+    paramCount: maxParam(bound),
+  };
 }
 
 /** The highest `$n` under `node`. */

@@ -7,7 +7,14 @@
  * next messages wait their turn (COPY data excepted).
  */
 import type { Logger } from '../../src/log.ts';
-import { classify, mayWrite, type DmlStatement, type Statement } from './classify.ts';
+import {
+  bindExecute,
+  classify,
+  mayWrite,
+  type DmlStatement,
+  type PrepareStatement,
+  type Statement,
+} from './classify.ts';
 import type { MirrorCatalog, MirrorTarget } from './catalog.ts';
 import { PgError, SQLSTATE, warning } from './errors.ts';
 import {
@@ -65,6 +72,8 @@ export class Session {
   private readonly prepared = new Map<string, PreparedWrite>();
   private readonly portals = new Map<string, BoundWrite>();
   private readonly names = new Map<string, string | null>();
+  /** SQL-level prepared writes (PREPARE … AS INSERT/UPDATE/DELETE), by name. */
+  private readonly sqlPrepared = new Map<string, PrepareStatement>();
   private writesInTx = 0;
   private cancelRequested = false;
 
@@ -116,9 +125,12 @@ export class Session {
         const text = readQuery(frame);
         if (NAME_CHANGES.test(text)) this.names.clear();
         if (DROPS_PREPARED.test(text)) this.own.forgetKept();
-        if (!mayWrite(text)) return false;
-        const stmts = classify(text);
-        if (!stmts || !stmts.some((s) => s.kind !== 'other')) return false;
+        if (!mayWrite(text, this.sqlPrepared.size > 0)) return false;
+        const parsed = classify(text);
+        if (!parsed) return false;
+        const stmts = parsed.map((st) => this.sqlLevel(st));
+        if (!stmts.some((st) => st.kind === 'insert' || st.kind === 'update' || st.kind === 'delete'))
+          return false;
         this.async(() => this.onQuery(frame, stmts));
         return true;
       }
@@ -129,8 +141,9 @@ export class Session {
         this.prepared.delete(m.name);
         if (!mayWrite(m.text)) return false;
         const stmts = classify(m.text);
-        if (!stmts || stmts.length !== 1 || stmts[0].kind === 'other') return false;
+        if (!stmts || stmts.length !== 1) return false;
         const stmt = stmts[0];
+        if (stmt.kind !== 'insert' && stmt.kind !== 'update' && stmt.kind !== 'delete') return false;
         this.async(async () => {
           this.relay.forward(type, frame);
           if (!(await this.couldBeMirror(stmt))) return;
@@ -173,9 +186,25 @@ export class Session {
     }
   }
 
+  /**
+   * SQL-level PREPARE/EXECUTE/DEALLOCATE of writes: remembered, and an EXECUTE of a remembered
+   * write becomes the write itself (its arguments in place of `$n`). Others are left as they are.
+   */
+  private sqlLevel(st: Statement): Statement {
+    if (st.kind === 'prepare') this.sqlPrepared.set(st.name, st);
+    else if (st.kind === 'deallocate') {
+      if (st.name === undefined) this.sqlPrepared.clear();
+      else this.sqlPrepared.delete(st.name);
+    } else if (st.kind === 'execute') {
+      const prepared = this.sqlPrepared.get(st.name);
+      if (prepared) return { ...bindExecute(prepared, st.params), sourceText: st.text };
+    }
+    return st;
+  }
+
   /** Whether a statement's table could be a mirror table (the catalog has one of that name). */
   private async couldBeMirror(s: Statement): Promise<boolean> {
-    if (s.kind === 'other') return false;
+    if (s.kind !== 'insert' && s.kind !== 'update' && s.kind !== 'delete') return false;
     const catalog = this.opts.catalog!;
     const snap = await catalog.current();
     const { schema, name } = s.relation;
@@ -255,7 +284,8 @@ export class Session {
     for (let i = 0; i < stmts.length; i++) {
       const target = targets[i];
       if (!target) {
-        const { failed } = await this.own.relayQuery(stmts[i].text);
+        const st = stmts[i];
+        const { failed } = await this.own.relayQuery(('sourceText' in st && st.sourceText) || st.text);
         if (failed) break;
         continue;
       }

@@ -124,6 +124,27 @@ describe('psql', () => {
     expect((await s.airtable('Products', id))!.fields[fieldId('products', 'stock')]).toBe(42);
   });
 
+  it('SQL-level PREPARE and EXECUTE of a write', async () => {
+    const id = (await s.db.query<{ id: string }>(sql('SELECT id FROM products ORDER BY id LIMIT 1'))).rows[0]
+      .id;
+    const r = await psql(
+      s.endpointUrl,
+      '-At',
+      '-c',
+      'PREPARE set_stock(text, numeric) AS UPDATE products SET stock = $2 WHERE id = $1 RETURNING stock',
+      '-c',
+      `EXECUTE set_stock('${id}', 7)`,
+      '-c',
+      `EXECUTE set_stock('${id}', 8)`,
+      '-c',
+      'DEALLOCATE set_stock',
+    );
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim().split('\n')).toEqual(['PREPARE', '7', 'UPDATE 1', '8', 'UPDATE 1', 'DEALLOCATE']);
+    expect((await s.airtable('Products', id))!.fields[fieldId('products', 'stock')]).toBe(8);
+    expect((await s.mirror('products', id))!.stock).toBe('8');
+  });
+
   it('connects with sslmode=require to an endpoint with a certificate', async () => {
     const ep = await startPgEndpoint({
       host: '127.0.0.1',
