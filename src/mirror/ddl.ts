@@ -6,7 +6,7 @@ import { swapSchemaName } from './naming.ts';
 import { isNotNullBoolean } from './pg-types.ts';
 import { saveMapping } from './store.ts';
 import type { BaseMapping, TableMapping } from './types.ts';
-import { guardTriggerStatements } from './write-guard.ts';
+import { guardTriggerStatements, WRITER_SET_CONFIG } from './write-guard.ts';
 
 /** `COMMENT ON` text for a mirror table (DESIGN.md "Mirror layout"). */
 export function tableComment(t: Pick<TableMapping, 'tableName' | 'tableId'>): string {
@@ -177,7 +177,8 @@ export async function emptyMirrorTable(q: Queryable, schema: string, table: stri
   const name = quoteQualified(schema, table);
   const exists = await q.query<{ r: string | null }>(sql('SELECT to_regclass($1) AS r', [name]));
   if (!exists.rows[0]?.r) return false;
-  await q.query(sql(`TRUNCATE ${name}`));
+  // As airmirror's own write (the direct-write guard, src/mirror/write-guard.ts), in one round trip.
+  await q.query(sql(`SELECT ${WRITER_SET_CONFIG}; TRUNCATE ${name}`));
   return true;
 }
 

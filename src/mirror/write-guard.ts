@@ -6,7 +6,7 @@ import { sql } from '../db/sql.ts';
  * The direct-write guard. Mirror tables are copies of Airtable: a row written straight into one
  * (a client connected to Postgres itself running `update customers …`) never reaches Airtable and
  * is undone by the next sweep, silently. A statement-level BEFORE trigger on every live mirror
- * table refuses such writes with an error that points to the Postgres endpoint and the HTTP proxy.
+ * table refuses such writes (INSERT, UPDATE, DELETE, TRUNCATE; COPY FROM fires INSERT's) with an error that points to the Postgres endpoint and the HTTP proxy.
  *
  * airmirror's own sessions are exempt: they carry `airmirror.writer = on`, set at connection
  * start (src/db/database.ts passes `-c airmirror.writer=on`) and again, transaction-local, by the
@@ -51,7 +51,7 @@ export function guardTriggerStatements(schema: string, table: string): string[] 
   const name = quoteQualified(schema, table);
   return [
     `DROP TRIGGER IF EXISTS ${GUARD_TRIGGER} ON ${name}`,
-    `CREATE TRIGGER ${GUARD_TRIGGER} BEFORE INSERT OR UPDATE OR DELETE ON ${name} FOR EACH STATEMENT
+    `CREATE TRIGGER ${GUARD_TRIGGER} BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${name} FOR EACH STATEMENT
        WHEN (current_setting('${WRITER_SETTING}', true) IS DISTINCT FROM 'on')
        EXECUTE FUNCTION airmirror.guard_direct_write()`,
   ];

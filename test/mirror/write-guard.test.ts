@@ -17,6 +17,7 @@ import {
   buildBaseMapping,
   buildSwapSchema,
   createMirrorTables,
+  emptyMirrorTable,
   promoteSwap,
   saveMapping,
 } from '../../src/mirror/index.ts';
@@ -78,6 +79,7 @@ describe('a plain session', () => {
     ['UPDATE', `UPDATE guarded.things SET name = 'x'`],
     ['INSERT', `INSERT INTO guarded.things (id, created_time) VALUES ('recB', now())`],
     ['DELETE', `DELETE FROM guarded.things`],
+    ['TRUNCATE', `TRUNCATE guarded.things`],
   ])('%s is refused with 42501, naming the endpoint and the proxy', async (op, text) => {
     const err = await refused(text);
     expect(err.code).toBe('42501');
@@ -109,6 +111,30 @@ describe('a plain session', () => {
 describe("airmirror's own writes", () => {
   it('its Database connections are exempt (tests and tools write through them)', async () => {
     await db.query(sql(`UPDATE guarded.things SET name = name`));
+  });
+
+  it('emptying a mirror table (the API’s delete-data) is airmirror’s own write, even without the startup option', async () => {
+    const bare = new pg.Client(url);
+    await bare.connect();
+    try {
+      await emptyMirrorTable(
+        { query: (q: Sql) => bare.query(q.text, q.values) as never },
+        'guarded',
+        'things',
+      );
+    } finally {
+      await bare.end();
+    }
+    expect((await plain.query('SELECT count(*)::int AS n FROM guarded.things')).rows[0].n).toBe(0);
+    await applyRecords(
+      db,
+      table,
+      [{ id: 'recA', createdTime: '2024-01-01T00:00:00.000Z', fields: { fldName: 'a' } }],
+      {
+        origin: 'sweep',
+        sourceId: 'src_g',
+      },
+    );
   });
 
   it('the write path needs no startup option (poolers drop them) and adds no statement', async () => {

@@ -26,7 +26,7 @@ BEGIN
            WHERE t.vanished_at IS NULL AND t.mirror_table IS NOT NULL LOOP
     IF to_regclass(format('%I.%I', r.schema_name, r.mirror_table)) IS NOT NULL THEN
       EXECUTE format('DROP TRIGGER IF EXISTS airmirror_guard ON %I.%I', r.schema_name, r.mirror_table);
-      EXECUTE format('CREATE TRIGGER airmirror_guard BEFORE INSERT OR UPDATE OR DELETE ON %I.%I FOR EACH STATEMENT '
+      EXECUTE format('CREATE TRIGGER airmirror_guard BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I.%I FOR EACH STATEMENT '
         'WHEN (current_setting(''airmirror.writer'', true) IS DISTINCT FROM ''on'') '
         'EXECUTE FUNCTION airmirror.guard_direct_write()', r.schema_name, r.mirror_table);
     END IF;
