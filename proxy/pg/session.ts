@@ -59,7 +59,8 @@ interface BoundWrite {
 }
 
 /** Statements that may change what an unqualified table name resolves to. */
-const NAME_CHANGES = /search_path|\b(?:temp|temporary|create|drop|alter|discard|reset)\b/i;
+const NAME_CHANGES =
+  /search_path|\b(?:temp|temporary|create|drop|alter|discard|reset|role|session_authorization)\b/i;
 /** Statements that may drop the endpoint's prepared statements on the session. */
 const DROPS_PREPARED = /\b(?:discard|deallocate)\b/i;
 const COPY_FRAMES = new Set<number>([T.copyData, T.copyDone, T.copyFail]);
@@ -271,26 +272,33 @@ export class Session {
   // ---- simple Query -------------------------------------------------------------------------
 
   private async onQuery(frame: Buffer, stmts: Statement[]): Promise<void> {
-    const targets: Array<MirrorTarget | null> = [];
-    for (const s of stmts) {
-      const t = (await this.couldBeMirror(s)) ? await this.targetOf(s as DmlStatement, 'sync') : null;
-      targets.push(t === 'skipped' ? null : t);
+    // Whether a statement writes a mirror table. When an earlier statement of the string may change
+    // where names lead (search_path, temporary tables …), that is only known when it comes.
+    let any = false;
+    let unsure = false;
+    for (const st of stmts) {
+      if (await this.couldBeMirror(st)) {
+        const t = unsure ? null : await this.targetOf(st as DmlStatement, 'sync');
+        if (unsure || (t !== null && t !== 'skipped')) any = true;
+      }
+      if (NAME_CHANGES.test(st.text)) unsure = true;
     }
-    if (targets.every((t) => t === null)) {
+    if (!any) {
       this.relay.forward(T.query, frame);
       return;
     }
-    // A query string with a mirror write runs statement by statement (docs/postgres-endpoint.md).
-    for (let i = 0; i < stmts.length; i++) {
-      const target = targets[i];
-      if (!target) {
-        const st = stmts[i];
+    // A query string with a mirror write runs statement by statement (docs/postgres-endpoint.md);
+    // each write's table is looked up again just before it runs (an earlier statement of the
+    // string may have changed the search_path).
+    for (const st of stmts) {
+      const target = (await this.couldBeMirror(st)) ? await this.targetOf(st as DmlStatement, 'sync') : null;
+      if (target === null || target === 'skipped') {
         const { failed } = await this.own.relayQuery(('sourceText' in st && st.sourceText) || st.text);
+        if (NAME_CHANGES.test(st.text)) this.names.clear();
         if (failed) break;
         continue;
       }
-      const ok = await this.simpleWrite(stmts[i] as DmlStatement, target);
-      if (!ok) break;
+      if (!(await this.simpleWrite(st as DmlStatement, target))) break;
     }
     if (this.relay.status === 0x49) {
       this.writesInTx = 0;

@@ -224,6 +224,21 @@ describe('names that resolve to a mirror table', () => {
     expect((await s.airtableAll('Customers')).length).toBe(before);
   });
 
+  it('in one query string, a write resolves its table after the statements before it ran', async () => {
+    const c = await s.connect();
+    const before = (await s.airtableAll('Customers')).length;
+    await c.query(
+      `CREATE TEMP TABLE customers (id text, name text); INSERT INTO customers VALUES ('t', 'temp only')`,
+    );
+    expect((await c.query('SELECT name FROM customers')).rows).toEqual([{ name: 'temp only' }]);
+    expect((await s.airtableAll('Customers')).length).toBe(before);
+    const [id] = await someIds('customers', 1);
+    await c.query(
+      `DROP TABLE pg_temp.customers; UPDATE customers SET name = 'after drop' WHERE id = '${id}'`,
+    );
+    expect((await s.airtable('Customers', id))!.fields[fieldId('customers', 'name')]).toBe('after drop');
+  });
+
   it('writes to other tables pass through to Postgres', async () => {
     const c = await s.connect();
     await c.query('CREATE TABLE notes_of_mine (id serial PRIMARY KEY, body text)');
