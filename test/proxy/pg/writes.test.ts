@@ -93,6 +93,26 @@ describe('UPDATE', () => {
     expect((await s.mirror('customers', id))!.notes).toBe('after discard');
   });
 
+  it('RETURNING in binary when the client asks for it (UPDATE and DELETE)', async () => {
+    const c = await s.connect();
+    const [id] = await someIds('customers', 1);
+    const r = await c.query({
+      text: 'UPDATE customers SET active = $2 WHERE id = $1 RETURNING id, active, customer_no',
+      values: [id, true],
+      binary: true,
+    });
+    expect(r.fields.map((f) => f.format)).toEqual(['binary', 'binary', 'binary']);
+    expect(r.rows[0].id).toBe(id);
+    expect(r.rows[0].active).toBe(true);
+    const made = await c.query(`INSERT INTO customers (name) VALUES ('binary gone') RETURNING id`);
+    const d = await c.query({
+      text: 'DELETE FROM customers WHERE id = $1 RETURNING id, name',
+      values: [made.rows[0].id],
+      binary: true,
+    });
+    expect(d.rows).toEqual([{ id: made.rows[0].id, name: 'binary gone' }]);
+  });
+
   it('matching no row sends nothing and answers UPDATE 0', async () => {
     const c = await s.connect();
     const r = await c.query(
