@@ -130,7 +130,7 @@ describe('cancel requests', () => {
   });
 
   it('cancel a write between Airtable batches: the batches sent stay, the error says how many', async () => {
-    // One request per half second: the statement's 3 batches take over a second.
+    // One request a second: the statement's 3 batches take over two seconds.
     let requests = 0;
     const ep = await endpointWith({
       airtable: createAirtableAccess({
@@ -139,7 +139,7 @@ describe('cancel requests', () => {
           requests++;
           return fetch(i, init);
         },
-        budget: createRateBudget({ perSecond: 1, windowMs: 500 }),
+        budget: createRateBudget({ perSecond: 1 }),
         tokenFor: async () => EMULATOR_TOKEN,
         timeoutMs: 5_000,
       }),
