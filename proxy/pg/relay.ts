@@ -25,6 +25,14 @@ export interface Expect {
 
 const EXTENDED = new Set<Kind>(['parse', 'bind', 'describeS', 'describeP', 'execute', 'close']);
 
+/** The client's expectations carry no state: one shared object per kind. */
+const CLIENT = Object.fromEntries(
+  (['query', 'sync', 'parse', 'bind', 'describeS', 'describeP', 'execute', 'close'] as const).map((kind) => [
+    kind,
+    Object.freeze({ kind, owner: 'client' as const }),
+  ]),
+) as Record<Kind, Expect>;
+
 function completes(kind: Kind, type: number): boolean {
   switch (kind) {
     case 'query':
@@ -54,8 +62,11 @@ export class SessionClosed extends Error {
 }
 
 export interface RelayHooks {
-  /** A client message; return true when the relay should not forward it (the hook took it). */
-  onClientFrame(type: number, frame: Buffer): boolean;
+  /**
+   * A client message (`data.subarray(start, end)`); return true when the relay should not forward
+   * it (the hook took it). Views are made only by hooks that look: this runs for every message.
+   */
+  onClientFrame(type: number, data: Buffer, start: number, end: number): boolean;
   /** A frame about to reach the client: may return extra frames to send before it. */
   beforeClientFrame?(type: number, data: Buffer, start: number, end: number): Buffer | undefined;
   onClose(): void;
@@ -68,8 +79,14 @@ export class Relay {
   closed = false;
   private readonly fromClient = new FrameReader();
   private readonly fromUpstream = new FrameReader();
-  private out: { data: Buffer; start: number; end: number } | undefined;
-  private up: { data: Buffer; start: number; end: number } | undefined;
+  // The runs of messages that pass through, as a range of the chunk they came in (no object per
+  // message or chunk on the hot path): written out in one piece when something else comes.
+  private outData: Buffer | undefined;
+  private outStart = 0;
+  private outEnd = 0;
+  private upData: Buffer | undefined;
+  private upStart = 0;
+  private upEnd = 0;
   hooks!: RelayHooks;
   /** Ask the hooks about every frame bound for the client (beforeClientFrame); off on the hot path. */
   watch = false;
@@ -81,10 +98,10 @@ export class Relay {
 
   start(hooks: RelayHooks, clientLeftover: Buffer, upstreamLeftover: Buffer): void {
     this.hooks = hooks;
-    const onUp = (chunk: Buffer) =>
-      this.fromUpstream.push(chunk, this.onUpstreamFrame, () => this.flushToClient());
-    const onClient = (chunk: Buffer) =>
-      this.fromClient.push(chunk, this.onClientFrame, () => this.flushToUpstream());
+    const toClient = () => this.flushToClient();
+    const toUpstream = () => this.flushToUpstream();
+    const onUp = (chunk: Buffer) => this.fromUpstream.push(chunk, this.onUpstreamFrame, toClient);
+    const onClient = (chunk: Buffer) => this.fromClient.push(chunk, this.onClientFrame, toUpstream);
     this.upstream.on('data', onUp);
     this.client.on('data', onClient);
     const close = () => this.close();
@@ -133,10 +150,12 @@ export class Relay {
       this.flushToClient();
       this.writeClient(extra);
     }
-    if (this.out && this.out.data === data && this.out.end === start) this.out.end = end;
+    if (this.outData === data && this.outEnd === start) this.outEnd = end;
     else {
       this.flushToClient();
-      this.out = { data, start, end };
+      this.outData = data;
+      this.outStart = start;
+      this.outEnd = end;
     }
   };
 
@@ -148,10 +167,12 @@ export class Relay {
   }
 
   private flushToClient(): void {
-    const o = this.out;
-    if (!o) return;
-    this.out = undefined;
-    this.writeClient(o.data.subarray(o.start, o.end));
+    const data = this.outData;
+    if (!data) return;
+    this.outData = undefined;
+    this.writeClient(
+      this.outStart === 0 && this.outEnd === data.length ? data : data.subarray(this.outStart, this.outEnd),
+    );
   }
 
   /** Writes to the client; while the client does not keep up, Postgres' answers wait. */
@@ -167,15 +188,17 @@ export class Relay {
 
   private readonly onClientFrame = (type: number, data: Buffer, start: number, end: number): void => {
     if (this.closed) return;
-    if (this.hooks.onClientFrame(type, data.subarray(start, end))) {
+    if (this.hooks.onClientFrame(type, data, start, end)) {
       this.flushToUpstream();
       return;
     }
     this.expectFor(type, data[start + 5]);
-    if (this.up && this.up.data === data && this.up.end === start) this.up.end = end;
+    if (this.upData === data && this.upEnd === start) this.upEnd = end;
     else {
       this.flushToUpstream();
-      this.up = { data, start, end };
+      this.upData = data;
+      this.upStart = start;
+      this.upEnd = end;
     }
   };
 
@@ -189,14 +212,16 @@ export class Relay {
   /** The expectation of a client message that Postgres answers (`sub`: Describe's S or P). */
   private expectFor(type: number, sub: number): void {
     const kind = type === T.describe ? (sub === 0x53 ? 'describeS' : 'describeP') : clientKind(type);
-    if (kind) this.expects.push({ kind, owner: 'client' });
+    if (kind) this.expects.push(CLIENT[kind]);
   }
 
   flushToUpstream(): void {
-    const u = this.up;
-    if (!u) return;
-    this.up = undefined;
-    this.writeUpstream(u.data.subarray(u.start, u.end));
+    const data = this.upData;
+    if (!data) return;
+    this.upData = undefined;
+    this.writeUpstream(
+      this.upStart === 0 && this.upEnd === data.length ? data : data.subarray(this.upStart, this.upEnd),
+    );
   }
 
   writeUpstream(buf: Buffer): void {

@@ -64,6 +64,8 @@ const NAME_CHANGES =
 /** Statements that may drop the endpoint's prepared statements on the session. */
 const DROPS_PREPARED = /\b(?:discard|deallocate)\b/i;
 const COPY_FRAMES = new Set<number>([T.copyData, T.copyDone, T.copyFail]);
+/** The client messages the endpoint reads (the rest pass without a look). */
+const LOOKED_AT = new Set<number>([T.query, T.parse, T.bind, T.execute, T.close]);
 
 export class Session {
   private readonly relay: Relay;
@@ -90,14 +92,14 @@ export class Session {
 
   // ---- RelayHooks ---------------------------------------------------------------------------
 
-  onClientFrame(type: number, frame: Buffer): boolean {
+  onClientFrame(type: number, data: Buffer, start: number, end: number): boolean {
     if (this.busy) {
       if (COPY_FRAMES.has(type)) return false;
-      this.queue.push({ type, frame: Buffer.from(frame) });
+      this.queue.push({ type, frame: Buffer.from(data.subarray(start, end)) });
       return true;
     }
-    if (!this.opts.catalog) return false;
-    return this.dispatch(type, frame);
+    if (!this.opts.catalog || !LOOKED_AT.has(type)) return false;
+    return this.dispatch(type, data.subarray(start, end));
   }
 
   beforeClientFrame(type: number, data: Buffer, start: number): Buffer | undefined {

@@ -3,6 +3,7 @@
  * node-postgres, simple and extended protocol. Each statement is followed at once by a look at
  * the emulator (Airtable) and at the mirror.
  */
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from '../../../src/db/sql.ts';
 import { createTestDatabase } from '../../support/db.ts';
@@ -96,20 +97,21 @@ describe('UPDATE', () => {
   it('RETURNING in binary when the client asks for it (UPDATE and DELETE)', async () => {
     const c = await s.connect();
     const [id] = await someIds('customers', 1);
-    const r = await c.query({
-      text: 'UPDATE customers SET active = $2 WHERE id = $1 RETURNING id, active, customer_no',
-      values: [id, true],
-      binary: true,
-    });
+    // node-postgres asks for binary results with `binary` (not in its types).
+    const binary = (q: { text: string; values: unknown[] }) => ({ ...q, binary: true }) as pg.QueryConfig;
+    const r = await c.query(
+      binary({
+        text: 'UPDATE customers SET active = $2 WHERE id = $1 RETURNING id, active, customer_no',
+        values: [id, true],
+      }),
+    );
     expect(r.fields.map((f) => f.format)).toEqual(['binary', 'binary', 'binary']);
     expect(r.rows[0].id).toBe(id);
     expect(r.rows[0].active).toBe(true);
     const made = await c.query(`INSERT INTO customers (name) VALUES ('binary gone') RETURNING id`);
-    const d = await c.query({
-      text: 'DELETE FROM customers WHERE id = $1 RETURNING id, name',
-      values: [made.rows[0].id],
-      binary: true,
-    });
+    const d = await c.query(
+      binary({ text: 'DELETE FROM customers WHERE id = $1 RETURNING id, name', values: [made.rows[0].id] }),
+    );
     expect(d.rows).toEqual([{ id: made.rows[0].id, name: 'binary gone' }]);
   });
 
