@@ -64,8 +64,9 @@ const NAME_CHANGES =
 /** Statements that may drop the endpoint's prepared statements on the session. */
 const DROPS_PREPARED = /\b(?:discard|deallocate)\b/i;
 const COPY_FRAMES = new Set<number>([T.copyData, T.copyDone, T.copyFail]);
-/** The client messages the endpoint reads (the rest pass without a look). */
-const LOOKED_AT = new Set<number>([T.query, T.parse, T.bind, T.execute, T.close]);
+/** Any word that makes a query worth a closer look (the union of the tests above and mayWrite's). */
+const WORDS =
+  /insert|update|delete|execute|deallocate|discard|search_path|temp|create|drop|alter|reset|role|session_authorization/i;
 
 export class Session {
   private readonly relay: Relay;
@@ -98,8 +99,26 @@ export class Session {
       this.queue.push({ type, frame: Buffer.from(data.subarray(start, end)) });
       return true;
     }
-    if (!this.opts.catalog || !LOOKED_AT.has(type)) return false;
-    return this.dispatch(type, data.subarray(start, end));
+    if (!this.opts.catalog) return false;
+    switch (type) {
+      case T.query: {
+        // Most queries hold none of the words that matter: one test on the text, no view made.
+        const text = data.toString('utf8', start + 5, end - 1);
+        if (!WORDS.test(text)) return false;
+        return this.dispatch(type, data.subarray(start, end), text);
+      }
+      case T.bind:
+      case T.execute:
+        if (this.prepared.size === 0 && this.portals.size === 0) return false;
+        return this.dispatch(type, data.subarray(start, end));
+      case T.close:
+        if (this.prepared.size === 0 && this.portals.size === 0) return false;
+        return this.dispatch(type, data.subarray(start, end));
+      case T.parse:
+        return this.dispatch(type, data.subarray(start, end));
+      default:
+        return false;
+    }
   }
 
   beforeClientFrame(type: number, data: Buffer, start: number): Buffer | undefined {
@@ -122,10 +141,10 @@ export class Session {
 
   // ---- what the endpoint looks at -----------------------------------------------------------
 
-  private dispatch(type: number, frame: Buffer): boolean {
+  private dispatch(type: number, frame: Buffer, queryText?: string): boolean {
     switch (type) {
       case T.query: {
-        const text = readQuery(frame);
+        const text = queryText ?? readQuery(frame);
         if (NAME_CHANGES.test(text)) this.names.clear();
         if (DROPS_PREPARED.test(text)) this.own.forgetKept();
         if (!mayWrite(text, this.sqlPrepared.size > 0)) return false;
