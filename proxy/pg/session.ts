@@ -22,7 +22,6 @@ import {
   portalSuspended,
   readBind,
   readCommandTag,
-  readDataRow,
   readExecute,
   readParse,
   readQuery,
@@ -32,7 +31,8 @@ import {
 } from './protocol.ts';
 import { SessionClosed, type Relay } from './relay.ts';
 import { OwnStatements } from './statements.ts';
-import { planWrite, quotedName, RESOLVE_NAME_SQL } from './store.ts';
+import { planWrite } from './store.ts';
+import { Targets } from './targets.ts';
 import { executeWrite, type BoundParams, type WriteDeps, type WriteOutcome } from './write.ts';
 
 export interface SessionOptions {
@@ -71,11 +71,11 @@ const WORDS =
 export class Session {
   private readonly relay: Relay;
   private readonly own: OwnStatements;
+  private readonly targets: Targets;
   private busy = false;
   private readonly queue: Array<{ type: number; frame: Buffer }> = [];
   private readonly prepared = new Map<string, PreparedWrite>();
   private readonly portals = new Map<string, BoundWrite>();
-  private readonly names = new Map<string, string | null>();
   /** SQL-level prepared writes (PREPARE … AS INSERT/UPDATE/DELETE), by name. */
   private readonly sqlPrepared = new Map<string, PrepareStatement>();
   private writesInTx = 0;
@@ -84,6 +84,7 @@ export class Session {
   constructor(private readonly opts: SessionOptions) {
     this.relay = opts.relay;
     this.own = new OwnStatements(opts.relay);
+    this.targets = new Targets(opts.catalog, this.own, opts.relay);
   }
 
   /** A CancelRequest for this session arrived: stop between Airtable batches. */
@@ -145,7 +146,7 @@ export class Session {
     switch (type) {
       case T.query: {
         const text = queryText ?? readQuery(frame);
-        if (NAME_CHANGES.test(text)) this.names.clear();
+        if (NAME_CHANGES.test(text)) this.targets.forget();
         if (DROPS_PREPARED.test(text)) this.own.forgetKept();
         if (!mayWrite(text, this.sqlPrepared.size > 0)) return false;
         const parsed = classify(text);
@@ -158,7 +159,7 @@ export class Session {
       }
       case T.parse: {
         const m = readParse(frame);
-        if (NAME_CHANGES.test(m.text)) this.names.clear();
+        if (NAME_CHANGES.test(m.text)) this.targets.forget();
         if (DROPS_PREPARED.test(m.text)) this.own.forgetKept();
         this.prepared.delete(m.name);
         if (!mayWrite(m.text)) return false;
@@ -168,7 +169,7 @@ export class Session {
         if (stmt.kind !== 'insert' && stmt.kind !== 'update' && stmt.kind !== 'delete') return false;
         this.async(async () => {
           this.relay.forward(type, frame);
-          if (!(await this.couldBeMirror(stmt))) return;
+          if (!(await this.targets.couldBeMirror(stmt))) return;
           const given = stmt.paramCount === 0 || (m.types.length >= stmt.paramCount && !m.types.includes(0));
           this.prepared.set(m.name, { stmt, types: given ? m.types : this.own.describeStatement(m.name) });
         });
@@ -224,15 +225,6 @@ export class Session {
     return st;
   }
 
-  /** Whether a statement's table could be a mirror table (the catalog has one of that name). */
-  private async couldBeMirror(s: Statement): Promise<boolean> {
-    if (s.kind !== 'insert' && s.kind !== 'update' && s.kind !== 'delete') return false;
-    const catalog = this.opts.catalog!;
-    const snap = await catalog.current();
-    const { schema, name } = s.relation;
-    return schema ? catalog.lookup(snap, schema, name) !== undefined : snap.byName.has(name);
-  }
-
   private async(work: () => Promise<void>): void {
     this.busy = true;
     work()
@@ -258,38 +250,6 @@ export class Session {
     }
   }
 
-  /** The mirror table a statement writes, asking the session where an unqualified name leads. */
-  private async targetOf(
-    stmt: DmlStatement,
-    end: 'flush' | 'sync',
-  ): Promise<MirrorTarget | null | 'skipped'> {
-    const catalog = this.opts.catalog!;
-    const snap = await catalog.current();
-    const { schema, name } = stmt.relation;
-    if (schema) return catalog.lookup(snap, schema, name) ?? null;
-    if (!snap.byName.has(name)) return null;
-    let resolved = this.names.get(name);
-    if (resolved === undefined) {
-      const [r] = await this.own.run(
-        [
-          {
-            text: RESOLVE_NAME_SQL,
-            paramTypes: [25],
-            params: [Buffer.from(quotedName(name))],
-            paramFormats: [],
-            resultFormats: [],
-            keep: true,
-          },
-        ],
-        end,
-      );
-      if (r.skipped || r.error) return r.skipped ? 'skipped' : null;
-      resolved = r.rows.length > 0 ? (readDataRow(r.rows[0])[0]?.toString('utf8') ?? null) : null;
-      if (this.relay.status === 0x49) this.names.set(name, resolved);
-    }
-    return resolved === null ? null : (catalog.lookup(snap, resolved, name) ?? null);
-  }
-
   // ---- simple Query -------------------------------------------------------------------------
 
   private async onQuery(frame: Buffer, stmts: Statement[]): Promise<void> {
@@ -298,8 +258,8 @@ export class Session {
     let any = false;
     let unsure = false;
     for (const st of stmts) {
-      if (await this.couldBeMirror(st)) {
-        const t = unsure ? null : await this.targetOf(st as DmlStatement, 'sync');
+      if (await this.targets.couldBeMirror(st)) {
+        const t = unsure ? null : await this.targets.of(st as DmlStatement, 'sync');
         if (unsure || (t !== null && t !== 'skipped')) any = true;
       }
       if (NAME_CHANGES.test(st.text)) unsure = true;
@@ -312,10 +272,12 @@ export class Session {
     // each write's table is looked up again just before it runs (an earlier statement of the
     // string may have changed the search_path).
     for (const st of stmts) {
-      const target = (await this.couldBeMirror(st)) ? await this.targetOf(st as DmlStatement, 'sync') : null;
+      const target = (await this.targets.couldBeMirror(st))
+        ? await this.targets.of(st as DmlStatement, 'sync')
+        : null;
       if (target === null || target === 'skipped') {
         const { failed } = await this.own.relayQuery(('sourceText' in st && st.sourceText) || st.text);
-        if (NAME_CHANGES.test(st.text)) this.names.clear();
+        if (NAME_CHANGES.test(st.text)) this.targets.forget();
         if (failed) break;
         continue;
       }
@@ -356,7 +318,7 @@ export class Session {
       return;
     }
     const stmt = bound.prepared.stmt;
-    const target = await this.targetOf(stmt, 'flush');
+    const target = await this.targets.of(stmt, 'flush');
     if (target === 'skipped') return;
     if (!target) {
       this.relay.forward(T.execute, frame);
