@@ -38,6 +38,21 @@ export interface Config extends ProxyConfig {
   hashCacheSize: number;
   /** Requests per second per base shared by every component (Airtable allows 5). */
   rateLimitPerSecond: number;
+  /** The Postgres endpoint (proxy/pg, docs/postgres-endpoint.md). */
+  pgEndpoint: PgEndpointConfig;
+}
+
+/** AIRMIRROR_PG_*: the Postgres wire-protocol endpoint that passes writes to Airtable first. */
+export interface PgEndpointConfig {
+  /** Listen port on HOST; null = `off`. */
+  port: number | null;
+  /** True when AIRMIRROR_PG_PORT was set (a taken default port falls back to a free one instead). */
+  portExplicit: boolean;
+  /** PEM file paths; both or neither. With them the endpoint accepts SSL and may take passwords off loopback. */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** Direct writes to mirror tables (not through airmirror) fail; `off` turns the trigger's check off. */
+  writeGuard: boolean;
 }
 
 export class ConfigError extends Error {
@@ -64,6 +79,10 @@ export const KNOWN_AIRMIRROR_VARS: ReadonlySet<string> = new Set([
   'AIRMIRROR_HASH_CACHE_SIZE',
   'AIRMIRROR_RATE_LIMIT',
   'AIRMIRROR_PG_PREPARED_STATEMENTS',
+  'AIRMIRROR_PG_PORT',
+  'AIRMIRROR_PG_TLS_CERT',
+  'AIRMIRROR_PG_TLS_KEY',
+  'AIRMIRROR_PG_WRITE_GUARD',
 ]);
 
 const BASE_ID = /^app[A-Za-z0-9]{14}$/;
@@ -151,6 +170,29 @@ export function parseConfig(env: Env): Config {
     logLevel,
     hashCacheSize: integer(env, 'AIRMIRROR_HASH_CACHE_SIZE', 1_000_000, 0, 100_000_000),
     rateLimitPerSecond: integer(env, 'AIRMIRROR_RATE_LIMIT', 5, 1, 1000),
+    pgEndpoint: parsePgEndpoint(env),
+  };
+}
+
+/** Default port of the Postgres endpoint: next to Postgres' own 5432. */
+export const DEFAULT_PG_PORT = 5433;
+
+function parsePgEndpoint(env: Env): PgEndpointConfig {
+  const raw = optional(env, 'AIRMIRROR_PG_PORT');
+  const port =
+    raw?.toLowerCase() === 'off' ? null : integer(env, 'AIRMIRROR_PG_PORT', DEFAULT_PG_PORT, 0, 65535);
+  const tlsCert = optional(env, 'AIRMIRROR_PG_TLS_CERT');
+  const tlsKey = optional(env, 'AIRMIRROR_PG_TLS_KEY');
+  if (tlsCert && !tlsKey)
+    throw new ConfigError('AIRMIRROR_PG_TLS_KEY', 'required when AIRMIRROR_PG_TLS_CERT is set');
+  if (tlsKey && !tlsCert)
+    throw new ConfigError('AIRMIRROR_PG_TLS_CERT', 'required when AIRMIRROR_PG_TLS_KEY is set');
+  return {
+    port,
+    portExplicit: raw !== undefined,
+    tlsCert,
+    tlsKey,
+    writeGuard: onOff(env, 'AIRMIRROR_PG_WRITE_GUARD', true),
   };
 }
 

@@ -26,6 +26,7 @@ import { enableDemoWebhooks } from './demo-webhooks.ts';
 import { apiExtraGroups, createServerApp } from './server.ts';
 import { createWebhookService, webhookReceiver, webhookStrategy } from './webhooks/index.ts';
 import { createNodeProxy } from '../proxy/node.ts';
+import { startPostgresEndpoint } from '../proxy/pg/node.ts';
 import { appendStrategy } from '../sync/append.ts';
 import { incrementalStrategy } from '../sync/incremental.ts';
 import { openCommandDatabase } from '../sync/runtime.ts';
@@ -36,6 +37,8 @@ export interface RunningAirmirror {
   /** Base URL of the HTTP server (proxy at `${url}/api.airtable.com`, API at `${url}/api`). */
   url: string;
   databaseUrl: string;
+  /** The Postgres endpoint (same credentials as `databaseUrl`), unless AIRMIRROR_PG_PORT=off. */
+  endpointUrl?: string;
   /** Demo mode only: the built-in emulator standing in for api.airtable.com. */
   emulator?: { url: string; token: string; baseId: string };
   config: Config;
@@ -216,6 +219,20 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
 
     proxy.start();
     cleanups.push(() => proxy.stop());
+    const endpoint = await startPostgresEndpoint({
+      config,
+      db,
+      budget,
+      fetch: countingFetch,
+      tokenFor: async (sourceId) => {
+        const row = await loadSource(db, sourceId);
+        if (!row) throw new Error(`source ${sourceId} not found`);
+        return tokenFor(row);
+      },
+      catchup: proxy.catchup,
+      log,
+    });
+    if (endpoint) cleanups.push(() => endpoint.close());
     catchup.start();
     cleanups.push(() => catchup.stop());
     deliverer.start();
@@ -247,6 +264,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     return {
       url,
       databaseUrl,
+      endpointUrl: endpoint?.url,
       emulator,
       config,
       db,

@@ -40,6 +40,8 @@ function banner(r: RunningAirmirror): string {
     `  metrics      ${r.url}/metrics`,
     `  postgres     psql "${r.databaseUrl}"`,
   ];
+  // The Postgres endpoint: same user and password; its writes to mirror tables go to Airtable first.
+  if (r.endpointUrl) lines.push(`  endpoint     psql "${r.endpointUrl}"   (writes go to Airtable first)`);
   if (r.emulator) {
     const base = r.emulator.baseId;
     lines.push(
@@ -52,6 +54,15 @@ function banner(r: RunningAirmirror): string {
       `    -d '{"fields": {"Name": "Ada Lovelace"}}'`,
       `  psql "${r.databaseUrl}" -c "select id, name from customers order by created_time desc limit 3"`,
       '',
+      ...(r.endpointUrl
+        ? [
+            'or write with SQL through the endpoint (Airtable first, then the mirror):',
+            '',
+            `  psql "${r.endpointUrl}" \\`,
+            `    -c "update customers set tier = 'Gold' where name = 'Ada Lovelace' returning id, tier, last_modified"`,
+            '',
+          ]
+        : []),
       'or with airtable.js:',
       '',
       `  new Airtable({ apiKey: '${r.emulator.token}', endpointUrl: '${proxy}' })`,

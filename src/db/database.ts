@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { parse as parseConnectionString } from 'pg-connection-string';
 import { CopyInQuery } from './copy-in.ts';
 import type { Sql } from './sql.ts';
 
@@ -91,8 +92,19 @@ interface Corkable {
   uncork(): void;
 }
 
+/**
+ * Every connection airmirror opens announces itself as a mirror writer, so the direct-write guard
+ * on mirror tables lets it through (src/mirror/write-guard.ts); options of the URL are kept.
+ */
+function writerOptions(connectionString: string): string {
+  const own = '-c airmirror.writer=on';
+  const fromUrl = parseConnectionString(connectionString).options;
+  return fromUrl ? `${fromUrl} ${own}` : own;
+}
+
 export function createDatabase(connectionString: string, opts: DatabaseOptions = {}): Database {
   const prepared = opts.preparedStatements ?? true;
+  const options = writerOptions(connectionString);
   const toQuery = (q: Sql): pg.QueryConfig =>
     q.name === undefined || !prepared
       ? { text: q.text, values: q.values }
@@ -104,6 +116,7 @@ export function createDatabase(connectionString: string, opts: DatabaseOptions =
     connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
     statement_timeout: opts.statementTimeoutMs,
     pipeline: opts.pipeline ?? true,
+    options,
   });
   pool.on('error', (err) => opts.onError?.(err));
 
@@ -119,6 +132,7 @@ export function createDatabase(connectionString: string, opts: DatabaseOptions =
         max: Math.min(4, opts.max ?? 10),
         connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
         statement_timeout: opts.statementTimeoutMs,
+        options,
       });
       copyPool.on('error', (err) => opts.onError?.(err));
     }
@@ -235,6 +249,7 @@ export function createDatabase(connectionString: string, opts: DatabaseOptions =
         connectionString,
         connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
         statement_timeout: opts.statementTimeoutMs,
+        options,
       }),
     async close() {
       closed = true;

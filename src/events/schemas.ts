@@ -111,7 +111,7 @@ export const ChangeEventSchema = z
     table: z.string().nullable(),
     table_id: z.string().nullable(),
     record_id: z.string(),
-    origin: z.enum(['proxy', 'webhook', 'sweep', 'incremental', 'append']),
+    origin: z.enum(['proxy', 'sql', 'webhook', 'sweep', 'incremental', 'append']),
     before: z.record(z.string(), z.unknown()).nullable().optional(),
     after: z.record(z.string(), z.unknown()).nullable().optional(),
     changed_columns: z.array(z.string()).optional(),

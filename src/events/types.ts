@@ -1,7 +1,7 @@
 /** Shapes shared by the outbox reader, the deliverer and the subscription API. */
 
 export type OutboxOp = 'insert' | 'update' | 'delete';
-export type OutboxOrigin = 'proxy' | 'webhook' | 'sweep' | 'incremental' | 'append';
+export type OutboxOrigin = 'proxy' | 'sql' | 'webhook' | 'sweep' | 'incremental' | 'append';
 
 /** One row of `airmirror.outbox`, written by the mirror's single write path (src/mirror). */
 export interface OutboxRow {

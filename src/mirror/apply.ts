@@ -7,6 +7,7 @@ import { convertRecord } from './convert.ts';
 import { stampFenceCtes } from './fence.ts';
 import { bind, cached, runTx, rowsJson, srcKey, type Params, type Statement } from './statements.ts';
 import type { ApplyOptions, ApplyResult, ConvertedRecord, Origin, TableMapping } from './types.ts';
+import { WRITER_SET_CONFIG } from './write-guard.ts';
 
 /** Rows per statement: big enough to amortise a round trip, small enough to keep statements quick. */
 const CHUNK_ROWS = 2000;
@@ -20,7 +21,9 @@ const CHUNK_ROWS = 2000;
 const SMALL_ROWS = 100;
 
 const LOCK: Statement = {
-  text: 'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))',
+  // Also marks the transaction as airmirror's own write, for the direct-write guard
+  // (src/mirror/write-guard.ts): in the statement every write-path transaction starts with anyway.
+  text: `SELECT pg_advisory_xact_lock(hashtextextended($1, 0)), ${WRITER_SET_CONFIG}`,
   keys: [],
   name: 'airmirror_lock',
 };

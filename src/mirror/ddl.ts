@@ -7,6 +7,7 @@ import { swapSchemaName } from './naming.ts';
 import { isNotNullBoolean } from './pg-types.ts';
 import { saveMapping } from './store.ts';
 import type { BaseMapping, TableMapping } from './types.ts';
+import { guardTriggerStatements, WRITER_SET_CONFIG } from './write-guard.ts';
 
 /** `COMMENT ON` text for a mirror table (docs/DESIGN.md "Mirror layout"). */
 export function tableComment(t: Pick<TableMapping, 'tableName' | 'tableId'>): string {
@@ -53,8 +54,11 @@ export async function createMirrorTables(
 ): Promise<void> {
   const schema = opts.schema ?? mapping.schema;
   await q.query(sql(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`));
+  // Live tables get the direct-write guard; swap tables get it when they are promoted.
+  const live = schema === mapping.schema;
   for (const t of mapping.tables) {
-    await q.query(sql(createTableStatements(t, schema).join(';\n')));
+    const guard = live ? guardTriggerStatements(schema, t.table) : [];
+    await q.query(sql([...createTableStatements(t, schema), ...guard].join(';\n')));
   }
 }
 
@@ -148,6 +152,8 @@ export async function promoteSwap(
         ...mapping.tables.map(
           (t) => `ALTER TABLE ${quoteQualified(swap, t.table)} SET SCHEMA ${quoteIdent(schema)}`,
         ),
+        // The direct-write guard, now that they are live (src/mirror/write-guard.ts).
+        ...mapping.tables.flatMap((t) => guardTriggerStatements(schema, t.table)),
         `DROP SCHEMA ${quoteIdent(swap)} CASCADE`,
       ];
       await tx.query(sql(swapStatements.join(';\n')));
@@ -170,7 +176,8 @@ export async function emptyMirrorTable(q: Queryable, schema: string, table: stri
   const name = quoteQualified(schema, table);
   const exists = await q.query<{ r: string | null }>(sql('SELECT to_regclass($1) AS r', [name]));
   if (!exists.rows[0]?.r) return false;
-  await q.query(sql(`TRUNCATE ${name}`));
+  // As airmirror's own write (the direct-write guard, src/mirror/write-guard.ts), in one round trip.
+  await q.query(sql(`SELECT ${WRITER_SET_CONFIG}; TRUNCATE ${name}`));
   return true;
 }
 

@@ -55,3 +55,5 @@ export {
   HISTORY_DELETED,
   type HistoryState,
 } from './history.ts';
+export { toAirtableCell, isComputedType, ReverseValueError } from './reverse.ts';
+export { setWriteGuard, guardTriggerStatements, WRITER_SETTING } from './write-guard.ts';

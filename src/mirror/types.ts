@@ -32,7 +32,7 @@ export interface BaseMapping {
 }
 
 /** Who is writing: decides fencing and is recorded in outbox events. */
-export type Origin = 'proxy' | 'webhook' | 'sweep' | 'incremental' | 'append';
+export type Origin = 'proxy' | 'sql' | 'webhook' | 'sweep' | 'incremental' | 'append';
 
 export interface ApplyOptions {
   origin: Origin;

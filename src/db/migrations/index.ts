@@ -7,6 +7,7 @@ import { m006_webhooks } from './006_webhooks.ts';
 import { m007_proxy } from './007_proxy.ts';
 import { m008_run_progress } from './008_run_progress.ts';
 import type { Migration } from './migration.ts';
+import { m015_write_guard } from './015_write_guard.ts';
 
 export type { Migration } from './migration.ts';
 
@@ -20,4 +21,5 @@ export const migrations: readonly Migration[] = [
   m006_webhooks,
   m007_proxy,
   m008_run_progress,
+  m015_write_guard,
 ];
