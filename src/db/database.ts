@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { isConnectionError } from './connection-errors.ts';
 import { CopyInQuery } from './copy-in.ts';
 import type { Sql } from './sql.ts';
 
@@ -39,8 +40,9 @@ export interface Database extends Queryable {
   copyFrom(copy: CopyFrom, around?: { before?: Sql[]; after?: Sql[] }): Promise<CopyFromResult>;
   /**
    * A new, unconnected client outside the pool, for state that lives as long as a session
-   * (LISTEN, session advisory locks). The caller connects it, must listen for its 'error' events
-   * (an unhandled one ends the process) and ends it.
+   * (LISTEN, session advisory locks). The caller connects it and ends it. Its 'error' events
+   * already go to `onError` (an unhandled one would end the process); a caller that must notice a
+   * lost session (to re-open it) listens for 'error' or 'end' as well.
    */
   dedicatedClient(): pg.Client;
   close(): Promise<void>;
@@ -68,7 +70,12 @@ pg.types.setTypeParser(20, (v: string) => {
 
 export interface DatabaseOptions {
   max?: number;
-  /** Called for errors of idle clients, which would otherwise crash the process. */
+  /**
+   * Called with the error of any connection that fails — idle or in use, pooled, COPY or
+   * dedicated — e.g. every open connection when Postgres restarts (57P01). Such an error is only
+   * reported here: the query it interrupted rejects, the connection is dropped, the next query
+   * opens a new one. Without a listener pg would throw it at the process and end it.
+   */
   onError?: (err: Error) => void;
   statementTimeoutMs?: number;
   connectionTimeoutMs?: number;
@@ -86,6 +93,18 @@ export interface DatabaseOptions {
   preparedStatements?: boolean;
 }
 
+/**
+ * pg-pool listens for 'error' on idle clients only: it removes its listener while a client is
+ * checked out, and pg emits 'error' on a client whose connection drops even when a query is in
+ * flight. Postgres restarting while any query runs would then end the process. Every client gets
+ * a listener of its own for its whole life, and the pool's idle-client errors go the same way.
+ */
+function guardPool(pool: pg.Pool, onError: (err: Error) => void): void {
+  pool.on('connect', (client) => client.on('error', onError));
+  // The pool re-emits an idle client's error, already reported by the client's own listener.
+  pool.on('error', () => undefined);
+}
+
 interface Corkable {
   cork(): void;
   uncork(): void;
@@ -98,14 +117,17 @@ export function createDatabase(connectionString: string, opts: DatabaseOptions =
       ? { text: q.text, values: q.values }
       : { text: q.text, values: q.values, name: q.name };
 
+  const onError = (err: Error) => opts.onError?.(err);
   const pool = new pg.Pool({
     connectionString,
     max: opts.max ?? 10,
     connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
     statement_timeout: opts.statementTimeoutMs,
     pipeline: opts.pipeline ?? true,
+    // A server that vanished without closing its sockets (a fail-over) is noticed by TCP.
+    keepAlive: true,
   });
-  pool.on('error', (err) => opts.onError?.(err));
+  guardPool(pool, onError);
 
   // COPY needs a connection without pipelining. Few are needed at once (rebuild fills), and none
   // at all in most processes: opened on first use.
@@ -119,8 +141,9 @@ export function createDatabase(connectionString: string, opts: DatabaseOptions =
         max: Math.min(4, opts.max ?? 10),
         connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
         statement_timeout: opts.statementTimeoutMs,
+        keepAlive: true,
       });
-      copyPool.on('error', (err) => opts.onError?.(err));
+      guardPool(copyPool, onError);
     }
     return copyPool.connect();
   };
@@ -158,6 +181,7 @@ export function createDatabase(connectionString: string, opts: DatabaseOptions =
 
   async function tx<T>(fn: (client: Queryable) => Promise<T>, txOpts: TxOptions = {}): Promise<T> {
     const client = await pool.connect();
+    let broken: unknown;
     try {
       await client.query('BEGIN');
       if (txOpts.lockTimeoutMs !== undefined) {
@@ -169,9 +193,11 @@ export function createDatabase(connectionString: string, opts: DatabaseOptions =
       return result;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
+      // A lost connection is not handed to the next caller.
+      broken = isConnectionError(err) ? err : undefined;
       throw err;
     } finally {
-      client.release();
+      client.release(broken as Error | undefined);
     }
   }
 
@@ -230,12 +256,16 @@ export function createDatabase(connectionString: string, opts: DatabaseOptions =
     tx,
     txPipeline,
     copyFrom,
-    dedicatedClient: () =>
-      new pg.Client({
+    dedicatedClient: () => {
+      const client = new pg.Client({
         connectionString,
         connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
         statement_timeout: opts.statementTimeoutMs,
-      }),
+        keepAlive: true,
+      });
+      client.on('error', onError);
+      return client;
+    },
     async close() {
       closed = true;
       await Promise.all([pool.end(), copyPool?.end()]);
