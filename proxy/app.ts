@@ -21,7 +21,7 @@ import type { MirrorWrite, MirrorWriter } from './writer.ts';
 
 export type { ProxyBudget } from './budget-gate.ts';
 
-type ProxyLog = Pick<Logger, 'warn' | 'error'>;
+type ProxyLog = Pick<Logger, 'warn' | 'error'> & Partial<Pick<Logger, 'debug'>>;
 
 export interface ProxyDeps {
   /** Where `api.airtable.com` really is (AIRTABLE_API_URL). The only host ever fetched. */
@@ -240,6 +240,9 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const e = asAirmirrorError(err);
     if (e.status >= 500) {
       deps.log?.warn({ code: e.code, err: causeMessage(e) }, 'proxy: request failed');
+    } else if (e.code === 'CLIENT_CLOSED_REQUEST') {
+      // Nobody is left to answer, and nothing of ours failed (src/http/body.ts).
+      deps.log?.debug?.({ code: e.code }, 'proxy: the client went away mid-request');
     }
     const headers = e.status === 405 ? { allow: ALLOWED_METHODS } : undefined;
     return Response.json(proxyErrorBody(e), { status: e.status, headers });
