@@ -53,9 +53,14 @@ describe('a Postgres restart under airmirror start', () => {
 
     // A sync in flight when Postgres goes: Orders' listing hangs until the client gives up (4 s).
     const orders = (await tableStatuses(m)).get('Orders')!;
-    m.emulator.control.fail({ kind: 'hang', count: 1, match: { path: '/Orders' } });
+    // The syncer lists by table id; the call log and fault matching see the path without the query.
+    m.emulator.control.fail({ kind: 'hang', count: 1, match: { path: `/${orders.tableId}` } });
     expect((await m.api('POST', `/schemas/${orders.id}/reload`)).status).toBe(202);
     await waitForTables(m, 'Orders running', (s) => s.get('Orders')?.status === 'Running');
+    await waitUntil(
+      () => m.emulator.control.calls({ path: `/${orders.tableId}` }).some((c) => c.status === null),
+      { what: 'the listing to hang', timeoutMs: 20_000 },
+    );
 
     const before = writer.acknowledged;
     const outageStart = Date.now();

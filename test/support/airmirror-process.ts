@@ -178,21 +178,21 @@ export async function startMirrorProcess(opts: MirrorProcessOptions = {}): Promi
   return handle;
 }
 
-/** Every table of the base with its status, by Airtable table name. */
+/** Every table of the base by Airtable table name: its schema id (the API's), Airtable id and status. */
 export async function tableStatuses(
   m: MirrorProcess,
-): Promise<Map<string, { id: string; status: string | null }>> {
-  const rows = await m.query<{ id: string; table_name: string; status: string | null }>(
-    'SELECT id, table_name, status FROM airmirror.tables WHERE vanished_at IS NULL',
+): Promise<Map<string, { id: string; tableId: string; status: string | null }>> {
+  const rows = await m.query<{ id: string; table_id: string; table_name: string; status: string | null }>(
+    'SELECT id, table_id, table_name, status FROM airmirror.tables WHERE vanished_at IS NULL',
   );
-  return new Map(rows.map((r) => [r.table_name, { id: r.id, status: r.status }]));
+  return new Map(rows.map((r) => [r.table_name, { id: r.id, tableId: r.table_id, status: r.status }]));
 }
 
 /** Waits until the base's tables have all completed a sync (the first one, or the one asked for). */
 export async function waitForTables(
   m: MirrorProcess,
   what: string,
-  ok: (statuses: Map<string, { id: string; status: string | null }>) => boolean,
+  ok: (statuses: Awaited<ReturnType<typeof tableStatuses>>) => boolean,
   timeoutMs = 60_000,
 ): Promise<void> {
   const exited = () => new Error(`airmirror exited: ${m.output.stderr.slice(-2000)}`);
