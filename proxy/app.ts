@@ -2,10 +2,18 @@ import { Hono } from 'hono';
 import { baseIdFromUrl, bearerTokenOf } from '../src/airtable/fetch-helpers.ts';
 import { asAirmirrorError, type AirmirrorError } from '../src/errors.ts';
 import type { Logger } from '../src/log.ts';
-import { nodeIncomingOf, readBodyLimited, type NodeIncoming } from './body.ts';
+import { nodeIncomingOf, readBodyLimited, type NodeIncoming } from '../src/http/body.ts';
 import { takeBudgetSlot, type ProxyBudget } from './budget-gate.ts';
 import type { CatchupItem, CatchupSink } from '../src/catchup/types.ts';
-import { invalidJson, proxyErrorBody, upstreamTimeout, upstreamUnreachable } from './errors.ts';
+import {
+  ALLOWED_METHODS,
+  bodyTooLarge,
+  invalidJson,
+  methodNotAllowed,
+  proxyErrorBody,
+  upstreamTimeout,
+  upstreamUnreachable,
+} from './errors.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from './headers.ts';
 import { parseProxyUrl, upstreamUrlFor } from './route.ts';
 import { classifyWrite, keyedByFromRequest, parseWriteOutcome, type WriteIntent } from './write-intent.ts';
@@ -13,7 +21,7 @@ import type { MirrorWrite, MirrorWriter } from './writer.ts';
 
 export type { ProxyBudget } from './budget-gate.ts';
 
-type ProxyLog = Pick<Logger, 'warn' | 'error'>;
+type ProxyLog = Pick<Logger, 'warn' | 'error'> & Partial<Pick<Logger, 'debug'>>;
 
 export interface ProxyDeps {
   /** Where `api.airtable.com` really is (AIRTABLE_API_URL). The only host ever fetched. */
@@ -42,6 +50,7 @@ export interface Proxy {
 }
 
 const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
+const REFUSED_METHODS = new Set(['TRACE', 'TRACK', 'CONNECT']);
 const DEFAULT_APPLY_TIMEOUT_MS = 5_000;
 
 /**
@@ -61,8 +70,12 @@ export function createProxy(deps: ProxyDeps): Proxy {
     if (rawQuery !== undefined) target.query = rawQuery;
     const url = upstreamUrlFor(deps.upstreamUrl, target);
     const method = req.method.toUpperCase();
+    // Methods Airtable's API has no use for, and that only serve to probe or tunnel.
+    if (REFUSED_METHODS.has(method)) throw methodNotAllowed(method);
     const body =
-      method === 'GET' || method === 'HEAD' ? null : await readBodyLimited(req, deps.maxBodyBytes, incoming);
+      method === 'GET' || method === 'HEAD'
+        ? null
+        : await readBodyLimited(req, deps.maxBodyBytes, incoming, bodyTooLarge);
     const intent = classifyWrite(method, target.path);
     const requestJson = intent && body && body.byteLength > 0 ? parseJson(body) : undefined;
 
@@ -227,8 +240,12 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const e = asAirmirrorError(err);
     if (e.status >= 500) {
       deps.log?.warn({ code: e.code, err: causeMessage(e) }, 'proxy: request failed');
+    } else if (e.code === 'CLIENT_CLOSED_REQUEST') {
+      // Nobody is left to answer, and nothing of ours failed (src/http/body.ts).
+      deps.log?.debug?.({ code: e.code }, 'proxy: the client went away mid-request');
     }
-    return Response.json(proxyErrorBody(e), { status: e.status });
+    const headers = e.status === 405 ? { allow: ALLOWED_METHODS } : undefined;
+    return Response.json(proxyErrorBody(e), { status: e.status, headers });
   }
 
   const app = new Hono();

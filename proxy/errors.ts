@@ -25,6 +25,13 @@ export const invalidJson = () =>
 export const bodyTooLarge = (limit: number) =>
   new AirmirrorError('REQUEST_TOO_LARGE', 413, `Request body exceeds the proxy limit of ${limit} bytes`);
 
+/** TRACE, TRACK, CONNECT: never forwarded (Airtable has no use for them; TRACE echoes headers back). */
+export const methodNotAllowed = (method: string) =>
+  new AirmirrorError('METHOD_NOT_ALLOWED', 405, `The ${method} method is not allowed`);
+
+/** The `Allow` header of a 405. */
+export const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS';
+
 /** docs/airtable-reference.md §2.4: Airtable's answer for an undefined route is the string form. */
 export const routeNotFound = () => new AirmirrorError('NOT_FOUND', 404, 'Not found');
 

@@ -3,6 +3,7 @@
  * (no reads of `process.env` anywhere else). Bad configuration throws a ConfigError whose
  * message is one line naming the variable, so start-up stops before anything is started.
  */
+import { isLoopback } from './address.ts';
 
 export interface BaseConfig {
   baseId: string;
@@ -38,6 +39,8 @@ export interface Config extends ProxyConfig {
   hashCacheSize: number;
   /** Requests per second per base shared by every component (Airtable allows 5). */
   rateLimitPerSecond: number;
+  /** `/metrics` without the admin token even when one is set (AIRMIRROR_METRICS_PUBLIC). */
+  metricsPublic: boolean;
   /** The Postgres endpoint (proxy/pg, docs/postgres-endpoint.md). */
   pgEndpoint: PgEndpointConfig;
 }
@@ -79,6 +82,7 @@ export const KNOWN_AIRMIRROR_VARS: ReadonlySet<string> = new Set([
   'AIRMIRROR_HASH_CACHE_SIZE',
   'AIRMIRROR_RATE_LIMIT',
   'AIRMIRROR_PG_PREPARED_STATEMENTS',
+  'AIRMIRROR_METRICS_PUBLIC',
   'AIRMIRROR_PG_PORT',
   'AIRMIRROR_PG_TLS_CERT',
   'AIRMIRROR_PG_TLS_KEY',
@@ -88,10 +92,46 @@ export const KNOWN_AIRMIRROR_VARS: ReadonlySet<string> = new Set([
 const BASE_ID = /^app[A-Za-z0-9]{14}$/;
 // Leaves room for the `_swap` suffix within Postgres' 63-byte identifier limit.
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,57}$/;
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
-export function isLoopback(host: string): boolean {
-  return LOOPBACK.has(host) || host.startsWith('127.');
+export { isLoopback };
+
+/**
+ * Why `name` cannot hold a base's mirror, or undefined when it can: Postgres' own schemas
+ * (`pg_*`, `information_schema`), airmirror's bookkeeping (`airmirror`), and `<x>_swap`, where a
+ * rebuild of the base in `<x>` builds its new tables and which it drops afterwards.
+ */
+export function schemaNameProblem(name: string): string | undefined {
+  if (!SCHEMA_NAME.test(name)) return 'must be a lowercase Postgres identifier of at most 58 characters';
+  if (name === 'information_schema' || name.startsWith('pg_')) return 'is reserved: a Postgres system schema';
+  if (name === 'airmirror') return "is reserved: airmirror's own bookkeeping schema";
+  if (name.endsWith('_swap')) return 'is reserved: <schema>_swap is where a rebuild builds its new tables';
+  return undefined;
+}
+
+/**
+ * The admin token is a bearer secret anyone who can reach the port may try to guess, as fast as
+ * they like: 32 characters of a random token (`openssl rand -hex 16` gives 128 bits) put guessing
+ * out of reach. The secret key derives the AES key of every stored token and MAC secret, and
+ * whoever gets a database dump can try keys offline at GPU speed: the same 128 bits at least.
+ * Fewer than 8 different characters is a placeholder ("aaaa…", "changeme" repeated), not random.
+ */
+export const MIN_SECRET_LENGTH = 32;
+const MIN_DISTINCT_CHARACTERS = 8;
+
+function checkSecret(variable: string, value: string, makeOne: string): void {
+  if (value.length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(
+      variable,
+      `must be at least ${MIN_SECRET_LENGTH} characters of a random secret (got ${value.length}): ` +
+        `shorter ones can be guessed; make one with ${makeOne}`,
+    );
+  }
+  if (new Set(value).size < MIN_DISTINCT_CHARACTERS) {
+    throw new ConfigError(
+      variable,
+      `looks like a placeholder, not a random secret (fewer than ${MIN_DISTINCT_CHARACTERS} different characters); make one with ${makeOne}`,
+    );
+  }
 }
 
 /**
@@ -142,14 +182,13 @@ export function parseConfig(env: Env): Config {
   if (!adminToken && !isLoopback(host)) {
     throw new ConfigError('AIRMIRROR_ADMIN_TOKEN', `required when HOST (${host}) is not a loopback address`);
   }
+  if (adminToken !== undefined) checkSecret('AIRMIRROR_ADMIN_TOKEN', adminToken, '`openssl rand -hex 32`');
 
   const secretKey = optional(env, 'AIRMIRROR_SECRET_KEY');
   if (!demo && !secretKey) {
     throw new ConfigError('AIRMIRROR_SECRET_KEY', 'required outside demo mode (it encrypts stored tokens)');
   }
-  if (secretKey !== undefined && secretKey.length < 16) {
-    throw new ConfigError('AIRMIRROR_SECRET_KEY', 'must be at least 16 characters');
-  }
+  if (secretKey !== undefined) checkSecret('AIRMIRROR_SECRET_KEY', secretKey, '`openssl rand -base64 32`');
 
   const logLevel = optional(env, 'AIRMIRROR_LOG_LEVEL') ?? 'info';
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
@@ -170,6 +209,7 @@ export function parseConfig(env: Env): Config {
     logLevel,
     hashCacheSize: integer(env, 'AIRMIRROR_HASH_CACHE_SIZE', 1_000_000, 0, 100_000_000),
     rateLimitPerSecond: integer(env, 'AIRMIRROR_RATE_LIMIT', 5, 1, 1000),
+    metricsPublic: onOff(env, 'AIRMIRROR_METRICS_PUBLIC', false),
     pgEndpoint: parsePgEndpoint(env),
   };
 }
@@ -245,9 +285,8 @@ export function parseBases(raw: string | undefined): BaseConfig[] {
     if (!BASE_ID.test(baseId)) {
       throw new ConfigError('AIRTABLE_BASES', `"${baseId}" is not a base id (app + 14 letters or digits)`);
     }
-    if (!SCHEMA_NAME.test(schema) || schema === 'airmirror' || schema.startsWith('pg_')) {
-      throw new ConfigError('AIRTABLE_BASES', `"${schema}" is not a usable schema name`);
-    }
+    const problem = schemaNameProblem(schema);
+    if (problem) throw new ConfigError('AIRTABLE_BASES', `schema "${schema}" ${problem}`);
     if (seen.has(baseId)) throw new ConfigError('AIRTABLE_BASES', `base ${baseId} is listed twice`);
     const other = bySchema.get(schema);
     if (other) {

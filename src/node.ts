@@ -21,10 +21,13 @@ import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { runWithSyncer, Scheduler } from './scheduler/index.ts';
 import { CatchupLoop } from './catchup/loop.ts';
+import { pingDatabase } from './db/health.ts';
+import { PostgresWatch } from './db/watch.ts';
 import { serveHttp } from './serve-http.ts';
 import { enableDemoWebhooks } from './demo-webhooks.ts';
 import { apiExtraGroups, createServerApp } from './server.ts';
 import { createWebhookService, webhookReceiver, webhookStrategy } from './webhooks/index.ts';
+import { listWebhookRows } from './webhooks/store.ts';
 import { createNodeProxy } from '../proxy/node.ts';
 import { startPostgresEndpoint } from '../proxy/pg/node.ts';
 import { appendStrategy } from '../sync/append.ts';
@@ -88,10 +91,26 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       };
     }
 
-    const database = await openCommandDatabase(config);
+    // Told of every failed connection (a Postgres restart fails them all at once), it logs the
+    // outage once, shows it on /healthz and, when Postgres answers again, wakes what waits for it.
+    const resume: Array<() => void> = [];
+    const watch = new PostgresWatch({
+      // Probes start only after watch.start(), once `database` is open.
+      ping: () => pingDatabase(database.db),
+      log,
+      onRecovered: () => resume.forEach((f) => f()),
+    });
+    const database = await openCommandDatabase(config, {
+      onError: (err) => {
+        log.debug({ err: err.message }, 'a Postgres connection failed');
+        watch.noteError(err);
+      },
+    });
     cleanups.push(() => database.close());
     const { db } = database;
     const databaseUrl = db.url;
+    watch.start();
+    cleanups.push(() => watch.stop());
 
     const metrics = createMetrics({ defaults: true });
     const budget = createRateBudget({ perSecond: config.rateLimitPerSecond });
@@ -200,11 +219,26 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       log,
     });
 
+    resume.push(
+      () => catchup.nudge(),
+      () => deliverer.wake(),
+      // Pings Airtable sent while Postgres was away were answered 500 (Airtable retries them
+      // only after 10 s and more): read what they announced now.
+      () =>
+        void listWebhookRows(db)
+          .then((rows) => rows.forEach((r) => webhooks.ping(r.source_id)))
+          .catch(() => undefined),
+    );
+
     const app = createServerApp({
       db,
       metrics,
       beforeScrape: budgetWaitsCollector(budget, metrics),
       adminToken: config.adminToken,
+      metricsPublic: config.metricsPublic,
+      guard: { host: config.host, publicUrl },
+      postgres: watch,
+      pendingCatchup: () => proxy.catchup.pending(),
       api,
       apiExtras: apiExtraGroups({ db, secrets, fetch: fetchFn, webhooks, log }),
       hooks: webhookReceiver(webhooks, log),

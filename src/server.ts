@@ -9,7 +9,9 @@ import { tableLags } from './bookkeeping/index.ts';
 import { pingDatabase } from './db/health.ts';
 import { outboxDepth } from './events/store.ts';
 import { apiErrorBody, asAirmirrorError } from './errors.ts';
+import { managementGuard, type GuardOptions } from './http/guard.ts';
 import type { Metrics } from './metrics.ts';
+import type { PostgresWatch } from './db/watch.ts';
 
 export interface ServerParts {
   db: Database;
@@ -17,6 +19,17 @@ export interface ServerParts {
   /** Runs before each scrape, to fold in figures other parts keep themselves. */
   beforeScrape?: () => void;
   adminToken?: string;
+  /** AIRMIRROR_METRICS_PUBLIC: `/metrics` without the admin token even when one is set. */
+  metricsPublic?: boolean;
+  /**
+   * Who the management surface (`/api/*`, `/metrics`) answers: Host, Origin and JSON-only
+   * checks (src/http/guard.ts), with or without an admin token.
+   */
+  guard: GuardOptions;
+  /** Whether Postgres is there, for `/healthz` (src/db/watch.ts). */
+  postgres?: PostgresWatch;
+  /** Proxy writes held in this process until Postgres takes them, for `/healthz`. */
+  pendingCatchup?: () => number;
   /** createApi(...) — sources, schemas, actions, OpenAPI, status. Has its own auth and catch-all. */
   api: Hono;
   /** Other /api route groups (subscriptions, source webhooks); mounted before `api`. */
@@ -52,23 +65,45 @@ export function createServerApp(parts: ServerParts): Hono {
   const app = new Hono();
   const { metrics } = parts;
 
+  // No route of any part answers these: TRACE echoes a request back (headers and all), TRACK is
+  // its IIS twin; CONNECT never gets here on Node (src/serve-http.ts refuses it).
+  app.use('*', async (c, next) => {
+    if (REFUSED_METHODS.has(c.req.method.toUpperCase())) {
+      return c.body(null, 405, { allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS' });
+    }
+    return next();
+  });
+
   app.get('/healthz', async (c) => {
+    const pending = parts.pendingCatchup?.();
+    const extra = pending === undefined ? {} : { catchup_pending: pending };
     try {
-      await pingDatabase(parts.db);
-      return c.json({ status: 'ok' });
-    } catch {
-      return c.json({ status: 'degraded', postgres: 'unreachable' }, 503);
+      await withDeadline(pingDatabase(parts.db), HEALTH_PING_MS);
+      parts.postgres?.noteAnswer();
+      return c.json({ status: 'ok', postgres: 'ok', ...extra });
+    } catch (err) {
+      parts.postgres?.noteError(err);
+      const since = parts.postgres?.state().since ?? null;
+      return c.json(
+        { status: 'degraded', postgres: 'unreachable', since: since?.toISOString() ?? null, ...extra },
+        503,
+      );
     }
   });
 
+  const guard = managementGuard(parts.guard);
+  app.use('/metrics', guard);
+  if (parts.adminToken && !parts.metricsPublic) app.use('/metrics', bearer(parts.adminToken));
   app.get('/metrics', async (c) => {
     parts.beforeScrape?.();
     await collectDatabaseGauges(parts.db, metrics).catch(() => undefined);
     return c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType });
   });
 
+  app.use('/api', guard);
+  app.use('/api/*', guard);
   const extras = new Hono();
-  if (parts.adminToken) extras.use('*', bearer(parts.adminToken));
+  if (parts.adminToken) extras.use('*', bearer(parts.adminToken, { skip: '/api/openapi.json' }));
   for (const group of parts.apiExtras) extras.route('/', group);
   // Only paths the extra groups own get past here; everything else falls through to createApi.
   app.route('/api', extras);
@@ -80,16 +115,32 @@ export function createServerApp(parts: ServerParts): Hono {
   return app;
 }
 
-function bearer(adminToken: string): MiddlewareHandler {
+const REFUSED_METHODS = new Set(['TRACE', 'TRACK', 'CONNECT']);
+
+/** `/healthz` answers within this even when Postgres does not (a black-holed server, a full pool). */
+const HEALTH_PING_MS = 3_000;
+
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      // A connection error (src/db/connection-errors.ts): Postgres did not answer in time.
+      reject(Object.assign(new Error(`Postgres did not answer within ${ms} ms`), { code: 'ETIMEDOUT' }));
+    }, ms);
+  });
+  p.catch(() => undefined); // settles after the deadline: not an unhandled rejection
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
+
+function bearer(adminToken: string, opts: { skip?: string } = {}): MiddlewareHandler {
   return async (c, next) => {
-    // Routes no extra group owns must reach createApi (which has its own auth), so only guard
-    // paths an extra group will answer.
-    if (c.req.path === '/api/openapi.json') return next();
+    // The API's description is public (createApi answers it without a token).
+    if (c.req.path === opts.skip) return next();
     try {
       await checkBearer(c.req.header('authorization'), adminToken);
     } catch (err) {
       const e = asAirmirrorError(err);
-      return c.json(apiErrorBody(e), 401);
+      return c.json(apiErrorBody(e), e.status as 401, { 'WWW-Authenticate': 'Bearer' });
     }
     return next();
   };

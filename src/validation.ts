@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { badRequest, type AirmirrorError } from './errors.ts';
+import { nodeIncomingOf, readBodyLimited } from './http/body.ts';
 
 /**
  * Validates a request body (or params) against the zod schema that also documents it, and turns
@@ -47,12 +48,32 @@ function fieldOf(path: readonly PropertyKey[]): string | undefined {
   return keys.join('.') || undefined;
 }
 
+/** The largest /api request body: a source with its token, a subscription, a schema's settings. */
+export const MAX_API_BODY_BYTES = 1024 * 1024;
+
+/** What the body readers need of a Hono context: the request and (on Node) `env.incoming`. */
+export interface BodySource {
+  req: { raw: Request };
+  env: unknown;
+}
+
+/** The request body as text, refused with a 413 as soon as it passes `limit` bytes (src/http/body.ts). */
+export async function readBodyText(c: BodySource, limit = MAX_API_BODY_BYTES): Promise<string> {
+  const bytes = await readBodyLimited(c.req.raw, limit, nodeIncomingOf(c.env));
+  if (!bytes) return '';
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw badRequest('The request body is not UTF-8', undefined, 'PARSE_ERROR');
+  }
+}
+
 /**
  * A request's JSON body for the /api groups; an empty body reads as `{}` (POSTs whose settings
- * are all optional), malformed JSON is one 400 `PARSE_ERROR`.
+ * are all optional), malformed JSON is one 400 `PARSE_ERROR`, a body over `limit` a 413.
  */
-export async function readJsonBody(req: { text(): Promise<string> }): Promise<unknown> {
-  const text = await req.text();
+export async function readJsonBody(c: BodySource, limit = MAX_API_BODY_BYTES): Promise<unknown> {
+  const text = await readBodyText(c, limit);
   if (text.trim() === '') return {};
   try {
     return JSON.parse(text);

@@ -13,6 +13,7 @@ import {
 } from '../src/mirror/index.ts';
 import type { BaseMapping, TableMapping } from '../src/mirror/types.ts';
 import { oneLine } from './one-line.ts';
+import { recordEnd } from './record-outcome.ts';
 import { finishRun, newCounters, startRun, type RunCounters } from '../src/bookkeeping/runs.ts';
 import type { Source } from '../src/bookkeeping/sources.ts';
 import { canTransition } from '../src/bookkeeping/state.ts';
@@ -173,25 +174,29 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
     for (const t of mapping.tables) hashCache.forgetTable(t.tableId);
     for (const t of mapping.tables) {
       const row = rows.get(t.tableId);
-      if (row && started.has(t.tableId)) {
-        await applyTableEvent(db, source.id, t.tableId, cancelled ? 'cancel' : 'fail', { error: message });
-      } else if (row && row.shouldSync && canTransition(row.status, 'start')) {
-        await applyTableEvent(db, source.id, t.tableId, 'start');
-        await applyTableEvent(db, source.id, t.tableId, cancelled ? 'cancel' : 'fail', { error: message });
-      }
       const prior = results.get(t.tableId);
       const counters = prior?.counters ?? newCounters();
       const runId = runIds.get(t.tableId);
-      if (runId) {
-        await finishRun(db, runId, cancelled ? 'cancelled' : 'failed', counters, message, log);
-        env.runProgress.untrack(runId);
-      }
+      // Postgres may be what failed the rebuild: the outcome waits for it (sync/record-outcome.ts).
+      await recordEnd(env, { source: source.id, table: t.tableId, run: runId }, async () => {
+        if (row && started.has(t.tableId)) {
+          await applyTableEvent(db, source.id, t.tableId, cancelled ? 'cancel' : 'fail', { error: message });
+        } else if (row && row.shouldSync && canTransition(row.status, 'start')) {
+          // ifAllowed: a retry after a lost answer finds it Running already.
+          await applyTableEvent(db, source.id, t.tableId, 'start', { ifAllowed: true });
+          await applyTableEvent(db, source.id, t.tableId, cancelled ? 'cancel' : 'fail', { error: message });
+        }
+        if (runId) await finishRun(db, runId, cancelled ? 'cancelled' : 'failed', counters, message, log);
+      });
+      if (runId) env.runProgress.untrack(runId);
       results.set(t.tableId, {
         ...result(source, t, cancelled ? 'Cancelled' : 'Failed', counters, runId),
         error: message,
       });
     }
-    await finishRun(db, sourceRun, cancelled ? 'cancelled' : 'failed', args.counters, message, log);
+    await recordEnd(env, { source: source.id, run: sourceRun }, () =>
+      finishRun(db, sourceRun, cancelled ? 'cancelled' : 'failed', args.counters, message, log),
+    );
     return { rebuilt: false, results, error: message };
   }
 
@@ -217,23 +222,37 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
       log.warn({ source: source.id, table: t.tableId, err: oneLine(err) }, 'post-promote catch-up failed');
     }
     hashCache.setFenceMark(t.tableId, startFence);
-    const rowCount = await countRows(db, live);
     const row = rows.get(t.tableId);
     const paused = row && (!row.shouldSync || row.status === 'Paused');
-    if (!paused) {
-      if (!started.has(t.tableId))
-        await applyTableEvent(db, source.id, t.tableId, 'start').catch(() => undefined);
-      await applyTableEvent(db, source.id, t.tableId, 'succeed', {
-        rowCount,
-        fullRefresh: true,
-        at: new Date(env.now()),
+    const runId = runIds.get(t.tableId)!;
+    try {
+      const rowCount = await countRows(db, live);
+      if (!paused) {
+        if (!started.has(t.tableId))
+          await applyTableEvent(db, source.id, t.tableId, 'start').catch(() => undefined);
+        await applyTableEvent(db, source.id, t.tableId, 'succeed', {
+          rowCount,
+          fullRefresh: true,
+          at: new Date(env.now()),
+        });
+      }
+      await finishRun(db, runId, 'completed', counters, undefined, log);
+    } catch (err) {
+      // Promoted, but its end could not be recorded (Postgres away): Failed, never left Running;
+      // the next run sweeps it.
+      const message = `recording the rebuild failed: ${oneLine(err)}`;
+      await recordEnd(env, { source: source.id, table: t.tableId, run: runId }, async () => {
+        if (!paused) await applyTableEvent(db, source.id, t.tableId, 'fail', { error: message });
+        await finishRun(db, runId, 'failed', counters, message, log);
       });
+      results.set(t.tableId, { ...result(source, t, 'Failed', counters, runId), error: message });
     }
-    await finishRun(db, runIds.get(t.tableId)!, 'completed', counters, undefined, log);
-    env.runProgress.untrack(runIds.get(t.tableId)!);
+    env.runProgress.untrack(runId);
   };
   await Promise.all(mapping.tables.map(finishTable));
-  await finishRun(db, sourceRun, 'completed', args.counters, undefined, log);
+  await recordEnd(env, { source: source.id, run: sourceRun }, () =>
+    finishRun(db, sourceRun, 'completed', args.counters, undefined, log),
+  );
   return { rebuilt: true, results };
 }
 

@@ -11,13 +11,20 @@ import type { SyncStrategy } from './strategy.ts';
 import { createSyncer, type Syncer, type SyncerDeps } from './syncer.ts';
 import { tokenResolver } from '../src/bookkeeping/tokens.ts';
 
-/** A migrated database for a one-shot command: DATABASE_URL, or the embedded one under dataDir/pg. */
-export async function openCommandDatabase(config: Config): Promise<{ db: Database; close(): Promise<void> }> {
+/**
+ * A migrated database for a command: DATABASE_URL, or the embedded one under dataDir/pg.
+ * `onError` hears every connection that fails (src/db/database.ts), e.g. when Postgres restarts.
+ */
+export async function openCommandDatabase(
+  config: Config,
+  opts: { onError?: (err: Error) => void } = {},
+): Promise<{ db: Database; close(): Promise<void> }> {
   const embedded = config.databaseUrl
     ? undefined
     : await startEmbeddedPostgres({ dataDir: join(config.dataDir, 'pg') });
   const db = createDatabase(config.databaseUrl ?? embedded!.url, {
     preparedStatements: config.pgPreparedStatements,
+    onError: opts.onError,
   });
   try {
     await migrate(db);

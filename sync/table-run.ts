@@ -5,6 +5,7 @@ import { applyTableEvent, type Table } from '../src/bookkeeping/tables.ts';
 import { countRows } from '../src/mirror/index.ts';
 import type { TableMapping } from '../src/mirror/types.ts';
 import { oneLine } from './one-line.ts';
+import { recordEnd } from './record-outcome.ts';
 import type { SyncClient } from './strategy.ts';
 import type { SyncOptions, SyncerEnv, TableSyncResult } from './types.ts';
 
@@ -91,8 +92,10 @@ export async function runTable(
       const cancelled = ac.signal.aborted;
       const message = cancelled ? 'cancelled' : oneLine(err);
       if (!cancelled) log.warn({ source: source.id, table: row.tableId, err: message }, 'table sync failed');
-      await applyTableEvent(db, source.id, row.tableId, cancelled ? 'cancel' : 'fail', { error: message });
-      await finishRun(db, runId, cancelled ? 'cancelled' : 'failed', counters, message, log);
+      await recordEnd(env, { source: source.id, table: row.tableId, run: runId }, async () => {
+        await applyTableEvent(db, source.id, row.tableId, cancelled ? 'cancel' : 'fail', { error: message });
+        await finishRun(db, runId, cancelled ? 'cancelled' : 'failed', counters, message, log);
+      });
       env.runProgress.untrack(runId);
       return { ...base, status: cancelled ? 'Cancelled' : 'Failed', error: message, runId };
     }
@@ -118,13 +121,21 @@ async function beginTableRun(
       return { skipped: skipped(source, row, `not started: ${err.message}`) };
     throw err;
   }
-  const runId = await startRun(env.db, {
-    sourceId: source.id,
-    tableId: row.tableId,
-    tableName: row.tableName,
-    kind: row.syncType,
-  });
-  return { runId };
+  try {
+    const runId = await startRun(env.db, {
+      sourceId: source.id,
+      tableId: row.tableId,
+      tableName: row.tableName,
+      kind: row.syncType,
+    });
+    return { runId };
+  } catch (err) {
+    // The table is Running already: it must not stay so because its run could not be recorded.
+    await recordEnd(env, { source: source.id, table: row.tableId }, () =>
+      applyTableEvent(env.db, source.id, row.tableId, 'fail', { error: oneLine(err) }),
+    );
+    throw err;
+  }
 }
 
 /** A source-level failure (e.g. the schema could not be read) fails each table it concerns. */
@@ -146,8 +157,10 @@ export async function failTables(
       continue;
     }
     const { runId } = begun;
-    await applyTableEvent(env.db, source.id, row.tableId, 'fail', { error: message });
-    await finishRun(env.db, runId, 'failed', newCounters(), message, env.log);
+    await recordEnd(env, { source: source.id, table: row.tableId, run: runId }, async () => {
+      await applyTableEvent(env.db, source.id, row.tableId, 'fail', { error: message });
+      await finishRun(env.db, runId, 'failed', newCounters(), message, env.log);
+    });
     out.push({
       sourceId: source.id,
       tableId: row.tableId,

@@ -5,6 +5,7 @@
  * do; everything but a write to a mirror table passes through as bytes (proxy/pg/session.ts).
  */
 import { randomInt } from 'node:crypto';
+import { isLoopback } from '../../src/address.ts';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
@@ -74,11 +75,8 @@ interface Live {
   upstreamSecret: number;
 }
 
-function isLoopbackAddress(addr: string | undefined): boolean {
-  if (!addr) return false;
-  const a = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
-  return a === '::1' || a.startsWith('127.');
-}
+/** The peer's address (an IP literal from the socket) is loopback: one parser for every check. */
+const isLoopbackAddress = (addr: string | undefined): boolean => addr !== undefined && isLoopback(addr);
 
 function fatal(code: string, message: string, hint?: string): Buffer {
   return errorResponse({ severity: 'FATAL', code, message, hint });

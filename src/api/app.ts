@@ -129,7 +129,7 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
   });
 
   app.post('/sources', async (c) => {
-    const body = parse(CreateSourceRequest, await readJsonBody(c.req));
+    const body = parse(CreateSourceRequest, await readJsonBody(c));
     const schemaName = body.schema_name ?? 'public';
     for (const r of await books.sourceConflicts(db, body.base_id, schemaName)) {
       if (r.baseId === body.base_id) throw conflictOn('base_id', `Base ${body.base_id} is already a source`);
@@ -213,7 +213,7 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
   app.get('/schemas/:id', async (c) => c.json(await schemaJson(c.req.param('id'))));
 
   app.patch('/schemas/:id', async (c) => {
-    const raw = await readJsonBody(c.req);
+    const raw = await readJsonBody(c);
     refuseCdc(raw);
     const body = parse(PatchSchemaRequest, raw);
     const current = await loadTable(c.req.param('id'));

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { SYNC_STATUSES } from '../bookkeeping/state.ts';
+import { schemaNameProblem } from '../config.ts';
 import { SYNC_FREQUENCIES, type SyncFrequency } from '../bookkeeping/frequency.ts';
 
 export const SYNC_TYPES = ['full_refresh', 'incremental', 'append', 'webhook'] as const;
@@ -42,8 +43,9 @@ export const CreateSourceRequest = z
     schema_name: z
       .string()
       .regex(SCHEMA_NAME, 'must be a lowercase Postgres identifier of at most 58 characters')
-      .refine((s) => s !== 'airmirror' && !s.startsWith('pg_') && !s.endsWith('_swap'), {
-        message: 'is reserved',
+      .superRefine((s, ctx) => {
+        const problem = SCHEMA_NAME.test(s) ? schemaNameProblem(s) : undefined;
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
       })
       .optional()
       .meta({ description: 'Postgres schema of the mirror tables (default "public")' }),

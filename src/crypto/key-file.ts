@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { MIN_SECRET_LENGTH } from '../config.ts';
 
 export const SECRET_KEY_FILE = 'secret-key';
 
@@ -13,7 +14,9 @@ export function ensureSecretKey(dataDir: string): string {
   const file = join(dataDir, SECRET_KEY_FILE);
   if (existsSync(file)) {
     const key = readFileSync(file, 'utf8').trim();
-    if (key.length < 16) throw new Error(`${file} holds no usable secret key (at least 16 characters)`);
+    if (key.length < MIN_SECRET_LENGTH) {
+      throw new Error(`${file} holds no usable secret key (at least ${MIN_SECRET_LENGTH} characters)`);
+    }
     return key;
   }
   mkdirSync(dataDir, { recursive: true });

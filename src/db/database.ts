@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { parse as parseConnectionString } from 'pg-connection-string';
+import { isConnectionError } from './connection-errors.ts';
 import { CopyInQuery } from './copy-in.ts';
 import type { Sql } from './sql.ts';
 
@@ -40,8 +41,9 @@ export interface Database extends Queryable {
   copyFrom(copy: CopyFrom, around?: { before?: Sql[]; after?: Sql[] }): Promise<CopyFromResult>;
   /**
    * A new, unconnected client outside the pool, for state that lives as long as a session
-   * (LISTEN, session advisory locks). The caller connects it, must listen for its 'error' events
-   * (an unhandled one ends the process) and ends it.
+   * (LISTEN, session advisory locks). The caller connects it and ends it. Its 'error' events
+   * already go to `onError` (an unhandled one would end the process); a caller that must notice a
+   * lost session (to re-open it) listens for 'error' or 'end' as well.
    */
   dedicatedClient(): pg.Client;
   close(): Promise<void>;
@@ -69,7 +71,12 @@ pg.types.setTypeParser(20, (v: string) => {
 
 export interface DatabaseOptions {
   max?: number;
-  /** Called for errors of idle clients, which would otherwise crash the process. */
+  /**
+   * Called with the error of any connection that fails — idle or in use, pooled, COPY or
+   * dedicated — e.g. every open connection when Postgres restarts (57P01). Such an error is only
+   * reported here: the query it interrupted rejects, the connection is dropped, the next query
+   * opens a new one. Without a listener pg would throw it at the process and end it.
+   */
   onError?: (err: Error) => void;
   statementTimeoutMs?: number;
   connectionTimeoutMs?: number;
@@ -85,6 +92,18 @@ export interface DatabaseOptions {
    * parsed and planned afresh, which costs about a millisecond per write.
    */
   preparedStatements?: boolean;
+}
+
+/**
+ * pg-pool listens for 'error' on idle clients only: it removes its listener while a client is
+ * checked out, and pg emits 'error' on a client whose connection drops even when a query is in
+ * flight. Postgres restarting while any query runs would then end the process. Every client gets
+ * a listener of its own for its whole life, and the pool's idle-client errors go the same way.
+ */
+function guardPool(pool: pg.Pool, onError: (err: Error) => void): void {
+  pool.on('connect', (client) => client.on('error', onError));
+  // The pool re-emits an idle client's error, already reported by the client's own listener.
+  pool.on('error', () => undefined);
 }
 
 interface Corkable {
@@ -110,6 +129,7 @@ export function createDatabase(connectionString: string, opts: DatabaseOptions =
       ? { text: q.text, values: q.values }
       : { text: q.text, values: q.values, name: q.name };
 
+  const onError = (err: Error) => opts.onError?.(err);
   const pool = new pg.Pool({
     connectionString,
     max: opts.max ?? 10,
@@ -117,8 +137,10 @@ export function createDatabase(connectionString: string, opts: DatabaseOptions =
     statement_timeout: opts.statementTimeoutMs,
     pipeline: opts.pipeline ?? true,
     options,
+    // A server that vanished without closing its sockets (a fail-over) is noticed by TCP.
+    keepAlive: true,
   });
-  pool.on('error', (err) => opts.onError?.(err));
+  guardPool(pool, onError);
 
   // COPY needs a connection without pipelining. Few are needed at once (rebuild fills), and none
   // at all in most processes: opened on first use.
@@ -133,8 +155,9 @@ export function createDatabase(connectionString: string, opts: DatabaseOptions =
         connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
         statement_timeout: opts.statementTimeoutMs,
         options,
+        keepAlive: true,
       });
-      copyPool.on('error', (err) => opts.onError?.(err));
+      guardPool(copyPool, onError);
     }
     return copyPool.connect();
   };
@@ -172,6 +195,7 @@ export function createDatabase(connectionString: string, opts: DatabaseOptions =
 
   async function tx<T>(fn: (client: Queryable) => Promise<T>, txOpts: TxOptions = {}): Promise<T> {
     const client = await pool.connect();
+    let broken: unknown;
     try {
       await client.query('BEGIN');
       if (txOpts.lockTimeoutMs !== undefined) {
@@ -183,9 +207,11 @@ export function createDatabase(connectionString: string, opts: DatabaseOptions =
       return result;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
+      // A lost connection is not handed to the next caller.
+      broken = isConnectionError(err) ? err : undefined;
       throw err;
     } finally {
-      client.release();
+      client.release(broken as Error | undefined);
     }
   }
 
@@ -244,13 +270,17 @@ export function createDatabase(connectionString: string, opts: DatabaseOptions =
     tx,
     txPipeline,
     copyFrom,
-    dedicatedClient: () =>
-      new pg.Client({
+    dedicatedClient: () => {
+      const client = new pg.Client({
         connectionString,
         connectionTimeoutMillis: opts.connectionTimeoutMs ?? 10_000,
         statement_timeout: opts.statementTimeoutMs,
         options,
-      }),
+        keepAlive: true,
+      });
+      client.on('error', onError);
+      return client;
+    },
     async close() {
       closed = true;
       await Promise.all([pool.end(), copyPool?.end()]);

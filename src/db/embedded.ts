@@ -17,6 +17,11 @@ export interface EmbeddedPostgresHandle {
   port: number;
   dataDir: string;
   stop(): Promise<void>;
+  /**
+   * Starts it again after `stop()` — same data, port and password — as a restarted or failed-over
+   * server comes back; tests stop and start it to prove the process rides through.
+   */
+  start(): Promise<void>;
 }
 
 export interface EmbeddedOptions {
@@ -109,6 +114,11 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
       if (stopped) return;
       stopped = true;
       await server.stop();
+    },
+    async start() {
+      if (!stopped) return;
+      await server.start();
+      stopped = false;
     },
   };
 }

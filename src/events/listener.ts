@@ -6,8 +6,13 @@ import { listenTo } from './store.ts';
 
 export const OUTBOX_CHANNEL = 'airmirror_outbox';
 
-/** The first wait before re-connecting; it doubles with each failed attempt in a row, up to 30 s. */
+/** The first wait before re-connecting; it doubles with each failed attempt in a row, up to 5 s. */
 const RECONNECT_MS = 500;
+/**
+ * Short, because a missed notification costs latency, not correctness (the deliverer also polls,
+ * and every reconnect re-scans the outbox); an attempt costs one refused or timed-out connect.
+ */
+const MAX_RECONNECT_MS = 5_000;
 
 /**
  * Holds one dedicated connection that LISTENs on the outbox channel and calls `onNotify` for
@@ -27,7 +32,7 @@ export class OutboxListener {
       name: 'outbox listener',
       intervalMs: RECONNECT_MS,
       retryMs: RECONNECT_MS,
-      maxRetryMs: 30_000,
+      maxRetryMs: MAX_RECONNECT_MS,
       log,
       pass: (signal) => this.listen(signal),
     });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Hono, type Context } from 'hono';
 import type { Database } from '../db/database.ts';
 import type { z } from 'zod';
-import { parseRequest } from '../validation.ts';
+import { parseRequest, readBodyText } from '../validation.ts';
 import { AirmirrorError, apiErrorBody, asAirmirrorError, badRequest, notFound } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { postEvent } from './post.ts';
@@ -150,8 +150,9 @@ async function load(db: Database, id: string): Promise<SubscriptionRow> {
 }
 
 async function readJson(c: Context): Promise<unknown> {
+  const text = await readBodyText(c);
   try {
-    return await c.req.json();
+    return JSON.parse(text);
   } catch {
     throw badRequest('The request body must be a JSON object.');
   }

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { parseRequest, readJsonBody } from '../validation.ts';
+import { nodeIncomingOf, readBodyLimited } from '../http/body.ts';
 import { apiErrorBody, asAirmirrorError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { verifyAirtableMac } from './mac.ts';
@@ -18,13 +19,13 @@ export function webhookRoutes(service: WebhookService, log?: Logger): Hono {
     return c.json(apiErrorBody(e), e.status as 400);
   });
   app.post('/sources/:id/webhook', async (c) => {
-    parseRequest(WebhookRequest, await readJsonBody(c.req));
+    parseRequest(WebhookRequest, await readJsonBody(c));
     const { created, webhook } = await service.register(c.req.param('id'));
     return c.json(webhook, created ? 201 : 200);
   });
   app.get('/sources/:id/webhook', async (c) => c.json(await service.info(c.req.param('id'))));
   app.post('/sources/:id/webhook/inputs', async (c) => {
-    parseRequest(WebhookRequest, await readJsonBody(c.req));
+    parseRequest(WebhookRequest, await readJsonBody(c));
     return c.json(await service.rotate(c.req.param('id')));
   });
   app.delete('/sources/:id/webhook', async (c) => {
@@ -46,8 +47,14 @@ export function webhookReceiver(service: WebhookService, log?: Logger): Hono {
   const app = new Hono();
   app.post('/hooks/airtable/:sourceId', async (c) => {
     const sourceId = c.req.param('sourceId');
-    const raw = new Uint8Array(await c.req.arrayBuffer());
-    if (raw.byteLength > MAX_PING_BYTES) return c.body(null, 413);
+    let raw: Uint8Array;
+    try {
+      // Refused while reading: a body past the limit is never held (nor read to its end).
+      raw = (await readBodyLimited(c.req.raw, MAX_PING_BYTES, nodeIncomingOf(c.env))) ?? new Uint8Array();
+    } catch (err) {
+      if (asAirmirrorError(err).status === 413) return c.body(null, 413);
+      throw err;
+    }
     let secret: string | undefined;
     try {
       secret = await service.macSecret(sourceId);

@@ -33,6 +33,7 @@ const server = createServerApp({
   db,
   metrics: createMetrics(),
   adminToken: ADMIN_TOKEN,
+  guard: { host: '127.0.0.1' },
   api: createApi({ db, secrets, adminToken: ADMIN_TOKEN, log }),
   apiExtras: extras,
   hooks: webhookReceiver(webhooks, log),

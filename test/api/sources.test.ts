@@ -87,6 +87,13 @@ describe('POST /sources validation', () => {
     [{ base_id: DEMO_BASE_ID, token: EMULATOR_TOKEN, colour: 'red' }, 'colour', /Unknown field "colour"/],
     [{ base_id: DEMO_BASE_ID, token: EMULATOR_TOKEN, schema_name: 'Bad-Name' }, 'schema_name', /identifier/],
     [{ base_id: DEMO_BASE_ID, token: EMULATOR_TOKEN, schema_name: 'airmirror' }, 'schema_name', /reserved/],
+    [
+      { base_id: DEMO_BASE_ID, token: EMULATOR_TOKEN, schema_name: 'information_schema' },
+      'schema_name',
+      /reserved: a Postgres system schema/,
+    ],
+    [{ base_id: DEMO_BASE_ID, token: EMULATOR_TOKEN, schema_name: 'pg_mirror' }, 'schema_name', /reserved/],
+    [{ base_id: DEMO_BASE_ID, token: EMULATOR_TOKEN, schema_name: 'crm_swap' }, 'schema_name', /_swap/],
   ])('%j → 400 on %s', async (body, attr, detail) => {
     const r = await h.call('POST', '/sources', body);
     expect(r.status).toBe(400);

@@ -19,7 +19,7 @@ beforeAll(async () => {
     AIRTABLE_API_URL: server.url,
     AIRTABLE_BASES: `${DEMO_BASE_ID}:cli_mirror`,
     AIRTABLE_TOKEN: EMULATOR_TOKEN,
-    AIRMIRROR_SECRET_KEY: 'a-secret-key-for-tests-only',
+    AIRMIRROR_SECRET_KEY: 'a-secret-key-for-tests-only-0123456789',
     AIRMIRROR_LOG_LEVEL: 'silent',
     // the emulator is local: no need to pace at Airtable's 5 requests/s in this test
     AIRMIRROR_RATE_LIMIT: '1000',

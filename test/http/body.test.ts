@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nodeIncomingOf, readBodyLimited, type NodeIncoming } from '../../proxy/body.ts';
+import { nodeIncomingOf, readBodyLimited, type NodeIncoming } from '../../src/http/body.ts';
 
 /** A Node-like request body that yields `chunks`, and counts whether it was read. */
 function incoming(chunks: Uint8Array[]): NodeIncoming & { read: boolean } {
@@ -56,7 +56,47 @@ describe('readBodyLimited', () => {
     ).rejects.toMatchObject({ status: 413 });
   });
 
-  it('reads a chunked body (no declared length) from the web stream, with its running limit', async () => {
+  it('reads a chunked body (no declared length) from the Node request too, with its running limit', async () => {
+    const chunked = { 'transfer-encoding': 'chunked' };
+    const small = incoming([bytes('ab'), bytes('cd')]);
+    expect(
+      new TextDecoder().decode((await readBodyLimited(requestWithoutWebBody(chunked), 10, small))!),
+    ).toBe('abcd');
+    // Past the limit it stops at the chunk that crossed it: the rest is never asked for.
+    let pulled = 0;
+    const endless: NodeIncoming = {
+      readableEnded: false,
+      readableFlowing: null,
+      async *[Symbol.asyncIterator]() {
+        for (;;) {
+          pulled++;
+          yield bytes('0123456789');
+        }
+      },
+    };
+    await expect(readBodyLimited(requestWithoutWebBody(chunked), 25, endless)).rejects.toMatchObject({
+      status: 413,
+    });
+    expect(pulled).toBe(3);
+  });
+
+  it('stops reading a Node request past the limit without destroying it, so the 413 can be sent', async () => {
+    const asked: unknown[] = [];
+    const body = incoming([bytes('x'.repeat(8)), bytes('x'.repeat(8))]);
+    const node: NodeIncoming = {
+      ...body,
+      iterator(opts) {
+        asked.push(opts);
+        return body[Symbol.asyncIterator]() as AsyncIterableIterator<Uint8Array>;
+      },
+    };
+    await expect(
+      readBodyLimited(requestWithoutWebBody({ 'transfer-encoding': 'chunked' }), 10, node),
+    ).rejects.toMatchObject({ status: 413, code: 'REQUEST_TOO_LARGE' });
+    expect(asked).toEqual([{ destroyOnReturn: false }]);
+  });
+
+  it('reads the web stream where there is no Node request (Workers), with the same running limit', async () => {
     const stream = (parts: string[]) =>
       new ReadableStream<Uint8Array>({
         start(c) {
@@ -64,20 +104,18 @@ describe('readBodyLimited', () => {
           c.close();
         },
       });
-    const unused = incoming([bytes('not this')]);
     const ok = new Request('http://proxy.test/x', {
       method: 'POST',
       body: stream(['ab', 'cd']),
       duplex: 'half',
     } as RequestInit);
-    expect(new TextDecoder().decode((await readBodyLimited(ok, 10, unused))!)).toBe('abcd');
-    expect(unused.read).toBe(false);
+    expect(new TextDecoder().decode((await readBodyLimited(ok, 10))!)).toBe('abcd');
     const big = new Request('http://proxy.test/x', {
       method: 'POST',
       body: stream(['abcdef', 'ghijkl']),
       duplex: 'half',
     } as RequestInit);
-    await expect(readBodyLimited(big, 10, unused)).rejects.toMatchObject({ status: 413 });
+    await expect(readBodyLimited(big, 10)).rejects.toMatchObject({ status: 413 });
   });
 });
 
