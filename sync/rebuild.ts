@@ -337,6 +337,7 @@ function defaultRow(source: Source, t: TableMapping): Table {
     rowCount: 0,
     needsCatchup: false,
     highWaterMark: null,
+    highWaterInt: null,
     vanishedAt: null,
     createdAt: now,
     updatedAt: now,

@@ -10,18 +10,20 @@ import type { AirtableTable, BaseSchema } from '../airtable/types.ts';
 import * as books from '../bookkeeping/index.ts';
 import type { Source, Table } from '../bookkeeping/index.ts';
 import { parseRequest, readJsonBody } from '../validation.ts';
-import { AirmirrorError, apiErrorBody, asAirmirrorError, badRequest, conflict, notFound } from '../errors.ts';
+import { AirmirrorError, apiErrorBody, asAirmirrorError, conflict, notFound } from '../errors.ts';
 import { buildBaseMapping } from '../mirror/mapping.ts';
 import { dropMirrorSchema, dropMirrorTable, emptyMirrorTable } from '../mirror/ddl.ts';
 import { columnNames } from '../mirror/store.ts';
 import { checkBearer } from './auth.ts';
 import { incrementalCandidates, syncAvailability } from './candidates.ts';
-import type { ApiDeps, BaseSchemaReader } from './deps.ts';
+import type { ApiDeps } from './deps.ts';
 import { CreateSourceRequest, DeleteSourceQuery, ListSchemasQuery, PatchSchemaRequest } from './model.ts';
 import { openApiDocument } from './openapi.ts';
 import { fieldToValidate, planPatch, refuseCdc } from './rules.ts';
 import { serializeSchema, serializeSource } from './serialize.ts';
 import { tableStatuses } from './status.ts';
+import { readSchema } from './airtable-read.ts';
+import { registerSourceSettings } from './source-settings.ts';
 
 export type { ApiDeps, TableRunner, AirtableReaderFactory, BaseSchemaReader } from './deps.ts';
 
@@ -144,7 +146,14 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
     const id = crypto.randomUUID();
     const tokenEncrypted = await secrets.encrypt(body.token);
     const row = await books
-      .insertSource(db, { id, baseId: body.base_id, schemaName, name: body.name ?? null, tokenEncrypted })
+      .insertSource(db, {
+        id,
+        baseId: body.base_id,
+        schemaName,
+        name: body.name ?? null,
+        description: body.description ?? null,
+        tokenEncrypted,
+      })
       .catch((err: unknown) => {
         // A concurrent create of the same base or schema won the race.
         if ((err as { code?: string }).code === '23505') {
@@ -176,6 +185,8 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
     const tables = await books.listTables(db, s.id);
     return c.json(serializeSource(s, tables, now()));
   });
+
+  registerSourceSettings(app, { db, secrets, airtable: deps.airtable, now, log: deps.log });
 
   app.delete('/sources/:id', async (c) => {
     const q = parse(DeleteSourceQuery, c.req.query());
@@ -320,34 +331,4 @@ export function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S
 
 function conflictOn(attr: string, message: string): AirmirrorError {
   return new AirmirrorError('CONFLICT', 409, message, { field: attr });
-}
-
-/**
- * Reads a base schema; Airtable's refusals become errors about the request (token, base_id) when
- * the caller is checking new credentials, and 502s otherwise. Messages never carry the token.
- */
-async function readSchema(reader: BaseSchemaReader, baseId: string, checkingCredentials = false) {
-  try {
-    return await reader.getBaseSchema(baseId);
-  } catch (err) {
-    const e = asAirmirrorError(err);
-    if (checkingCredentials && (e.status === 401 || e.code === 'AUTHENTICATION_REQUIRED')) {
-      throw badRequest(`Airtable refused the token (${e.code})`, 'token', 'INVALID_TOKEN');
-    }
-    if (checkingCredentials && (e.status === 403 || e.status === 404)) {
-      throw badRequest(
-        `Airtable did not give this token access to base ${baseId} (${e.code})`,
-        'base_id',
-        'BASE_NOT_ACCESSIBLE',
-      );
-    }
-    if (e.status >= 500 || e.code === 'INTERNAL_ERROR') {
-      throw new AirmirrorError('AIRTABLE_UNAVAILABLE', 502, `Airtable could not be read (${e.code})`, {
-        cause: err,
-      });
-    }
-    throw new AirmirrorError('AIRTABLE_ERROR', 502, `Airtable answered ${e.status} ${e.code}`, {
-      cause: err,
-    });
-  }
 }

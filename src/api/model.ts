@@ -48,6 +48,7 @@ export const CreateSourceRequest = z
       .optional()
       .meta({ description: 'Postgres schema of the mirror tables (default "public")' }),
     name: z.string().max(200).optional(),
+    description: z.string().max(2000).optional(),
   })
   .meta({ id: 'CreateSourceRequest' });
 export type CreateSourceRequest = z.infer<typeof CreateSourceRequest>;
@@ -123,6 +124,7 @@ export const SourceResponse = z
     base_id: z.string(),
     schema_name: z.string(),
     name: z.string().nullable(),
+    description: z.string().nullable(),
     has_token: z.boolean(),
     created_at: z.string(),
     updated_at: z.string(),

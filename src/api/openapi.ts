@@ -26,9 +26,11 @@ import {
   SourceResponse,
   StatusResponse,
 } from './model.ts';
+import { PatchSourceRequest } from './source-model.ts';
 
 const COMPONENTS = {
   CreateSourceRequest,
+  PatchSourceRequest,
   PatchSchemaRequest,
   Source: SourceResponse,
   Schema: SchemaResponse,
@@ -254,6 +256,17 @@ export function openApiDocument(): Record<string, unknown> {
           summary: 'Retrieve a source',
           parameters: [idParam('source id')],
           responses: { '200': json(ref('Source')), ...errors },
+        },
+        patch: {
+          summary:
+            'Change a source: a new token (checked against the base, stored encrypted, used from the next request on), its name or description. The mirror is not touched: no rebuild, no row written',
+          parameters: [idParam('source id')],
+          requestBody: body('PatchSourceRequest'),
+          responses: {
+            '200': json(ref('Source')),
+            '503': error('AIRTABLE_UNAVAILABLE: no Airtable client in this process to check the token'),
+            ...errors,
+          },
         },
         delete: {
           summary: 'Delete a source and stop its syncs; drop_data=true also drops its mirror tables',

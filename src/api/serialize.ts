@@ -49,6 +49,7 @@ export function serializeSource(s: Source, tables: Table[], now: number) {
     base_id: s.baseId,
     schema_name: s.schemaName,
     name: s.name,
+    description: s.description,
     has_token: s.tokenEncrypted != null,
     created_at: iso(s.createdAt)!,
     updated_at: iso(s.updatedAt)!,

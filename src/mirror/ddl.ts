@@ -3,6 +3,7 @@ import type { Database, Queryable } from '../db/database.ts';
 import { quoteIdent, quoteLiteral, quoteQualified } from '../db/quote.ts';
 import { sql } from '../db/sql.ts';
 import { conflict } from '../errors.ts';
+import { adoptableTables } from './adopt.ts';
 import { swapSchemaName } from './naming.ts';
 import { isNotNullBoolean } from './pg-types.ts';
 import { saveMapping } from './store.ts';
@@ -129,7 +130,12 @@ export async function promoteSwap(
           throw conflict(`no source mirrors into schema ${schema}`, 'UNKNOWN_SOURCE');
       }
       await tx.query(sql(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`));
-      const ours = new Set((oldMapping?.tables ?? []).map((t) => t.table));
+      // Ours: the tables the stored mapping names, and those the catalog shows airmirror built for
+      // these same Airtable tables under a mapping since deleted (a source created again, adopt.ts).
+      const ours = new Set([
+        ...(oldMapping?.tables ?? []).map((t) => t.table),
+        ...(await adoptableTables(tx, schema, mapping)),
+      ]);
       const present = await existingTables(tx, schema);
       for (const t of mapping.tables) {
         if (present.has(t.table) && !ours.has(t.table)) {
