@@ -11,6 +11,9 @@ import {
   CreateSubscriptionRequest,
   DeadLetterList,
   DeadLetterResponse,
+  DeliveryList,
+  DeliveryResponse,
+  PatchSubscriptionRequest,
   ReplayResponse,
   SubscriptionList,
   SubscriptionResponse,
@@ -38,10 +41,13 @@ const COMPONENTS = {
   IncrementalFields: IncrementalFieldsResponse,
   Status: StatusResponse,
   CreateSubscriptionRequest,
+  PatchSubscriptionRequest,
   Subscription: SubscriptionResponse,
   SubscriptionList,
   DeadLetter: DeadLetterResponse,
   DeadLetterList,
+  Delivery: DeliveryResponse,
+  DeliveryList,
   ChangeEvent: ChangeEventSchema,
   Replay: ReplayResponse,
   WebhookRequest,
@@ -121,10 +127,56 @@ const subscriptionPaths = {
       parameters: [subscriptionParam],
       responses: { '200': json(ref('Subscription')), '401': unauthorized, '404': noSubscription },
     },
+    patch: {
+      summary:
+        'Change a subscription; only sent fields change. active=false pauses (events wait, in order, for the resume); a new url is tried at once; a new secret signs from now on while the replaced one keeps signing beside it for secret_overlap_seconds (X-Airmirror-Signature: sha256=<new>,sha256=<old>)',
+      parameters: [subscriptionParam],
+      requestBody: body('PatchSubscriptionRequest'),
+      responses: {
+        '200': json(ref('Subscription')),
+        '400': invalid,
+        '401': unauthorized,
+        '404': noSubscription,
+      },
+    },
     delete: {
       summary: 'Delete a subscription; its pending events are no longer delivered',
       parameters: [subscriptionParam],
       responses: { '204': { description: 'Deleted' }, '401': unauthorized, '404': noSubscription },
+    },
+  },
+  '/subscriptions/{id}/deliveries': {
+    get: {
+      summary:
+        'Its recent delivery attempts, newest first: event, try number, delivered or failed, the HTTP status, the error, when (the last 1,000 attempts are kept)',
+      parameters: [
+        subscriptionParam,
+        {
+          name: 'status',
+          in: 'query',
+          required: false,
+          schema: { type: 'string', enum: ['delivered', 'failed'] },
+        },
+        {
+          name: 'event_id',
+          in: 'query',
+          required: false,
+          schema: { type: 'string', pattern: '^[1-9][0-9]{0,15}$' },
+        },
+        {
+          name: 'limit',
+          in: 'query',
+          required: false,
+          schema: { type: 'string', pattern: '^[1-9][0-9]{0,3}$' },
+          description: '1 to 1000, default 100',
+        },
+      ],
+      responses: {
+        '200': json(ref('DeliveryList')),
+        '400': invalid,
+        '401': unauthorized,
+        '404': noSubscription,
+      },
     },
   },
   '/subscriptions/{id}/dead-letters': {
