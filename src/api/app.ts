@@ -57,6 +57,15 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
 
   // ---- helpers ------------------------------------------------------------------------------
 
+  /** Work a request starts and does not wait for: logged if it fails, awaited by settled(). */
+  const track = (work: Promise<unknown>, fields: Record<string, string>, failed: string) => {
+    const p = work.catch((err: unknown) => {
+      deps.log?.warn({ ...fields, code: asAirmirrorError(err).code }, failed);
+    });
+    background.add(p);
+    void p.finally(() => background.delete(p));
+  };
+
   const loadSource = async (id: string): Promise<Source> => {
     const s = await books.loadSource(db, id);
     if (!s) throw notFound(`Source ${id} not found`);
@@ -169,13 +178,7 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
     if (baseSchema) {
       await books.insertDiscoveredTables(db, id, buildBaseMapping(schemaName, baseSchema).tables);
     }
-    if (deps.syncer) {
-      const initial = deps.syncer.refreshSchema(id).catch((err: unknown) => {
-        deps.log?.warn({ sourceId: id, code: asAirmirrorError(err).code }, 'first schema read failed');
-      });
-      background.add(initial);
-      void initial.finally(() => background.delete(initial));
-    }
+    if (deps.syncer) track(deps.syncer.refreshSchema(id), { sourceId: id }, 'first schema read failed');
     const tables = await books.listTables(db, id);
     return c.json(serializeSource(row, tables, now()), 201);
   });
@@ -278,10 +281,27 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
 
   app.post('/schemas/:id/resync', async (c) => {
     const t = await loadTable(c.req.param('id'));
-    const runner = requireRunner();
     refuseWhileRunning(t, 'resyncing it');
-    await books.updateTableConfig(db, t.id, { resyncRequired: true, highWaterMark: null });
-    await runner.trigger(t.id, { full: true });
+    // Owed until it is done: if the process dies meanwhile, the next run re-imports (and append
+    // starts a new history, incremental a new mark).
+    await books.updateTableConfig(db, t.id, {
+      resyncRequired: true,
+      highWaterMark: null,
+      highWaterInt: null,
+    });
+    const resync = deps.syncer?.resync;
+    if (!resync) {
+      await requireRunner().trigger(t.id, { full: true });
+      return c.json(await schemaJson(t.id), 202);
+    }
+    track(
+      resync(t.sourceId, [t.tableId]).then(async ([r]) => {
+        if (r?.status === 'Completed') await books.updateTableConfig(db, t.id, { resyncRequired: false });
+        deps.log?.info({ schemaId: t.id, status: r?.status }, 'resync done');
+      }),
+      { schemaId: t.id },
+      'resync failed',
+    );
     return c.json(await schemaJson(t.id), 202);
   });
 

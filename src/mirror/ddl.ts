@@ -118,9 +118,13 @@ export async function promoteSwap(
   schema: string,
   mapping: BaseMapping,
   oldMapping: BaseMapping | undefined,
-  opts: { sourceId?: string; lockTimeoutMs?: number } = {},
+  opts: { sourceId?: string; lockTimeoutMs?: number; onlyTables?: ReadonlySet<string> } = {},
 ): Promise<void> {
   const swap = swapSchemaName(schema);
+  // A resync swaps in only its tables (Airtable ids); the mapping saved is the whole base's.
+  const only = opts.onlyTables;
+  const swapped = only ? mapping.tables.filter((t) => only.has(t.tableId)) : mapping.tables;
+  const replaced = only ? (oldMapping?.tables ?? []).filter((t) => only.has(t.tableId)) : oldMapping?.tables;
   await db.tx(
     async (tx) => {
       let sourceId = opts.sourceId;
@@ -133,11 +137,11 @@ export async function promoteSwap(
       // Ours: the tables the stored mapping names, and those the catalog shows airmirror built for
       // these same Airtable tables under a mapping since deleted (a source created again, adopt.ts).
       const ours = new Set([
-        ...(oldMapping?.tables ?? []).map((t) => t.table),
-        ...(await adoptableTables(tx, schema, mapping)),
+        ...(replaced ?? []).map((t) => t.table),
+        ...(await adoptableTables(tx, schema, { ...mapping, tables: swapped })),
       ]);
       const present = await existingTables(tx, schema);
-      for (const t of mapping.tables) {
+      for (const t of swapped) {
         if (present.has(t.table) && !ours.has(t.table)) {
           throw conflict(
             `table ${schema}.${t.table} exists and is not an airmirror table; rename it or choose another schema`,
@@ -151,7 +155,7 @@ export async function promoteSwap(
       const drops = [...ours].filter((name) => present.has(name));
       const swapStatements = [
         ...(drops.length > 0 ? [`DROP TABLE ${drops.map((n) => quoteQualified(schema, n)).join(', ')}`] : []),
-        ...mapping.tables.map(
+        ...swapped.map(
           (t) => `ALTER TABLE ${quoteQualified(swap, t.table)} SET SCHEMA ${quoteIdent(schema)}`,
         ),
         `DROP SCHEMA ${quoteIdent(swap)} CASCADE`,
