@@ -18,7 +18,12 @@ import {
   SubscriptionList,
   SubscriptionResponse,
 } from '../events/schemas.ts';
-import { WebhookRequest, WebhookResponse } from '../webhooks/schemas.ts';
+import {
+  WebhookInputsRequest,
+  WebhookInputsResponse,
+  WebhookRequest,
+  WebhookResponse,
+} from '../webhooks/schemas.ts';
 import {
   CreateSourceRequest,
   ErrorResponse,
@@ -51,7 +56,9 @@ const COMPONENTS = {
   ChangeEvent: ChangeEventSchema,
   Replay: ReplayResponse,
   WebhookRequest,
+  WebhookInputsRequest,
   Webhook: WebhookResponse,
+  WebhookInputs: WebhookInputsResponse,
   Error: ErrorResponse,
 };
 
@@ -210,6 +217,20 @@ const subscriptionPaths = {
   },
 };
 
+/** PostHog's update-webhook-inputs, under its name and ours (src/webhooks/schemas.ts). */
+const webhookInputs = {
+  summary:
+    'No body: rotate — register a new webhook (new MAC secret), drain the old one, then delete it; no change is missed. {inputs: {signing_secret}}: the MAC secret of a webhook registered outside airmirror, stored encrypted; the webhook at Airtable is not touched',
+  parameters: [sourceParam],
+  requestBody: body('WebhookInputsRequest', false),
+  responses: {
+    '200': json(ref('WebhookInputs')),
+    '400': error(`${unconfigured}; or inputs empty ("No inputs provided") or unknown`),
+    '401': unauthorized,
+    '404': noWebhook,
+  },
+};
+
 /** A source's Airtable webhook (src/webhooks/routes.ts). The MAC secret is never shown. */
 const webhookPaths = {
   '/sources/{id}/webhook': {
@@ -242,20 +263,8 @@ const webhookPaths = {
       },
     },
   },
-  '/sources/{id}/webhook/inputs': {
-    post: {
-      summary:
-        'Rotate: register a new webhook (new MAC secret), drain the old one, then delete it; no change is missed',
-      parameters: [sourceParam],
-      requestBody: body('WebhookRequest', false),
-      responses: {
-        '200': json(ref('Webhook')),
-        '400': error(unconfigured),
-        '401': unauthorized,
-        '404': noWebhook,
-      },
-    },
-  },
+  '/sources/{id}/webhook/inputs': { post: webhookInputs },
+  '/sources/{id}/update-webhook-inputs': { post: webhookInputs },
 };
 
 const action = (summary: string, status: '200' | '202' = '202') => ({
