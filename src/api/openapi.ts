@@ -35,6 +35,7 @@ import {
   StatusResponse,
 } from './model.ts';
 import { PatchSourceRequest } from './source-model.ts';
+import { subscriptionPaths } from './openapi-subscriptions.ts';
 
 const COMPONENTS = {
   CreateSourceRequest,
@@ -106,116 +107,10 @@ const body = (name: keyof typeof COMPONENTS, required = true) => ({
 });
 const error = (description: string) => json(ref('Error'), description);
 const unauthorized = error('Missing or wrong bearer token');
-const invalid = error('Validation error; `attr` names the field');
-const subscriptionParam = idParam('subscription id');
 const sourceParam = idParam('source id');
-const noSubscription = error('No subscription with that id');
 const noWebhook = error('No source with that id, or the source has no webhook');
 const unconfigured =
   'Validation error (`attr` names the field), or WEBHOOKS_NOT_CONFIGURED: AIRMIRROR_PUBLIC_URL is not set';
-
-/** Event subscriptions (src/events/routes.ts). */
-const subscriptionPaths = {
-  '/subscriptions': {
-    get: {
-      summary: 'List event subscriptions (never their secrets)',
-      responses: { '200': json(ref('SubscriptionList')), '401': unauthorized },
-    },
-    post: {
-      summary:
-        'Subscribe a receiver to change events: HMAC-signed POSTs, at least once, in order per record. The secret is stored encrypted and never returned.',
-      requestBody: body('CreateSubscriptionRequest'),
-      responses: { '201': json(ref('Subscription'), 'Created'), '400': invalid, '401': unauthorized },
-    },
-  },
-  '/subscriptions/{id}': {
-    get: {
-      summary: 'Retrieve a subscription and its delivery state',
-      parameters: [subscriptionParam],
-      responses: { '200': json(ref('Subscription')), '401': unauthorized, '404': noSubscription },
-    },
-    patch: {
-      summary:
-        'Change a subscription; only sent fields change. active=false pauses (events wait, in order, for the resume); a new url is tried at once; a new secret signs from now on while the replaced one keeps signing beside it for secret_overlap_seconds (X-Airmirror-Signature: sha256=<new>,sha256=<old>)',
-      parameters: [subscriptionParam],
-      requestBody: body('PatchSubscriptionRequest'),
-      responses: {
-        '200': json(ref('Subscription')),
-        '400': invalid,
-        '401': unauthorized,
-        '404': noSubscription,
-      },
-    },
-    delete: {
-      summary: 'Delete a subscription; its pending events are no longer delivered',
-      parameters: [subscriptionParam],
-      responses: { '204': { description: 'Deleted' }, '401': unauthorized, '404': noSubscription },
-    },
-  },
-  '/subscriptions/{id}/deliveries': {
-    get: {
-      summary:
-        'Its recent delivery attempts, newest first: event, try number, delivered or failed, the HTTP status, the error, when (the last 1,000 attempts are kept)',
-      parameters: [
-        subscriptionParam,
-        {
-          name: 'status',
-          in: 'query',
-          required: false,
-          schema: { type: 'string', enum: ['delivered', 'failed'] },
-        },
-        {
-          name: 'event_id',
-          in: 'query',
-          required: false,
-          schema: { type: 'string', pattern: '^[1-9][0-9]{0,15}$' },
-        },
-        {
-          name: 'limit',
-          in: 'query',
-          required: false,
-          schema: { type: 'string', pattern: '^[1-9][0-9]{0,3}$' },
-          description: '1 to 1000, default 100',
-        },
-      ],
-      responses: {
-        '200': json(ref('DeliveryList')),
-        '400': invalid,
-        '401': unauthorized,
-        '404': noSubscription,
-      },
-    },
-  },
-  '/subscriptions/{id}/dead-letters': {
-    get: {
-      summary: 'Events given up on after retrying (delivery moved past them)',
-      parameters: [subscriptionParam],
-      responses: { '200': json(ref('DeadLetterList')), '401': unauthorized, '404': noSubscription },
-    },
-  },
-  '/subscriptions/{id}/dead-letters/{eventId}/replay': {
-    post: {
-      summary: 'Deliver a dead-lettered event once more, now',
-      parameters: [
-        subscriptionParam,
-        {
-          name: 'eventId',
-          in: 'path',
-          required: true,
-          schema: { type: 'string', pattern: '^[1-9][0-9]{0,15}$' },
-          description: 'event (outbox) id',
-        },
-      ],
-      responses: {
-        '200': json(ref('Replay'), 'Delivered'),
-        '400': invalid,
-        '401': unauthorized,
-        '404': error('No subscription with that id, or no dead letter with that event id'),
-        '502': error('REPLAY_FAILED: the receiver did not accept it (`event_id` says which)'),
-      },
-    },
-  },
-};
 
 /** PostHog's update-webhook-inputs, under its name and ours (src/webhooks/schemas.ts). */
 const webhookInputs = {
