@@ -109,3 +109,30 @@ export function printableDatabaseUrl(url: string, suppliedByOperator: boolean): 
     return '[unparsable url]';
   }
 }
+
+/**
+ * `text` with the password of the operator's DATABASE_URL taken out of every URL that carries it
+ * (`user:<password>@` → `user@`), whichever line prints it: the banner's psql lines, and any other
+ * connection string built from the same credentials (the Postgres endpoint's). Nothing to hide
+ * when the operator supplied no password (the demo's generated one is shown on purpose).
+ */
+export function withoutSuppliedPassword(text: string, suppliedDatabaseUrl: string | undefined): string {
+  let password = '';
+  try {
+    password = suppliedDatabaseUrl ? new URL(suppliedDatabaseUrl).password : '';
+  } catch {
+    return text; // parseConfig refuses such a URL: none of it can be in the text
+  }
+  if (!password) return text;
+  // The URL's own (percent-encoded) spelling and the decoded one, either way a URL may print it.
+  const spellings = [...new Set([password, safeDecode(password)])];
+  return spellings.reduce((out, p) => out.replaceAll(`:${p}@`, '@'), text);
+}
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}

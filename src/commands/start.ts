@@ -1,5 +1,5 @@
 import { parseConfig } from '../config.ts';
-import { createCommandLogger, printableDatabaseUrl, redactUrl } from '../log.ts';
+import { createCommandLogger, printableDatabaseUrl, redactUrl, withoutSuppliedPassword } from '../log.ts';
 import { startAirmirror, type RunningAirmirror } from '../node.ts';
 import { parseFlags, untilSignal, type Command } from './args.ts';
 
@@ -66,5 +66,6 @@ export function banner(r: RunningAirmirror): string {
     lines.push(`  upstream     ${redactUrl(r.config.airtableApiUrl)}`);
   }
   lines.push('', 'Press Ctrl-C to stop.', '');
-  return lines.join('\n') + '\n';
+  // Belt and braces: whatever line prints a connection string with the operator's credentials.
+  return withoutSuppliedPassword(lines.join('\n') + '\n', r.config.databaseUrl);
 }

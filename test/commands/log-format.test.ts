@@ -7,7 +7,12 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { banner } from '../../src/commands/start.ts';
 import { ConfigError, parseConfig } from '../../src/config.ts';
-import { createCommandLogger, logFormatFor, printableDatabaseUrl } from '../../src/log.ts';
+import {
+  createCommandLogger,
+  logFormatFor,
+  printableDatabaseUrl,
+  withoutSuppliedPassword,
+} from '../../src/log.ts';
 import type { RunningAirmirror } from '../../src/node.ts';
 
 /** A stream that keeps what is written, and says whether it is a terminal. */
@@ -126,6 +131,25 @@ describe('the start banner', () => {
     const text = banner(running(url, undefined, true));
     expect(text).toContain(`psql "${url}"`);
     expect(text).toContain(`psql "${url}" -c`);
+  });
+
+  it('takes the supplied password out of every connection string, whichever line prints it', () => {
+    const supplied = 'postgres://mirror:S3cr%40t-pw@db.internal:5432/mirror';
+    // As a line printing another URL of the same credentials would (the Postgres endpoint's).
+    const text = [
+      `  postgres     psql "${supplied}"`,
+      '  endpoint     psql "postgres://mirror:S3cr%40t-pw@127.0.0.1:5433/mirror"',
+      '  decoded      postgres://mirror:S3cr@t-pw@127.0.0.1:5433/mirror',
+      '  other        postgres://someone:else@elsewhere/db',
+    ].join('\n');
+    const shown = withoutSuppliedPassword(text, supplied);
+    expect(shown).not.toContain('S3cr');
+    expect(shown).toContain('psql "postgres://mirror@db.internal:5432/mirror"');
+    expect(shown).toContain('psql "postgres://mirror@127.0.0.1:5433/mirror"');
+    expect(shown).toContain('postgres://someone:else@elsewhere/db');
+    // Nothing supplied, or supplied without a password: the text as it is (the demo's is shown).
+    expect(withoutSuppliedPassword(text, undefined)).toBe(text);
+    expect(withoutSuppliedPassword(text, 'postgres://mirror@db.internal/mirror')).toBe(text);
   });
 
   it('printableDatabaseUrl keeps everything but the password', () => {
