@@ -6,6 +6,7 @@ import { m005_sync } from './005_sync.ts';
 import { m006_webhooks } from './006_webhooks.ts';
 import { m007_proxy } from './007_proxy.ts';
 import { m008_run_progress } from './008_run_progress.ts';
+import { m020_budget } from './020_budget.ts';
 import type { Migration } from './migration.ts';
 
 export type { Migration } from './migration.ts';
@@ -20,4 +21,5 @@ export const migrations: readonly Migration[] = [
   m006_webhooks,
   m007_proxy,
   m008_run_progress,
+  m020_budget,
 ];
