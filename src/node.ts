@@ -3,12 +3,9 @@
  * unless DATABASE_URL), migrations, the syncer and its scheduler, the write-through proxy, the
  * management API, webhooks in, events out, metrics — and, in demo mode, the Airtable emulator.
  */
-import {
-  createAirtableClient,
-  createNodeFetch,
-  createRateBudget,
-  type RateBudget,
-} from './airtable/index.ts';
+import { createAirtableClient, createNodeFetch, type RateBudget } from './airtable/index.ts';
+import { openProcessBudget } from './airtable/process-budget.ts';
+import type { SharedBudget } from './airtable/shared-budget.ts';
 import { createApi } from './api/index.ts';
 import type { Config } from './config.ts';
 import { ensureSecretKey } from './crypto/key-file.ts';
@@ -91,7 +88,21 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     const databaseUrl = db.url;
 
     const metrics = createMetrics({ defaults: true });
-    const budget = createRateBudget({ perSecond: config.rateLimitPerSecond });
+    // One Airtable budget for every process and Worker on this Postgres (invariants 6 and 9).
+    // Pushed early, so it closes after everything that sends requests has stopped.
+    const shared = openProcessBudget({
+      databaseUrl: databaseUrl,
+      perSecond: config.rateLimitPerSecond,
+      preparedStatements: config.pgPreparedStatements,
+      log,
+      bases: config.bases.map((b) => b.baseId),
+      onClaim: ({ ms, degraded }) => {
+        if (degraded) metrics.rateBudgetFallbackClaims.inc();
+        else metrics.rateBudgetClaimSeconds.observe(ms / 1000);
+      },
+    });
+    cleanups.push(() => shared.close());
+    const budget = shared.budget;
     const secrets = createSecretBox(config.secretKey!);
     const countingFetch = instrumentFetch(airtableFetch, metrics);
 
@@ -297,9 +308,13 @@ function baseOf(input: RequestInfo | URL): string {
 }
 
 /** The budget counts its own waits; the scrape adds what accumulated since the last one. */
-function budgetWaitsCollector(budget: RateBudget, metrics: Metrics): () => void {
+function budgetWaitsCollector(
+  budget: RateBudget & Pick<SharedBudget, 'degraded'>,
+  metrics: Metrics,
+): () => void {
   const seen = new Map<string, { waits: number; tokenWaits: number }>();
   return () => {
+    metrics.rateBudgetDegraded.set(budget.degraded() ? 1 : 0);
     for (const [base, stats] of Object.entries(budget.allStats())) {
       const before = seen.get(base) ?? { waits: 0, tokenWaits: 0 };
       if (stats.waits > before.waits) metrics.rateBudgetWaits.inc({ base }, stats.waits - before.waits);

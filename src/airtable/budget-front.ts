@@ -108,6 +108,7 @@ export function createBudgetFront(opts: BudgetFrontOptions): RateBudget {
   const stateOf = (baseId: string): BaseState => {
     let s = bases.get(baseId);
     if (!s) {
+      if (bases.size >= pruneAt) prune();
       s = {
         id: baseId,
         queue: new FairQueue(maxPerClient),
@@ -128,17 +129,19 @@ export function createBudgetFront(opts: BudgetFrontOptions): RateBudget {
   const track = (baseId: string) => {
     tracked.delete(baseId);
     tracked.set(baseId, true);
-    if (tracked.size > maxTracked) {
-      const oldest = tracked.keys().next().value!;
-      tracked.delete(oldest);
-      forgetIfIdle(oldest);
-    }
+    if (tracked.size > maxTracked) tracked.delete(tracked.keys().next().value!);
   };
 
-  /** An untracked base keeps nothing once nobody waits (its penalty stays with the authority). */
-  const forgetIfIdle = (baseId: string) => {
-    const s = bases.get(baseId);
-    if (s && s.queue.size === 0 && !tracked.has(baseId)) bases.delete(baseId);
+  /**
+   * Untracked bases nobody waits for are dropped once there are more bases than the tracked ones
+   * and `maxTracked` more (and again at each doubling): a flood of made-up base ids leaves
+   * nothing behind, while a base Airtable is about to accept keeps the stats of its first request.
+   * A penalty stays with the authority.
+   */
+  let pruneAt = 2 * maxTracked;
+  const prune = () => {
+    for (const [id, s] of bases) if (s.queue.size === 0 && !tracked.has(id)) bases.delete(id);
+    pruneAt = Math.max(2 * maxTracked, 2 * bases.size);
   };
 
   const idle = (w: FrontWaiter) => !w.inFlight && !w.done;
@@ -146,9 +149,10 @@ export function createBudgetFront(opts: BudgetFrontOptions): RateBudget {
   /** The ready waiters of every base, in the order slots should go to them. */
   const collect = (t: number): FrontWaiter[] => {
     const lines: Array<{ s: BaseState; ws: FrontWaiter[]; at: number; sim: number }> = [];
+    const ready = (w: FrontWaiter) => idle(w) && w.retryAt <= t;
     for (const s of busy) {
       if (s.retryAt > t) continue;
-      const ws = s.queue.next(maxBatch, idle);
+      const ws = s.queue.next(maxBatch, ready);
       if (ws.length > 0) lines.push({ s, ws, at: 0, sim: s.lastServed });
     }
     const out: FrontWaiter[] = [];
@@ -212,7 +216,9 @@ export function createBudgetFront(opts: BudgetFrontOptions): RateBudget {
       const s = w.base;
       if (a.delay !== null) return grant(w, a.delay);
       const wait = Math.max(1, a.retry ?? 1);
-      retry.set(s, Math.min(retry.get(s) ?? Infinity, wait));
+      // Held by its token: only this waiter waits; others of the base may go on.
+      if (a.reason === 'token') w.retryAt = t + wait;
+      else retry.set(s, Math.min(retry.get(s) ?? Infinity, wait));
       if (!w.waited) {
         w.waited = true;
         s.waits++;
@@ -226,11 +232,7 @@ export function createBudgetFront(opts: BudgetFrontOptions): RateBudget {
         if (w.failWhenPenalized) refuse(w, new BudgetRefusedError('penalty'));
       }
     });
-    for (const w of ws) {
-      const s = w.base;
-      s.retryAt = retry.has(s) ? t + retry.get(s)! : 0;
-      if (s.queue.size === 0) forgetIfIdle(s.id);
-    }
+    for (const w of ws) w.base.retryAt = retry.has(w.base) ? t + retry.get(w.base)! : 0;
   };
 
   const refuse = (w: FrontWaiter, err: unknown) => {
@@ -283,7 +285,11 @@ export function createBudgetFront(opts: BudgetFrontOptions): RateBudget {
   /** Sleeps until the earliest base worth asking again, or stops sleeping when nobody waits. */
   const arm = () => {
     let next = Infinity;
-    for (const s of busy) if (s.queue.next(1, idle).length > 0) next = Math.min(next, s.retryAt);
+    for (const s of busy) {
+      let soonest = Infinity;
+      for (const w of s.queue.all()) if (idle(w)) soonest = Math.min(soonest, w.retryAt);
+      if (soonest < Infinity) next = Math.min(next, Math.max(s.retryAt, soonest));
+    }
     if (timer && timer.at <= next) {
       if (next === Infinity) {
         timer.ctl.abort();
@@ -313,10 +319,8 @@ export function createBudgetFront(opts: BudgetFrontOptions): RateBudget {
       if (signal?.aborted) return Promise.reject(abortReason(signal));
       if (priority === 'normal') track(baseId);
       const s = stateOf(baseId);
-      if (failWhenPenalized && s.blockedUntil > now()) {
-        forgetIfIdle(baseId);
+      if (failWhenPenalized && s.blockedUntil > now())
         return Promise.reject(new BudgetRefusedError('penalty'));
-      }
       const tokenKey = token ? keyOf(token) : undefined;
       return new Promise<void>((resolve, reject) => {
         const w: FrontWaiter = {
@@ -328,23 +332,20 @@ export function createBudgetFront(opts: BudgetFrontOptions): RateBudget {
           waited: false,
           heldByToken: false,
           done: false,
+          retryAt: 0,
           base: s,
           signal,
           resolve,
           reject,
         };
         if (!s.queue.push(w, client !== undefined)) {
-          forgetIfIdle(baseId);
           reject(new BudgetRefusedError('queue-full'));
           return;
         }
         busy.add(s);
         const onAbort = () => {
           if (w.done) return;
-          if (s.queue.remove(w) && s.queue.size === 0) {
-            busy.delete(s);
-            if (!w.inFlight) forgetIfIdle(baseId);
-          }
+          if (s.queue.remove(w) && s.queue.size === 0) busy.delete(s);
           finish(w);
           reject(abortReason(signal!));
           arm();
@@ -373,7 +374,6 @@ export function createBudgetFront(opts: BudgetFrontOptions): RateBudget {
       for (const w of s.queue.all()) {
         if (w.failWhenPenalized && !w.inFlight) refuse(w, new BudgetRefusedError('penalty'));
       }
-      if (s.queue.size === 0) forgetIfIdle(baseId);
       arm();
     },
 
@@ -396,6 +396,7 @@ export function createBudgetFront(opts: BudgetFrontOptions): RateBudget {
     },
 
     track,
+    heldBases: () => bases.size,
   };
 }
 

@@ -61,6 +61,8 @@ export interface RateBudget {
   allStats(): Record<string, RateBudgetStats>;
   /** Airtable answered a request to this base with the token accepted: keep its stats. */
   track(baseId: string): void;
+  /** Bases the budget holds state for right now (bounded whatever base ids arrive). */
+  heldBases(): number;
 }
 
 /** A refusal without waiting: the base is penalized, or the client already queues its share. */

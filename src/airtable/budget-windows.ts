@@ -76,7 +76,7 @@ export function createBudgetWindows(rules: BudgetRules, now: Now): BudgetWindows
     if (starts.length > limit) starts.splice(0, starts.length - limit);
   };
 
-  /** The earliest start ≥ t that keeps at most `limit` starts in any window. */
+  /** The earliest start ≥ t (and ≥ the latest start) that keeps at most `limit` starts in any window. */
   const earliest = (starts: number[], limit: number, t: number): number => {
     const c = starts.length;
     if (c > 0) t = Math.max(t, starts[c - 1]);
@@ -115,7 +115,9 @@ export function createBudgetWindows(rules: BudgetRules, now: Now): BudgetWindows
             reason = 'token';
           }
         }
-        const horizon = item.high ? rules.highHorizonMs : rules.normalHorizonMs;
+        // While background work starves, the proxy books nothing ahead: a slot booked ahead would
+        // come before the one kept free for background work, which can only take a slot that is due.
+        const horizon = !item.high ? rules.normalHorizonMs : starved ? 0 : rules.highHorizonMs;
         if (t - t0 > horizon) {
           const retry = Math.max(1, t - t0 - horizon);
           if (!item.high) b.normalWaitAt ??= t0;

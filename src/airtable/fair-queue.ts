@@ -14,6 +14,8 @@ export interface Waiter {
   heldByToken: boolean;
   /** Granted, refused or aborted: nothing more may happen to it. */
   done: boolean;
+  /** Held back by its own token's window: not worth asking for before this time. */
+  retryAt: number;
 }
 
 interface ClientLine<W> {

@@ -86,5 +86,6 @@ export function createRequestBudget(opts: {
     stats,
     allStats: () => Object.fromEntries([...state.tracked.keys()].map((id) => [id, stats(id)])),
     track,
+    heldBases: () => state.tracked.size,
   };
 }

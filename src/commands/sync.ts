@@ -1,4 +1,5 @@
-import { createNodeFetch, createRateBudget } from '../airtable/index.ts';
+import { createNodeFetch } from '../airtable/index.ts';
+import { openProcessBudget } from '../airtable/process-budget.ts';
 import { parseConfig } from '../config.ts';
 import { createLogger } from '../log.ts';
 import { openCommandDatabase, syncerFromConfig } from '../../sync/runtime.ts';
@@ -30,6 +31,13 @@ export const syncCommand: Command = {
     const started = Date.now();
     const { db, close } = await openCommandDatabase(config);
     const airtableFetch = createNodeFetch();
+    // The budget shared with every other process on this Postgres (a running `start` included).
+    const shared = openProcessBudget({
+      databaseUrl: db.url,
+      perSecond: config.rateLimitPerSecond,
+      preparedStatements: config.pgPreparedStatements,
+      log,
+    });
     try {
       // Progress goes to stderr, so `--json` on stdout stays machine-readable.
       const display = new ProgressDisplay({
@@ -42,7 +50,7 @@ export const syncCommand: Command = {
         config,
         log,
         fetch: airtableFetch,
-        budget: createRateBudget({ perSecond: config.rateLimitPerSecond }),
+        budget: shared.budget,
         onProgress: display.onProgress,
       });
       await syncer.start();
@@ -65,6 +73,7 @@ export const syncCommand: Command = {
       return 0;
     } finally {
       airtableFetch.close();
+      await shared.close();
       await close();
     }
   },

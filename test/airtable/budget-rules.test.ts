@@ -104,3 +104,59 @@ describe('the budget rules: Postgres and in process agree', () => {
     await compare(4, { ...RULES, highHorizonMs: 0, normalHorizonMs: 0 }, 150);
   });
 });
+
+describe('the budget rules: priorities', () => {
+  const item = (high: boolean): ClaimItem => ({
+    baseId: 'appPRIORITIES0001',
+    high,
+    countToken: '*',
+    countBase: '*',
+  });
+
+  it.each([1, 10, 50, 100])(
+    'background work gets a slot within its grace, a booked-ahead window and a window, however the proxy floods (timers late by up to %i ms)',
+    (late) => {
+      let t = T0;
+      const w = createBudgetWindows(RULES, () => t);
+      let normalAt: number | undefined;
+      let high = 0;
+      // Each asks again when it was told to, as the fronts do, its timer firing on a grid of
+      // `late` ms (a busy event loop); at the same moment the proxy asks first, the worst order
+      // for background work.
+      const when = (at: number) => T0 + Math.ceil((at - T0) / late) * late;
+      let nextHigh = T0;
+      let nextNormal = T0;
+      while (normalAt === undefined && t < T0 + 10_000) {
+        t = Math.min(nextHigh, nextNormal);
+        if (nextHigh === t) {
+          const answers = w.claim(Array.from({ length: 10 }, () => item(true)));
+          high += answers.filter((a) => a.delay !== null).length;
+          const retry = Math.min(...answers.map((a) => (a.delay === null ? a.retry! : Infinity)));
+          nextHigh = retry === Infinity ? t : when(t + retry);
+        }
+        if (nextNormal === t) {
+          const [a] = w.claim([item(false)]);
+          if (a.delay !== null) normalAt = t + a.delay - T0;
+          else nextNormal = when(t + a.retry!);
+        }
+      }
+      expect(normalAt).toBeDefined();
+      expect(normalAt!).toBeLessThanOrEqual(
+        RULES.normalGraceMs + RULES.highHorizonMs + RULES.windowMs + late,
+      );
+      // The proxy was not starved either: it took the base's whole budget until then.
+      expect(high).toBeGreaterThanOrEqual(Math.floor((normalAt! / RULES.windowMs) * (RULES.perSecond - 1)));
+    },
+  );
+
+  it('the proxy goes first: a request of it finds a slot free while background work fills the base', () => {
+    let t = T0;
+    const w = createBudgetWindows(RULES, () => t);
+    expect(w.claim([item(true)])[0].delay).toBe(0);
+    let normal = 0;
+    for (; t < T0 + 2_000; t += 10) normal += w.claim([item(false)]).filter((a) => a.delay !== null).length;
+    // Background work took 4 of 5 a window, so the proxy's next request starts at once.
+    expect(normal).toBeGreaterThanOrEqual(7);
+    expect(w.claim([item(true)])[0].delay).toBe(0);
+  });
+});

@@ -147,7 +147,9 @@ export const m020_budget: Migration = {
           IF c >= token_limit THEN tt := greatest(tt, tk.starts[c - token_limit + 1] + win); END IF;
           IF tt > t THEN t := tt; why := 'token'; END IF;
         END IF;
-        horizon := CASE WHEN p_high[i] THEN high_horizon ELSE normal_horizon END;
+        -- While background work starves, the proxy books nothing ahead: a slot booked ahead would
+        -- come before the one kept free for background work, which can only take a slot that is due.
+        horizon := CASE WHEN NOT p_high[i] THEN normal_horizon WHEN starved THEN 0 ELSE high_horizon END;
         IF t - now_ms > horizon THEN
           delay := NULL;
           retry := greatest(1, t - now_ms - horizon);
