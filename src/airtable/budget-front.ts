@@ -39,6 +39,8 @@ export interface BudgetFrontOptions {
   maxTrackedBases?: number;
   /** High-priority waiters one client may queue for one base (more: refused). Default 30. */
   maxQueuedPerClient?: number;
+  /** How late this process may start a granted request (see BudgetAuthority.claim). */
+  marginMs?: () => number;
 }
 
 interface FrontWaiter extends Waiter {
@@ -258,7 +260,7 @@ export function createBudgetFront(opts: BudgetFrontOptions): RateBudget {
           for (const w of ws) w.inFlight = true;
           let answers: ClaimAnswer[] | Promise<ClaimAnswer[]>;
           try {
-            answers = opts.authority.claim(ws.map(itemOf));
+            answers = opts.authority.claim(ws.map(itemOf), opts.marginMs?.() ?? 0);
           } catch {
             answers = ws.map(() => ({ delay: null, retry: 100 }));
           }

@@ -118,12 +118,25 @@ export interface BudgetRules {
   highRecentMs: number;
   normalGraceMs: number;
   penaltyMs: number;
+  /**
+   * Least time between two starts of one base (of one token: `tokenGapMs`). Requests granted
+   * together leave one after another anyway, and on cold connections or a busy event loop the
+   * last of a burst can reach Airtable long after the first: counted as one burst, its late
+   * arrivals would share Airtable's second with the next window's first requests (a 429 and 30 s).
+   * Spacing the starts keeps each grant's time close to its departure. 0: no spacing.
+   */
+  baseGapMs: number;
+  tokenGapMs: number;
 }
 
 /** Grants slots. In process it answers at once; through Postgres it takes a round trip. */
 export interface BudgetAuthority {
-  /** Answers in the order of `items`. Items of a base are considered in the order given. */
-  claim(items: ClaimItem[]): ClaimAnswer[] | Promise<ClaimAnswer[]>;
+  /**
+   * Answers in the order of `items`. Items of a base are considered in the order given.
+   * `marginMs`: how late this process may start a granted request (its event loop's recent lag);
+   * the base's window is lengthened by the largest margin reported for it lately.
+   */
+  claim(items: ClaimItem[], marginMs?: number): ClaimAnswer[] | Promise<ClaimAnswer[]>;
   /** A 429 RATE_LIMIT_REACHED for this base: nobody starts a request to it for `ms`. */
   penalize(baseId: string, ms: number): void;
 }

@@ -19,7 +19,7 @@ import type { BudgetAuthority, BudgetRules, ClaimAnswer, ClaimItem } from './bud
  * instead, so a flood of proxy traffic cannot starve background work either.
  */
 export interface BudgetWindows extends BudgetAuthority {
-  claim(items: ClaimItem[]): ClaimAnswer[];
+  claim(items: ClaimItem[], marginMs?: number): ClaimAnswer[];
   /** Records a start granted elsewhere (by Postgres), so a later fallback counts it. */
   record(item: Pick<ClaimItem, 'baseId' | 'tokenKey'>, at: number): void;
   /** Until when the base is penalized (0: it is not). */
@@ -34,6 +34,9 @@ interface KeyState {
   highAt: number;
   normalSeenAt: number;
   normalWaitAt: number | null;
+  /** The largest lag margin reported lately, and when. */
+  margin: number;
+  marginAt: number;
 }
 
 /** Idle keys are dropped once there are more than this many (and again at each doubling). */
@@ -48,7 +51,15 @@ export function createBudgetWindows(rules: BudgetRules, now: Now): BudgetWindows
     let s = keys.get(key);
     if (!s) {
       if (keys.size >= pruneAt) prune(now());
-      s = { starts: [], blockedUntil: 0, highAt: -Infinity, normalSeenAt: -Infinity, normalWaitAt: null };
+      s = {
+        starts: [],
+        blockedUntil: 0,
+        highAt: -Infinity,
+        normalSeenAt: -Infinity,
+        normalWaitAt: null,
+        margin: 0,
+        marginAt: -Infinity,
+      };
       keys.set(key, s);
     }
     return s;
@@ -76,22 +87,33 @@ export function createBudgetWindows(rules: BudgetRules, now: Now): BudgetWindows
     if (starts.length > limit) starts.splice(0, starts.length - limit);
   };
 
-  /** The earliest start ≥ t (and ≥ the latest start) that keeps at most `limit` starts in any window. */
-  const earliest = (starts: number[], limit: number, t: number): number => {
+  /**
+   * The earliest start ≥ t, not before the latest start (plus `gap`), that keeps at most `limit`
+   * starts in any window.
+   */
+  const earliest = (starts: number[], limit: number, gap: number, win: number, t: number): number => {
     const c = starts.length;
-    if (c > 0) t = Math.max(t, starts[c - 1]);
-    if (c >= limit) t = Math.max(t, starts[c - limit] + rules.windowMs);
+    if (c > 0) t = Math.max(t, starts[c - 1] + gap);
+    if (c >= limit) t = Math.max(t, starts[c - limit] + win);
     return t;
   };
 
   return {
-    claim(items) {
+    claim(items, marginMs = 0) {
       const t0 = now();
-      const stops = new Map<KeyState, { high: boolean; normal: boolean; retry: number }>();
+      const stops = new Map<KeyState, { high: boolean; normal: boolean; retry: number; win: number }>();
       return items.map((item): ClaimAnswer => {
         const b = stateOf(`b:${item.baseId}`);
         let stop = stops.get(b);
-        if (!stop) stops.set(b, (stop = { high: false, normal: false, retry: 0 }));
+        if (!stop) {
+          // The window of this base: Airtable's second, the margin, and the largest lag margin a
+          // process reported for it in the last minute (a late departure of any of them counts).
+          if (b.marginAt < t0 - 60_000 || marginMs >= b.margin) {
+            b.margin = marginMs;
+            b.marginAt = t0;
+          }
+          stops.set(b, (stop = { high: false, normal: false, retry: 0, win: rules.windowMs + b.margin }));
+        }
         if (item.high) b.highAt = t0;
         else b.normalSeenAt = t0;
         if (b.blockedUntil > t0) return { delay: null, retry: b.blockedUntil - t0, reason: 'penalty' };
@@ -105,11 +127,11 @@ export function createBudgetWindows(rules: BudgetRules, now: Now): BudgetWindows
           t0 - b.normalSeenAt <= 2 * rules.windowMs;
         const highRecent = t0 - b.highAt <= rules.highRecentMs;
         const keep = item.high ? (starved ? rules.headroom : 0) : highRecent && !starved ? rules.headroom : 0;
-        let t = earliest(b.starts, Math.max(1, rules.perSecond - keep), t0);
+        let t = earliest(b.starts, Math.max(1, rules.perSecond - keep), rules.baseGapMs, stop.win, t0);
         let reason: 'base' | 'token' = 'base';
         const tk = item.tokenKey === undefined ? undefined : stateOf(`t:${item.tokenKey}`);
         if (tk) {
-          const tt = earliest(tk.starts, rules.perTokenPerSecond, t);
+          const tt = earliest(tk.starts, rules.perTokenPerSecond, rules.tokenGapMs, stop.win, t);
           if (tt > t) {
             t = tt;
             reason = 'token';

@@ -57,7 +57,12 @@ export const NORMAL_GRACE_MS = 1_000;
 /** The rules of a budget with these options; horizons as given (0: only now). */
 export function budgetRules(
   opts: RateBudgetOptions,
-  horizons: { highHorizonMs: number; normalHorizonMs: number } = { highHorizonMs: 0, normalHorizonMs: 0 },
+  shape: Pick<BudgetRules, 'highHorizonMs' | 'normalHorizonMs' | 'baseGapMs' | 'tokenGapMs'> = {
+    highHorizonMs: 0,
+    normalHorizonMs: 0,
+    baseGapMs: 0,
+    tokenGapMs: 0,
+  },
 ): BudgetRules {
   const perSecond = opts.perSecond ?? 5;
   const perTokenPerSecond = opts.perTokenPerSecond ?? Math.max(AIRTABLE_PER_TOKEN_PER_SECOND, 10 * perSecond);
@@ -67,7 +72,7 @@ export function budgetRules(
     perSecond,
     perTokenPerSecond,
     windowMs: opts.windowMs ?? DEFAULT_WINDOW_MS,
-    ...horizons,
+    ...shape,
     headroom: perSecond > 1 ? 1 : 0,
     highRecentMs: HIGH_RECENT_MS,
     normalGraceMs: NORMAL_GRACE_MS,

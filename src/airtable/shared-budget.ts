@@ -44,6 +44,12 @@ export interface SharedBudgetOptions extends RateBudgetOptions {
   maintenanceMs?: number;
   /** Each claim's round trip, for metrics (`degraded`: answered by the fallback). */
   onClaim?(e: { ms: number; items: number; degraded: boolean }): void;
+  /**
+   * How late this process may start a granted request: its event loop's recent lag (Node:
+   * process-budget.ts measures it). Every base's window is lengthened by the largest margin any
+   * process reported for it lately. Default none.
+   */
+  marginMs?: () => number;
 }
 
 export interface SharedBudget extends RateBudget {
@@ -61,10 +67,19 @@ export const DEFAULT_CLAIM_TIMEOUT_MS = 1_000;
 /** Budget rows unused this long are deleted (well past any window, horizon or demand mark). */
 const IDLE_ROW_MS = 60_000;
 
-/** The rules of a shared budget: high-priority starts may be booked one window ahead. */
+/**
+ * The rules of a shared budget: high-priority starts may be booked one window ahead; starts of a
+ * base are spaced by a quarter of their even share of the window (52 ms at 5 requests/s), those
+ * of a token likewise (see BudgetRules.baseGapMs).
+ */
 export function sharedRules(opts: RateBudgetOptions): BudgetRules {
-  const windowMs = budgetRules(opts).windowMs;
-  return budgetRules(opts, { highHorizonMs: windowMs, normalHorizonMs: 10 });
+  const { windowMs, perSecond, perTokenPerSecond } = budgetRules(opts);
+  return budgetRules(opts, {
+    highHorizonMs: windowMs,
+    normalHorizonMs: 10,
+    baseGapMs: Math.floor(windowMs / perSecond / 4),
+    tokenGapMs: Math.floor(windowMs / perTokenPerSecond / 4),
+  });
 }
 
 /** The same rules at a share of the limits, for a process cut off from Postgres. */
@@ -74,11 +89,14 @@ export function fallbackRules(rules: BudgetRules, share: number): BudgetRules {
     perSecond: Math.max(1, Math.floor(rules.perSecond * share)),
     perTokenPerSecond: Math.max(1, Math.floor(rules.perTokenPerSecond * share)),
     headroom: rules.perSecond * share >= 2 ? rules.headroom : 0,
+    // The share's starts are few: spaced by the share's own rhythm, as the shared ones are.
+    baseGapMs: Math.floor(rules.windowMs / Math.max(1, Math.floor(rules.perSecond * share)) / 4),
+    tokenGapMs: Math.floor(rules.windowMs / Math.max(1, Math.floor(rules.perTokenPerSecond * share)) / 4),
   };
 }
 
 export interface PostgresAuthority extends BudgetAuthority {
-  claim(items: ClaimItem[]): Promise<ClaimAnswer[]>;
+  claim(items: ClaimItem[], marginMs?: number): Promise<ClaimAnswer[]>;
   /** `penalize`, resolving once Postgres has it (or the outage was noted): for Workers' waitUntil. */
   penalizeNow(baseId: string, ms: number): Promise<void>;
   degraded(): boolean;
@@ -130,8 +148,8 @@ export function createPostgresAuthority(opts: {
     log?.info?.({}, 'request budget: Postgres answers again; the shared budget is back');
   };
 
-  const fallback = (items: ClaimItem[]): ClaimAnswer[] => {
-    const answers = windows.claim(items);
+  const fallback = (items: ClaimItem[], marginMs: number): ClaimAnswer[] => {
+    const answers = windows.claim(items, marginMs);
     answers.forEach((a, i) => {
       if (a.delay === null) return;
       const key = `${items[i].countToken}\t${items[i].countBase}`;
@@ -151,15 +169,15 @@ export function createPostgresAuthority(opts: {
   return {
     windows,
     degraded: () => down,
-    async claim(items) {
+    async claim(items, marginMs = 0) {
       const started = now();
       if (started < downUntil) {
         opts.onClaim?.({ ms: 0, items: items.length, degraded: true });
-        return fallback(items);
+        return fallback(items, marginMs);
       }
       const t0 = performance.now();
       try {
-        const r = await deadline(db.query<ClaimRow>(claimSql(items, rules, pgNow())), timeoutMs);
+        const r = await deadline(db.query<ClaimRow>(claimSql(items, rules, pgNow(), marginMs)), timeoutMs);
         const at = now();
         const answers = r.rows.map((row): ClaimAnswer => {
           if (row.delay !== null) return { delay: row.delay };
@@ -179,7 +197,7 @@ export function createPostgresAuthority(opts: {
       } catch (err) {
         wentDown(err);
         opts.onClaim?.({ ms: performance.now() - t0, items: items.length, degraded: true });
-        return fallback(items);
+        return fallback(items, marginMs);
       }
     },
     penalize(baseId, ms) {
@@ -249,6 +267,7 @@ export function createSharedBudget(opts: SharedBudgetOptions): SharedBudget {
     sleep: opts.sleep ?? systemSleep,
     maxTrackedBases: opts.maxTrackedBases,
     maxQueuedPerClient: opts.maxQueuedPerClient,
+    marginMs: opts.marginMs,
   });
   const maintenanceMs = opts.maintenanceMs ?? 5_000;
   const retryMs = opts.retryMs ?? 2_000;

@@ -8,7 +8,7 @@ import type { BudgetRules, ClaimItem } from './budget-types.ts';
  */
 
 /** One round trip: slots for `items`, in order. Rows: { delay, retry, reason } per item. */
-export function claimSql(items: ClaimItem[], rules: BudgetRules, now: number | null): Sql {
+export function claimSql(items: ClaimItem[], rules: BudgetRules, now: number | null, marginMs = 0): Sql {
   return {
     text: 'SELECT delay, retry, reason FROM airmirror.budget_claim($1, $2, $3, $4, $5, $6, $7)',
     values: [
@@ -26,6 +26,9 @@ export function claimSql(items: ClaimItem[], rules: BudgetRules, now: number | n
         rules.headroom,
         rules.highRecentMs,
         rules.normalGraceMs,
+        rules.baseGapMs,
+        rules.tokenGapMs,
+        Math.max(0, Math.round(marginMs)),
       ],
       now,
     ],

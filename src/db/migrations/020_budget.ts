@@ -34,6 +34,8 @@ export const m020_budget: Migration = {
       high_at bigint NOT NULL DEFAULT 0,
       normal_seen_at bigint NOT NULL DEFAULT 0,
       normal_wait_at bigint,
+      margin int NOT NULL DEFAULT 0,
+      margin_at bigint NOT NULL DEFAULT 0,
       updated_at bigint NOT NULL
     ) WITH (fillfactor = 50)`,
     `CREATE UNLOGGED TABLE airmirror.airtable_calls_pending (
@@ -52,7 +54,7 @@ export const m020_budget: Migration = {
       PRIMARY KEY (month, token_key, base_id)
     )`,
     // p_cfg: {base limit, token limit, window ms, high horizon ms, normal horizon ms, headroom,
-    // high-recent ms, normal grace ms}. Items: base id, token key (NULL: no per-token window),
+    // high-recent ms, normal grace ms, base gap ms, token gap ms, the caller's lag margin ms}. Items: base id, token key (NULL: no per-token window),
     // high priority, and what to count the call under (base id or '*', token key or '*').
     `CREATE FUNCTION airmirror.budget_claim(
         p_bases text[], p_tokens text[], p_high boolean[], p_count_tokens text[], p_count_bases text[],
@@ -69,6 +71,10 @@ export const m020_budget: Migration = {
       headroom int := p_cfg[6];
       high_recent int := p_cfg[7];
       grace int := p_cfg[8];
+      base_gap int := coalesce(p_cfg[9], 0);
+      token_gap int := coalesce(p_cfg[10], 0);
+      my_margin int := coalesce(p_cfg[11], 0);
+      bwin int;
       n int := coalesce(cardinality(p_bases), 0);
       wanted text[];
       ks airmirror.budget_keys[];
@@ -111,6 +117,13 @@ export const m020_budget: Migration = {
           IF bi > 0 THEN ks[bi] := b; END IF;
           bi := array_position(wanted, 'b:' || p_bases[i]);
           b := ks[bi];
+          -- The window of this base: Airtable's second, the margin, and the largest lag margin a
+          -- process reported for it in the last minute (a late departure of any of them counts).
+          IF b.margin_at < now_ms - 60000 OR my_margin >= b.margin THEN
+            b.margin := my_margin;
+            b.margin_at := now_ms;
+          END IF;
+          bwin := win + b.margin;
         END IF;
         IF p_high[i] THEN b.high_at := now_ms; ELSE b.normal_seen_at := now_ms; END IF;
         IF b.blocked_until > now_ms THEN
@@ -134,8 +147,8 @@ export const m020_budget: Migration = {
         eff := greatest(eff, 1);
         c := coalesce(cardinality(b.starts), 0);
         t := now_ms;
-        IF c > 0 THEN t := greatest(t, b.starts[c]); END IF;
-        IF c >= eff THEN t := greatest(t, b.starts[c - eff + 1] + win); END IF;
+        IF c > 0 THEN t := greatest(t, b.starts[c] + base_gap); END IF;
+        IF c >= eff THEN t := greatest(t, b.starts[c - eff + 1] + bwin); END IF;
         why := 'base';
         ti := 0;
         IF p_tokens[i] IS NOT NULL THEN
@@ -143,8 +156,8 @@ export const m020_budget: Migration = {
           tk := ks[ti];
           c := coalesce(cardinality(tk.starts), 0);
           tt := t;
-          IF c > 0 THEN tt := greatest(tt, tk.starts[c]); END IF;
-          IF c >= token_limit THEN tt := greatest(tt, tk.starts[c - token_limit + 1] + win); END IF;
+          IF c > 0 THEN tt := greatest(tt, tk.starts[c] + token_gap); END IF;
+          IF c >= token_limit THEN tt := greatest(tt, tk.starts[c - token_limit + 1] + bwin); END IF;
           IF tt > t THEN t := tt; why := 'token'; END IF;
         END IF;
         -- While background work starves, the proxy books nothing ahead: a slot booked ahead would
@@ -179,7 +192,8 @@ export const m020_budget: Migration = {
       END LOOP;
       ks[bi] := b;
       UPDATE airmirror.budget_keys k SET starts = u.starts, high_at = u.high_at,
-          normal_seen_at = u.normal_seen_at, normal_wait_at = u.normal_wait_at, updated_at = now_ms
+          normal_seen_at = u.normal_seen_at, normal_wait_at = u.normal_wait_at,
+          margin = u.margin, margin_at = u.margin_at, updated_at = now_ms
         FROM unnest(ks) u WHERE k.key = u.key;
       IF cardinality(ct) > 0 THEN
         INSERT INTO airmirror.airtable_calls_pending AS p (month, token_key, base_id, calls)
