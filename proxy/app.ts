@@ -233,6 +233,18 @@ export function createProxy(deps: ProxyDeps): Proxy {
         { baseId: intent.baseId, err: err instanceof Error ? err.message : String(err) },
         'proxy: mirror apply failed; queued for catch-up',
       );
+      if (deps.catchup?.enqueueWrite) {
+        // The sink carries the records themselves (a Worker: nobody could re-fetch them).
+        deps.catchup.enqueueWrite({
+          baseId: intent.baseId,
+          tableRef: intent.tableIdOrName,
+          keyedBy,
+          records: outcome.records,
+          deletedIds: outcome.deletedIds,
+          answeredAt: new Date().toISOString(),
+        });
+        return;
+      }
       queue(
         intent,
         outcome.records.map((r) => r.id),

@@ -21,6 +21,8 @@ export interface ProxyConfig {
   maxBodyBytes: number;
   /** Named prepared statements on the mirror's connections (off behind PgBouncer < 1.21 in transaction mode). */
   pgPreparedStatements: boolean;
+  /** Requests per second per base shared by every component and process (Airtable allows 5). */
+  rateLimitPerSecond: number;
 }
 
 export interface Config extends ProxyConfig {
@@ -36,8 +38,6 @@ export interface Config extends ProxyConfig {
   demo: boolean;
   logLevel: string;
   hashCacheSize: number;
-  /** Requests per second per base shared by every component (Airtable allows 5). */
-  rateLimitPerSecond: number;
 }
 
 export class ConfigError extends Error {
@@ -101,6 +101,7 @@ export function parseProxyConfig(env: Env): ProxyConfig {
     upstreamTimeoutMs: integer(env, 'AIRMIRROR_UPSTREAM_TIMEOUT_MS', 30_000, 1, 600_000),
     maxBodyBytes: integer(env, 'AIRMIRROR_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
     pgPreparedStatements: onOff(env, 'AIRMIRROR_PG_PREPARED_STATEMENTS', true),
+    rateLimitPerSecond: integer(env, 'AIRMIRROR_RATE_LIMIT', 5, 1, 1000),
   };
 }
 
@@ -150,7 +151,6 @@ export function parseConfig(env: Env): Config {
     demo,
     logLevel,
     hashCacheSize: integer(env, 'AIRMIRROR_HASH_CACHE_SIZE', 1_000_000, 0, 100_000_000),
-    rateLimitPerSecond: integer(env, 'AIRMIRROR_RATE_LIMIT', 5, 1, 1000),
   };
 }
 
