@@ -315,7 +315,10 @@ function budgetWaitsCollector(
   const seen = new Map<string, { waits: number; tokenWaits: number }>();
   return () => {
     metrics.rateBudgetDegraded.set(budget.degraded() ? 1 : 0);
-    for (const [base, stats] of Object.entries(budget.allStats())) {
+    const all = budget.allStats();
+    // Only the tracked bases (bounded): one that left the set starts again from zero if it returns.
+    for (const base of seen.keys()) if (!(base in all)) seen.delete(base);
+    for (const [base, stats] of Object.entries(all)) {
       const before = seen.get(base) ?? { waits: 0, tokenWaits: 0 };
       if (stats.waits > before.waits) metrics.rateBudgetWaits.inc({ base }, stats.waits - before.waits);
       if (stats.tokenWaits > before.tokenWaits)
