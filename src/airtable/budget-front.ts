@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { abortReason, type Now, type Sleep } from '../lifecycle/clock.ts';
 import {
   BudgetRefusedError,
@@ -8,7 +7,8 @@ import {
   type RateBudget,
   type RateBudgetStats,
 } from './budget-types.ts';
-import { FairQueue, type Waiter } from './fair-queue.ts';
+import { ahead, FairQueue, type Waiter } from './fair-queue.ts';
+import { tokenKeyOf } from './token-key.ts';
 
 /**
  * The budget's front in a process: it holds the waiters (priorities, per-client fairness,
@@ -62,11 +62,6 @@ interface BaseState {
   lastServed: number;
   /** Not worth asking the authority before this time (it said so). */
   retryAt: number;
-}
-
-/** The key a token is known by: never the token itself. */
-export function tokenKeyOf(token: string): string {
-  return createHash('sha256').update(token).digest('hex').slice(0, 16);
 }
 
 const ZERO: RateBudgetStats = Object.freeze({
@@ -400,10 +395,4 @@ export function createBudgetFront(opts: BudgetFrontOptions): RateBudget {
     track,
     heldBases: () => bases.size,
   };
-}
-
-/** Which of two waiters (of different bases) a contested slot goes to. */
-function ahead(a: Waiter, aServed: number, b: Waiter, bServed: number): boolean {
-  if (a.priority !== b.priority) return a.priority === 'high';
-  return aServed < bServed;
 }

@@ -105,3 +105,9 @@ export class FairQueue<W extends Waiter> {
     return [...[...this.high.values()].flatMap((l) => l.waiters), ...this.normal];
   }
 }
+
+/** Which of two waiters (of different bases) a contested slot goes to: high first, then round robin. */
+export function ahead(a: Waiter, aServed: number, b: Waiter, bServed: number): boolean {
+  if (a.priority !== b.priority) return a.priority === 'high';
+  return aServed < bServed;
+}

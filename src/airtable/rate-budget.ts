@@ -17,7 +17,7 @@ import { createBudgetWindows } from './budget-windows.ts';
  */
 export type { AcquireOptions, BudgetPriority, RateBudget, RateBudgetStats } from './budget-types.ts';
 export { BudgetRefusedError } from './budget-types.ts';
-export { tokenKeyOf } from './budget-front.ts';
+export { tokenKeyOf } from './token-key.ts';
 
 /** See RateBudgetOptions.windowMs. */
 export const DEFAULT_WINDOW_MS = 1040;

@@ -1,5 +1,5 @@
 import { systemNow, systemSleep, type Now, type Sleep } from '../lifecycle/clock.ts';
-import { tokenKeyOf } from './budget-front.ts';
+import { tokenKeyOf } from './token-key.ts';
 import {
   BudgetRefusedError,
   type AcquireOptions,
