@@ -1,7 +1,9 @@
 /**
  * The write-through proxy's cost. Prints one JSON line:
  * - added latency (p50/p99) of a 1-record and a 10-record PATCH through the proxy, including the
- *   mirror apply, over the same PATCH sent straight to the emulator (target p50 ≤ 3 ms);
+ *   mirror apply and the slot of the shared request budget in Postgres (as `airmirror start` opens
+ *   it: its own pool, one claim round trip per request), over the same PATCH sent straight to the
+ *   emulator (target p50 ≤ 3 ms); for scale, the same with the in-process budget only;
  * - writes/s through one proxy process with a fast upstream (a canned-answer server), each write
  *   applied to the mirror (target ≥ 1,000/s).
  * Self-contained: its own embedded Postgres in a temp dir, the emulator in-process over HTTP,
@@ -17,7 +19,8 @@ import { createProxy } from '../proxy/app.ts';
 import { createPgWriter } from '../proxy/pg-writer.ts';
 import type { MirrorWriter } from '../proxy/writer.ts';
 import { createAirtableClient } from '../src/airtable/client.ts';
-import { createRateBudget } from '../src/airtable/rate-budget.ts';
+import { openProcessBudget } from '../src/airtable/process-budget.ts';
+import { createRateBudget, type RateBudget } from '../src/airtable/rate-budget.ts';
 import type { AirtableRecord } from '../src/airtable/types.ts';
 import { createDatabase } from '../src/db/database.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
@@ -135,7 +138,18 @@ try {
       }
     },
   };
-  const proxyFor = (upstreamUrl: string, withWriter = true) =>
+  // The shared budget as `airmirror start` opens it, with a limit the bench never reaches (the
+  // emulator has no rate limit here): what is measured is the claim's round trip, not waiting.
+  const claimMs: number[] = [];
+  const quiet = { warn: () => undefined, info: () => undefined, error: () => undefined };
+  const shared = openProcessBudget({
+    databaseUrl: pg.url,
+    perSecond: 100_000,
+    log: quiet,
+    onClaim: ({ ms, degraded }) => void (degraded ? claimMs.push(NaN) : claimMs.push(ms)),
+  });
+  closers.push(() => shared.close());
+  const proxyFor = (upstreamUrl: string, withWriter = true, budget: RateBudget = shared.budget) =>
     createProxy({
       catchup: withWriter ? { enqueue: (items) => void (applyFailures += items.length) } : undefined,
       upstreamUrl,
@@ -143,7 +157,7 @@ try {
       timeoutMs: 10_000,
       maxBodyBytes: 2_000_000,
       writer: withWriter ? timedWriter : undefined,
-      budget: createRateBudget({ perSecond: 100_000 }),
+      budget,
     });
   const viaEmu = await serveFetch(proxyFor(emu.url).app.fetch);
   closers.push(() => viaEmu.close());
@@ -169,9 +183,15 @@ try {
 
   const forwardOnly = await serveFetch(proxyFor(emu.url, false).app.fetch);
   closers.push(() => forwardOnly.close());
+  const inProcess = await serveFetch(
+    proxyFor(emu.url, true, createRateBudget({ perSecond: 100_000 })).app.fetch,
+  );
+  closers.push(() => inProcess.close());
 
   async function latency(n: number) {
     applyMs.length = 0;
+    claimMs.length = 0;
+    const local: number[] = [];
     const forwarded: number[] = [];
     const direct: number[] = [];
     const proxied: number[] = [];
@@ -184,7 +204,11 @@ try {
       direct.push(await timePatch(emu.url, n));
       proxied.push(await timePatch(`${viaEmu.url}/api.airtable.com`, n));
       forwarded.push(await timePatch(`${forwardOnly.url}/api.airtable.com`, n));
+      local.push(await timePatch(`${inProcess.url}/api.airtable.com`, n));
     }
+    local.sort((a, b) => a - b);
+    // Claims of the forward-only proxy are in here too: the same claim, twice the samples.
+    const claims = claimMs.filter((m) => !Number.isNaN(m)).sort((a, b) => a - b);
     forwarded.sort((a, b) => a - b);
     const apply = applyMs.slice().sort((a, b) => a - b);
     direct.sort((a, b) => a - b);
@@ -202,6 +226,12 @@ try {
       forward_only_added_p50_ms: round(percentile(forwarded, 50) - percentile(direct, 50)),
       mirror_apply_p50_ms: round(percentile(apply, 50)),
       mirror_apply_p99_ms: round(percentile(apply, 99)),
+      budget: 'shared (Postgres)',
+      budget_claim_p50_ms: round(percentile(claims, 50)),
+      budget_claim_p99_ms: round(percentile(claims, 99)),
+      budget_fallback_claims: claimMs.length - claims.length,
+      in_process_budget_added_p50_ms: round(percentile(local, 50) - percentile(direct, 50)),
+      in_process_budget_added_p99_ms: round(percentile(local, 99) - percentile(direct, 99)),
     };
   }
   const patch1 = await latency(1);

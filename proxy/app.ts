@@ -1,9 +1,11 @@
 import { Hono } from 'hono';
-import { baseIdFromUrl, bearerTokenOf } from '../src/airtable/fetch-helpers.ts';
+import { baseIdFromUrl } from '../src/airtable/fetch-helpers.ts';
 import { asAirmirrorError, type AirmirrorError } from '../src/errors.ts';
 import type { Logger } from '../src/log.ts';
 import { nodeIncomingOf, readBodyLimited, type NodeIncoming } from '../src/http/body.ts';
-import { takeBudgetSlot, type ProxyBudget } from './budget-gate.ts';
+import type { ProxyBudget } from './budget-gate.ts';
+import { admit, callerOf, clientAddressOf, refusalResponse, type Caller } from './admission.ts';
+import { createAuthCache, type AuthCache } from './auth-cache.ts';
 import type { CatchupItem, CatchupSink } from '../src/catchup/types.ts';
 import {
   ALLOWED_METHODS,
@@ -36,6 +38,11 @@ export interface ProxyDeps {
   writer?: MirrorWriter;
   /** The shared request budget; every request that addresses a base takes a 'high' slot. */
   budget?: ProxyBudget;
+  /**
+   * Airtable's recent 401/403 answers, repeated without calling it (proxy/auth-cache.ts). Default:
+   * one of the proxy's own; a Worker passes its isolate's.
+   */
+  authCache?: AuthCache;
   /** Where writes the mirror could not take are queued (invariant 5). */
   catchup?: CatchupSink;
   /** How long the app's answer may wait for the mirror apply before it is queued instead. */
@@ -60,11 +67,13 @@ const DEFAULT_APPLY_TIMEOUT_MS = 5_000;
  */
 export function createProxy(deps: ProxyDeps): Proxy {
   const applyTimeoutMs = deps.applyTimeoutMs ?? DEFAULT_APPLY_TIMEOUT_MS;
+  const authCache = deps.authCache ?? createAuthCache();
 
   async function forward(
     req: Request,
     rawQuery: string | undefined,
     incoming: NodeIncoming | undefined,
+    address: string | undefined,
   ): Promise<Response> {
     const target = parseProxyUrl(req.url);
     if (rawQuery !== undefined) target.query = rawQuery;
@@ -80,9 +89,20 @@ export function createProxy(deps: ProxyDeps): Proxy {
     const requestJson = intent && body && body.byteLength > 0 ? parseJson(body) : undefined;
 
     // Reads count against Airtable's limits as much as writes do (docs/airtable-reference.md §2.1: per base, and
-    // per token across bases), so every request that names a base is metered, with the app's token.
+    // per token across bases), so every request that names a base is metered — unless Airtable
+    // has just refused its token, which it would do again (proxy/auth-cache.ts).
     const baseId = baseIdFromUrl(target.path);
-    if (baseId && deps.budget) await takeBudgetSlot(deps.budget, baseId, bearerTokenOf(req), deps.timeoutMs);
+    const caller = callerOf(
+      req,
+      target.path,
+      baseId,
+      method !== 'GET' && method !== 'HEAD',
+      address,
+      authCache,
+    );
+    const refused = authCache.refusal(caller.auth);
+    if (refused) return refusalResponse(refused);
+    if (baseId && deps.budget) await admit(deps.budget, baseId, caller, deps.timeoutMs);
 
     const controller = new AbortController();
     let timedOut = false;
@@ -123,6 +143,14 @@ export function createProxy(deps: ProxyDeps): Proxy {
       clearTimeout(timer);
       return passRateLimited(upstream, init, method, baseId);
     }
+    if (upstream.status === 401 || upstream.status === 403) {
+      clearTimeout(timer);
+      return passRefusal(upstream, init, method, caller);
+    }
+    if (ok) {
+      authCache.observe(caller.auth, upstream.status);
+      if (baseId) deps.budget?.track?.(baseId);
+    }
     if (!intent || !ok) {
       clearTimeout(timer);
       // Reads (and refused writes) stream straight through.
@@ -162,6 +190,18 @@ export function createProxy(deps: ProxyDeps): Proxy {
     if (baseId && bytes && /"RATE_LIMIT_REACHED"/.test(new TextDecoder().decode(bytes)))
       deps.budget?.penalize?.(baseId);
     return new Response(bytes, init);
+  }
+
+  /** A 401/403 is passed on unchanged, and remembered (proxy/auth-cache.ts). */
+  async function passRefusal(
+    upstream: Response,
+    init: { status: number; statusText: string; headers: Headers },
+    method: string,
+    caller: Caller,
+  ) {
+    const bytes = new Uint8Array(await upstream.arrayBuffer().catch(() => new ArrayBuffer(0)));
+    authCache.observe(caller.auth, upstream.status, bytes, upstream.headers.get('content-type'));
+    return new Response(method === 'HEAD' ? null : bytes, init);
   }
 
   async function mirror(intent: WriteIntent, keyedBy: 'id' | 'name', answer: Uint8Array): Promise<void> {
@@ -206,6 +246,18 @@ export function createProxy(deps: ProxyDeps): Proxy {
         { baseId: intent.baseId, err: err instanceof Error ? err.message : String(err) },
         'proxy: mirror apply failed; queued for catch-up',
       );
+      if (deps.catchup?.enqueueWrite) {
+        // The sink carries the records themselves (a Worker: nobody could re-fetch them).
+        deps.catchup.enqueueWrite({
+          baseId: intent.baseId,
+          tableRef: intent.tableIdOrName,
+          keyedBy,
+          records: outcome.records,
+          deletedIds: outcome.deletedIds,
+          answeredAt: new Date().toISOString(),
+        });
+        return;
+      }
       queue(
         intent,
         outcome.records.map((r) => r.id),
@@ -251,7 +303,12 @@ export function createProxy(deps: ProxyDeps): Proxy {
   const app = new Hono();
   const handler = async (c: { req: { raw: Request }; env: unknown }) => {
     try {
-      return await forward(c.req.raw, rawQueryOf(c.env), nodeIncomingOf(c.env));
+      return await forward(
+        c.req.raw,
+        rawQueryOf(c.env),
+        nodeIncomingOf(c.env),
+        clientAddressOf(c.req.raw, c.env),
+      );
     } catch (err) {
       return errorResponse(err);
     }

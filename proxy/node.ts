@@ -2,6 +2,7 @@ import type { Config } from '../src/config.ts';
 import type { Database } from '../src/db/database.ts';
 import type { Logger } from '../src/log.ts';
 import { createProxy, type Proxy, type ProxyBudget, type ProxyDeps } from './app.ts';
+import type { AuthCache } from './auth-cache.ts';
 import { createFileJournal } from './catchup-journal.ts';
 import { CatchupQueue } from './catchup-queue.ts';
 import { createPgWriter, type PgWriter } from './pg-writer.ts';
@@ -9,8 +10,10 @@ import { createPgWriter, type PgWriter } from './pg-writer.ts';
 export interface NodeProxyDeps {
   config: Pick<Config, 'airtableApiUrl' | 'upstreamTimeoutMs' | 'maxBodyBytes' | 'dataDir'>;
   db: Database;
-  /** The process-wide budget shared with the syncer (createRateBudget). */
+  /** The budget shared with the syncer and every other process (createSharedBudget). */
   budget?: ProxyBudget;
+  /** Airtable's recent 401/403 answers (default: the proxy's own). */
+  authCache?: AuthCache;
   /** The syncer's schema refresh (re-read the base schema, save the new mapping). */
   refreshSchema?: (sourceId: string) => Promise<void>;
   /** Called when catch-up items reached Postgres, e.g. to nudge the syncer's drainCatchup. */
@@ -52,6 +55,7 @@ export function createNodeProxy(deps: NodeProxyDeps): NodeProxy {
     maxBodyBytes: deps.config.maxBodyBytes,
     writer,
     budget: deps.budget,
+    authCache: deps.authCache,
     catchup,
     applyTimeoutMs: deps.applyTimeoutMs,
     log: deps.log,

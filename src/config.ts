@@ -22,6 +22,8 @@ export interface ProxyConfig {
   maxBodyBytes: number;
   /** Named prepared statements on the mirror's connections (off behind PgBouncer < 1.21 in transaction mode). */
   pgPreparedStatements: boolean;
+  /** Requests per second per base shared by every component and process (Airtable allows 5). */
+  rateLimitPerSecond: number;
 }
 
 export interface Config extends ProxyConfig {
@@ -39,8 +41,6 @@ export interface Config extends ProxyConfig {
   /** AIRMIRROR_LOG_FORMAT; undefined: pretty on a terminal, JSON otherwise (src/log.ts logFormatFor). */
   logFormat?: 'json' | 'pretty';
   hashCacheSize: number;
-  /** Requests per second per base shared by every component (Airtable allows 5). */
-  rateLimitPerSecond: number;
   /** `/metrics` without the admin token even when one is set (AIRMIRROR_METRICS_PUBLIC). */
   metricsPublic: boolean;
   /** The Postgres endpoint (proxy/pg, docs/postgres-endpoint.md). */
@@ -163,6 +163,7 @@ export function parseProxyConfig(env: Env): ProxyConfig {
     upstreamTimeoutMs: integer(env, 'AIRMIRROR_UPSTREAM_TIMEOUT_MS', 30_000, 1, 600_000),
     maxBodyBytes: integer(env, 'AIRMIRROR_MAX_BODY_BYTES', 5 * 1024 * 1024, 1024, 100 * 1024 * 1024),
     pgPreparedStatements: onOff(env, 'AIRMIRROR_PG_PREPARED_STATEMENTS', true),
+    rateLimitPerSecond: integer(env, 'AIRMIRROR_RATE_LIMIT', 5, 1, 1000),
   };
 }
 
@@ -217,7 +218,6 @@ export function parseConfig(env: Env): Config {
     logLevel,
     logFormat: logFormat as Config['logFormat'],
     hashCacheSize: integer(env, 'AIRMIRROR_HASH_CACHE_SIZE', 1_000_000, 0, 100_000_000),
-    rateLimitPerSecond: integer(env, 'AIRMIRROR_RATE_LIMIT', 5, 1, 1000),
     metricsPublic: onOff(env, 'AIRMIRROR_METRICS_PUBLIC', false),
     pgEndpoint: parsePgEndpoint(env),
   };

@@ -75,6 +75,22 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       labelNames: ['base'] as const,
       registers,
     }),
+    rateBudgetClaimSeconds: new Histogram({
+      name: 'airmirror_rate_budget_claim_seconds',
+      help: 'Round trip of a claim of request slots from the shared budget in Postgres',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    }),
+    rateBudgetFallbackClaims: new Counter({
+      name: 'airmirror_rate_budget_fallback_claims_total',
+      help: "Claims answered by the process's own fallback share while Postgres did not answer",
+      registers,
+    }),
+    rateBudgetDegraded: new Gauge({
+      name: 'airmirror_rate_budget_degraded',
+      help: '1 while the shared request budget runs on the fallback share (Postgres away), else 0',
+      registers,
+    }),
     airtable429: new Counter({
       name: 'airmirror_airtable_429_total',
       help: '429 answers received from Airtable',

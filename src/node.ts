@@ -3,12 +3,8 @@
  * unless DATABASE_URL), migrations, the syncer and its scheduler, the write-through proxy, the
  * management API, webhooks in, events out, metrics — and, in demo mode, the Airtable emulator.
  */
-import {
-  createAirtableClient,
-  createNodeFetch,
-  createRateBudget,
-  type RateBudget,
-} from './airtable/index.ts';
+import { createAirtableClient, createNodeFetch } from './airtable/index.ts';
+import { openProcessBudget } from './airtable/process-budget.ts';
 import { createApi } from './api/index.ts';
 import type { Config } from './config.ts';
 import { ensureSecretKey } from './crypto/key-file.ts';
@@ -19,6 +15,7 @@ import { startEmulatorServer } from '../emulator/server.ts';
 import { createDeliverer } from './events/index.ts';
 import type { Logger } from './log.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { budgetWaitsCollector, instrumentFetch, instrumentUpstream, observeRun } from './node-metrics.ts';
 import { runWithSyncer, Scheduler } from './scheduler/index.ts';
 import { CatchupLoop } from './catchup/loop.ts';
 import { pingDatabase } from './db/health.ts';
@@ -113,7 +110,21 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     cleanups.push(() => watch.stop());
 
     const metrics = createMetrics({ defaults: true });
-    const budget = createRateBudget({ perSecond: config.rateLimitPerSecond });
+    // One Airtable budget for every process and Worker on this Postgres (invariants 6 and 9).
+    // Pushed early, so it closes after everything that sends requests has stopped.
+    const shared = openProcessBudget({
+      databaseUrl: databaseUrl,
+      perSecond: config.rateLimitPerSecond,
+      preparedStatements: config.pgPreparedStatements,
+      log,
+      bases: config.bases.map((b) => b.baseId),
+      onClaim: ({ ms, degraded }) => {
+        if (degraded) metrics.rateBudgetFallbackClaims.inc();
+        else metrics.rateBudgetClaimSeconds.observe(ms / 1000);
+      },
+    });
+    cleanups.push(() => shared.close());
+    const budget = shared.budget;
     const secrets = createSecretBox(config.secretKey!);
     const countingFetch = instrumentFetch(airtableFetch, metrics);
 
@@ -317,71 +328,4 @@ function nodeFetchClosedOnStop(cleanups: Array<() => Promise<void>>): typeof fet
   const f = createNodeFetch();
   cleanups.push(async () => f.close());
   return f;
-}
-
-/** Counts Airtable answers by status (syncer, webhooks, API), and 429s per base. */
-function instrumentFetch(f: typeof fetch, metrics: Metrics): typeof fetch {
-  return async (input, init) => {
-    const res = await f(input, init);
-    metrics.airtableRequests.inc({ status: String(res.status) });
-    if (res.status === 429) metrics.airtable429.inc({ base: baseOf(input) });
-    return res;
-  };
-}
-
-/** Times the proxy's upstream calls (headers received). */
-function instrumentUpstream(f: typeof fetch, metrics: Metrics): typeof fetch {
-  return async (input, init) => {
-    const end = metrics.proxyUpstreamSeconds.startTimer({ method: init?.method ?? 'GET' });
-    try {
-      const res = await f(input, init);
-      if (res.status === 429) metrics.airtable429.inc({ base: baseOf(input) });
-      return res;
-    } finally {
-      end();
-    }
-  };
-}
-
-function baseOf(input: RequestInfo | URL): string {
-  const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-  return /\/(app[A-Za-z0-9]{14})(?:\/|$)/.exec(url)?.[1] ?? 'unknown';
-}
-
-/** The budget counts its own waits; the scrape adds what accumulated since the last one. */
-function budgetWaitsCollector(budget: RateBudget, metrics: Metrics): () => void {
-  const seen = new Map<string, { waits: number; tokenWaits: number }>();
-  return () => {
-    for (const [base, stats] of Object.entries(budget.allStats())) {
-      const before = seen.get(base) ?? { waits: 0, tokenWaits: 0 };
-      if (stats.waits > before.waits) metrics.rateBudgetWaits.inc({ base }, stats.waits - before.waits);
-      if (stats.tokenWaits > before.tokenWaits)
-        metrics.rateBudgetTokenWaits.inc({ base }, stats.tokenWaits - before.tokenWaits);
-      seen.set(base, { waits: stats.waits, tokenWaits: stats.tokenWaits });
-    }
-  };
-}
-
-interface RunResultLike {
-  status?: string;
-  tableName?: string;
-  mirrorTable?: string;
-  error?: string;
-  counters?: Record<string, number>;
-}
-
-/** Sync-run metrics (the syncer itself writes the one log line per run). */
-function observeRun(metrics: Metrics, result: unknown, seconds?: number): void {
-  const r = result as RunResultLike | undefined;
-  if (!r?.status) return;
-  metrics.syncRuns.inc({ status: r.status });
-  if (r.status === 'Skipped') return;
-  if (seconds !== undefined) metrics.sweepSeconds.observe({ sync_type: 'any' }, seconds);
-  const c = r.counters ?? {};
-  const table = r.mirrorTable ?? r.tableName ?? 'unknown';
-  const upserted = (c.inserted ?? 0) + (c.updated ?? 0);
-  const skipped = (c.cached ?? 0) + (c.unchanged ?? 0);
-  if (upserted) metrics.records.inc({ table, action: 'upserted' }, upserted);
-  if (skipped) metrics.records.inc({ table, action: 'skipped' }, skipped);
-  if (c.deleted) metrics.records.inc({ table, action: 'deleted' }, c.deleted);
 }

@@ -229,6 +229,7 @@ describe('parseProxyConfig (the Workers entry)', () => {
       upstreamTimeoutMs: full.upstreamTimeoutMs,
       maxBodyBytes: full.maxBodyBytes,
       pgPreparedStatements: full.pgPreparedStatements,
+      rateLimitPerSecond: full.rateLimitPerSecond,
     });
     expect(full.maxBodyBytes).toBe(5 * 1024 * 1024);
     const env = {
@@ -237,6 +238,7 @@ describe('parseProxyConfig (the Workers entry)', () => {
       AIRMIRROR_UPSTREAM_TIMEOUT_MS: '5000',
       AIRMIRROR_MAX_BODY_BYTES: '2000000',
       AIRMIRROR_PG_PREPARED_STATEMENTS: 'off',
+      AIRMIRROR_RATE_LIMIT: '3',
     };
     expect(parseProxyConfig(env)).toEqual({
       databaseUrl: 'postgres://u:p@db.example/x',
@@ -244,6 +246,7 @@ describe('parseProxyConfig (the Workers entry)', () => {
       upstreamTimeoutMs: 5000,
       maxBodyBytes: 2_000_000,
       pgPreparedStatements: false,
+      rateLimitPerSecond: 3,
     });
     expect(parseConfig(env)).toMatchObject(parseProxyConfig(env));
   });

@@ -41,6 +41,8 @@ export function createAirtableAccess(opts: AirtableAccessOptions): AirtableAcces
     penalize: (baseId) => budget.penalize(baseId),
     stats: (baseId) => budget.stats(baseId),
     allStats: () => budget.allStats(),
+    track: (baseId) => budget.track(baseId),
+    heldBases: () => budget.heldBases(),
   };
   const clients = new Map<string, { token: string; access: SourceAccess }>();
   return {

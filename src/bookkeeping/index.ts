@@ -76,3 +76,4 @@ export {
 } from './runs.ts';
 export { storedToken, tokenResolver } from './tokens.ts';
 export { tryLockSyncer, unlockSyncer } from './ownership.ts';
+export { callsThisMonth, callsThisMonthByToken, type CallCount } from './airtable-calls.ts';

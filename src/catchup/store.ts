@@ -84,3 +84,15 @@ export function countCatchup(sourceId?: string): Sql {
     sourceId ?? null,
   ]);
 }
+
+/**
+ * Of `recordIds`, those the proxy or a webhook wrote after `since` (the row fence's stamp time):
+ * a queued write answered before that must not overwrite them.
+ */
+export function fencedAfter(sourceId: string, tableId: string, recordIds: string[], since: Date): Sql {
+  return sql(
+    `SELECT record_id FROM airmirror.row_fence
+      WHERE source_id = $1 AND table_id = $2 AND record_id = ANY($3) AND at > $4`,
+    [sourceId, tableId, recordIds, since],
+  );
+}

@@ -1,4 +1,5 @@
-import { createNodeFetch, createRateBudget } from '../airtable/index.ts';
+import { createNodeFetch } from '../airtable/index.ts';
+import { openProcessBudget } from '../airtable/process-budget.ts';
 import { parseConfig } from '../config.ts';
 import { createCommandLogger } from '../log.ts';
 import { openCommandDatabase } from '../db/open.ts';
@@ -32,6 +33,13 @@ export const syncCommand: Command = {
     const started = Date.now();
     const { db, close } = await openCommandDatabase(config);
     const airtableFetch = createNodeFetch();
+    // The budget shared with every other process on this Postgres (a running `start` included).
+    const shared = openProcessBudget({
+      databaseUrl: db.url,
+      perSecond: config.rateLimitPerSecond,
+      preparedStatements: config.pgPreparedStatements,
+      log,
+    });
     try {
       // Progress goes to stderr, so `--json` on stdout stays machine-readable.
       const display = new ProgressDisplay({
@@ -44,7 +52,7 @@ export const syncCommand: Command = {
         config,
         log,
         fetch: airtableFetch,
-        budget: createRateBudget({ perSecond: config.rateLimitPerSecond }),
+        budget: shared.budget,
         onProgress: display.onProgress,
         // Named here, not found by file name at run time (sync/optional-strategies.ts): the built
         // CLI is a bundle, where ./incremental.ts is no file to find.
@@ -70,6 +78,7 @@ export const syncCommand: Command = {
       return 0;
     } finally {
       airtableFetch.close();
+      await shared.close();
       await close();
     }
   },

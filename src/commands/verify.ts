@@ -1,4 +1,6 @@
-import { createAirtableClient, createNodeFetch, createRateBudget } from '../airtable/index.ts';
+import { createAirtableClient, createNodeFetch } from '../airtable/index.ts';
+import { openProcessBudget } from '../airtable/process-budget.ts';
+import { createLogger } from '../log.ts';
 import { parseConfig } from '../config.ts';
 import { openCommandDatabase } from '../db/open.ts';
 import { ensureSourcesFromConfig, listSources, tokenResolver } from '../bookkeeping/index.ts';
@@ -23,10 +25,17 @@ export const verifyCommand: Command = {
     }
     const { db, close } = await openCommandDatabase(config);
     const airtableFetch = createNodeFetch();
+    // The budget shared with every other process on this Postgres (a running `start` included).
+    const shared = openProcessBudget({
+      databaseUrl: db.url,
+      perSecond: config.rateLimitPerSecond,
+      preparedStatements: config.pgPreparedStatements,
+      log: createLogger({ level: config.logLevel }),
+    });
     try {
       const { tokens } = await ensureSourcesFromConfig(db, config);
       const tokenFor = tokenResolver({ tokens, secretKey: config.secretKey });
-      const budget = createRateBudget({ perSecond: config.rateLimitPerSecond });
+      const budget = shared.budget;
       const reports: VerifyReport[] = [];
       for (const source of await listSources(db)) {
         const client = createAirtableClient({
@@ -47,6 +56,7 @@ export const verifyCommand: Command = {
       return drift === 0 ? 0 : 1;
     } finally {
       airtableFetch.close();
+      await shared.close();
       await close();
     }
   },

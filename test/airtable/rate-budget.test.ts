@@ -219,8 +219,9 @@ describe('createRateBudget: the per-token window', () => {
     // 8 of the token's first window: A takes its 5, B the 3 left; the rest one window later.
     expect(at('a')).toEqual([T0, T0, T0, T0, T0, T0 + 1000]);
     expect(at('b')).toEqual([T0, T0, T0, T0 + 1000, T0 + 1000, T0 + 1000]);
-    // B waited for the token (its base had room); A's sixth waited for its own base window.
-    expect(budget.stats(APP_B)).toMatchObject({ sent: 6, waits: 3, tokenWaits: 1 });
+    // B's last three waited for the token (its base had room for each); A's sixth waited for
+    // its own base window.
+    expect(budget.stats(APP_B)).toMatchObject({ sent: 6, waits: 3, tokenWaits: 3 });
     expect(budget.stats(APP_A)).toMatchObject({ sent: 6, waits: 1, tokenWaits: 0 });
   });
 

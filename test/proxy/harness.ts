@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ProxyBudget } from '../../proxy/app.ts';
+import type { AuthCache } from '../../proxy/auth-cache.ts';
 import { createNodeProxy, type NodeProxy } from '../../proxy/node.ts';
 import { createAirtableClient, type AirtableClient } from '../../src/airtable/client.ts';
 import { createRateBudget } from '../../src/airtable/rate-budget.ts';
@@ -47,6 +48,8 @@ export async function startStack(
      * one real-clock budget with `client`, as in the process (invariant 6).
      */
     proxyBudget?: ProxyBudget;
+    /** The proxy's auth cache (tests on a virtual clock pass their own). */
+    authCache?: AuthCache;
   } = {},
 ): Promise<Stack> {
   const emulator = opts.emulator ?? createEmulator({ seed: 'demo', records: 20 });
@@ -76,6 +79,7 @@ export async function startStack(
     },
     db,
     budget: opts.proxyBudget ?? budget,
+    authCache: opts.authCache,
     applyTimeoutMs: opts.applyTimeoutMs,
     catchupRetryMs: opts.catchupRetryMs ?? 50,
   });

@@ -31,6 +31,7 @@ const proxyBudget: ProxyBudget = {
   },
   penalize: (baseId) => budget.penalize(baseId),
   stats: (baseId) => budget.stats(baseId),
+  track: (baseId) => budget.track(baseId),
 };
 
 /** A fresh budget for the proxy, on a fresh virtual clock (windows of exactly 1 s). */
@@ -87,16 +88,21 @@ async function expectRateLimited(res: Response) {
 }
 
 describe('the proxy meters every request that addresses a base', () => {
-  it('reads (records, schema, webhooks) take a high-priority slot with the app’s token', async () => {
+  it('reads (records, schema, webhooks) take a high-priority slot, with the app’s token once Airtable accepted it', async () => {
     useBudget({ perSecond: 100 });
     const page = await s.base('Customers').select({ pageSize: 2 }).firstPage();
     expect(page).toHaveLength(2);
     expect((await call(`/meta/bases/${DEMO_BASE_ID}/tables`)).status).toBe(200);
     await (await call(`/bases/${DEMO_BASE_ID}/webhooks`)).arrayBuffer();
     expect(budget.stats(DEMO_BASE_ID).sent).toBe(3);
-    expect(asked).toEqual(
-      [...Array(3)].map(() => ({ baseId: DEMO_BASE_ID, priority: 'high', token: EMULATOR_TOKEN })),
-    );
+    // The proxy's first request with a token it has not seen accepted has no token window (a
+    // made-up token must leave nothing behind); Airtable's 200 makes it known.
+    expect(asked).toEqual([
+      { baseId: DEMO_BASE_ID, priority: 'high', token: undefined },
+      ...[...Array(2)].map(() => ({ baseId: DEMO_BASE_ID, priority: 'high', token: EMULATOR_TOKEN })),
+    ]);
+    // Airtable accepted requests to the base: it is tracked (metrics).
+    expect(Object.keys(budget.allStats())).toEqual([DEMO_BASE_ID]);
   });
 
   it('requests that name no base (whoami, list bases) pass unmetered', async () => {
@@ -108,6 +114,9 @@ describe('the proxy meters every request that addresses a base', () => {
   });
 
   it('the app’s token has its own window: the same token is held, another token is not', async () => {
+    // A request Airtable accepts makes the token known to the proxy (see above).
+    useBudget({ perSecond: 100 });
+    expect((await call('/' + DEMO_BASE_ID + '/Customers?pageSize=1')).status).toBe(200);
     useBudget({ perSecond: 100, perTokenPerSecond: 1 });
     expect((await call('/' + DEMO_BASE_ID + '/Customers?pageSize=1')).status).toBe(200);
     // Same token, same second: no slot within the proxy's timeout, so Airtable's own 429.

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import worker, { consumeCatchup, workerConfig, type CatchupMessage } from '../../proxy/worker.ts';
 import { parseConfig } from '../../src/config.ts';
+import { quoteIdent } from '../../src/db/quote.ts';
 import { sql } from '../../src/db/sql.ts';
 import { DEMO_BASE_ID, EMULATOR_TOKEN } from '../../emulator/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
@@ -64,7 +65,7 @@ it('a Hyperdrive binding takes precedence over DATABASE_URL', async () => {
   expect(row.rows).toEqual([{ name: 'Via Hyperdrive' }]);
 });
 
-it('with Postgres unreachable, a CATCHUP_QUEUE keeps the ids until its consumer can store them', async () => {
+it('with Postgres unreachable, a CATCHUP_QUEUE keeps the write until its consumer can apply it', async () => {
   const pending: Promise<unknown>[] = [];
   const ctx = { waitUntil: (p: Promise<unknown>) => void pending.push(p) };
   const sent: CatchupMessage[] = [];
@@ -87,9 +88,11 @@ it('with Postgres unreachable, a CATCHUP_QUEUE keeps the ids until its consumer 
   const created = (await res.json()) as { id: string };
   await Promise.all(pending);
   expect(sent).toHaveLength(1);
-  expect(sent[0].items.map((i) => [i.recordId, i.op])).toEqual([[created.id, 'upsert']]);
-  // Ids only: no record contents and no token travel through the queue.
-  expect(JSON.stringify(sent)).not.toContain('While Postgres was down');
+  // The records Airtable answered travel (a Worker has no token to re-fetch them); no token does.
+  expect(sent[0].write?.records.map((r) => [r.id, r.fields.Name])).toEqual([
+    [created.id, 'While Postgres was down'],
+  ]);
+  expect(sent[0].write).toMatchObject({ baseId: DEMO_BASE_ID, tableRef: 'Customers', keyedBy: 'name' });
   expect(JSON.stringify(sent)).not.toContain(EMULATOR_TOKEN);
 
   // The consumer retries while Postgres is still down…
@@ -102,20 +105,57 @@ it('with Postgres unreachable, a CATCHUP_QUEUE keeps the ids until its consumer 
   await consumeCatchup({ messages: [message(sent[0])] }, { DATABASE_URL: down });
   expect(outcome).toEqual(['retry']);
 
-  // …and stores the ids once it answers; the table is flagged for catch-up.
+  // …and applies the write once it answers: the row is in the mirror, nothing left to re-fetch.
   await consumeCatchup(
     { messages: [message(sent[0]), message({ nonsense: true })] },
     { DATABASE_URL: t.url },
   );
   expect(outcome).toEqual(['retry', 'ack', 'ack']);
+  const row = await t.db.query(sql('SELECT name FROM public.customers WHERE id = $1', [created.id]));
+  expect(row.rows).toEqual([{ name: 'While Postgres was down' }]);
   const queued = await t.db.query(
-    sql('SELECT record_id, op FROM airmirror.catchup WHERE record_id = $1', [created.id]),
+    sql('SELECT record_id FROM airmirror.catchup WHERE record_id = $1', [created.id]),
   );
-  expect(queued.rows).toEqual([{ record_id: created.id, op: 'upsert' }]);
-  const flagged = await t.db.query<{ needs_catchup: boolean }>(
-    sql(`SELECT needs_catchup FROM airmirror.tables WHERE table_name = 'Customers'`),
+  expect(queued.rows).toEqual([]);
+});
+
+it('a queued write never rolls back a newer one: that row is re-fetched instead', async () => {
+  const customers = s.table('Customers');
+  const page = await s.client.listRecordsPage(DEMO_BASE_ID, 'Customers', { pageSize: 1 });
+  const id = page.records[0].id;
+  const answeredAt = new Date(Date.now() - 60_000).toISOString();
+  // Newer: written through the Node proxy after that queued answer.
+  await s.base('Customers').update(id, { Notes: 'newer, through the proxy' });
+  const outcome: string[] = [];
+  await consumeCatchup(
+    {
+      messages: [
+        {
+          body: {
+            write: {
+              baseId: DEMO_BASE_ID,
+              tableRef: 'Customers',
+              keyedBy: 'name',
+              records: [{ id, createdTime: page.records[0].createdTime, fields: { Notes: 'older, queued' } }],
+              deletedIds: [],
+              answeredAt,
+            },
+          },
+          ack: () => void outcome.push('ack'),
+          retry: () => void outcome.push('retry'),
+        },
+      ],
+    },
+    { DATABASE_URL: t.url },
   );
-  expect(flagged.rows).toEqual([{ needs_catchup: true }]);
+  expect(outcome).toEqual(['ack']);
+  const notes = customers.columns.find((c) => c.fieldName === 'Notes')!.column;
+  const row = await t.db.query(
+    sql(`SELECT ${quoteIdent(notes)} AS notes FROM public.customers WHERE id = $1`, [id]),
+  );
+  expect(row.rows).toEqual([{ notes: 'newer, through the proxy' }]);
+  const queued = await t.db.query(sql('SELECT op FROM airmirror.catchup WHERE record_id = $1', [id]));
+  expect(queued.rows).toEqual([{ op: 'upsert' }]);
 });
 
 describe('settings', () => {
@@ -128,6 +168,7 @@ describe('settings', () => {
       upstreamTimeoutMs: node.upstreamTimeoutMs,
       maxBodyBytes: node.maxBodyBytes,
       pgPreparedStatements: true,
+      rateLimitPerSecond: node.rateLimitPerSecond,
     });
     // Bindings are not vars: they neither count as unknown options nor get parsed.
     const bound = workerConfig({

@@ -1,0 +1,78 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { createDatabase } from '../db/database.ts';
+import type { LoopLog } from '../lifecycle/background-loop.ts';
+import { createSharedBudget, type SharedBudget, type SharedBudgetOptions } from './shared-budget.ts';
+
+/**
+ * The shared request budget of a Node process (`airmirror start`, `sync --once`, `verify`): its
+ * own two-connection pool, so a claim never queues behind the syncer's long transactions or the
+ * proxy's writes, and its upkeep loop. `close` stops the loop (one last flush of the counts) and
+ * the pool; call it after everything that sends Airtable requests has stopped.
+ */
+export function openProcessBudget(opts: {
+  databaseUrl: string;
+  perSecond: number;
+  preparedStatements?: boolean;
+  log: LoopLog & { info?(obj: object, msg: string): void; error?(obj: object, msg: string): void };
+  onClaim?: SharedBudgetOptions['onClaim'];
+  /** Bases the process works on: their stats are kept (the tracked set). */
+  bases?: string[];
+}): { budget: SharedBudget; close(): Promise<void> } {
+  const db = createDatabase(opts.databaseUrl, {
+    max: 2,
+    connectionTimeoutMs: 2_000,
+    preparedStatements: opts.preparedStatements,
+    // An idle connection's error (Postgres restarting): the next claim finds out and falls back.
+    onError: (err) => opts.log.warn({ err: err.message }, 'request budget: a Postgres connection failed'),
+  });
+  const lag = eventLoopLag();
+  const budget = createSharedBudget({
+    db,
+    perSecond: opts.perSecond,
+    log: opts.log,
+    onClaim: opts.onClaim,
+    marginMs: lag.marginMs,
+  });
+  for (const b of opts.bases ?? []) budget.track(b);
+  budget.start();
+  return {
+    budget,
+    async close() {
+      await budget.stop();
+      lag.stop();
+      await db.close();
+    },
+  };
+}
+
+/** Longest lag margin reported (a process whose loop stalls longer needs fixing, not waiting). */
+const MAX_MARGIN_MS = 500;
+const RESOLUTION_MS = 10;
+
+/**
+ * How late this process's event loop has lately run things: the 99th percentile of its delays
+ * over the last two periods of 2 s, beyond the sampling resolution. A request granted for now
+ * leaves that much later when the loop is busy (a syncer at full speed on many bases); the shared
+ * budget lengthens the window by it, so a late departure cannot land in Airtable's next second
+ * together with the next window's first requests.
+ */
+export function eventLoopLag(): { marginMs(): number; stop(): void } {
+  const h = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  h.enable();
+  let last = 0;
+  let previous = 0;
+  let current = 0;
+  return {
+    marginMs() {
+      const t = Date.now();
+      if (t - last >= 2_000) {
+        previous = current;
+        current = h.count > 0 ? Math.max(0, h.percentile(99) / 1e6 - RESOLUTION_MS) : 0;
+        h.reset();
+        last = t;
+      }
+      return Math.min(MAX_MARGIN_MS, Math.round(Math.max(previous, current)));
+    },
+    stop: () => h.disable(),
+  };
+}

@@ -1,0 +1,163 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { Miniflare } from 'miniflare';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { DEMO_BASE_ID, EMULATOR_TOKEN, type EmulatorCall } from '../../emulator/index.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { startEmulatorProcess, type EmulatorProcess } from '../support/emulator-process.ts';
+import { waitUntil } from '../support/wait.ts';
+
+/**
+ * Issue 12: "a Worker and two Node replicas writing and syncing at once never exceed the budget at
+ * the emulator". Two `airmirror start` processes on one Postgres (each syncs the base at start-up:
+ * nothing else coordinates them on this branch) and the Workers proxy in real `workerd`
+ * (Miniflare, the bundle `wrangler deploy` builds), all three taking writes at once, against the
+ * emulator in a process of its own with Airtable's limit on (5 requests/s per base, counted on
+ * arrival; a request beyond it answered 429). Only the shared budget in Postgres keeps them
+ * within it: each alone would send up to 5 a second.
+ */
+const run = promisify(execFile);
+const root = resolve(import.meta.dirname, '../..');
+const BIN = join(root, 'bin/airmirror.js');
+const dirs: string[] = [];
+const children: ChildProcess[] = [];
+let t: TestDatabase;
+let emu: EmulatorProcess;
+let mf: Miniflare;
+const replicas: string[] = [];
+
+function startReplica(databaseUrl: string, upstream: string): Promise<string> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'airmirror-replica-'));
+  dirs.push(dataDir);
+  const child = spawn(process.execPath, [BIN, 'start'], {
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      AIRMIRROR_LOG_LEVEL: 'warn',
+      AIRMIRROR_DATA_DIR: dataDir,
+      PORT: '0',
+      DATABASE_URL: databaseUrl,
+      AIRTABLE_API_URL: upstream,
+      AIRTABLE_TOKEN: EMULATOR_TOKEN,
+      AIRTABLE_BASES: `${DEMO_BASE_ID}:shop`,
+      AIRMIRROR_SECRET_KEY: 'a-long-enough-secret-key-for-tests',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  return waitUntil(
+    () => {
+      if (child.exitCode !== null) throw new Error(`airmirror start exited ${child.exitCode}: ${out}`);
+      return out.includes('Press Ctrl-C') ? /proxy\s+(http:\/\/\S+)/.exec(out)![1] : undefined;
+    },
+    { what: 'a replica to start', timeoutMs: 90_000, intervalMs: 100 },
+  );
+}
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+  emu = await startEmulatorProcess({ rateLimit: 5, records: 300 });
+  const out = mkdtempSync(join(tmpdir(), 'airmirror-workerd-'));
+  dirs.push(out);
+  await run(join(root, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', out], {
+    cwd: root,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' },
+    timeout: 90_000,
+  });
+  mf = new Miniflare({
+    modules: true,
+    scriptPath: join(out, 'worker.js'),
+    modulesRoot: out,
+    compatibilityDate: '2025-09-01',
+    compatibilityFlags: ['nodejs_compat'],
+    bindings: { AIRTABLE_API_URL: emu.url, DATABASE_URL: t.url },
+  });
+  await mf.ready;
+}, 180_000);
+
+afterAll(async () => {
+  await mf?.dispose();
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((done) => {
+          if (c.exitCode !== null) return done();
+          c.once('exit', () => done());
+          c.kill('SIGKILL');
+        }),
+    ),
+  );
+  await emu?.close();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** Any `limit + 1` consecutive arrivals span at least a second (the emulator's own rule). */
+function withinLimit(times: number[], limit: number): boolean {
+  return times.every((at, i) => i + limit >= times.length || times[i + limit] - at >= 1000);
+}
+
+type Send = (path: string, init: RequestInit) => Promise<Response>;
+
+/** Creates customers one after another for `ms`, as an app would; counts the answers by status. */
+async function writer(send: Send, name: string, ms: number): Promise<Record<number, number>> {
+  const answers: Record<number, number> = {};
+  const until = Date.now() + ms;
+  for (let i = 0; Date.now() < until; i++) {
+    const res = await send(`/v0/${DEMO_BASE_ID}/Customers`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${EMULATOR_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ fields: { Name: `${name} ${i}` } }),
+    });
+    await res.arrayBuffer();
+    answers[res.status] = (answers[res.status] ?? 0) + 1;
+  }
+  return answers;
+}
+
+it('a Worker and two Node replicas writing and syncing at once never exceed 5 requests/s at the emulator', async () => {
+  await emu.clearCalls();
+  // The replicas start syncing the base (300 records a table) as soon as they are up; the writers
+  // start with the second one, while both are still listing.
+  replicas.push(await startReplica(t.url, emu.url));
+  replicas.push(await startReplica(t.url, emu.url));
+  const viaReplica =
+    (proxy: string): Send =>
+    (path, init) =>
+      fetch(`${proxy}${path}`, init);
+  const viaWorker: Send = (path, init) =>
+    mf.dispatchFetch(
+      `http://proxy.example/api.airtable.com${path}`,
+      init as never,
+    ) as unknown as Promise<Response>;
+  const [a, b, w] = await Promise.all([
+    writer(viaReplica(replicas[0]), 'replica A', 8_000),
+    writer(viaReplica(replicas[1]), 'replica B', 8_000),
+    writer(viaWorker, 'worker', 8_000),
+  ]);
+
+  const calls: EmulatorCall[] = await emu.calls({ base: DEMO_BASE_ID });
+  // Nothing Airtable would have refused: no 429 (each one a 30-s lockout of the base), and no
+  // second with more than 5 arrivals.
+  expect(calls.filter((c) => c.status === 429)).toEqual([]);
+  expect(
+    withinLimit(
+      calls.map((c) => c.at),
+      5,
+    ),
+  ).toBe(true);
+  // All three wrote through Airtable, and syncing went on meanwhile: the budget was shared, not
+  // given to one of them.
+  for (const answers of [a, b, w]) expect(answers[200]).toBeGreaterThan(0);
+  const writes = calls.filter((c) => c.method === 'POST' && c.path.endsWith('/Customers'));
+  const lists = calls.filter((c) => c.method === 'GET');
+  expect(writes).toHaveLength((a[200] ?? 0) + (b[200] ?? 0) + (w[200] ?? 0));
+  expect(lists.some((l) => l.at > writes[0].at && l.at < writes[writes.length - 1].at)).toBe(true);
+  // The base was busy: well over a few seconds' worth of requests went out.
+  expect(calls.length).toBeGreaterThanOrEqual(30);
+}, 240_000);
