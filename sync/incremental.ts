@@ -22,7 +22,7 @@
 import type { AirtableRecord } from '../src/airtable/types.ts';
 import { frequencyMs } from '../src/bookkeeping/frequency.ts';
 import { storeHighWaterMark as saveHighWaterMark } from '../src/bookkeeping/table-config.ts';
-import { applyRecords, newestTime, takeFence } from '../src/mirror/index.ts';
+import { applyRecords, newestTime, requestedFields, takeFence } from '../src/mirror/index.ts';
 import type { ColumnMapping, Origin } from '../src/mirror/types.ts';
 import type { SyncStrategy, TableSyncContext } from './strategy.ts';
 import { isListingRestart } from './sweep.ts';
@@ -136,7 +136,7 @@ async function listAndApply(
   for await (const page of ctx.client.listAllRecords(
     source.baseId,
     table.tableId,
-    { filterByFormula, returnFieldsByFieldId: true },
+    { filterByFormula, returnFieldsByFieldId: true, fields: requestedFields(table) },
     { signal: ctx.signal },
   )) {
     ctx.signal.throwIfAborted();

@@ -5,12 +5,16 @@ import {
   buildBaseMapping,
   cleanupSwap,
   buildSwapSchema,
-  countRows,
   fencedSince,
-  promoteSwap,
+  promoteTables,
+  requestedFields,
   swapSchemaName,
   takeFence,
+  withLockRetry,
+  type LostObject,
+  type PromoteResult,
 } from '../src/mirror/index.ts';
+import { setFillPending, tableSelection } from '../src/bookkeeping/schema-state.ts';
 import type { BaseMapping, TableMapping } from '../src/mirror/types.ts';
 import { oneLine } from './one-line.ts';
 import { finishRun, newCounters, startRun, type RunCounters } from '../src/bookkeeping/runs.ts';
@@ -37,57 +41,106 @@ export interface RebuildOutcome {
   rebuilt: boolean;
   results: Map<string, TableSyncResult>;
   error?: string;
+  /** Reader objects the promote could not carry over. */
+  lost: LostObject[];
+  /** Change events the refill wrote, per table id. */
+  events: Map<string, number>;
+}
+
+export interface RefillArgs {
+  source: Source;
+  client: SyncClient;
+  /** The whole layout after the change (names of every table). */
+  next: BaseMapping;
+  /** Ids of the tables to fill beside the live ones and swap in. */
+  tableIds: readonly string[];
+  /** The live tables they replace, as they are now (after any change in place); absent: new. */
+  live: ReadonlyMap<string, TableMapping>;
+  /** Record the whole `next` mapping at the promote (a base's first build or whole rebuild). */
+  whole: boolean;
+  /** Hash recorded with the promoted tables when not `whole` (the layout is still changing). */
+  hash: string;
+  /** Write change events for the rows the refill changed (never on a base's first build). */
+  events: boolean;
+  /** Tables not to promote over: paused ones are written by nothing (a new one is created empty). */
+  paused: ReadonlySet<string>;
+  signal: AbortSignal;
+  counters: RunCounters;
 }
 
 /**
- * A schema change (docs/DESIGN.md flow 3, invariant 2): build EVERY table of the base in `<schema>_swap`,
- * fill each with a sweep (no outbox events; the cache is not consulted but learns), then promote
- * in one transaction — readers see the old tables until the commit and the new ones after, never
- * a missing or half-filled table. The first sync of a base takes the same path (old = none).
+ * The first build of a base, or a rebuild of all its tables (docs/DESIGN.md flow 3, invariant 2):
+ * every table built in `<schema>_swap`, filled, and promoted in one transaction. What readers built
+ * on the old tables is carried over. Kept for callers that rebuild a whole base (a first sync, a
+ * resync); a schema change rebuilds only the tables that need it (source-run.ts).
+ */
+export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<RebuildOutcome> {
+  const { source, baseSchema, old } = args;
+  const selection = await tableSelection(env.db, source.id);
+  const next = buildBaseMapping(source.schemaName, baseSchema, old, selection);
+  return refillTables(env, {
+    source,
+    client: args.client,
+    next,
+    tableIds: next.tables.map((t) => t.tableId),
+    live: new Map((old?.tables ?? []).map((t) => [t.tableId, t])),
+    whole: true,
+    hash: next.hash,
+    events: old !== undefined,
+    paused: old === undefined ? new Set() : selection.paused,
+    signal: args.signal,
+    counters: args.counters,
+  });
+}
+
+/**
+ * Fills tables again beside the live ones and swaps them in (docs/schema-changes.md): the tables
+ * are built in `<schema>_swap`, each filled by a sweep (COPY; no outbox events, the cache is not
+ * consulted but learns), then promoted in one transaction that carries readers' objects over and
+ * writes change events for the rows whose values changed (src/mirror/promote.ts).
  *
  * Decisions:
- * - Paused tables are filled too: promote replaces every mirror table of the base, and an empty
- *   table would be worse than one more listing. Their status stays Paused.
- * - A table that vanished from Airtable is NOT built in the swap schema, so the promote that
- *   first misses it drops its mirror table; its airmirror.tables row stays, with `vanished_at`
- *   set (saveMapping), so `status` shows what happened. It is never synced again unless it
- *   reappears (restored from trash), which clears vanished_at.
+ * - A paused table is written by nothing: an existing one is not refilled (its change waits until
+ *   it resumes, mapping.ts); a new one (a base's first build) is created empty and filled when it
+ *   resumes (`fill_pending`).
  * - Any failure or cancellation before the promote drops the swap schema: the old tables keep
  *   serving, unchanged; the tables are marked Failed (or Cancelled) with the reason.
- * - Proxy/webhook writes during the rebuild land in the old tables, which the promote drops. The
- *   fence remembers them: right after the promote the rows fenced since the rebuild began are
+ * - Proxy/webhook writes during the refill land in the live tables, which the promote replaces.
+ *   The fence remembers them: right after the promote the rows fenced since the refill began are
  *   fetched again by id and applied (ids Airtable no longer has are deleted), so the promoted
  *   tables do not lose them.
  */
-export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<RebuildOutcome> {
+export async function refillTables(env: SyncerEnv, args: RefillArgs): Promise<RebuildOutcome> {
   const { db, log, hashCache } = env;
-  const { source, client, baseSchema, hash, old, signal } = args;
+  const { source, client, signal } = args;
   const schema = source.schemaName;
-  const mapping = buildBaseMapping(schema, baseSchema, old);
+  const wanted = new Set(args.tableIds);
+  const built = args.next.tables.filter(
+    (t) => wanted.has(t.tableId) && !(args.live.has(t.tableId) && args.paused.has(t.tableId)),
+  );
+  const filled = built.filter((t) => !args.paused.has(t.tableId));
+  const mapping: BaseMapping = { ...args.next, tables: built };
   const rows = new Map((await sourceTables(db, source.id)).map((r) => [r.tableId, r]));
   const sourceRun = await startRun(db, {
     sourceId: source.id,
     kind: 'schema',
     rebuild: true,
-    schemaHash: hash,
+    schemaHash: args.next.hash,
   });
   const results = new Map<string, TableSyncResult>();
   const runIds = new Map<string, string>();
   const started = new Set<string>();
-  // cancel() of any table of the base aborts the rebuild: it is all-or-nothing.
+  // cancel() of any table of the refill aborts it: it is all-or-nothing.
   const ac = linked(signal);
   const untrack = env.track(
-    mapping.tables.flatMap((t) => [
-      t.tableId,
-      `${source.id}:${t.tableId}`,
-      rows.get(t.tableId)?.id ?? t.tableId,
-    ]),
+    built.flatMap((t) => [t.tableId, `${source.id}:${t.tableId}`, rows.get(t.tableId)?.id ?? t.tableId]),
     ac,
   );
 
   const startFence = await takeFence(db);
   let failure: unknown;
   let failedTable: string | undefined;
+  let promoted: PromoteResult | undefined;
   // The swap tables are created while the listings start (a fill waits for them before its first
   // write); every path below waits for this to settle before the swap schema can be dropped.
   const swap = swapSchemaName(schema);
@@ -98,9 +151,9 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
     // small table's round trips before the big one starts listing. Requests still go through the
     // base's one budget. The first table that fails stops the others (all-or-nothing anyway).
     const siblings = new AbortController();
-    const signal = AbortSignal.any([ac.signal, siblings.signal]);
+    const fillSignal = AbortSignal.any([ac.signal, siblings.signal]);
     const fillOne = async (t: TableMapping) => {
-      signal.throwIfAborted();
+      fillSignal.throwIfAborted();
       const row = rows.get(t.tableId) ?? defaultRow(source, t);
       const counters = newCounters();
       results.set(t.tableId, result(source, t, 'Completed', counters, undefined));
@@ -110,7 +163,7 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
         tableName: t.tableName,
         kind: 'full_refresh',
         rebuild: true,
-        schemaHash: hash,
+        schemaHash: args.next.hash,
       });
       runIds.set(t.tableId, runId);
       env.runProgress.track(runId, counters);
@@ -120,7 +173,7 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
         started.add(t.tableId);
       }
       hashCache.forgetTable(t.tableId);
-      const ctx = env.contextFor({ source, client, table: t, row, counters, signal, full: true });
+      const ctx = env.contextFor({ source, client, table: t, row, counters, signal: fillSignal, full: true });
       try {
         await env.counting(counters, () => sweepTable(ctx, { ...env.sweep, swapSchema: swap, swapReady }));
       } finally {
@@ -128,7 +181,7 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
       }
     };
     const settled = await Promise.allSettled(
-      mapping.tables.map((t) =>
+      filled.map((t) =>
         fillOne(t).catch((err: unknown) => {
           // The first failure is the cause; the siblings it stopped only report the abort.
           if (!siblings.signal.aborted) {
@@ -144,14 +197,25 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
     const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (rejected) throw rejected.reason;
     ac.signal.throwIfAborted();
-    await promoteWithoutDeadlocks(
-      env,
+    const positions = new Map(args.next.tables.map((t, i) => [t.tableId, i + 1]));
+    promoted = await withLockRetry(
       () =>
-        promoteSwap(db, schema, mapping, old, {
+        promoteTables(db, {
           sourceId: source.id,
-          lockTimeoutMs: PROMOTE_LOCK_TIMEOUT_MS,
+          schema,
+          tables: built,
+          live: args.live,
+          drop: args.whole ? (args.live.size > 0 ? gone(args) : []) : [],
+          whole: args.whole ? args.next : undefined,
+          positions,
+          hash: args.hash,
+          events: args.events,
+          since: startFence,
         }),
-      ac.signal,
+      {
+        signal: ac.signal,
+        onRetry: (attempt) => log.debug({ attempt }, 'promote could not take its locks in time; retrying'),
+      },
     );
   } catch (err) {
     failure = err;
@@ -160,7 +224,7 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
     await swapReady.catch(() => undefined);
   }
 
-  if (failure !== undefined) {
+  if (failure !== undefined || !promoted) {
     const cancelled = ac.signal.aborted;
     const message = cancelled ? 'cancelled' : `schema rebuild failed: ${oneLine(failure)}`;
     log.warn(
@@ -170,8 +234,8 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
     await cleanupSwap(db, schema).catch((e) =>
       log.error({ err: oneLine(e) }, 'could not drop the swap schema'),
     );
-    for (const t of mapping.tables) hashCache.forgetTable(t.tableId);
-    for (const t of mapping.tables) {
+    for (const t of built) hashCache.forgetTable(t.tableId);
+    for (const t of built) {
       const row = rows.get(t.tableId);
       if (row && started.has(t.tableId)) {
         await applyTableEvent(db, source.id, t.tableId, cancelled ? 'cancel' : 'fail', { error: message });
@@ -192,20 +256,20 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
       });
     }
     await finishRun(db, sourceRun, cancelled ? 'cancelled' : 'failed', args.counters, message, log);
-    return { rebuilt: false, results, error: message };
+    return { rebuilt: false, results, error: message, lost: [], events: new Map() };
   }
 
-  // Promoted. Gone tables: forget their hashes (their rows got vanished_at in saveMapping).
-  const kept = new Set(mapping.tables.map((t) => t.tableId));
-  for (const t of old?.tables ?? []) {
-    if (!kept.has(t.tableId)) {
-      hashCache.forgetTable(t.tableId);
-      log.warn(
-        { source: source.id, table: t.tableId, mirror: t.table },
-        'table vanished from the base; mirror table dropped',
-      );
-    }
+  // Promoted. Tables gone with a whole rebuild: forget their hashes (their rows got vanished_at).
+  for (const t of args.whole ? gone(args) : []) {
+    hashCache.forgetTable(t.tableId);
+    log.warn(
+      { source: source.id, table: t.tableId, mirror: t.table },
+      'table vanished from the base; mirror table dropped',
+    );
   }
+  // A paused table created empty gets its rows when it resumes.
+  const emptyPaused = built.filter((t) => args.paused.has(t.tableId)).map((t) => t.tableId);
+  await setFillPending(db, source.id, emptyPaused, true);
   // Each table's catch-up and bookkeeping is its own; they run side by side.
   const finishTable = async (t: TableMapping) => {
     const live: TableMapping = { ...t, schema };
@@ -217,55 +281,29 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
       log.warn({ source: source.id, table: t.tableId, err: oneLine(err) }, 'post-promote catch-up failed');
     }
     hashCache.setFenceMark(t.tableId, startFence);
-    const rowCount = await countRows(db, live);
     const row = rows.get(t.tableId);
     const paused = row && (!row.shouldSync || row.status === 'Paused');
     if (!paused) {
       if (!started.has(t.tableId))
         await applyTableEvent(db, source.id, t.tableId, 'start').catch(() => undefined);
       await applyTableEvent(db, source.id, t.tableId, 'succeed', {
-        rowCount,
         fullRefresh: true,
         at: new Date(env.now()),
       });
+      await setFillPending(db, source.id, [t.tableId], false);
     }
     await finishRun(db, runIds.get(t.tableId)!, 'completed', counters, undefined, log);
     env.runProgress.untrack(runIds.get(t.tableId)!);
   };
-  await Promise.all(mapping.tables.map(finishTable));
+  await Promise.all(filled.map(finishTable));
   await finishRun(db, sourceRun, 'completed', args.counters, undefined, log);
-  return { rebuilt: true, results };
+  return { rebuilt: true, results, lost: promoted.lost, events: promoted.events };
 }
 
-/**
- * The promote drops and replaces several tables in one transaction, taking their locks one by
- * one; a reader whose query touches several of them takes its own locks in its own order. The two
- * can deadlock, and Postgres then aborts one of them — possibly the reader (seen in tests), which
- * would break invariant 2. So the promote waits for each lock at most PROMOTE_LOCK_TIMEOUT_MS, well
- * under Postgres' deadlock_timeout (1 s by default): it always gives up first, rolls back (readers
- * carry on with the old tables) and tries again shortly after.
- */
-const PROMOTE_LOCK_TIMEOUT_MS = 200;
-const PROMOTE_ATTEMPTS = 25;
-
-async function promoteWithoutDeadlocks(
-  env: SyncerEnv,
-  promote: () => Promise<void>,
-  signal: AbortSignal,
-): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await promote();
-      return;
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      // 55P03 lock_not_available (lock_timeout), 40P01 deadlock_detected
-      if ((code !== '55P03' && code !== '40P01') || attempt >= PROMOTE_ATTEMPTS) throw err;
-      signal.throwIfAborted();
-      env.log.debug({ attempt }, 'promote could not take its locks in time; retrying');
-      await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** attempt) * (0.5 + Math.random() / 2)));
-    }
-  }
+/** Live tables a whole rebuild leaves out (gone from the base, or excluded). */
+function gone(args: RefillArgs): TableMapping[] {
+  const kept = new Set(args.next.tables.map((t) => t.tableId));
+  return [...args.live.values()].filter((t) => !kept.has(t.tableId));
 }
 
 /** Rows the proxy or a webhook wrote (or deleted) since `since`: fetch them again and apply. */
@@ -280,7 +318,10 @@ async function catchUpFenced(
   const ids = await fencedSince(env.db, source.id, table.tableId, since);
   if (ids.length === 0) return;
   const fence = await takeFence(env.db);
-  const records = await client.getRecordsByIds(source.baseId, table.tableId, ids, { signal });
+  const records = await client.getRecordsByIds(source.baseId, table.tableId, ids, {
+    signal,
+    fields: requestedFields(table),
+  });
   const opts = { origin: 'sweep' as const, sourceId: source.id, fetchedBefore: fence };
   await applyRecords(env.db, table, records, opts);
   const found = new Set(records.map((x) => x.id));
@@ -344,6 +385,10 @@ function defaultRow(source: Source, t: TableMapping): Table {
     consecutiveFailures: 0,
     resyncRequired: false,
     historyTable: null,
+    mirrored: true,
+    excludedFields: [],
+    fillPending: false,
+    schemaWarnings: [],
     schemaName: source.schemaName,
     baseId: source.baseId,
   };

@@ -1,5 +1,13 @@
 import type { AirtableRecord, ListRecordsResponse } from '../src/airtable/types.ts';
-import { applyRecords, deleteUnseen, emptySwapTable, fencedSince, takeFence } from '../src/mirror/index.ts';
+import {
+  applyRecords,
+  deleteUnseen,
+  emptySwapTable,
+  fencedSince,
+  fenceHorizon,
+  requestedFields,
+  takeFence,
+} from '../src/mirror/index.ts';
 import { hashText, recordHash } from './hash-cache.ts';
 import { recordsSpan, spanKey, type PageMemo } from './page-memo.ts';
 import { scanListPage, scannedRecord, type ScannedPage } from './page-scan.ts';
@@ -316,7 +324,9 @@ async function forgetForeignWrites(ctx: TableSyncContext): Promise<void> {
   const { hashCache, table } = ctx;
   const mark = hashCache.fenceMark(table.tableId);
   const next = await takeFence(ctx.db);
-  if (mark === undefined) {
+  // Stamps older than the pruning horizon are gone (src/bookkeeping/retention.ts): a mark below
+  // it cannot learn what changed since, so the table's hashes are forgotten instead.
+  if (mark === undefined || BigInt(mark) < BigInt(await fenceHorizon(ctx.db))) {
     hashCache.forgetTable(table.tableId);
   } else {
     for (const id of await fencedSince(ctx.db, ctx.source.id, table.tableId, mark)) {
@@ -338,7 +348,8 @@ async function* fencedPages(
   renewFences = true,
 ): AsyncGenerator<FencedPage> {
   const { client } = ctx;
-  const params = { pageSize: 100, returnFieldsByFieldId: true };
+  // Fields the operator excluded are never requested (nor stored: the mapping has no column).
+  const params = { pageSize: 100, returnFieldsByFieldId: true, fields: requestedFields(ctx.table) };
   const memo = ctx.pageMemo;
   memo?.startListing();
   const decode = (text: string) => decodeSweepPage(text, memo);

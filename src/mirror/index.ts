@@ -18,8 +18,8 @@
  *   `cleanupSwap(db, schema)` at start-up removes a crashed rebuild's leftovers.
  */
 export * from './types.ts';
-export { buildBaseMapping } from './mapping.ts';
-export { schemaHash } from './schema-hash.ts';
+export { buildBaseMapping, requestedFields, type MappingSelection } from './mapping.ts';
+export { schemaHash, mappingHash } from './schema-hash.ts';
 export { pgTypeFor, type PgType } from './pg-types.ts';
 export { snakeCase, fitIdentifier, swapSchemaName, RESERVED_NAMES } from './naming.ts';
 export { convertRecord } from './convert.ts';
@@ -27,8 +27,9 @@ export {
   createMirrorTables,
   prepareSwapSchema,
   buildSwapSchema,
-  promoteSwap,
   cleanupSwap,
+  mirrorTableState,
+  foreignSwapSchema,
   tableComment,
   columnComment,
   emptyMirrorTable,
@@ -36,10 +37,24 @@ export {
   dropMirrorTable,
   dropMirrorSchema,
 } from './ddl.ts';
-export { saveMapping, loadMapping } from './store.ts';
+export { saveMapping, loadMapping, saveTableMapping, knownFields, columnNames } from './store.ts';
+export { promoteTables, promoteSwap, type PromoteArgs, type PromoteResult } from './promote.ts';
+export { alterTable, renameTables, dropTable, interimTable } from './alter.ts';
+export {
+  diffMappings,
+  summarize,
+  summaryIsEmpty,
+  type SchemaPlan,
+  type TablePlan,
+  type SchemaChangeSummary,
+} from './schema-diff.ts';
+export { retypeHow, needsValues, type RetypeHow } from './retype.ts';
+export { withLockRetry, isLockConflict, DDL_LOCK_TIMEOUT_MS } from './lock-retry.ts';
+export { writeSchemaChangedEvent } from './schema-events.ts';
+export type { LostObject, ReaderObject } from './dependents.ts';
 export { applyRecords, applyDeletes, deleteUnseen } from './apply.ts';
 export { SwapFillBatch } from './swap-fill.ts';
-export { takeFence, pruneFence, fencedSince } from './fence.ts';
+export { takeFence, pruneFence, fencedSince, fenceHorizon } from './fence.ts';
 export {
   countRows,
   newestTime,

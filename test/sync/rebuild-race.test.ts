@@ -6,9 +6,10 @@ import { createTestDatabase } from '../support/db.ts';
 import { DEMO_BASE_ID, harness, interceptPages, SCHEMA, SOURCE_ID, tableState } from './fixture.ts';
 
 /**
- * Proxy writes that land while a rebuild fills the swap schema go to the old tables, which the
- * promote drops. The rebuild fetches those rows again right after the promote, so the new tables
- * do not lose them (read-your-writes survives a schema change).
+ * Proxy writes that land while a refill fills the swap schema go to the old tables, which the
+ * promote drops. The refill fetches those rows again right after the promote, so the new tables
+ * do not lose them (read-your-writes survives a schema change). A number field turned into a
+ * single select is a change whose values must be read again: Orders is filled again.
  */
 describe('writes during a rebuild', () => {
   it('are in the promoted tables', async () => {
@@ -30,7 +31,7 @@ describe('writes during a rebuild', () => {
         stampFence: true,
       });
 
-    h.emulator.control.createField(DEMO_BASE_ID, 'Orders', { name: 'Carrier', type: 'singleLineText' });
+    h.emulator.control.changeFieldType(DEMO_BASE_ID, 'Orders', 'Quantity', 'singleSelect');
     let updatedId = '';
     let createdId = '';
     let deletedId = '';
@@ -57,7 +58,10 @@ describe('writes during a rebuild', () => {
     during = undefined;
     expect(res.rebuilt).toBe(true);
     const promoted = await h.table('Orders');
-    expect(promoted.columns.some((c) => c.fieldName === 'Carrier')).toBe(true);
+    expect(promoted.columns.find((c) => c.fieldName === 'Quantity')).toMatchObject({
+      airtableType: 'singleSelect',
+      pgType: 'text',
+    });
     const notes = promoted.columns.find((c) => c.fieldName === 'Notes')!.column;
     const rows = await db.query<{ id: string; notes: string | null }>(
       sql(`SELECT id, "${notes}" AS notes FROM ${SCHEMA}.${promoted.table} WHERE id = ANY($1)`, [
@@ -102,8 +106,9 @@ describe('paused tables and table addressing', () => {
       options: { precision: 0 },
     });
     const refresh2 = await h.syncer.refreshSchema(SOURCE_ID);
-    expect(refresh2).toMatchObject({ changed: true, rebuilt: true });
-    // a paused table is rebuilt too (an empty promoted table would be worse) and stays Paused
+    // An added field is a column added in place: nothing is filled again.
+    expect(refresh2).toMatchObject({ changed: true, rebuilt: false });
+    // The paused table is written by nothing and keeps its rows; it stays Paused.
     expect((await tableState(db, customersId)).status).toBe('Paused');
     const n = await db.query(sql(`SELECT count(*)::int AS n FROM ${SCHEMA}.customers`));
     expect(n.rows[0].n).toBeGreaterThan(0);

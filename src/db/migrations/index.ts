@@ -6,6 +6,9 @@ import { m005_sync } from './005_sync.ts';
 import { m006_webhooks } from './006_webhooks.ts';
 import { m007_proxy } from './007_proxy.ts';
 import { m008_run_progress } from './008_run_progress.ts';
+import { m030_schema_changes } from './030_schema_changes.ts';
+import { m031_status_view } from './031_status_view.ts';
+import { m032_retention } from './032_retention.ts';
 import type { Migration } from './migration.ts';
 
 export type { Migration } from './migration.ts';
@@ -20,4 +23,7 @@ export const migrations: readonly Migration[] = [
   m006_webhooks,
   m007_proxy,
   m008_run_progress,
+  m030_schema_changes,
+  m031_status_view,
+  m032_retention,
 ];
