@@ -38,6 +38,8 @@ export interface Config extends ProxyConfig {
   hashCacheSize: number;
   /** Requests per second per base shared by every component (Airtable allows 5). */
   rateLimitPerSecond: number;
+  /** How long bookkeeping rows are kept (src/bookkeeping/retention.ts), in ms. */
+  retention: { fenceMs: number; runsMs: number; outboxMs: number; deadLettersMs: number };
 }
 
 export class ConfigError extends Error {
@@ -64,6 +66,10 @@ export const KNOWN_AIRMIRROR_VARS: ReadonlySet<string> = new Set([
   'AIRMIRROR_HASH_CACHE_SIZE',
   'AIRMIRROR_RATE_LIMIT',
   'AIRMIRROR_PG_PREPARED_STATEMENTS',
+  'AIRMIRROR_FENCE_RETENTION_HOURS',
+  'AIRMIRROR_RUN_RETENTION_DAYS',
+  'AIRMIRROR_OUTBOX_RETENTION_HOURS',
+  'AIRMIRROR_DEAD_LETTER_RETENTION_DAYS',
 ]);
 
 const BASE_ID = /^app[A-Za-z0-9]{14}$/;
@@ -151,8 +157,17 @@ export function parseConfig(env: Env): Config {
     logLevel,
     hashCacheSize: integer(env, 'AIRMIRROR_HASH_CACHE_SIZE', 1_000_000, 0, 100_000_000),
     rateLimitPerSecond: integer(env, 'AIRMIRROR_RATE_LIMIT', 5, 1, 1000),
+    retention: {
+      fenceMs: integer(env, 'AIRMIRROR_FENCE_RETENTION_HOURS', 168, 1, 87_600) * HOUR_MS,
+      runsMs: integer(env, 'AIRMIRROR_RUN_RETENTION_DAYS', 30, 1, 3_650) * DAY_MS,
+      outboxMs: integer(env, 'AIRMIRROR_OUTBOX_RETENTION_HOURS', 1, 1, 87_600) * HOUR_MS,
+      deadLettersMs: integer(env, 'AIRMIRROR_DEAD_LETTER_RETENTION_DAYS', 30, 1, 3_650) * DAY_MS,
+    },
   };
 }
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 
 function optional(env: Env, key: string): string | undefined {
   const v = env[key]?.trim();

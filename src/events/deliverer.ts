@@ -92,8 +92,11 @@ interface Step {
  * is tried again later (a later event of the same record is never delivered before an earlier
  * one; events of other records may be delivered twice, which at-least-once allows). While a
  * subscription is failing, only its head event is retried, with exponential backoff, until the
- * retry window (24 h) is over; then it becomes a dead letter and delivery moves on. All of this
- * state is in the subscription row, so a restart resumes where it stopped.
+ * retry window (24 h from the subscription's first failure) is over; then it becomes a dead
+ * letter and delivery moves on — and until the receiver takes an event again, every later event
+ * gets one try and then becomes a dead letter, so a dead receiver never holds the outbox back
+ * (bounded bookkeeping). All of this state is in the subscription row, so a restart resumes
+ * where it stopped.
  */
 class OutboxDeliverer implements Deliverer {
   private readonly db: Database;
@@ -266,27 +269,39 @@ class OutboxDeliverer implements Deliverer {
       const failure = results.get(failedEvent.id) as { ok: false; error: string };
       const sameHead = sub.failing_event_id !== null && Number(sub.failing_event_id) === failedEvent.id;
       const attempts = sameHead ? sub.attempts + 1 : 1;
-      const failingSince = sameHead && sub.failing_since ? sub.failing_since : now;
+      // The retry window is the subscription's: it opens with the first failure and closes only
+      // when the receiver takes an event again. A receiver down for longer than the window gets
+      // one try per event, which then becomes a dead letter: the outbox never waits on it.
+      const failingSince = sub.failing_since ?? now;
       const windowEnd = failingSince.getTime() + this.o.retryWindowMs;
       const failed = [...results.values()].filter((r) => !r.ok).length;
 
       if (now.getTime() >= windowEnd) {
-        await tx.query(
-          insertDeadLetter({
-            subscriptionId: id,
-            event: failedEvent,
-            attempts,
-            lastError: failure.error,
-            failedAt: now,
-          }),
-        );
+        // Every event of the batch up to the first one not tried (a later event of a record whose
+        // earlier one failed waits for the next batch, keeping the record's order) is settled:
+        // delivered, or a dead letter.
+        const untried = wanted.find((e) => !results.has(e.id));
+        const upTo = untried ? untried.id - 1 : lastId;
+        const dead = wanted.filter((e) => e.id <= upTo && results.get(e.id)?.ok === false);
+        for (const e of dead) {
+          const r = results.get(e.id) as { ok: false; error: string };
+          await tx.query(
+            insertDeadLetter({
+              subscriptionId: id,
+              event: e,
+              attempts: e.id === failedEvent.id ? attempts : 1,
+              lastError: r.error,
+              failedAt: now,
+            }),
+          );
+        }
         await tx.query(
           saveDeliveryState({
             id,
-            cursor: failedEvent.id,
+            cursor: upTo,
             attempts: 0,
             failingEventId: null,
-            failingSince: null,
+            failingSince,
             nextAttemptAt: null,
             lastError: failure.error,
             delivered,
@@ -294,10 +309,10 @@ class OutboxDeliverer implements Deliverer {
           }),
         );
         this.deps.log.warn(
-          { subscription: id, event: failedEvent.id, attempts, error: failure.error },
-          'event moved to dead letters after the retry window',
+          { subscription: id, events: dead.map((e) => e.id), attempts, error: failure.error },
+          'events moved to dead letters after the retry window',
         );
-        return { delivered, failed, deadLettered: 1, more: true };
+        return { delivered, failed, deadLettered: dead.length, more: true };
       }
 
       const delay = retryDelayMs(attempts, {

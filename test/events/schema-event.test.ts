@@ -41,7 +41,9 @@ const summary: SchemaChangeSummary = {
     retyped: [],
     dropped: [],
   },
-  reader_objects: [{ kind: 'view', name: 'reporting.order_notes', dropped: true, reason: 'column notes is gone' }],
+  reader_objects: [
+    { kind: 'view', name: 'reporting.order_notes', dropped: true, reason: 'column notes is gone' },
+  ],
 };
 
 beforeAll(async () => {
