@@ -112,7 +112,7 @@ export async function markTableGone(
   );
 }
 
-/** A source's tables in the base but excluded from the mirror. */
+/** A source's tables in the base and excluded from the mirror, as its last schema step left them. */
 export async function excludedTableRows(
   q: Queryable,
   sourceId: string,
@@ -120,7 +120,10 @@ export async function excludedTableRows(
   const r = await q.query<Pick<TablesRow, 'table_id' | 'table_name'>>(
     sql(
       `SELECT table_id, table_name FROM airmirror.tables
-        WHERE source_id = $1 AND NOT mirrored AND vanished_at IS NULL ORDER BY table_id`,
+        WHERE source_id = $1 AND NOT mirrored AND vanished_at IS NULL
+          AND NOT EXISTS (SELECT 1 FROM airmirror.columns c
+                           WHERE c.source_id = airmirror.tables.source_id AND c.table_id = airmirror.tables.table_id)
+        ORDER BY table_id`,
       [sourceId],
     ),
   );

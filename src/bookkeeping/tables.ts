@@ -278,8 +278,9 @@ export async function tableLags(
 }
 
 /**
- * The live (not vanished) mirrored tables of a source in mirror order: src/mirror's mapping store
- * reads these.
+ * The tables a source's mirror has, as its last schema step left them (not vanished, with their
+ * columns recorded — an excluded table's are forgotten when its mirror table is dropped), in
+ * mirror order: src/mirror's mapping store reads these.
  */
 export async function mirroredTables(
   q: Queryable,
@@ -287,9 +288,10 @@ export async function mirroredTables(
 ): Promise<Pick<Table, 'tableId' | 'tableName' | 'mirrorTable'>[]> {
   const r = await q.query<Pick<TablesRow, 'table_id' | 'table_name' | 'mirror_table'>>(
     sql(
-      `SELECT table_id, table_name, mirror_table FROM airmirror.tables
-       WHERE source_id = $1 AND vanished_at IS NULL AND mirrored
-       ORDER BY mirror_position NULLS LAST, table_id`,
+      `SELECT t.table_id, t.table_name, t.mirror_table FROM airmirror.tables t
+       WHERE t.source_id = $1 AND t.vanished_at IS NULL
+         AND EXISTS (SELECT 1 FROM airmirror.columns c WHERE c.source_id = t.source_id AND c.table_id = t.table_id)
+       ORDER BY t.mirror_position NULLS LAST, t.table_id`,
       [sourceId],
     ),
   );
