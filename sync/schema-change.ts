@@ -21,6 +21,7 @@ import type { RunCounters } from '../src/bookkeeping/runs.ts';
 import { finishRun, startRun } from '../src/bookkeeping/runs.ts';
 import { recordSchemaWarnings, type TableSelection } from '../src/bookkeeping/schema-state.ts';
 import type { Source } from '../src/bookkeeping/sources.ts';
+import type { Queryable } from '../src/db/database.ts';
 import {
   alterTable,
   diffMappings,
@@ -198,21 +199,7 @@ export async function applySchemaChange(
   const at = new Date(env.now());
   await db.tx(async (q) => {
     await saveMapping(q, source.id, recorded);
-    for (const t of next.tables) {
-      await recordSchemaWarnings(
-        q,
-        source.id,
-        t.tableId,
-        {
-          mapping: t.warnings ?? [],
-          deferred: t.deferred ?? [],
-          dropped: (lost.get(t.tableId) ?? []).map(
-            (o) => `${o.kind} ${o.name}: ${o.dropped ? 'dropped' : 'kept'} (${o.reason})`,
-          ),
-        },
-        at,
-      );
-    }
+    await recordWarnings(q, source.id, next, lost, at);
     if (!summaryIsEmpty(summary)) await writeSchemaChangedEvent(q, { sourceId: source.id, schema, summary });
   });
   await finishRun(
@@ -245,4 +232,32 @@ export async function applySchemaChange(
     results: refilled?.results ?? new Map(),
     error,
   };
+}
+
+/**
+ * Each table's warnings after a schema step: what its mapping could only approximate, changes it
+ * defers while paused, and the reader objects this step could not keep.
+ */
+export async function recordWarnings(
+  q: Queryable,
+  sourceId: string,
+  next: BaseMapping,
+  lost: ReadonlyMap<string, readonly LostObject[]>,
+  at: Date,
+): Promise<void> {
+  for (const t of next.tables) {
+    await recordSchemaWarnings(
+      q,
+      sourceId,
+      t.tableId,
+      {
+        mapping: t.warnings ?? [],
+        deferred: t.deferred ?? [],
+        dropped: (lost.get(t.tableId) ?? []).map(
+          (o) => `${o.kind} ${o.name}: ${o.dropped ? 'dropped' : 'kept'} (${o.reason})`,
+        ),
+      },
+      at,
+    );
+  }
 }

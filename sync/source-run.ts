@@ -8,7 +8,7 @@ import { buildBaseMapping, loadMapping } from '../src/mirror/index.ts';
 import type { BaseMapping, TableMapping } from '../src/mirror/types.ts';
 import { oneLine } from './one-line.ts';
 import { refillTables } from './rebuild.ts';
-import { applySchemaChange } from './schema-change.ts';
+import { applySchemaChange, recordWarnings } from './schema-change.ts';
 import { schemaRetryDelayMs } from './schema-retry.ts';
 import { RwLock } from './rwlock.ts';
 import type { SyncClient } from './strategy.ts';
@@ -103,6 +103,7 @@ export function createSourceRuns(env: SyncerEnv) {
           signal,
           counters,
         });
+        if (r.rebuilt) await recordWarnings(db, source.id, next, new Map(), new Date(env.now()));
         const mapping = r.rebuilt ? await loadMapping(db, source.id) : undefined;
         return {
           mapping,
