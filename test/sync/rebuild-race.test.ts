@@ -115,3 +115,39 @@ describe('paused tables and table addressing', () => {
     expect((await h.verify()).drift).toBe(0);
   });
 });
+
+describe('a table paused before the base is built', () => {
+  it('gets its mirror table empty, written by nothing, and its rows when it resumes', async () => {
+    const { db } = await createTestDatabase();
+    const h = await harness(db, { emulator: { records: 30 } });
+    const productsId = h.tableId('Products');
+    await db.query(
+      sql(
+        `INSERT INTO airmirror.tables (id, source_id, table_id, table_name, mirror_table, should_sync, status)
+         VALUES ('paused-products', $1, $2, 'Products', 'products', false, 'Paused')`,
+        [SOURCE_ID, productsId],
+      ),
+    );
+    const [res] = await h.syncer.syncAll();
+    expect(res.error).toBeUndefined();
+    const count = async (table: string) =>
+      (await db.query<{ n: number }>(sql(`SELECT count(*)::int AS n FROM ${SCHEMA}.${table}`))).rows[0].n;
+    expect(await count('products')).toBe(0);
+    expect(await count('orders')).toBe(30);
+    const state = await db.query<{ status: string; fill_pending: boolean; row_count: number }>(
+      sql('SELECT status, fill_pending, row_count FROM airmirror.tables WHERE table_id = $1', [productsId]),
+    );
+    expect(state.rows[0]).toEqual({ status: 'Paused', fill_pending: true, row_count: 0 });
+    // Listing it never happened.
+    expect(h.emulator.control.calls({ method: 'GET', path: `/${productsId}` })).toEqual([]);
+
+    await db.query(
+      sql(`UPDATE airmirror.tables SET should_sync = true, status = NULL WHERE table_id = $1`, [productsId]),
+    );
+    const run = await h.syncer.syncTable(SOURCE_ID, productsId);
+    expect(run.status).toBe('Completed');
+    expect(await count('products')).toBeGreaterThan(0);
+    expect((await tableState(db, productsId)).row_count).toBe(await count('products'));
+    expect((await h.verify()).drift).toBe(0);
+  });
+});
