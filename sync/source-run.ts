@@ -240,8 +240,8 @@ export function createSourceRuns(env: SyncerEnv) {
   }
 
   /**
-   * A table's run; a full one while new or retyped columns wait for their values from Airtable
-   * (`fill_pending`, set by a change in place), which a completed full run then clears.
+   * A table's run; while new or retyped columns wait for their values from Airtable (`fill_pending`,
+   * set by a change in place), one that lists every record, which then clears the mark.
    */
   async function runTableFilling(
     source: Source,
@@ -250,7 +250,9 @@ export function createSourceRuns(env: SyncerEnv) {
     row: Table,
     opts: SyncOptions,
   ): Promise<TableSyncResult> {
-    const full = opts.full || row.fillPending;
+    // A full_refresh sweep brings the values as it is (its hash cache forgets a retyped table's
+    // rows by itself, sweep.ts); other sync types list only some records unless run in full.
+    const full = opts.full || (row.fillPending && row.syncType !== 'full_refresh');
     const r = await runTable(env, source, client, table, row, { ...opts, full });
     if (r.status === 'Completed' && row.fillPending)
       await setFillPending(db, source.id, [row.tableId], false);

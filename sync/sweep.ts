@@ -14,6 +14,8 @@ import { scanListPage, scannedRecord, type ScannedPage } from './page-scan.ts';
 import { prefetch } from './prefetch.ts';
 import { SwapFillBatch } from '../src/mirror/swap-fill.ts';
 import type { TableSyncContext } from './strategy.ts';
+import type { RecordHashCache } from './hash-cache.ts';
+import type { TableMapping } from '../src/mirror/types.ts';
 import { countWrite } from '../src/bookkeeping/runs.ts';
 
 /**
@@ -204,6 +206,7 @@ async function sweepOnce(ctx: TableSyncContext, opts: SweepRun): Promise<void> {
   // Ids listed (duplicates are harmless to deleteUnseen's anti-join; an array is cheaper than a Set).
   const seen: string[] = [];
   let listingFence: string | undefined;
+  forgetRetypedTable(hashCache, table);
   if (useCache) await forgetForeignWrites(ctx);
 
   // Records wait for their write as (page, index): a page's text is several times smaller than
@@ -334,6 +337,27 @@ async function forgetForeignWrites(ctx: TableSyncContext): Promise<void> {
     }
   }
   hashCache.setFenceMark(table.tableId, next);
+}
+
+/** Per cache, per table: each field's column type as the cache last learned rows of it. */
+const learnedTypes = new WeakMap<RecordHashCache, Map<string, Map<string, string>>>();
+
+/**
+ * A remembered hash vouches for a row as converted with the column types of then. When a field's
+ * column type changed since (a schema change, made in this process or another), a record whose
+ * JSON is the same may still convert differently (a timestamp cast to text in place is not the
+ * text Airtable's value converts to): the table's hashes are forgotten. Added or dropped fields
+ * keep them — a record without the new field has the same JSON and the column's empty value.
+ */
+function forgetRetypedTable(hashCache: RecordHashCache, table: TableMapping): void {
+  let byTable = learnedTypes.get(hashCache);
+  if (!byTable) learnedTypes.set(hashCache, (byTable = new Map()));
+  const now = new Map(table.columns.map((c) => [c.fieldId, `${c.airtableType}\0${c.pgType}`]));
+  const then = byTable.get(table.tableId);
+  if (then && [...now].some(([id, type]) => then.has(id) && then.get(id) !== type)) {
+    hashCache.forgetTable(table.tableId);
+  }
+  byTable.set(table.tableId, now);
 }
 
 /**

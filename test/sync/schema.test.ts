@@ -237,6 +237,20 @@ describe('schema changes follow Airtable while readers read', () => {
     await readerObjectsOnOrdersSurvive();
   });
 
+  it('a timestamp retyped to text: cast in place, then every value as Airtable converts it', async () => {
+    // Airtable keeps the ISO text of each timestamp; Postgres' cast of a timestamptz reads differently.
+    // The records' JSON did not change, yet their rows must be converted again (the hash cache
+    // forgets a retyped table).
+    h.emulator.control.changeFieldType(DEMO_BASE_ID, 'Orders', 'Ordered At', 'singleLineText');
+    const res = await syncWhileReading();
+    expect(res.rebuilt).toBe(false);
+    expect((await columnsOf('orders')).ordered_at).toBe('text');
+    const sample = await t.db.query<{ v: string }>(
+      sql(`SELECT ordered_at AS v FROM ${ORDERS} WHERE ordered_at IS NOT NULL LIMIT 1`),
+    );
+    expect(sample.rows[0].v).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+  });
+
   it('field retyped so its values must be read again: the table is filled again, reader objects carried over', async () => {
     const before = (await relation(t.db, ORDERS)).oid;
     const customersBefore = (await relation(t.db, `${SCHEMA}.customers`)).oid;
