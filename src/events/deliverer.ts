@@ -6,6 +6,7 @@ import { retryDelayMs } from './backoff.ts';
 import { matchesSubscription, toChangeEvent } from './event.ts';
 import { OutboxHorizon } from './horizon.ts';
 import { OutboxListener } from './listener.ts';
+import { mapLimit } from './map-limit.ts';
 import { postEvent, type PostResult } from './post.ts';
 import {
   dueSubscriptionIds,
@@ -393,12 +394,4 @@ class OutboxDeliverer implements Deliverer {
         : pruneOutboxUpTo(Math.min(Number(min), horizon), 5_000);
     return (await this.db.query(q)).rowCount ?? 0;
   }
-}
-
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  });
-  await Promise.all(workers);
 }
