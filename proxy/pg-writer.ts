@@ -85,7 +85,13 @@ export function createPgWriter(opts: PgWriterOptions): PgWriter {
     const mapping = await mappingOf(src);
     if (!mapping) return 'pending'; // its first build may already have listed these records
     const table = findTable(mapping, w.tableIdOrName);
-    if (!table) throw new TableNotMappedError(w.tableIdOrName);
+    if (!table) {
+      // A table the operator excluded from the mirror: nothing to apply (not a schema change).
+      const ref = w.tableIdOrName;
+      if (mapping.excludedTables?.some((t) => t.tableId === ref || t.tableName === ref))
+        return 'not-mirrored';
+      throw new TableNotMappedError(ref);
+    }
     const applyOpts = { origin: 'proxy' as const, sourceId: src.id, keyedBy: w.keyedBy, stampFence: true };
     if (w.records && w.records.length > 0) {
       // Same table, same mapping, same keying: concurrent writes may share one transaction.

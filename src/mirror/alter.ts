@@ -44,15 +44,23 @@ export function interimTable(plan: TablePlan): TableMapping {
 export async function renameTables(
   db: Database,
   schema: string,
-  renames: readonly { tableId: string; from: string; to: string }[],
+  wanted: readonly { tableId: string; from: string; to: string }[],
 ): Promise<void> {
-  if (renames.length === 0) return;
+  if (wanted.length === 0) return;
   await db.tx(
     async (q) => {
+      // A mirror table that is missing (dropped by hand) is not renamed: its change in place fails
+      // and the table is filled again under its new name.
+      const present: { tableId: string; from: string; to: string }[] = [];
+      for (const r of wanted) {
+        const state = await mirrorTableState(q, schema, r.from, r.tableId);
+        if (state === 'foreign') throw foreignTable(schema, r.from);
+        if (state === 'ours') present.push(r);
+      }
+      const renames = present;
+      if (renames.length === 0) return;
       const leaving = new Set(renames.map((r) => r.from));
       for (const r of renames) {
-        if ((await mirrorTableState(q, schema, r.from, r.tableId)) !== 'ours')
-          throw foreignTable(schema, r.from);
         if (!leaving.has(r.to) && (await mirrorTableState(q, schema, r.to, r.tableId)) !== 'none') {
           throw foreignTable(schema, r.to);
         }
@@ -93,9 +101,9 @@ export async function alterTable(
   const rel = quoteQualified(schema, next.table);
   return db.tx(
     async (q) => {
-      if ((await mirrorTableState(q, schema, next.table, next.tableId)) !== 'ours') {
-        throw foreignTable(schema, next.table);
-      }
+      const state = await mirrorTableState(q, schema, next.table, next.tableId);
+      if (state === 'foreign') throw foreignTable(schema, next.table);
+      if (state === 'none') throw new Error(`mirror table ${schema}.${next.table} is missing`);
       const casts = plan.retyped.filter((r) => r.how === 'cast');
       const destructive = plan.dropped.length > 0 || casts.length > 0;
       let lost: LostObject[] = [];

@@ -214,4 +214,38 @@ describe('the Postgres mirror writer', () => {
     // A table that is still unknown after the fresh lookup, with no refresh available: the write fails (and is queued by the proxy).
     await expect(write({ Name: 'x' }, 'Nowhere')).rejects.toThrow(/not in the mirror mapping/);
   });
+
+  it('a write to a table excluded from the mirror is not-mirrored: no schema refresh, nothing written', async () => {
+    const db = t.db;
+    const { sourceId: excludedSource, mapping } = await mirrorBase(db, {
+      baseId: 'appEXCLUDED000001',
+      schema: PLACES_SCHEMA,
+      pgSchema: 'excluded_places',
+      sourceId: 'src_excluded',
+    });
+    const { saveMapping } = await import('../../src/mirror/index.ts');
+    await saveMapping(db, excludedSource, {
+      ...mapping,
+      tables: [],
+      excludedTables: [{ tableId: T, tableName: 'Places' }],
+    });
+    await db.query(
+      sql('UPDATE airmirror.tables SET mirrored = false WHERE source_id = $1', [excludedSource]),
+    );
+    let refreshes = 0;
+    const w = createPgWriter({
+      db,
+      refreshSchema: async () => {
+        refreshes++;
+      },
+    });
+    const r = await w.apply({
+      baseId: 'appEXCLUDED000001',
+      tableIdOrName: 'Places',
+      keyedBy: 'name',
+      records: [{ id: REC, createdTime: CREATED, fields: { Name: 'x' } }],
+    });
+    expect(r).toBe('not-mirrored');
+    expect(refreshes).toBe(0);
+  });
 });
