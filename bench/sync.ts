@@ -378,29 +378,45 @@ async function main(): Promise<void> {
       // A field added: a column added in place (one short ALTER), and the table's next sweep brings
       // its values (the hash cache keeps the records whose JSON did not change).
       await control('fields', 'POST', { name: 'Bench Added', type: 'singleLineText' });
+      const events0 = await outboxEvents(db);
       const added = await timedSync('field added in place');
       if (added.r.rebuilt) throw new Error('an added field filled the table again');
+      const events1 = await outboxEvents(db);
+
+      // A retype whose values must be listed again, of a field no record has a value in: Orders
+      // filled beside the live table and swapped in, readers' objects carried over — the refill's
+      // own cost, comparable with the plain sweep (no row changes, so no change events).
+      await control(`fields/Bench Added`, 'PATCH', { type: 'number' });
+      const refill = await timedSync('refill');
+      if (!refill.r.rebuilt) throw new Error('the retype did not fill the table again');
+      const events2 = await outboxEvents(db);
 
       // A lossless retype in place: Quantity number → single line text, ALTER … TYPE text USING
       // (a rewrite of the table under its lock), then every row converted again by the sweep.
       await control(`fields/Quantity`, 'PATCH', { type: 'singleLineText' });
       const cast = await timedSync('retype by cast in place');
       if (cast.r.rebuilt) throw new Error('a cast retype filled the table again');
+      const events3 = await outboxEvents(db);
 
-      // A retype whose values must be listed again: Status single select → multiple selects (text →
-      // text[]): Orders filled beside the live table and swapped in, readers' objects carried over,
-      // change events for the rows whose value changed.
+      // A refill that changes every row's value (Status single select → multiple selects, text →
+      // text[]): one change event per row, with before and after, written by the promote.
       await control(`fields/Status`, 'PATCH', { type: 'multipleSelects' });
-      const refill = await timedSync('refill');
-      if (!refill.r.rebuilt) throw new Error('the retype did not fill the table again');
+      const all = await timedSync('refill changing every row');
+      if (!all.r.rebuilt) throw new Error('the retype did not fill the table again');
+      const events4 = await outboxEvents(db);
       out.schema_change_100k = {
         in_place_add_ms: round(added.took),
-        in_place_cast_retype_ms: round(cast.took),
+        in_place_add_events: events1 - events0,
         plain_sweep_ms: round(sweepMs),
         plain_sweep_records: sweep.counters.seen,
         rebuild_ms: round(refill.took),
         rebuild_records: seen(refill.r),
+        rebuild_events: events2 - events1,
         rebuild_minus_sweep_ms: round(refill.took - sweepMs),
+        in_place_cast_retype_ms: round(cast.took),
+        in_place_cast_retype_events: events3 - events2,
+        refill_every_row_changed_ms: round(all.took),
+        refill_every_row_changed_events: events4 - events3,
         target: 'rebuild_ms <= plain_sweep_ms + 5000',
         note: 'each figure is a whole sync of the base after the change (schema step and table runs)',
       };

@@ -10,12 +10,16 @@
  * - proxy / webhook: `applyRecords(..., { origin, sourceId, keyedBy: 'name' | 'id', stampFence: true })`,
  *   `applyDeletes(..., { origin, sourceId, stampFence: true })`; `UnknownFieldError` means the
  *   schema changed (refresh the mapping).
- * - rebuild: `buildSwapSchema(db, schema, next)` (one round trip; or `prepareSwapSchema` then
- *   `createMirrorTables(db, next, { schema: swap })`) → the syncer fills the swap tables itself
- *   (sync/swap-fill.ts), or
- *   `applyRecords(..., { schemaOverride: swap, fetchedBefore })` (no events; `fencedIds` lists rows
- *   the proxy touched meanwhile, refetch them after promote) → `promoteSwap(db, schema, next, old)`.
- *   `cleanupSwap(db, schema)` at start-up removes a crashed rebuild's leftovers.
+ * - a base's first build, or a refill of some tables: `buildSwapSchema(db, schema, layout)` (one
+ *   round trip) → the syncer fills the swap tables (swap-fill.ts `SwapFillBatch`, or `applyRecords`
+ *   with `schemaOverride`: no events; `fencedIds` lists rows the proxy touched meanwhile, refetch
+ *   them after the promote) → `promoteTables` (readers' objects carried over, change events for
+ *   the rows the refill changed). `cleanupSwap(db, schema)` at start-up removes a crashed
+ *   rebuild's leftovers (only airmirror's own swap schema).
+ * - a schema change (sync/schema-change.ts): `buildBaseMapping(schema, baseSchema, current,
+ *   selection)` → `diffMappings(current, next)` → `dropTable` / `renameTables` / `alterTable` in
+ *   place, `promoteTables` for refills → `saveMapping` and `writeSchemaChangedEvent`
+ *   (docs/schema-changes.md).
  */
 export * from './types.ts';
 export { buildBaseMapping, requestedFields, type MappingSelection } from './mapping.ts';
