@@ -366,8 +366,13 @@ describe('schema changes follow Airtable while readers read', () => {
   it('table removed: marked vanished, its mirror table dropped, others untouched', async () => {
     const suppliersId = (await h.table('Suppliers')).tableId;
     const ordersBefore = (await relation(t.db, ORDERS)).oid;
+    const mark = await lastOutboxId(t.db);
     h.emulator.control.deleteTable(DEMO_BASE_ID, 'Suppliers');
     await syncWhileReading();
+    const [e] = await schemaEvents(mark);
+    expect(e.after).toMatchObject({
+      tables: { dropped: [{ table_id: suppliersId, mirror_table: 'suppliers', reason: 'deleted' }] },
+    });
     expect(await relation(t.db, `${SCHEMA}.suppliers`)).toBeUndefined();
     expect((await relation(t.db, ORDERS)).oid).toBe(ordersBefore);
     const cfg = await t.db.query<{ vanished_at: Date | null }>(
