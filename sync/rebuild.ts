@@ -7,6 +7,7 @@ import {
   swapSchemaName,
   takeFence,
   withLockRetry,
+  mappingHash,
   type LostObject,
   type PromoteResult,
 } from '../src/mirror/index.ts';
@@ -117,6 +118,17 @@ export async function refillTables(env: SyncerEnv, args: RefillArgs): Promise<Re
   );
   const filled = built.filter((t) => !args.paused.has(t.tableId));
   const mapping: BaseMapping = { ...args.next, tables: built };
+  // A whole rebuild records the layout of every table: a paused one left as it is keeps its own.
+  const keptTables = args.next.tables.map((t) =>
+    built.includes(t) || !args.live.has(t.tableId) ? t : { ...args.live.get(t.tableId)!, schema: t.schema },
+  );
+  const whole: BaseMapping = {
+    ...args.next,
+    tables: keptTables,
+    hash: keptTables.every((t, i) => t === args.next.tables[i])
+      ? args.next.hash
+      : mappingHash(keptTables, args.next.excludedTables),
+  };
   const rows = new Map((await sourceTables(db, source.id)).map((r) => [r.tableId, r]));
   const sourceRun = await startRun(db, {
     sourceId: source.id,
@@ -203,7 +215,7 @@ export async function refillTables(env: SyncerEnv, args: RefillArgs): Promise<Re
           tables: built,
           live: args.live,
           drop: args.whole ? (args.live.size > 0 ? gone(args) : []) : [],
-          whole: args.whole ? args.next : undefined,
+          whole: args.whole ? whole : undefined,
           positions,
           hash: args.hash,
           events: args.events,
