@@ -381,6 +381,40 @@ describe('schema changes follow Airtable while readers read', () => {
     expect(cfg.rows[0].vanished_at).toBeInstanceOf(Date);
     await expect(h.syncer.syncTable(SOURCE_ID, suppliersId)).resolves.toMatchObject({ status: 'Skipped' });
   });
+
+  it('a field and its table renamed at once: every kind of reader object on the table survives, and back', async () => {
+    const before = (await relation(t.db, ORDERS)).oid;
+    const PURCHASES = `${SCHEMA}.purchases`;
+    // The reader polls through its views: their names stay while the table and column move.
+    const viaViews = POLL.filter((q) => q.includes('reporting.'));
+    const renamed = async () => {
+      const [res] = await h.syncer.syncAll();
+      expect(res.error).toBeUndefined();
+      expect(res.schemaChanged).toBe(true);
+      expect(res.rebuilt).toBe(false);
+      expect(res.tables.filter((x) => x.status !== 'Completed')).toEqual([]);
+    };
+    h.emulator.control.renameField(DEMO_BASE_ID, 'Orders', 'Quantity', 'Units');
+    h.emulator.control.renameTable(DEMO_BASE_ID, 'Orders', 'Purchases');
+    expect((await whileReading(reader, viaViews, renamed)).errors).toEqual([]);
+    expect(await relation(t.db, ORDERS)).toBeUndefined();
+    expect((await relation(t.db, PURCHASES)).oid).toBe(before);
+    expect((await columnsOf('purchases')).units).toBeDefined();
+    expect(await viewDef(t.db, 'reporting.order_totals')).toMatch(/units AS quantity[\s\S]*purchases/);
+    await readerObjectsOnOrdersSurvive(PURCHASES);
+    const policy = await t.db.query<{ q: string }>(
+      sql(`SELECT pg_get_expr(polqual, polrelid) AS q FROM pg_policy WHERE polname = 'orders_with_quantity'`),
+    );
+    expect(policy.rows[0].q).toMatch(/units IS NOT NULL/);
+    expect((await h.verify()).drift).toBe(0);
+
+    h.emulator.control.renameField(DEMO_BASE_ID, 'Purchases', 'Units', 'Quantity');
+    h.emulator.control.renameTable(DEMO_BASE_ID, 'Purchases', 'Orders');
+    expect((await whileReading(reader, viaViews, renamed)).errors).toEqual([]);
+    expect((await relation(t.db, ORDERS)).oid).toBe(before);
+    expect((await columnsOf('orders')).quantity).toBeDefined();
+    await readerObjectsOnOrdersSurvive();
+  });
 });
 
 describe('a refill that cannot finish', () => {
@@ -413,6 +447,28 @@ describe('a refill that cannot finish', () => {
     expect((await tableState(t.db, ordersId)).latest_error).toBeNull();
     expect((await h.verify()).drift).toBe(0);
     await readerObjectsOnOrdersSurvive();
+  });
+
+  it('a table airmirror did not create is never replaced: a rename onto its name is refused, naming it', async () => {
+    await t.db.query(sql(`CREATE TABLE ${SCHEMA}.stock (mine int)`));
+    await t.db.query(sql(`INSERT INTO ${SCHEMA}.stock VALUES (7)`));
+    const productsOid = (await relation(t.db, `${SCHEMA}.products`)).oid;
+    h.emulator.control.renameTable(DEMO_BASE_ID, 'Products', 'Stock');
+    const [res] = await h.syncer.syncAll();
+    expect(res.error).toMatch(new RegExp(`table ${SCHEMA}\\.stock exists and is not an airmirror table`));
+    expect((await t.db.query(sql(`SELECT mine FROM ${SCHEMA}.stock`))).rows).toEqual([{ mine: 7 }]);
+    expect((await relation(t.db, `${SCHEMA}.products`)).oid).toBe(productsOid);
+    // The tables keep syncing under the layout they have meanwhile.
+    expect(res.tables.find((x) => x.tableId === h.tableId('Products'))).toMatchObject({
+      status: 'Completed',
+    });
+    await t.db.query(sql(`DROP TABLE ${SCHEMA}.stock`));
+    const [again] = await h.syncer.syncAll();
+    expect(again.error).toBeUndefined();
+    expect((await relation(t.db, `${SCHEMA}.stock`)).oid).toBe(productsOid);
+    h.emulator.control.renameTable(DEMO_BASE_ID, 'Stock', 'Products');
+    expect((await h.syncer.syncAll())[0].error).toBeUndefined();
+    expect((await relation(t.db, `${SCHEMA}.products`)).oid).toBe(productsOid);
   });
 
   it('a swap schema airmirror did not create is never dropped: the refill is refused, naming it', async () => {
