@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { describe, expect, it } from 'vitest';
 import { sql } from '../../src/db/sql.ts';
+import { printStatus } from '../../src/commands/status.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { createServerApp } from '../../src/server.ts';
 import type { Database } from '../../src/db/database.ts';
@@ -122,6 +123,16 @@ describe('a failing schema read', () => {
       status: 'degraded',
       schema_reads: [{ source: SOURCE_ID, failures: 1, error: expect.stringMatching(/RETRIABLE_ERROR/) }],
     });
+
+    // `airmirror status` (and GET /api/status, which reads the same rows) names it too.
+    let report = '';
+    await printStatus(db, { json: false, now: clock.now(), write: (x) => void (report += x) });
+    expect(report).toMatch(new RegExp(`source ${SOURCE_ID} \\(${SCHEMA}\\): reading the base schema failed`));
+    let json = '';
+    await printStatus(db, { json: true, now: clock.now(), write: (x) => void (json += x) });
+    expect(JSON.parse(json).sources).toEqual([
+      expect.objectContaining({ source_id: SOURCE_ID, schema_failures: 1, schema_error: expect.any(String) }),
+    ]);
 
     // Still failing at the first retry (five more 503s): the wait doubles.
     h.emulator.control.fail({ kind: 'status', status: 503, count: 5, match: meta });
