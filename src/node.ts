@@ -140,8 +140,8 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     const catchup = new CatchupLoop({
       db,
       log,
-      fetchRecords: async ({ sourceId, baseId, tableId, recordIds }) =>
-        (await clientFor({ id: sourceId, baseId })).getRecordsByIds(baseId, tableId, recordIds),
+      fetchRecords: async ({ sourceId, baseId, tableId, recordIds, fields }) =>
+        (await clientFor({ id: sourceId, baseId })).getRecordsByIds(baseId, tableId, recordIds, { fields }),
     });
     const proxy = createNodeProxy({
       config,
