@@ -20,8 +20,9 @@ export function schemaHash(baseSchema: BaseSchema): string {
 
 /**
  * sha-256 (hex) of a mirror layout: per table its id, Airtable name and mirror name, and per
- * column the field's id, name, column, Airtable and Postgres type; and what is excluded. Equal
- * hashes mean the schema step has nothing to change (order of tables and fields aside).
+ * column the field's id, name, column, Airtable and Postgres type; what is excluded, and the
+ * changes a paused table defers. Equal hashes mean the schema step has nothing to change (order
+ * of tables and fields aside).
  */
 export function mappingHash(
   tables: readonly TableMapping[],
@@ -37,6 +38,9 @@ export function mappingHash(
         .sort((a, b) => (a.fieldId < b.fieldId ? -1 : a.fieldId > b.fieldId ? 1 : 0))
         .map((c) => [c.fieldId, c.fieldName, c.column, c.airtableType, c.pgType]),
       (t.excludedFields ?? []).map((f) => f.fieldId).sort(),
+      // A change a paused table defers is part of its layout (recorded, with its warning, once);
+      // only then, so that every other layout keeps the hash it had.
+      ...(t.deferred && t.deferred.length > 0 ? [[...t.deferred].sort()] : []),
     ]);
   const excluded = excludedTables.map((t) => t.tableId).sort();
   return createHash('sha256')

@@ -3,7 +3,15 @@ import type { AirtableRecord } from '../../src/airtable/types.ts';
 import { sql } from '../../src/db/sql.ts';
 import { applyRecords } from '../../src/mirror/index.ts';
 import { createTestDatabase } from '../support/db.ts';
-import { DEMO_BASE_ID, harness, interceptPages, SCHEMA, SOURCE_ID, tableState } from './fixture.ts';
+import {
+  DEMO_BASE_ID,
+  harness,
+  interceptPages,
+  rowVersions,
+  SCHEMA,
+  SOURCE_ID,
+  tableState,
+} from './fixture.ts';
 
 /**
  * Proxy writes that land while a refill fills the swap schema go to the old tables, which the
@@ -149,5 +157,67 @@ describe('a table paused before the base is built', () => {
     expect(await count('products')).toBeGreaterThan(0);
     expect((await tableState(db, productsId)).row_count).toBe(await count('products'));
     expect((await h.verify()).drift).toBe(0);
+  });
+});
+
+describe('a paused table whose field changes so its values must be read again', () => {
+  it('keeps its column and rows as they are, says the change is deferred, and makes it when it resumes', async () => {
+    const { db } = await createTestDatabase();
+    const h = await harness(db, { emulator: { records: 30 } });
+    await h.syncer.syncAll();
+    const customersId = h.tableId('Customers');
+    const setPaused = (on: boolean) =>
+      db.query(
+        sql(
+          `UPDATE airmirror.tables SET should_sync = $2, status = CASE WHEN $2 THEN NULL ELSE 'Paused' END
+            WHERE table_id = $1`,
+          [customersId, !on],
+        ),
+      );
+    const tierType = async () =>
+      (
+        await db.query<{ t: string }>(
+          sql(
+            `SELECT data_type AS t FROM information_schema.columns
+              WHERE table_schema = $1 AND table_name = 'customers' AND column_name = 'tier'`,
+            [SCHEMA],
+          ),
+        )
+      ).rows[0].t;
+    const warnings = async () =>
+      (
+        await db.query<{ w: { kind: string; message: string }[] }>(
+          sql('SELECT warnings AS w FROM airmirror.sync_status WHERE table_id = $1', [customersId]),
+        )
+      ).rows[0].w;
+    await setPaused(true);
+    const customers = await h.table('Customers');
+    const before = await rowVersions(db, customers);
+    h.emulator.control.changeFieldType(DEMO_BASE_ID, 'Customers', 'Tier', 'multipleSelects');
+    const [res] = await h.syncer.syncAll();
+    expect(res.error).toBeUndefined();
+    expect(res.rebuilt).toBe(false);
+    // Written by nothing: the same rows, the column keeps its type until the table resumes.
+    expect(await tierType()).toBe('text');
+    expect(await rowVersions(db, customers)).toEqual(before);
+    expect(await warnings()).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          kind: 'deferred',
+          message: expect.stringContaining('column tier keeps type text'),
+        }),
+      ]),
+    );
+    // Nothing more to do while it stays paused: the next sync changes nothing.
+    expect((await h.syncer.syncAll())[0].schemaChanged).toBe(false);
+
+    await setPaused(false);
+    const [resumed] = await h.syncer.syncAll();
+    expect(resumed.error).toBeUndefined();
+    expect(resumed.schemaChanged).toBe(true);
+    expect(await tierType()).toBe('ARRAY');
+    expect((await warnings()).filter((w) => w.kind === 'deferred')).toEqual([]);
+    expect((await h.verify()).drift).toBe(0);
+    await h.syncer.stop();
   });
 });
