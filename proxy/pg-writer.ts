@@ -1,3 +1,4 @@
+import { setFillPending, tableSelection } from '../src/bookkeeping/schema-state.ts';
 import { sourceByBase, type Source } from '../src/bookkeeping/sources.ts';
 import type { Database } from '../src/db/database.ts';
 import type { Logger } from '../src/log.ts';
@@ -45,6 +46,16 @@ export function createPgWriter(opts: PgWriterOptions): PgWriter {
   const sourceTtlMs = opts.sourceTtlMs ?? 1_000;
   const now = opts.now ?? Date.now;
   const sources = new Map<string, { row: SourceRow | undefined; at: number }>();
+  const pausedBySource = new Map<string, { ids: ReadonlySet<string>; at: number }>();
+
+  /** The source's paused tables, reused for the same window as the source lookup. */
+  async function pausedOf(sourceId: string): Promise<ReadonlySet<string>> {
+    const hit = pausedBySource.get(sourceId);
+    if (hit && now() - hit.at < sourceTtlMs) return hit.ids;
+    const ids = (await tableSelection(db, sourceId)).paused;
+    pausedBySource.set(sourceId, { ids, at: now() });
+    return ids;
+  }
 
   async function sourceOf(baseId: string, fresh = false): Promise<SourceRow | undefined> {
     const hit = sources.get(baseId);
@@ -85,7 +96,19 @@ export function createPgWriter(opts: PgWriterOptions): PgWriter {
     const mapping = await mappingOf(src);
     if (!mapping) return 'pending'; // its first build may already have listed these records
     const table = findTable(mapping, w.tableIdOrName);
-    if (!table) throw new TableNotMappedError(w.tableIdOrName);
+    if (!table) {
+      // A table the operator excluded from the mirror: nothing to apply (not a schema change).
+      const ref = w.tableIdOrName;
+      if (mapping.excludedTables?.some((t) => t.tableId === ref || t.tableName === ref))
+        return 'not-mirrored';
+      throw new TableNotMappedError(ref);
+    }
+    if ((await pausedOf(src.id)).has(table.tableId)) {
+      // A paused table is written by nothing (docs/schema-changes.md): the write is Airtable's
+      // already; the table owes a full listing when it resumes, which brings it.
+      await setFillPending(db, src.id, [table.tableId], true);
+      return 'paused';
+    }
     const applyOpts = { origin: 'proxy' as const, sourceId: src.id, keyedBy: w.keyedBy, stampFence: true };
     if (w.records && w.records.length > 0) {
       // Same table, same mapping, same keying: concurrent writes may share one transaction.
@@ -132,6 +155,7 @@ export function createPgWriter(opts: PgWriterOptions): PgWriter {
     },
     invalidate(sourceId) {
       sources.clear();
+      pausedBySource.clear();
       if (sourceId === undefined) mappings.clear();
       else mappings.delete(sourceId);
     },

@@ -18,8 +18,10 @@ export interface MirrorWrite {
  *   has not run). Nothing was written, but that first listing may already have passed these
  *   records, so they are owed: the proxy queues them for catch-up, which applies them once the
  *   mirror tables exist.
+ * - `paused`: the table is paused, written by nothing; it owes a full listing when it resumes
+ *   (`fill_pending`), which brings these records. Nothing is queued.
  */
-export type ApplyResult = 'applied' | 'not-mirrored' | 'pending';
+export type ApplyResult = 'applied' | 'not-mirrored' | 'pending' | 'paused';
 
 /** Where the proxy puts accepted writes. Throws when the mirror could not take it (the proxy then queues a catch-up). */
 export interface MirrorWriter {

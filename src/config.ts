@@ -41,6 +41,8 @@ export interface Config extends ProxyConfig {
   /** AIRMIRROR_LOG_FORMAT; undefined: pretty on a terminal, JSON otherwise (src/log.ts logFormatFor). */
   logFormat?: 'json' | 'pretty';
   hashCacheSize: number;
+  /** How long bookkeeping rows are kept (src/bookkeeping/retention.ts), in ms. */
+  retention: { fenceMs: number; runsMs: number; outboxMs: number; deadLettersMs: number };
   /** `/metrics` without the admin token even when one is set (AIRMIRROR_METRICS_PUBLIC). */
   metricsPublic: boolean;
   /** The Postgres endpoint (proxy/pg, docs/postgres-endpoint.md). */
@@ -90,6 +92,10 @@ export const KNOWN_AIRMIRROR_VARS: ReadonlySet<string> = new Set([
   'AIRMIRROR_PG_TLS_CERT',
   'AIRMIRROR_PG_TLS_KEY',
   'AIRMIRROR_PG_WRITE_GUARD',
+  'AIRMIRROR_FENCE_RETENTION_HOURS',
+  'AIRMIRROR_RUN_RETENTION_DAYS',
+  'AIRMIRROR_OUTBOX_RETENTION_HOURS',
+  'AIRMIRROR_DEAD_LETTER_RETENTION_DAYS',
 ]);
 
 const BASE_ID = /^app[A-Za-z0-9]{14}$/;
@@ -220,6 +226,12 @@ export function parseConfig(env: Env): Config {
     hashCacheSize: integer(env, 'AIRMIRROR_HASH_CACHE_SIZE', 1_000_000, 0, 100_000_000),
     metricsPublic: onOff(env, 'AIRMIRROR_METRICS_PUBLIC', false),
     pgEndpoint: parsePgEndpoint(env),
+    retention: {
+      fenceMs: integer(env, 'AIRMIRROR_FENCE_RETENTION_HOURS', 168, 1, 87_600) * HOUR_MS,
+      runsMs: integer(env, 'AIRMIRROR_RUN_RETENTION_DAYS', 30, 1, 3_650) * DAY_MS,
+      outboxMs: integer(env, 'AIRMIRROR_OUTBOX_RETENTION_HOURS', 1, 1, 87_600) * HOUR_MS,
+      deadLettersMs: integer(env, 'AIRMIRROR_DEAD_LETTER_RETENTION_DAYS', 30, 1, 3_650) * DAY_MS,
+    },
   };
 }
 
@@ -244,6 +256,9 @@ function parsePgEndpoint(env: Env): PgEndpointConfig {
     writeGuard: onOff(env, 'AIRMIRROR_PG_WRITE_GUARD', true),
   };
 }
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 
 function optional(env: Env, key: string): string | undefined {
   const v = env[key]?.trim();

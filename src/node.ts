@@ -32,6 +32,7 @@ import { incrementalStrategy } from '../sync/incremental.ts';
 import { openCommandDatabase } from '../sync/runtime.ts';
 import { createSyncer, type Syncer } from '../sync/index.ts';
 import { ensureSourcesFromConfig, loadSource, tokenResolver } from './bookkeeping/index.ts';
+import { createRetentionLoop } from './bookkeeping/retention-loop.ts';
 
 export interface RunningAirmirror {
   /** Base URL of the HTTP server (proxy at `${url}/api.airtable.com`, API at `${url}/api`). */
@@ -172,8 +173,8 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     const catchup = new CatchupLoop({
       db,
       log,
-      fetchRecords: async ({ sourceId, baseId, tableId, recordIds }) =>
-        (await clientFor({ id: sourceId, baseId })).getRecordsByIds(baseId, tableId, recordIds),
+      fetchRecords: async ({ sourceId, baseId, tableId, recordIds, fields }) =>
+        (await clientFor({ id: sourceId, baseId })).getRecordsByIds(baseId, tableId, recordIds, { fields }),
     });
     const proxy = createNodeProxy({
       config,
@@ -196,6 +197,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       fetch: fetchFn,
       secrets,
       log,
+      outboxRetentionMs: config.retention.outboxMs,
       onPass: (r) => {
         if (r.failed) metrics.eventDeliveryFailures.inc(r.failed);
       },
@@ -284,6 +286,10 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     cleanups.push(() => deliverer.stop());
     webhooks.start();
     cleanups.push(() => webhooks.stop());
+    // Fence stamps, sync runs, delivered events and dead letters are pruned on a schedule.
+    const retention = createRetentionLoop({ db, log, settings: config.retention });
+    retention.start();
+    cleanups.push(() => retention.stop());
     // The first sync runs at once (the scheduler only knows tables once a source's schema has
     // been read); later runs follow each table's frequency.
     const firstSync = syncer

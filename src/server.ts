@@ -6,6 +6,7 @@ import { subscriptionRoutes } from './events/index.ts';
 import type { Logger } from './log.ts';
 import { webhookRoutes, type WebhookService } from './webhooks/index.ts';
 import { tableLags } from './bookkeeping/index.ts';
+import { failingSchemaReads } from './bookkeeping/schema-health.ts';
 import { pingDatabase } from './db/health.ts';
 import { outboxDepth } from './events/store.ts';
 import { apiErrorBody, asAirmirrorError } from './errors.ts';
@@ -80,7 +81,6 @@ export function createServerApp(parts: ServerParts): Hono {
     try {
       await withDeadline(pingDatabase(parts.db), HEALTH_PING_MS);
       parts.postgres?.noteAnswer();
-      return c.json({ status: 'ok', postgres: 'ok', ...extra });
     } catch (err) {
       parts.postgres?.noteError(err);
       const since = parts.postgres?.state().since ?? null;
@@ -89,6 +89,11 @@ export function createServerApp(parts: ServerParts): Hono {
         503,
       );
     }
+    // Bases whose schema cannot be read are retried while it fails: degraded, yet serving (200).
+    const schemaReads = await failingSchemaReadsJson(parts.db);
+    if (schemaReads.length > 0)
+      return c.json({ status: 'degraded', postgres: 'ok', schema_reads: schemaReads, ...extra });
+    return c.json({ status: 'ok', postgres: 'ok', ...extra });
   });
 
   const guard = managementGuard(parts.guard);
@@ -151,6 +156,19 @@ function proxyMetrics(metrics: Metrics): MiddlewareHandler {
     await next();
     metrics.proxyRequests.inc({ method: c.req.method, status: String(c.res.status) });
   };
+}
+
+/** Sources whose base-schema reads fail, for /healthz (src/bookkeeping/schema-health.ts). */
+async function failingSchemaReadsJson(db: Database) {
+  const failing = await failingSchemaReads(db).catch(() => []);
+  return failing.map((f) => ({
+    source: f.sourceId,
+    base_id: f.baseId,
+    error: f.error,
+    failing_since: f.since.toISOString(),
+    failures: f.failures,
+    next_retry_at: f.retryAt?.toISOString() ?? null,
+  }));
 }
 
 /** Gauges read from Postgres at scrape time: lag per table and outbox depth. */

@@ -32,7 +32,7 @@ import {
   storeHighWaterMark as saveHighWaterMark,
   storeIntegerHighWaterMark,
 } from '../src/bookkeeping/table-config.ts';
-import { applyRecords, newestInteger, newestTime, takeFence } from '../src/mirror/index.ts';
+import { applyRecords, newestInteger, newestTime, requestedFields, takeFence } from '../src/mirror/index.ts';
 import type { ColumnMapping, Origin } from '../src/mirror/types.ts';
 import type { SyncStrategy, TableSyncContext } from './strategy.ts';
 import { isListingRestart } from './sweep.ts';
@@ -180,7 +180,7 @@ async function listAndApply(
   for await (const page of ctx.client.listAllRecords(
     source.baseId,
     table.tableId,
-    { filterByFormula, returnFieldsByFieldId: true },
+    { filterByFormula, returnFieldsByFieldId: true, fields: requestedFields(table) },
     { signal: ctx.signal },
   )) {
     ctx.signal.throwIfAborted();

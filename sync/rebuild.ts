@@ -1,26 +1,28 @@
 import type { BaseSchema } from '../src/airtable/types.ts';
 import {
-  applyDeletes,
-  applyRecords,
   buildBaseMapping,
   cleanupSwap,
   buildSwapSchema,
-  countRows,
-  fencedSince,
-  promoteSwap,
+  promoteTables,
   swapSchemaName,
   takeFence,
+  withLockRetry,
+  mappingHash,
+  type LostObject,
+  type PromoteResult,
 } from '../src/mirror/index.ts';
+import { setFillPending, tableSelection } from '../src/bookkeeping/schema-state.ts';
 import type { BaseMapping, TableMapping } from '../src/mirror/types.ts';
 import { oneLine } from './one-line.ts';
 import { recordEnd } from './record-outcome.ts';
+import { catchUpFenced, defaultRow, linked, result } from './rebuild-parts.ts';
 import { finishRun, newCounters, startRun, type RunCounters } from '../src/bookkeeping/runs.ts';
 import type { Source } from '../src/bookkeeping/sources.ts';
 import { canTransition } from '../src/bookkeeping/state.ts';
 import type { SyncClient } from './strategy.ts';
 import { sweepTable } from './sweep.ts';
 import type { SyncerEnv, TableSyncResult } from './types.ts';
-import { applyTableEvent, sourceTables, type Table } from '../src/bookkeeping/tables.ts';
+import { applyTableEvent, sourceTables } from '../src/bookkeeping/tables.ts';
 
 export interface RebuildArgs {
   source: Source;
@@ -32,59 +34,113 @@ export interface RebuildArgs {
   signal: AbortSignal;
   /** Requests of the schema read, accounted to the source-level run. */
   counters: RunCounters;
-  /**
-   * A resync (`POST /api/schemas/{id}/resync`): only these tables (Airtable ids) are built fresh
-   * and swapped in; the others keep serving, untouched. Only with the mapping unchanged (old's
-   * hash is `hash`): a changed schema rebuilds every table.
-   */
-  onlyTables?: ReadonlySet<string>;
 }
 
 export interface RebuildOutcome {
   rebuilt: boolean;
   results: Map<string, TableSyncResult>;
   error?: string;
+  /** Reader objects the promote could not carry over. */
+  lost: LostObject[];
+  /** Change events the refill wrote, per table id. */
+  events: Map<string, number>;
+}
+
+export interface RefillArgs {
+  source: Source;
+  client: SyncClient;
+  /** The whole layout after the change (names of every table). */
+  next: BaseMapping;
+  /** Ids of the tables to fill beside the live ones and swap in. */
+  tableIds: readonly string[];
+  /** The live tables they replace, as they are now (after any change in place); absent: new. */
+  live: ReadonlyMap<string, TableMapping>;
+  /** Record the whole `next` mapping at the promote (a base's first build or whole rebuild). */
+  whole: boolean;
+  /** Hash recorded with the promoted tables when not `whole` (the layout is still changing). */
+  hash: string;
+  /** Write change events for the rows the refill changed (never on a base's first build). */
+  events: boolean;
+  /** Tables not to promote over: paused ones are written by nothing (a new one is created empty). */
+  paused: ReadonlySet<string>;
+  signal: AbortSignal;
+  counters: RunCounters;
 }
 
 /**
- * A schema change (docs/DESIGN.md flow 3, invariant 2): build EVERY table of the base in `<schema>_swap`,
- * fill each with a sweep (no outbox events; the cache is not consulted but learns), then promote
- * in one transaction — readers see the old tables until the commit and the new ones after, never
- * a missing or half-filled table. The first sync of a base takes the same path (old = none).
+ * The first build of a base, or a rebuild of all its tables (docs/DESIGN.md flow 3, invariant 2):
+ * every table built in `<schema>_swap`, filled, and promoted in one transaction. What readers built
+ * on the old tables is carried over. Kept for callers that rebuild a whole base (a first sync, a
+ * resync); a schema change rebuilds only the tables that need it (source-run.ts).
+ */
+export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<RebuildOutcome> {
+  const { source, baseSchema, old } = args;
+  const selection = await tableSelection(env.db, source.id);
+  const next = buildBaseMapping(source.schemaName, baseSchema, old, selection);
+  return refillTables(env, {
+    source,
+    client: args.client,
+    next,
+    tableIds: next.tables.map((t) => t.tableId),
+    live: new Map((old?.tables ?? []).map((t) => [t.tableId, t])),
+    whole: true,
+    hash: next.hash,
+    events: old !== undefined,
+    paused: old === undefined ? new Set() : selection.paused,
+    signal: args.signal,
+    counters: args.counters,
+  });
+}
+
+/**
+ * Fills tables again beside the live ones and swaps them in (docs/schema-changes.md): the tables
+ * are built in `<schema>_swap`, each filled by a sweep (COPY; no outbox events, the cache is not
+ * consulted but learns), then promoted in one transaction that carries readers' objects over and
+ * writes change events for the rows whose values changed (src/mirror/promote.ts).
  *
  * Decisions:
- * - Paused tables are filled too: promote replaces every mirror table of the base, and an empty
- *   table would be worse than one more listing. Their status stays Paused.
- * - A table that vanished from Airtable is NOT built in the swap schema, so the promote that
- *   first misses it drops its mirror table; its airmirror.tables row stays, with `vanished_at`
- *   set (saveMapping), so `status` shows what happened. It is never synced again unless it
- *   reappears (restored from trash), which clears vanished_at.
+ * - A paused table is written by nothing: an existing one is not refilled (its change waits until
+ *   it resumes, mapping.ts); a new one (a base's first build) is created empty and filled when it
+ *   resumes (`fill_pending`).
  * - Any failure or cancellation before the promote drops the swap schema: the old tables keep
  *   serving, unchanged; the tables are marked Failed (or Cancelled) with the reason.
- * - Proxy/webhook writes during the rebuild land in the old tables, which the promote drops. The
- *   fence remembers them: right after the promote the rows fenced since the rebuild began are
+ * - Proxy/webhook writes during the refill land in the live tables, which the promote replaces.
+ *   The fence remembers them: right after the promote the rows fenced since the refill began are
  *   fetched again by id and applied (ids Airtable no longer has are deleted), so the promoted
  *   tables do not lose them.
  */
-export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<RebuildOutcome> {
+export async function refillTables(env: SyncerEnv, args: RefillArgs): Promise<RebuildOutcome> {
   const { db, log, hashCache } = env;
-  const { source, client, baseSchema, hash, old, signal } = args;
+  const { source, client, signal } = args;
   const schema = source.schemaName;
-  const mapping = buildBaseMapping(schema, baseSchema, old);
-  const only = args.onlyTables && old?.hash === hash ? args.onlyTables : undefined;
-  // The tables this rebuild builds and promotes: all of them, or a resync's.
-  const built = only ? mapping.tables.filter((t) => only.has(t.tableId)) : mapping.tables;
+  const wanted = new Set(args.tableIds);
+  const built = args.next.tables.filter(
+    (t) => wanted.has(t.tableId) && !(args.live.has(t.tableId) && args.paused.has(t.tableId)),
+  );
+  const filled = built.filter((t) => !args.paused.has(t.tableId));
+  const mapping: BaseMapping = { ...args.next, tables: built };
+  // A whole rebuild records the layout of every table: a paused one left as it is keeps its own.
+  const keptTables = args.next.tables.map((t) =>
+    built.includes(t) || !args.live.has(t.tableId) ? t : { ...args.live.get(t.tableId)!, schema: t.schema },
+  );
+  const whole: BaseMapping = {
+    ...args.next,
+    tables: keptTables,
+    hash: keptTables.every((t, i) => t === args.next.tables[i])
+      ? args.next.hash
+      : mappingHash(keptTables, args.next.excludedTables),
+  };
   const rows = new Map((await sourceTables(db, source.id)).map((r) => [r.tableId, r]));
   const sourceRun = await startRun(db, {
     sourceId: source.id,
     kind: 'schema',
     rebuild: true,
-    schemaHash: hash,
+    schemaHash: args.next.hash,
   });
   const results = new Map<string, TableSyncResult>();
   const runIds = new Map<string, string>();
   const started = new Set<string>();
-  // cancel() of any table of the base aborts the rebuild: it is all-or-nothing.
+  // cancel() of any table of the refill aborts it: it is all-or-nothing.
   const ac = linked(signal);
   const untrack = env.track(
     built.flatMap((t) => [t.tableId, `${source.id}:${t.tableId}`, rows.get(t.tableId)?.id ?? t.tableId]),
@@ -94,19 +150,20 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
   const startFence = await takeFence(db);
   let failure: unknown;
   let failedTable: string | undefined;
+  let promoted: PromoteResult | undefined;
   // The swap tables are created while the listings start (a fill waits for them before its first
   // write); every path below waits for this to settle before the swap schema can be dropped.
   const swap = swapSchemaName(schema);
-  const swapReady = buildSwapSchema(db, schema, only ? { ...mapping, tables: built } : mapping);
+  const swapReady = buildSwapSchema(db, schema, mapping);
   swapReady.catch(() => undefined); // observed below; not an unhandled rejection meanwhile
   try {
     // The tables are filled side by side: at 10k records a first sync otherwise waits on each
     // small table's round trips before the big one starts listing. Requests still go through the
     // base's one budget. The first table that fails stops the others (all-or-nothing anyway).
     const siblings = new AbortController();
-    const signal = AbortSignal.any([ac.signal, siblings.signal]);
+    const fillSignal = AbortSignal.any([ac.signal, siblings.signal]);
     const fillOne = async (t: TableMapping) => {
-      signal.throwIfAborted();
+      fillSignal.throwIfAborted();
       const row = rows.get(t.tableId) ?? defaultRow(source, t);
       const counters = newCounters();
       results.set(t.tableId, result(source, t, 'Completed', counters, undefined));
@@ -116,7 +173,7 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
         tableName: t.tableName,
         kind: 'full_refresh',
         rebuild: true,
-        schemaHash: hash,
+        schemaHash: args.next.hash,
       });
       runIds.set(t.tableId, runId);
       env.runProgress.track(runId, counters);
@@ -126,7 +183,7 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
         started.add(t.tableId);
       }
       hashCache.forgetTable(t.tableId);
-      const ctx = env.contextFor({ source, client, table: t, row, counters, signal, full: true });
+      const ctx = env.contextFor({ source, client, table: t, row, counters, signal: fillSignal, full: true });
       try {
         await env.counting(counters, () => sweepTable(ctx, { ...env.sweep, swapSchema: swap, swapReady }));
       } finally {
@@ -134,7 +191,7 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
       }
     };
     const settled = await Promise.allSettled(
-      built.map((t) =>
+      filled.map((t) =>
         fillOne(t).catch((err: unknown) => {
           // The first failure is the cause; the siblings it stopped only report the abort.
           if (!siblings.signal.aborted) {
@@ -150,15 +207,25 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
     const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (rejected) throw rejected.reason;
     ac.signal.throwIfAborted();
-    await promoteWithoutDeadlocks(
-      env,
+    const positions = new Map(args.next.tables.map((t, i) => [t.tableId, i + 1]));
+    promoted = await withLockRetry(
       () =>
-        promoteSwap(db, schema, mapping, old, {
+        promoteTables(db, {
           sourceId: source.id,
-          lockTimeoutMs: PROMOTE_LOCK_TIMEOUT_MS,
-          onlyTables: only,
+          schema,
+          tables: built,
+          live: args.live,
+          drop: args.whole ? (args.live.size > 0 ? gone(args) : []) : [],
+          whole: args.whole ? whole : undefined,
+          positions,
+          hash: args.hash,
+          events: args.events,
+          since: startFence,
         }),
-      ac.signal,
+      {
+        signal: ac.signal,
+        onRetry: (attempt) => log.debug({ attempt }, 'promote could not take its locks in time; retrying'),
+      },
     );
   } catch (err) {
     failure = err;
@@ -167,7 +234,7 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
     await swapReady.catch(() => undefined);
   }
 
-  if (failure !== undefined) {
+  if (failure !== undefined || !promoted) {
     const cancelled = ac.signal.aborted;
     const message = cancelled ? 'cancelled' : `schema rebuild failed: ${oneLine(failure)}`;
     log.warn(
@@ -183,7 +250,7 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
       const prior = results.get(t.tableId);
       const counters = prior?.counters ?? newCounters();
       const runId = runIds.get(t.tableId);
-      // Postgres may be what failed the rebuild: the outcome waits for it (sync/record-outcome.ts).
+      // Postgres may be what failed the refill: the outcome waits for it (sync/record-outcome.ts).
       await recordEnd(env, { source: source.id, table: t.tableId, run: runId }, async () => {
         if (row && started.has(t.tableId)) {
           await applyTableEvent(db, source.id, t.tableId, cancelled ? 'cancel' : 'fail', { error: message });
@@ -203,20 +270,20 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
     await recordEnd(env, { source: source.id, run: sourceRun }, () =>
       finishRun(db, sourceRun, cancelled ? 'cancelled' : 'failed', args.counters, message, log),
     );
-    return { rebuilt: false, results, error: message };
+    return { rebuilt: false, results, error: message, lost: [], events: new Map() };
   }
 
-  // Promoted. Gone tables: forget their hashes (their rows got vanished_at in saveMapping).
-  const kept = new Set(mapping.tables.map((t) => t.tableId));
-  for (const t of old?.tables ?? []) {
-    if (!kept.has(t.tableId)) {
-      hashCache.forgetTable(t.tableId);
-      log.warn(
-        { source: source.id, table: t.tableId, mirror: t.table },
-        'table vanished from the base; mirror table dropped',
-      );
-    }
+  // Promoted. Tables gone with a whole rebuild: forget their hashes (their rows got vanished_at).
+  for (const t of args.whole ? gone(args) : []) {
+    hashCache.forgetTable(t.tableId);
+    log.warn(
+      { source: source.id, table: t.tableId, mirror: t.table },
+      'table vanished from the base; mirror table dropped',
+    );
   }
+  // A paused table created empty gets its rows when it resumes.
+  const emptyPaused = built.filter((t) => args.paused.has(t.tableId)).map((t) => t.tableId);
+  await setFillPending(db, source.id, emptyPaused, true);
   // Each table's catch-up and bookkeeping is its own; they run side by side.
   const finishTable = async (t: TableMapping) => {
     const live: TableMapping = { ...t, schema };
@@ -232,15 +299,14 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
     const paused = row && (!row.shouldSync || row.status === 'Paused');
     const runId = runIds.get(t.tableId)!;
     try {
-      const rowCount = await countRows(db, live);
       if (!paused) {
         if (!started.has(t.tableId))
           await applyTableEvent(db, source.id, t.tableId, 'start').catch(() => undefined);
         await applyTableEvent(db, source.id, t.tableId, 'succeed', {
-          rowCount,
           fullRefresh: true,
           at: new Date(env.now()),
         });
+        await setFillPending(db, source.id, [t.tableId], false);
       }
       await finishRun(db, runId, 'completed', counters, undefined, log);
     } catch (err) {
@@ -255,129 +321,15 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
     }
     env.runProgress.untrack(runId);
   };
-  await Promise.all(built.map(finishTable));
+  await Promise.all(filled.map(finishTable));
   await recordEnd(env, { source: source.id, run: sourceRun }, () =>
     finishRun(db, sourceRun, 'completed', args.counters, undefined, log),
   );
-  return { rebuilt: true, results };
+  return { rebuilt: true, results, lost: promoted.lost, events: promoted.events };
 }
 
-/**
- * The promote drops and replaces several tables in one transaction, taking their locks one by
- * one; a reader whose query touches several of them takes its own locks in its own order. The two
- * can deadlock, and Postgres then aborts one of them — possibly the reader (seen in tests), which
- * would break invariant 2. So the promote waits for each lock at most PROMOTE_LOCK_TIMEOUT_MS, well
- * under Postgres' deadlock_timeout (1 s by default): it always gives up first, rolls back (readers
- * carry on with the old tables) and tries again shortly after.
- */
-const PROMOTE_LOCK_TIMEOUT_MS = 200;
-const PROMOTE_ATTEMPTS = 25;
-
-async function promoteWithoutDeadlocks(
-  env: SyncerEnv,
-  promote: () => Promise<void>,
-  signal: AbortSignal,
-): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await promote();
-      return;
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      // 55P03 lock_not_available (lock_timeout), 40P01 deadlock_detected
-      if ((code !== '55P03' && code !== '40P01') || attempt >= PROMOTE_ATTEMPTS) throw err;
-      signal.throwIfAborted();
-      env.log.debug({ attempt }, 'promote could not take its locks in time; retrying');
-      await new Promise((r) => setTimeout(r, Math.min(1000, 20 * 2 ** attempt) * (0.5 + Math.random() / 2)));
-    }
-  }
-}
-
-/** Rows the proxy or a webhook wrote (or deleted) since `since`: fetch them again and apply. */
-async function catchUpFenced(
-  env: SyncerEnv,
-  source: Source,
-  client: SyncClient,
-  table: TableMapping,
-  since: string,
-  signal: AbortSignal,
-): Promise<void> {
-  const ids = await fencedSince(env.db, source.id, table.tableId, since);
-  if (ids.length === 0) return;
-  const fence = await takeFence(env.db);
-  const records = await client.getRecordsByIds(source.baseId, table.tableId, ids, { signal });
-  const opts = { origin: 'sweep' as const, sourceId: source.id, fetchedBefore: fence };
-  await applyRecords(env.db, table, records, opts);
-  const found = new Set(records.map((x) => x.id));
-  await applyDeletes(
-    env.db,
-    table,
-    ids.filter((id) => !found.has(id)),
-    opts,
-  );
-  for (const id of ids) env.hashCache.forget(table.tableId, id);
-}
-
-function result(
-  source: Source,
-  t: TableMapping,
-  status: TableSyncResult['status'],
-  counters: RunCounters,
-  runId: string | undefined,
-): TableSyncResult {
-  return {
-    sourceId: source.id,
-    tableId: t.tableId,
-    tableName: t.tableName,
-    mirrorTable: t.table,
-    status,
-    rebuild: true,
-    counters,
-    runId,
-  };
-}
-
-/** The configuration a new table gets (migration 001 and 003 defaults) until its row exists after promote. */
-function defaultRow(source: Source, t: TableMapping): Table {
-  const now = new Date();
-  return {
-    id: t.tableId,
-    sourceId: source.id,
-    tableId: t.tableId,
-    tableName: t.tableName,
-    mirrorTable: t.table,
-    mirrorPosition: null,
-    syncType: 'full_refresh',
-    incrementalField: null,
-    incrementalFieldType: null,
-    primaryKeyColumns: ['id'],
-    syncFrequency: '1hour',
-    syncTimeOfDay: null,
-    shouldSync: true,
-    fullRefreshInterval: '24hour',
-    status: null,
-    lastSyncedAt: null,
-    lastFullRefreshAt: null,
-    latestError: null,
-    rowCount: 0,
-    needsCatchup: false,
-    highWaterMark: null,
-    highWaterInt: null,
-    vanishedAt: null,
-    createdAt: now,
-    updatedAt: now,
-    nextRunAt: null,
-    consecutiveFailures: 0,
-    resyncRequired: false,
-    historyTable: null,
-    schemaName: source.schemaName,
-    baseId: source.baseId,
-  };
-}
-
-function linked(signal: AbortSignal): AbortController {
-  const ac = new AbortController();
-  if (signal.aborted) ac.abort(signal.reason);
-  else signal.addEventListener('abort', () => ac.abort(signal.reason), { once: true });
-  return ac;
+/** Live tables a whole rebuild leaves out (gone from the base, or excluded). */
+function gone(args: RefillArgs): TableMapping[] {
+  const kept = new Set(args.next.tables.map((t) => t.tableId));
+  return [...args.live.values()].filter((t) => !kept.has(t.tableId));
 }

@@ -2,11 +2,15 @@ import type { BaseSchema } from '../src/airtable/types.ts';
 import { newCounters, startRun, finishRun } from '../src/bookkeeping/runs.ts';
 import { loadSource, type Source } from '../src/bookkeeping/sources.ts';
 import { findTable, sourceTables, type Table } from '../src/bookkeeping/tables.ts';
-import { loadMapping, schemaHash } from '../src/mirror/index.ts';
-import type { BaseMapping } from '../src/mirror/types.ts';
+import { recordSchemaReadFailure, recordSchemaReadOk } from '../src/bookkeeping/schema-health.ts';
+import { setFillPending, tableSelection } from '../src/bookkeeping/schema-state.ts';
+import { buildBaseMapping, loadMapping } from '../src/mirror/index.ts';
+import type { BaseMapping, TableMapping } from '../src/mirror/types.ts';
 import { oneLine } from './one-line.ts';
-import { rebuildBase } from './rebuild.ts';
+import { refillTables } from './rebuild.ts';
 import { resyncTables } from './resync.ts';
+import { applySchemaChange, recordWarnings } from './schema-change.ts';
+import { schemaRetryDelayMs } from './schema-retry.ts';
 import { RwLock } from './rwlock.ts';
 import type { SyncClient } from './strategy.ts';
 import { failTables, runTable, skipped } from './table-run.ts';
@@ -44,9 +48,11 @@ export function createSourceRuns(env: SyncerEnv) {
   };
 
   /**
-   * Reads the base schema; same hash as the mirror → nothing to do; different (or no mirror yet)
-   * → rebuild the whole base through the swap schema, under the source's write lock (re-checked
-   * there, so concurrent callers rebuild once).
+   * Reads the base schema and the layout it asks for (what the operator excluded left out, a
+   * paused table's refill deferred); same hash as the mirror → nothing to do; different → under
+   * the source's write lock (re-checked there, so concurrent callers change it once) the first
+   * build of the base through the swap schema, or the change (schema-change.ts: in place where
+   * Postgres can, tables filled again only where their values must be read again).
    */
   async function schemaStep(source: Source, client: SyncClient, signal: AbortSignal): Promise<SchemaStep> {
     const counters = newCounters();
@@ -57,27 +63,85 @@ export function createSourceRuns(env: SyncerEnv) {
       const message = signal.aborted ? 'cancelled' : `reading the base schema failed: ${oneLine(err)}`;
       const runId = await startRun(db, { sourceId: source.id, kind: 'schema' });
       await finishRun(db, runId, signal.aborted ? 'cancelled' : 'failed', counters, message, log);
+      if (!signal.aborted) await noteSchemaReadFailure(source, message);
       return { changed: false, rebuilt: false, rebuildResults: new Map(), error: message };
     }
-    const hash = schemaHash(baseSchema);
-    const current = await loadMapping(db, source.id);
-    if (current && current.hash === hash) {
-      return { mapping: current, changed: false, rebuilt: false, hash, rebuildResults: new Map() };
+    await recordSchemaReadOk(db, source.id, new Date(env.now()));
+    const layout = async () => {
+      const current = await loadMapping(db, source.id);
+      const selection = await tableSelection(db, source.id);
+      const next = buildBaseMapping(source.schemaName, baseSchema, current, selection);
+      return { current, selection, next };
+    };
+    const first = await layout();
+    if (first.current && first.current.hash === first.next.hash) {
+      return {
+        mapping: first.current,
+        changed: false,
+        rebuilt: false,
+        hash: first.next.hash,
+        rebuildResults: new Map(),
+      };
     }
     return lockOf(source.id).write(async () => {
-      const old = await loadMapping(db, source.id);
+      const { current: old, selection, next } = await layout();
+      const hash = next.hash;
       if (old && old.hash === hash) {
         return { mapping: old, changed: false, rebuilt: false, hash, rebuildResults: new Map() };
       }
-      log.info({ source: source.id, from: old?.hash ?? null, to: hash }, 'base schema changed; rebuilding');
-      const r = await rebuildBase(env, { source, client, baseSchema, hash, old, signal, counters });
-      const mapping = r.rebuilt ? await loadMapping(db, source.id) : old;
-      return { mapping, changed: true, rebuilt: r.rebuilt, hash, rebuildResults: r.results, error: r.error };
+      if (!old) {
+        log.info({ source: source.id, to: hash }, 'first build of the base');
+        const r = await refillTables(env, {
+          source,
+          client,
+          next,
+          tableIds: next.tables.map((t) => t.tableId),
+          live: new Map(),
+          whole: true,
+          hash,
+          events: false,
+          paused: selection.paused,
+          signal,
+          counters,
+        });
+        if (r.rebuilt) await recordWarnings(db, source.id, next, new Map(), new Date(env.now()));
+        const mapping = r.rebuilt ? await loadMapping(db, source.id) : undefined;
+        return {
+          mapping,
+          changed: true,
+          rebuilt: r.rebuilt,
+          hash,
+          rebuildResults: r.results,
+          error: r.error,
+        };
+      }
+      log.info({ source: source.id, from: old.hash, to: hash }, 'base schema changed');
+      const r = await applySchemaChange(env, { source, client, old, next, selection, signal, counters });
+      return {
+        mapping: r.mapping,
+        changed: true,
+        rebuilt: r.refilled,
+        hash,
+        rebuildResults: r.results,
+        error: r.error,
+      };
     });
   }
 
+  /** A failed schema read: recorded, and retried with a growing delay while it fails (schema-retry.ts). */
+  async function noteSchemaReadFailure(source: Source, message: string): Promise<void> {
+    const now = env.now();
+    await recordSchemaReadFailure(
+      db,
+      source.id,
+      message,
+      new Date(now),
+      (n) => new Date(now + schemaRetryDelayMs(n)),
+    );
+  }
+
   const activeRows = async (sourceId: string) =>
-    (await sourceTables(db, sourceId)).filter((r) => r.vanishedAt === null);
+    (await sourceTables(db, sourceId)).filter((r) => r.vanishedAt === null && r.mirrored);
 
   async function findRow(sourceId: string, key: string): Promise<Table | undefined> {
     const byTableId = await findTable(db, sourceId, key);
@@ -111,21 +175,24 @@ export function createSourceRuns(env: SyncerEnv) {
     const step = await schemaStep(source, client, ac.signal);
     result.schemaChanged = step.changed;
     result.rebuilt = step.rebuilt;
-    if (step.error) {
+    if (step.error && !step.mapping) {
+      // No layout to sync with: the schema could not be read, or the base's first build failed.
       result.error = step.error;
       if (step.rebuildResults.size > 0) result.tables = [...step.rebuildResults.values()];
       else result.tables = await failTables(env, source, await activeRows(sourceId), step.error);
       return result;
     }
-    if (step.rebuilt) {
-      // The rebuild swept every table of the base just now.
-      result.tables = [...step.rebuildResults.values()];
-      return result;
-    }
+    // A schema change that failed halfway recorded the layout the tables have: they sync with it,
+    // and the next sync takes the change up again.
+    if (step.error) result.error = step.error;
+    // Tables the schema step filled again were synced just now; the others run in place, fully
+    // when new or retyped columns wait for their values (fill_pending).
+    result.tables = [...step.rebuildResults.values()];
     await lockOf(sourceId).read(async () => {
       const mapping = (await loadMapping(db, sourceId)) ?? step.mapping!;
       const byId = new Map(mapping.tables.map((t) => [t.tableId, t]));
       for (const row of await activeRows(sourceId)) {
+        if (step.rebuildResults.has(row.tableId)) continue;
         const table = byId.get(row.tableId);
         if (!table) {
           result.tables.push(skipped(source, row, 'not in the mirror mapping'));
@@ -135,7 +202,7 @@ export function createSourceRuns(env: SyncerEnv) {
           result.tables.push(skipped(source, row, 'cancelled before it started'));
           continue;
         }
-        result.tables.push(await runTable(env, source, client, table, row, { ...opts, signal: ac.signal }));
+        result.tables.push(await runTableFilling(source, client, table, row, { ...opts, signal: ac.signal }));
       }
     });
     return result;
@@ -152,6 +219,7 @@ export function createSourceRuns(env: SyncerEnv) {
     let row = await findRow(sourceId, tableKey);
     if (!row) throw new Error(`table ${tableKey} of source ${sourceId} is not configured`);
     if (row.vanishedAt) return skipped(source, row, 'the table no longer exists in Airtable');
+    if (!row.mirrored) return skipped(source, row, 'excluded from the mirror');
     if (!row.shouldSync || row.status === 'Paused') return skipped(source, row, 'paused');
     let client: SyncClient;
     try {
@@ -162,14 +230,34 @@ export function createSourceRuns(env: SyncerEnv) {
     const step = await schemaStep(source, client, ac.signal);
     const fromRebuild = step.rebuildResults.get(row.tableId);
     if (fromRebuild) return fromRebuild;
-    if (step.error) return (await failTables(env, source, [row], step.error))[0];
+    if (step.error && !step.mapping) return (await failTables(env, source, [row], step.error))[0];
     return lockOf(sourceId).read(async () => {
       row = (await findTable(db, sourceId, row!.tableId)) ?? row!;
       const mapping = (await loadMapping(db, sourceId)) ?? step.mapping;
       const table = mapping?.tables.find((t) => t.tableId === row!.tableId);
       if (!table) return skipped(source, row!, 'not in the mirror mapping');
-      return runTable(env, source, client, table, row!, { ...opts, signal: ac.signal });
+      return runTableFilling(source, client, table, row!, { ...opts, signal: ac.signal });
     });
+  }
+
+  /**
+   * A table's run; while new or retyped columns wait for their values from Airtable (`fill_pending`,
+   * set by a change in place), one that lists every record, which then clears the mark.
+   */
+  async function runTableFilling(
+    source: Source,
+    client: SyncClient,
+    table: TableMapping,
+    row: Table,
+    opts: SyncOptions,
+  ): Promise<TableSyncResult> {
+    // A full_refresh sweep brings the values as it is (its hash cache forgets a retyped table's
+    // rows by itself, sweep.ts); other sync types list only some records unless run in full.
+    const full = opts.full || (row.fillPending && row.syncType !== 'full_refresh');
+    const r = await runTable(env, source, client, table, row, { ...opts, full });
+    if (r.status === 'Completed' && row.fillPending)
+      await setFillPending(db, source.id, [row.tableId], false);
+    return r;
   }
 
   /** Runs `fn` with a controller linked to `signal` and to the syncer's stop(). */

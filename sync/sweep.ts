@@ -1,11 +1,18 @@
 import type { AirtableRecord, ListRecordsResponse } from '../src/airtable/types.ts';
-import { applyRecords, deleteUnseen, emptySwapTable, fencedSince, takeFence } from '../src/mirror/index.ts';
+import {
+  applyRecords,
+  deleteUnseen,
+  emptySwapTable,
+  requestedFields,
+  takeFence,
+} from '../src/mirror/index.ts';
 import { hashText, recordHash } from './hash-cache.ts';
 import { recordsSpan, spanKey, type PageMemo } from './page-memo.ts';
 import { scanListPage, scannedRecord, type ScannedPage } from './page-scan.ts';
 import { prefetch } from './prefetch.ts';
 import { SwapFillBatch } from '../src/mirror/swap-fill.ts';
 import type { TableSyncContext } from './strategy.ts';
+import { forgetForeignWrites, forgetRetypedTable } from './cache-guard.ts';
 import { countWrite } from '../src/bookkeeping/runs.ts';
 
 /**
@@ -196,6 +203,7 @@ async function sweepOnce(ctx: TableSyncContext, opts: SweepRun): Promise<void> {
   // Ids listed (duplicates are harmless to deleteUnseen's anti-join; an array is cheaper than a Set).
   const seen: string[] = [];
   let listingFence: string | undefined;
+  forgetRetypedTable(hashCache, table);
   if (useCache) await forgetForeignWrites(ctx);
 
   // Records wait for their write as (page, index): a page's text is several times smaller than
@@ -306,27 +314,6 @@ async function sweepOnce(ctx: TableSyncContext, opts: SweepRun): Promise<void> {
 }
 
 /**
- * Other writers (proxy, webhook) stamp the row fence when they change a mirror row. A record the
- * cache remembers may since have been changed in the mirror by them — and if Airtable then went
- * back to the remembered version, a cache hit would leave the mirror wrong. So before consulting
- * the cache, forget every record fenced since the previous look (the mark is a fence taken just
- * before that look; anything fenced later is caught next time).
- */
-async function forgetForeignWrites(ctx: TableSyncContext): Promise<void> {
-  const { hashCache, table } = ctx;
-  const mark = hashCache.fenceMark(table.tableId);
-  const next = await takeFence(ctx.db);
-  if (mark === undefined) {
-    hashCache.forgetTable(table.tableId);
-  } else {
-    for (const id of await fencedSince(ctx.db, ctx.source.id, table.tableId, mark)) {
-      hashCache.forget(table.tableId, id);
-    }
-  }
-  hashCache.setFenceMark(table.tableId, next);
-}
-
-/**
  * Pages of the listing, each with a fence taken before it was fetched (step 1 of the sweep). The
  * client's text pages when it has them (listAllPages), else its parsed ones (wrapped test clients).
  */
@@ -338,7 +325,8 @@ async function* fencedPages(
   renewFences = true,
 ): AsyncGenerator<FencedPage> {
   const { client } = ctx;
-  const params = { pageSize: 100, returnFieldsByFieldId: true };
+  // Fields the operator excluded are never requested (nor stored: the mapping has no column).
+  const params = { pageSize: 100, returnFieldsByFieldId: true, fields: requestedFields(ctx.table) };
   const memo = ctx.pageMemo;
   memo?.startListing();
   const decode = (text: string) => decodeSweepPage(text, memo);

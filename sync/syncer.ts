@@ -5,6 +5,7 @@ import { SyncerProcess } from './lifecycle.ts';
 import { oneLine } from './one-line.ts';
 import { processLockOwnership } from './ownership.ts';
 import { RunProgress } from './run-progress.ts';
+import { createSchemaRetryLoop } from './schema-retry.ts';
 import { createSourceRuns } from './source-run.ts';
 import type { SourceSyncResult, Syncer, SyncerDeps } from './types.ts';
 
@@ -38,11 +39,25 @@ export function createSyncer(deps: SyncerDeps): Syncer {
   });
   const env = createSyncerEnv(deps, { hashCache, runProgress, lifecycle });
   const runs = createSourceRuns(env);
+  // Sources whose schema reads fail are tried again while they fail (schema-retry.ts).
+  const schemaRetry = createSchemaRetryLoop({
+    db,
+    log,
+    now: env.now,
+    sleep: deps.sleep,
+    syncSource: (id) => lifecycle.tracked(runs.syncSource(id, {})),
+  });
 
   return {
     hashCache,
-    start: () => lifecycle.start(),
-    stop: () => lifecycle.stop(),
+    async start() {
+      await lifecycle.start();
+      schemaRetry.start();
+    },
+    async stop() {
+      await schemaRetry.stop();
+      await lifecycle.stop();
+    },
 
     syncAll(opts = {}) {
       return lifecycle.tracked(

@@ -43,6 +43,8 @@ export interface SyncerDeps {
   hashCacheSize: number;
   log: Logger;
   now?: () => number;
+  /** The wait of the syncer's background loop (schema-read retries); tests pass a fake clock's. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Sync types besides the built-in full_refresh (incremental, append, webhook). */
   strategies?: readonly SyncStrategy[];
   /** Extra client options (timeouts, attempts, and for tests an injected clock/sleep). */

@@ -1,11 +1,13 @@
 import type { Database } from '../src/db/database.ts';
 import {
+  buildBaseMapping,
   compareWithMirror,
   convertRecord,
   loadMapping,
-  schemaHash,
+  requestedFields,
   unseenRows,
 } from '../src/mirror/index.ts';
+import { tableSelection } from '../src/bookkeeping/schema-state.ts';
 import type { ConvertedRecord, TableMapping } from '../src/mirror/types.ts';
 import { loadSource } from '../src/bookkeeping/sources.ts';
 import type { SyncClient } from './strategy.ts';
@@ -74,7 +76,9 @@ export async function verifySource(
   if (!source) throw new Error(`source ${sourceId} is not configured`);
   const mapping = await loadMapping(db, sourceId);
   const baseSchema = await client.getBaseSchema(source.baseId, { signal: opts.signal });
-  const liveHash = schemaHash(baseSchema);
+  // The layout the base asks for now, with what the operator excluded left out.
+  const selection = await tableSelection(db, sourceId);
+  const liveHash = buildBaseMapping(source.schemaName, baseSchema, mapping, selection).hash;
   const report: VerifyReport = {
     sourceId,
     baseId: source.baseId,
@@ -86,7 +90,9 @@ export async function verifySource(
   };
   const mirrored = new Map((mapping?.tables ?? []).map((t) => [t.tableId, t]));
   const live = new Set(baseSchema.tables.map((t) => t.id));
-  for (const t of baseSchema.tables) if (!mirrored.has(t.id)) report.unmirroredTables.push(t.id);
+  for (const t of baseSchema.tables) {
+    if (!mirrored.has(t.id) && !selection.excludedTables.has(t.id)) report.unmirroredTables.push(t.id);
+  }
   for (const t of mapping?.tables ?? []) if (!live.has(t.tableId)) report.unmirroredTables.push(t.tableId);
 
   for (const table of mapping?.tables ?? []) {
@@ -132,7 +138,7 @@ async function verifyTable(
       for await (const page of client.listAllRecords(
         baseId,
         table.tableId,
-        { pageSize: 100, returnFieldsByFieldId: true },
+        { pageSize: 100, returnFieldsByFieldId: true, fields: requestedFields(table) },
         { signal: opts.signal },
       )) {
         for (const r of page.records) {

@@ -13,7 +13,9 @@ import { parseRequest, readJsonBody } from '../validation.ts';
 import { AirmirrorError, apiErrorBody, asAirmirrorError, conflict, notFound } from '../errors.ts';
 import { buildBaseMapping } from '../mirror/mapping.ts';
 import { dropMirrorSchema, dropMirrorTable, emptyMirrorTable } from '../mirror/ddl.ts';
-import { columnNames } from '../mirror/store.ts';
+import { columnNames, knownFields } from '../mirror/store.ts';
+import { setTablesMirrored } from '../bookkeeping/schema-state.ts';
+import { excludedTableIds, selectionChanges } from './selection.ts';
 import { checkBearer } from './auth.ts';
 import { incrementalCandidates, syncAvailability } from './candidates.ts';
 import type { ApiDeps } from './deps.ts';
@@ -21,7 +23,7 @@ import { CreateSourceRequest, DeleteSourceQuery, ListSchemasQuery, PatchSchemaRe
 import { openApiDocument } from './openapi.ts';
 import { fieldToValidate, planPatch, refuseCdc } from './rules.ts';
 import { serializeSchema, serializeSource } from './serialize.ts';
-import { tableStatuses } from './status.ts';
+import { sourceStatuses, tableStatuses } from './status.ts';
 import { readSchema } from './airtable-read.ts';
 import { registerSourceSettings } from './source-settings.ts';
 
@@ -121,7 +123,10 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
 
   app.get('/status', async (c) => {
     const q = parse(ListSchemasQuery, c.req.query());
-    return c.json({ tables: await tableStatuses(db, now(), q.source_id) });
+    return c.json({
+      tables: await tableStatuses(db, now(), q.source_id),
+      sources: await sourceStatuses(db, q.source_id),
+    });
   });
 
   // ---- sources ------------------------------------------------------------------------------
@@ -152,6 +157,14 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
       const reader = deps.airtable({ id: '', baseId: body.base_id }, body.token);
       baseSchema = await readSchema(reader, body.base_id, true);
     }
+    if (body.tables && !baseSchema) {
+      throw new AirmirrorError(
+        'AIRTABLE_UNAVAILABLE',
+        503,
+        'tables needs the base schema, and no Airtable client is configured in this process',
+      );
+    }
+    const excluded = body.tables && baseSchema ? excludedTableIds(baseSchema.tables, body.tables) : [];
     const id = crypto.randomUUID();
     const tokenEncrypted = await secrets.encrypt(body.token);
     const row = await books
@@ -177,6 +190,7 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
     // named as the mirror will name them (src/mirror mapping).
     if (baseSchema) {
       await books.insertDiscoveredTables(db, id, buildBaseMapping(schemaName, baseSchema).tables);
+      await setTablesMirrored(db, id, excluded, false);
     }
     if (deps.syncer) track(deps.syncer.refreshSchema(id), { sourceId: id }, 'first schema read failed');
     const tables = await books.listTables(db, id);
@@ -244,6 +258,13 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
       webhooksConfigured: webhooksConfigured(),
       now: now(),
     });
+    // What is mirrored: made by the source's next schema step, which is asked for right away.
+    const selection = selectionChanges(
+      current,
+      body,
+      await knownFields(db, current.sourceId, current.tableId),
+    );
+    Object.assign(plan.changes, selection);
     if (plan.stopRun) {
       // Pausing a Running table stops its run first (the state machine then keeps it Paused).
       const stopped = deps.runner ? await deps.runner.cancel(current.id) : false;
@@ -255,6 +276,16 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
         event: plan.event,
       });
       if (!updated) refuseWhileRunning({ ...current, status: 'Running' }, 'changing it');
+    }
+    if (Object.keys(selection).length > 0 && deps.syncer) {
+      const applying = deps.syncer.refreshSchema(current.sourceId).catch((err: unknown) => {
+        deps.log?.warn(
+          { sourceId: current.sourceId, code: asAirmirrorError(err).code },
+          'schema refresh failed',
+        );
+      });
+      background.add(applying);
+      void applying.finally(() => background.delete(applying));
     }
     const json = await schemaJson(current.id);
     return c.json({ ...json, resync_required: plan.resyncRequired || json.resync_required });

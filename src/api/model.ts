@@ -49,6 +49,10 @@ export const CreateSourceRequest = z
       .meta({ description: 'Postgres schema of the mirror tables (default "public")' }),
     name: z.string().max(200).optional(),
     description: z.string().max(2000).optional(),
+    tables: z.array(z.string().min(1)).min(1).optional().meta({
+      description:
+        'Airtable tables to mirror, by id or name (default: all); the others are excluded (never listed) until a schema is PATCHed mirrored',
+    }),
   })
   .meta({ id: 'CreateSourceRequest' });
 export type CreateSourceRequest = z.infer<typeof CreateSourceRequest>;
@@ -69,6 +73,14 @@ export const PatchSchemaRequest = z
     sync_time_of_day: z.string().regex(TIME_OF_DAY, 'must be HH:MM or HH:MM:SS (UTC)').nullable().optional(),
     should_sync: z.boolean().optional(),
     full_refresh_interval: z.enum(FULL_REFRESH_INTERVALS).optional(),
+    mirrored: z.boolean().optional().meta({
+      description:
+        'false: the table is excluded from the mirror (its mirror table is dropped, it is never listed); true: mirrored again',
+    }),
+    excluded_fields: z.array(z.string().min(1)).optional().meta({
+      description:
+        'Fields (id or name) never requested (fields[]) nor stored: their columns are dropped; [] mirrors every field',
+    }),
   })
   .meta({ id: 'PatchSchemaRequest' });
 export type PatchSchemaRequest = z.infer<typeof PatchSchemaRequest>;
@@ -113,6 +125,14 @@ export const SchemaResponse = z
     next_run_at: z.string().nullable(),
     vanished_at: z.string().nullable(),
     created_at: z.string(),
+    mirrored: z.boolean().meta({ description: 'false: excluded from the mirror' }),
+    excluded_fields: z.array(z.string()).meta({ description: 'Field ids never requested nor stored' }),
+    fill_pending: z
+      .boolean()
+      .meta({ description: 'New or retyped columns wait for their values: the next run is a full one' }),
+    warnings: z.array(z.string()).meta({
+      description: 'What schema changes could not keep (a reader object dropped) or only approximate',
+    }),
   })
   .meta({ id: 'Schema' });
 
@@ -186,10 +206,17 @@ export const StatusResponse = z
         sync_type: z.string(),
         status: z.string().nullable(),
         should_sync: z.boolean(),
+        mirrored: z.boolean().meta({ description: 'false: excluded from the mirror' }),
         last_synced_at: z.string().nullable(),
-        rows: z.number(),
-        lag_seconds: z.number().nullable(),
+        rows: z.number().meta({ description: 'Current rows of the mirror table' }),
+        lag_seconds: z.number().nullable().meta({
+          description:
+            'Seconds since the table was last known to match Airtable (its last run; for a webhook table also its last payloads applied)',
+        }),
         latest_error: z.string().nullable(),
+        warnings: z
+          .array(z.string())
+          .meta({ description: 'What schema changes could not keep or only approximate' }),
         needs_catchup: z.boolean(),
         next_run_at: z.string().nullable(),
         progress: z
@@ -210,6 +237,26 @@ export const StatusResponse = z
           .nullable()
           .meta({ description: "For a table of the webhook sync type: its base's Airtable webhook" }),
       }),
+    ),
+    sources: z.array(
+      z
+        .object({
+          source_id: z.string(),
+          base_id: z.string(),
+          schema: z.string(),
+          schema_checked_at: z
+            .string()
+            .nullable()
+            .meta({ description: 'Last successful read of the base schema' }),
+          schema_error: z
+            .string()
+            .nullable()
+            .meta({ description: 'Set while the base schema cannot be read' }),
+          schema_failing_since: z.string().nullable(),
+          schema_failures: z.number().meta({ description: 'Failed reads in a row' }),
+          schema_retry_at: z.string().nullable().meta({ description: 'When the read is tried again' }),
+        })
+        .meta({ description: "A source's base-schema reads, retried with backoff while they fail" }),
     ),
   })
   .meta({ id: 'Status' });

@@ -42,6 +42,10 @@ export function serializeSchema(t: Table, now: number) {
     next_run_at: iso(t.nextRunAt),
     vanished_at: iso(t.vanishedAt),
     created_at: iso(t.createdAt)!,
+    mirrored: t.mirrored,
+    excluded_fields: t.excludedFields,
+    fill_pending: t.fillPending,
+    warnings: t.schemaWarnings.map((w) => w.message),
   };
 }
 export type SchemaJson = ReturnType<typeof serializeSchema>;

@@ -3,6 +3,7 @@
  * sync type, status, last_synced_at, rows, lag, latest_error, needs_catchup.
  */
 import { listTables, runningRuns, type RunningRun, type Table } from '../bookkeeping/index.ts';
+import { sourceStatusRows, syncStatusRows, type SourceStatusRow } from '../bookkeeping/status-view.ts';
 import type { Queryable } from '../db/database.ts';
 import { webhookHealth } from '../webhooks/store.ts';
 import { lagSeconds } from './serialize.ts';
@@ -26,10 +27,19 @@ export interface TableStatus {
   sync_type: string;
   status: string | null;
   should_sync: boolean;
+  /** false: excluded from the mirror by the operator (no mirror table, never listed). */
+  mirrored: boolean;
   last_synced_at: string | null;
+  /** Current rows of the mirror table (kept by the write path), as `airmirror.sync_status` shows. */
   rows: number;
+  /**
+   * Seconds since the mirror table was last known to match Airtable: its last successful run, or
+   * for a webhook table whose hook is active, the last payloads applied, whichever is later.
+   */
   lag_seconds: number | null;
   latest_error: string | null;
+  /** What schema changes could not keep or only approximate (a reader's view dropped, …). */
+  warnings: string[];
   needs_catchup: boolean;
   next_run_at: string | null;
   /** Set while the table's status is Running. */
@@ -47,12 +57,41 @@ export interface WebhookHealth {
   expiration_time: string | null;
 }
 
+/** A source's base-schema reads: while they fail, the error, since when, and the next try. */
+export interface SourceStatus {
+  source_id: string;
+  base_id: string;
+  schema: string;
+  schema_checked_at: string | null;
+  schema_error: string | null;
+  schema_failing_since: string | null;
+  schema_failures: number;
+  schema_retry_at: string | null;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export async function sourceStatuses(q: Queryable, sourceId?: string): Promise<SourceStatus[]> {
+  return (await sourceStatusRows(q, sourceId)).map((s: SourceStatusRow) => ({
+    source_id: s.sourceId,
+    base_id: s.baseId,
+    schema: s.schema,
+    schema_checked_at: iso(s.schemaCheckedAt),
+    schema_error: s.schemaError,
+    schema_failing_since: iso(s.schemaFailingSince),
+    schema_failures: s.schemaFailures,
+    schema_retry_at: iso(s.schemaRetryAt),
+  }));
+}
+
 export async function tableStatuses(q: Queryable, now: number, sourceId?: string): Promise<TableStatus[]> {
-  const [rows, running, webhooks] = await Promise.all([
+  const [rows, running, webhooks, views] = await Promise.all([
     listTables(q, sourceId),
     runningRuns(q, sourceId),
     webhookHealth(q, sourceId),
+    syncStatusRows(q, sourceId),
   ]);
+  const viewOf = new Map(views.map((v) => [`${v.sourceId}/${v.tableId}`, v]));
   const tableKey = (t: { sourceId: string; tableId: string }) => `${t.sourceId}/${t.tableId}`;
   const runs = new Map(running.map((r) => [tableKey(r), r]));
   const progressOf = (run: RunningRun | undefined, expected: number): SyncProgress | null =>
@@ -86,10 +125,12 @@ export async function tableStatuses(q: Queryable, now: number, sourceId?: string
       sync_type: r.kind,
       status: 'Running',
       should_sync: true,
+      mirrored: true,
       last_synced_at: null,
       rows: 0,
       lag_seconds: null,
       latest_error: null,
+      warnings: [],
       needs_catchup: false,
       next_run_at: null,
       progress: progressOf(r, 0),
@@ -97,24 +138,29 @@ export async function tableStatuses(q: Queryable, now: number, sourceId?: string
     }));
   return rows
     .filter((t) => t.vanishedAt == null)
-    .map((t): TableStatus => ({
-      source_id: t.sourceId,
-      base_id: t.baseId,
-      schema_id: t.id,
-      table: t.tableName,
-      mirror_table: `${t.schemaName}.${t.mirrorTable}`,
-      sync_type: t.syncType,
-      status: t.status,
-      should_sync: t.shouldSync,
-      last_synced_at: t.lastSyncedAt ? t.lastSyncedAt.toISOString() : null,
-      rows: t.rowCount,
-      lag_seconds: lagSeconds(t.lastSyncedAt, now),
-      latest_error: t.latestError,
-      needs_catchup: t.needsCatchup,
-      next_run_at: t.nextRunAt ? t.nextRunAt.toISOString() : null,
-      progress: t.status === 'Running' ? progressOf(runs.get(tableKey(t)), t.rowCount) : null,
-      webhook: webhookOf(t),
-    }))
+    .map((t): TableStatus => {
+      const view = viewOf.get(tableKey(t));
+      return {
+        source_id: t.sourceId,
+        base_id: t.baseId,
+        schema_id: t.id,
+        table: t.tableName,
+        mirror_table: `${t.schemaName}.${t.mirrorTable}`,
+        sync_type: t.syncType,
+        status: t.status,
+        should_sync: t.shouldSync,
+        mirrored: t.mirrored,
+        last_synced_at: t.lastSyncedAt ? t.lastSyncedAt.toISOString() : null,
+        rows: view?.rows ?? t.rowCount,
+        lag_seconds: lagSeconds(view ? view.freshAt : t.lastSyncedAt, now),
+        latest_error: t.latestError,
+        warnings: (view?.warnings ?? t.schemaWarnings).map((w) => w.message),
+        needs_catchup: t.needsCatchup,
+        next_run_at: t.nextRunAt ? t.nextRunAt.toISOString() : null,
+        progress: t.status === 'Running' ? progressOf(runs.get(tableKey(t)), t.rowCount) : null,
+        webhook: webhookOf(t),
+      };
+    })
     .concat(building);
 }
 
@@ -129,14 +175,22 @@ export function formatLag(seconds: number | null): string {
   return `${Math.floor(h / 24)}d ${h % 24}h`;
 }
 
-/** A plain-text table for terminals: one line per table, errors on the line itself. */
-export function formatStatusTable(rows: TableStatus[]): string {
-  if (rows.length === 0) return 'no tables configured\n';
+/** A plain-text table for terminals: one line per table, errors on the line itself; then sources whose schema reads fail. */
+export function formatStatusTable(rows: TableStatus[], sources: SourceStatus[] = []): string {
+  const failing = sources
+    .filter((s) => s.schema_error)
+    .map(
+      (s) =>
+        `source ${s.source_id} (${s.schema}): ${s.schema_error} — failing since ${s.schema_failing_since}` +
+        `, ${s.schema_failures} tries, next ${s.schema_retry_at ?? 'soon'}\n`,
+    )
+    .join('');
+  if (rows.length === 0) return `no tables configured\n${failing}`;
   const head = ['TABLE', 'SYNC TYPE', 'STATUS', 'LAST SYNCED', 'ROWS', 'LAG', 'CATCH-UP', 'ERROR'];
   const body = rows.map((r) => [
     r.mirror_table,
     r.sync_type,
-    r.should_sync ? statusCell(r) : 'Paused',
+    !r.mirrored ? 'Excluded' : r.should_sync ? statusCell(r) : 'Paused',
     r.last_synced_at ?? '-',
     String(r.rows),
     formatLag(r.lag_seconds),
@@ -149,7 +203,7 @@ export function formatStatusTable(rows: TableStatus[]): string {
       .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
       .join('  ')
       .trimEnd();
-  return [line(head), ...body.map(line)].join('\n') + '\n';
+  return [line(head), ...body.map(line)].join('\n') + '\n' + failing;
 }
 
 /** "Running 12,300/100,036" (or "Running 12,300 listed" on a first sync) while a sync runs. */
@@ -169,6 +223,9 @@ function errorCell(r: TableStatus): string {
   const parts = [
     hook ? `webhook ${hook.status}${hook.last_error ? `: ${hook.last_error}` : ''}` : '',
     r.latest_error ?? '',
+    r.warnings.length > 0
+      ? `${r.warnings.length} warning${r.warnings.length > 1 ? 's' : ''}: ${r.warnings.at(-1)}`
+      : '',
   ];
   return parts.filter(Boolean).join('; ').replace(/\s+/g, ' ').slice(0, 120);
 }

@@ -1,6 +1,6 @@
 /**
  * The rows of airmirror's bookkeeping tables as Postgres returns them (`SELECT *`), column for
- * column (migrations 001–008, 050–052). Internal to src/bookkeeping: every reader gets the camelCase types
+ * column (migrations 001–008, 030, 050–052). Internal to src/bookkeeping: every reader gets the camelCase types
  * (`Source`, `Table`, `SyncRun`) the modules next to this one map these rows to.
  * test/bookkeeping/rows.test.ts holds the column lists against the migrated database, so a
  * migration that adds a column must add it here.
@@ -21,6 +21,13 @@ export interface SourcesRow {
   created_at: Date;
   updated_at: Date;
   description: string | null;
+  /** When the base schema was last read successfully (migration 030). */
+  schema_checked_at: Date | null;
+  /** The last schema read's error while it keeps failing; null once one succeeds. */
+  schema_error: string | null;
+  schema_failing_since: Date | null;
+  schema_failures: number;
+  schema_retry_at: Date | null;
 }
 
 /** One `airmirror.tables` row: a table's sync configuration and state. */
@@ -56,6 +63,14 @@ export interface TablesRow {
   history_table: string | null;
   /** bigint: the high-water mark of an integer incremental field (an autoNumber). */
   high_water_int: number | string | null;
+  /** Whether the table is mirrored at all (migration 030); false: no mirror table, never listed. */
+  mirrored: boolean;
+  /** Airtable field ids never requested nor stored. */
+  excluded_fields: string[];
+  /** New or retyped columns wait for their values: the next run is a full one. */
+  fill_pending: boolean;
+  /** `[{kind, message, at}]`: what schema changes could not keep or only approximate. */
+  schema_warnings: unknown;
 }
 
 /** One `airmirror.sync_runs` row: what one run of a table (or a source's schema step) did. */
@@ -99,6 +114,11 @@ export const SOURCES_COLUMNS = [
   'created_at',
   'updated_at',
   'description',
+  'schema_checked_at',
+  'schema_error',
+  'schema_failing_since',
+  'schema_failures',
+  'schema_retry_at',
 ] as const satisfies readonly (keyof SourcesRow)[];
 
 export const TABLES_COLUMNS = [
@@ -131,6 +151,10 @@ export const TABLES_COLUMNS = [
   'resync_required',
   'history_table',
   'high_water_int',
+  'mirrored',
+  'excluded_fields',
+  'fill_pending',
+  'schema_warnings',
 ] as const satisfies readonly (keyof TablesRow)[];
 
 export const SYNC_RUNS_COLUMNS = [

@@ -8,11 +8,14 @@ import { sql } from '../db/sql.ts';
 import type { TablesRow } from './rows.ts';
 import { changeStatus, queryTables, type Table } from './tables.ts';
 
-/** Tables the scheduler may run: syncing, not vanished, not manual-only, not Running nor Paused. */
+/**
+ * Tables the scheduler may run: syncing, mirrored, not vanished, not manual-only, not Running nor
+ * Paused.
+ */
 export function schedulableTables(q: Queryable): Promise<Table[]> {
   return queryTables(
     q,
-    `WHERE t.should_sync AND t.vanished_at IS NULL AND t.sync_frequency <> 'never'
+    `WHERE t.should_sync AND t.mirrored AND t.vanished_at IS NULL AND t.sync_frequency <> 'never'
        AND t.status IS DISTINCT FROM 'Running' AND t.status IS DISTINCT FROM 'Paused'
      ORDER BY t.next_run_at NULLS FIRST, t.id`,
   );

@@ -19,6 +19,12 @@ export interface Source {
   baseSchema: unknown;
   createdAt: Date;
   updatedAt: Date;
+  /** The state of its base-schema reads (src/bookkeeping/schema-health.ts). */
+  schemaCheckedAt: Date | null;
+  schemaError: string | null;
+  schemaFailingSince: Date | null;
+  schemaFailures: number;
+  schemaRetryAt: Date | null;
 }
 
 function toSource(r: SourcesRow): Source {
@@ -33,6 +39,11 @@ function toSource(r: SourcesRow): Source {
     baseSchema: r.base_schema,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    schemaCheckedAt: r.schema_checked_at,
+    schemaError: r.schema_error,
+    schemaFailingSince: r.schema_failing_since,
+    schemaFailures: r.schema_failures,
+    schemaRetryAt: r.schema_retry_at,
   };
 }
 

@@ -36,31 +36,98 @@ export async function insertDiscoveredTables(
 /**
  * The rows of a base's tables as the mirror now maps them (src/mirror saveMapping): names, mirror
  * table and position only — the sync configuration of existing rows is left alone, new rows get
- * the defaults. Tables no longer in the base get `vanished_at`; tables that are get it cleared.
+ * the defaults. Tables no longer in the base get `vanished_at`; tables that are (mapped, or in
+ * `excluded`: in the base but not mirrored) get it cleared.
  */
 export async function saveMappedTables(
   q: Queryable,
   sourceId: string,
   tables: readonly MappedTable[],
+  excluded: readonly string[] = [],
 ): Promise<void> {
-  await q.query(
-    sql(
-      `INSERT INTO airmirror.tables (id, source_id, table_id, table_name, mirror_table, mirror_position)
-       SELECT gen_random_uuid()::text, $1, t.table_id, t.table_name, t.mirror_table, t.pos::int
-       FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS t(table_id, table_name, mirror_table, pos)
-       ON CONFLICT (source_id, table_id) DO UPDATE SET
-         table_name = excluded.table_name, mirror_table = excluded.mirror_table,
-         mirror_position = excluded.mirror_position, vanished_at = NULL, updated_at = now()`,
-      [sourceId, tables.map((t) => t.tableId), tables.map((t) => t.tableName), tables.map((t) => t.table)],
-    ),
-  );
+  await upsertMappedTables(q, sourceId, tables);
   await q.query(
     sql(
       `UPDATE airmirror.tables SET vanished_at = now(), updated_at = now()
        WHERE source_id = $1 AND vanished_at IS NULL AND NOT (table_id = ANY($2::text[]))`,
-      [sourceId, tables.map((t) => t.tableId)],
+      [sourceId, [...tables.map((t) => t.tableId), ...excluded]],
     ),
   );
+  if (excluded.length > 0) {
+    await q.query(
+      sql(
+        `UPDATE airmirror.tables SET vanished_at = NULL, updated_at = now()
+          WHERE source_id = $1 AND vanished_at IS NOT NULL AND table_id = ANY($2::text[])`,
+        [sourceId, excluded],
+      ),
+    );
+  }
+}
+
+/**
+ * Rows for these tables as mapped (names, mirror table, position; `positions` defaults to their
+ * order here), leaving every other row alone: one table's change in place (src/mirror).
+ */
+export async function upsertMappedTables(
+  q: Queryable,
+  sourceId: string,
+  tables: readonly MappedTable[],
+  positions?: readonly number[],
+): Promise<void> {
+  await q.query(
+    sql(
+      `INSERT INTO airmirror.tables (id, source_id, table_id, table_name, mirror_table, mirror_position)
+       SELECT gen_random_uuid()::text, $1, t.table_id, t.table_name, t.mirror_table,
+              coalesce(t.position, t.pos::int)
+       FROM unnest($2::text[], $3::text[], $4::text[], $5::int[])
+            WITH ORDINALITY AS t(table_id, table_name, mirror_table, position, pos)
+       ON CONFLICT (source_id, table_id) DO UPDATE SET
+         table_name = excluded.table_name, mirror_table = excluded.mirror_table,
+         mirror_position = excluded.mirror_position, vanished_at = NULL, updated_at = now()`,
+      [
+        sourceId,
+        tables.map((t) => t.tableId),
+        tables.map((t) => t.tableName),
+        tables.map((t) => t.table),
+        tables.map((_, i) => positions?.[i] ?? null),
+      ],
+    ),
+  );
+}
+
+/** A table no longer mirrored: gone from the base (`vanished_at`), or excluded by the operator. */
+export async function markTableGone(
+  q: Queryable,
+  sourceId: string,
+  tableId: string,
+  vanished: boolean,
+): Promise<void> {
+  await q.query(
+    sql(
+      `UPDATE airmirror.tables SET vanished_at = CASE WHEN $3 THEN now() ELSE vanished_at END,
+              row_count = 0, fill_pending = false, updated_at = now()
+        WHERE source_id = $1 AND table_id = $2`,
+      [sourceId, tableId, vanished],
+    ),
+  );
+}
+
+/** A source's tables in the base and excluded from the mirror, as its last schema step left them. */
+export async function excludedTableRows(
+  q: Queryable,
+  sourceId: string,
+): Promise<{ tableId: string; tableName: string }[]> {
+  const r = await q.query<Pick<TablesRow, 'table_id' | 'table_name'>>(
+    sql(
+      `SELECT table_id, table_name FROM airmirror.tables
+        WHERE source_id = $1 AND NOT mirrored AND vanished_at IS NULL
+          AND NOT EXISTS (SELECT 1 FROM airmirror.columns c
+                           WHERE c.source_id = airmirror.tables.source_id AND c.table_id = airmirror.tables.table_id)
+        ORDER BY table_id`,
+      [sourceId],
+    ),
+  );
+  return r.rows.map((x) => ({ tableId: x.table_id, tableName: x.table_name }));
 }
 
 /** Columns the management API may change, and their column (a fixed list: never from input). */
@@ -78,6 +145,8 @@ const CONFIG_COLUMNS = {
   highWaterMark: 'high_water_mark',
   highWaterInt: 'high_water_int',
   consecutiveFailures: 'consecutive_failures',
+  mirrored: 'mirrored',
+  excludedFields: 'excluded_fields',
 } as const satisfies Partial<Record<keyof Table, keyof TablesRow>>;
 
 /** A change of a table's configuration: only the fields present change. */

@@ -48,10 +48,29 @@ export interface Table {
   consecutiveFailures: number;
   resyncRequired: boolean;
   historyTable: string | null;
+  /** false: excluded from the mirror (no mirror table, never listed). */
+  mirrored: boolean;
+  /** Airtable field ids never requested nor stored. */
+  excludedFields: string[];
+  /** New or retyped columns wait for their values: the next run is a full one. */
+  fillPending: boolean;
+  /** What schema changes could not keep or only approximate (newest last). */
+  schemaWarnings: SchemaWarning[];
   /** The source's Postgres schema (sources.schema_name). */
   schemaName: string;
   /** The source's base (sources.base_id). */
   baseId: string;
+}
+
+/**
+ * A note on a table from the schema step: `mapping` ones (an unknown type stored as jsonb, a name
+ * with nothing to keep) are replaced at every schema change; `dropped` ones (a reader's object a
+ * change could not keep) stay, the newest few, until they age out.
+ */
+export interface SchemaWarning {
+  kind: 'mapping' | 'dropped' | 'deferred';
+  message: string;
+  at: string;
 }
 
 type Row = TablesRow & Pick<SourcesRow, 'schema_name' | 'base_id'>;
@@ -87,6 +106,10 @@ function toTable(r: Row): Table {
     consecutiveFailures: r.consecutive_failures,
     resyncRequired: r.resync_required,
     historyTable: r.history_table,
+    mirrored: r.mirrored,
+    excludedFields: r.excluded_fields,
+    fillPending: r.fill_pending,
+    schemaWarnings: Array.isArray(r.schema_warnings) ? (r.schema_warnings as SchemaWarning[]) : [],
     schemaName: r.schema_name,
     baseId: r.base_id,
   };
@@ -131,7 +154,10 @@ export interface TableEventOptions {
   error?: string;
   /** For `succeed`: when the run completed (last_synced_at). */
   at?: Date;
-  /** For `succeed`: the mirror table's row count after the run. */
+  /**
+   * Ignored: `row_count` is kept current by the write path itself, in the statement that inserts
+   * or deletes rows (a count taken after the run, outside its lock, could overwrite a newer one).
+   */
   rowCount?: number;
   /** For `succeed` of a full listing: also stamp last_full_refresh_at. */
   fullRefresh?: boolean;
@@ -183,7 +209,6 @@ export async function changeStatus(
          latest_error = CASE WHEN $4::boolean THEN NULL WHEN $5::text IS NOT NULL THEN $5 ELSE latest_error END,
          last_synced_at = CASE WHEN $4::boolean THEN $6::timestamptz ELSE last_synced_at END,
          last_full_refresh_at = CASE WHEN $4::boolean AND $7::boolean THEN $6::timestamptz ELSE last_full_refresh_at END,
-         row_count = CASE WHEN $4::boolean AND $8::bigint IS NOT NULL THEN $8 ELSE row_count END,
          updated_at = now()
        WHERE source_id = $1 AND table_id = $2`,
       [
@@ -194,7 +219,6 @@ export async function changeStatus(
         failed ? (opts.error ?? 'sync failed') : null,
         (opts.at ?? new Date()).toISOString(),
         opts.fullRefresh ?? false,
-        opts.rowCount ?? null,
       ],
     ),
   );
@@ -256,32 +280,42 @@ export async function tableLags(
   return r.rows.map((x) => ({ sourceId: x.source_id, mirrorTable: x.mirror_table, lagSeconds: x.lag }));
 }
 
-/** The live (not vanished) tables of a source in mirror order: src/mirror's mapping store reads these. */
+/**
+ * The tables a source's mirror has, as its last schema step left them (not vanished, with their
+ * columns recorded — an excluded table's are forgotten when its mirror table is dropped), in
+ * mirror order: src/mirror's mapping store reads these.
+ */
 export async function mirroredTables(
   q: Queryable,
   sourceId: string,
 ): Promise<Pick<Table, 'tableId' | 'tableName' | 'mirrorTable'>[]> {
   const r = await q.query<Pick<TablesRow, 'table_id' | 'table_name' | 'mirror_table'>>(
     sql(
-      `SELECT table_id, table_name, mirror_table FROM airmirror.tables
-       WHERE source_id = $1 AND vanished_at IS NULL
-       ORDER BY mirror_position NULLS LAST, table_id`,
+      `SELECT t.table_id, t.table_name, t.mirror_table FROM airmirror.tables t
+       WHERE t.source_id = $1 AND t.vanished_at IS NULL
+         AND EXISTS (SELECT 1 FROM airmirror.columns c WHERE c.source_id = t.source_id AND c.table_id = t.table_id)
+       ORDER BY t.mirror_position NULLS LAST, t.table_id`,
       [sourceId],
     ),
   );
   return r.rows.map((x) => ({ tableId: x.table_id, tableName: x.table_name, mirrorTable: x.mirror_table }));
 }
 
-/** A source's live tables of one sync type, by name (e.g. the tables Airtable webhooks keep fresh). */
+/**
+ * A source's live mirrored tables of one sync type, by name (e.g. the tables Airtable webhooks
+ * keep fresh), with whether they sync (a paused table is written by nothing).
+ */
 export async function tablesOfSyncType(
   q: Queryable,
   sourceId: string,
   syncType: string,
-): Promise<Pick<Table, 'tableId' | 'tableName' | 'mirrorTable' | 'rowCount'>[]> {
-  const r = await q.query<Pick<TablesRow, 'table_id' | 'table_name' | 'mirror_table' | 'row_count'>>(
+): Promise<Pick<Table, 'tableId' | 'tableName' | 'mirrorTable' | 'rowCount' | 'shouldSync'>[]> {
+  const r = await q.query<
+    Pick<TablesRow, 'table_id' | 'table_name' | 'mirror_table' | 'row_count' | 'should_sync' | 'status'>
+  >(
     sql(
-      `SELECT table_id, table_name, mirror_table, row_count FROM airmirror.tables
-       WHERE source_id = $1 AND sync_type = $2 AND vanished_at IS NULL ORDER BY table_name`,
+      `SELECT table_id, table_name, mirror_table, row_count, should_sync, status FROM airmirror.tables
+       WHERE source_id = $1 AND sync_type = $2 AND vanished_at IS NULL AND mirrored ORDER BY table_name`,
       [sourceId, syncType],
     ),
   );
@@ -290,5 +324,6 @@ export async function tablesOfSyncType(
     tableName: x.table_name,
     mirrorTable: x.mirror_table,
     rowCount: Number(x.row_count),
+    shouldSync: x.should_sync && x.status !== 'Paused',
   }));
 }

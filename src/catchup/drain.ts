@@ -1,8 +1,10 @@
 import type { AirtableRecord } from '../airtable/types.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../log.ts';
+import { setFillPending, tableSelection } from '../bookkeeping/schema-state.ts';
 import { applyDeletes, applyRecords } from '../mirror/apply.ts';
 import { takeFence } from '../mirror/fence.ts';
+import { requestedFields } from '../mirror/mapping.ts';
 import { loadMapping } from '../mirror/store.ts';
 import type { BaseMapping } from '../mirror/types.ts';
 import { clearNeedsCatchup, countCatchup, deleteCatchup, selectCatchup, type CatchupRow } from './store.ts';
@@ -17,6 +19,8 @@ export type FetchRecordsByIds = (q: {
   baseId: string;
   tableId: string;
   recordIds: string[];
+  /** The mirrored fields' ids when the operator excluded some (never requested); else all. */
+  fields?: string[];
 }) => Promise<AirtableRecord[]>;
 
 export interface DrainOptions {
@@ -59,16 +63,40 @@ export async function drainCatchup(opts: DrainOptions): Promise<DrainResult> {
   }
   const result: DrainResult = { applied: 0, deleted: 0, remaining: 0 };
   const mappings = new Map<string, BaseMapping | undefined>();
+  const paused = new Map<string, ReadonlySet<string>>();
   const sources = new Set<string>();
+  const forget = (sourceId: string, tableRef: string, rows: CatchupRow[]) =>
+    db.query(
+      deleteCatchup(
+        sourceId,
+        tableRef,
+        rows.map((r) => r.record_id),
+        rows.map((r) => r.queued_at),
+      ),
+    );
 
   for (const group of groups.values()) {
     const { source_id: sourceId, base_id: baseId, table_ref: tableRef } = group[0];
     sources.add(sourceId);
-    if (!mappings.has(sourceId)) mappings.set(sourceId, await loadMapping(db, sourceId));
+    if (!mappings.has(sourceId)) {
+      mappings.set(sourceId, await loadMapping(db, sourceId));
+      paused.set(sourceId, (await tableSelection(db, sourceId)).paused);
+    }
     const mapping = mappings.get(sourceId);
     const table =
       mapping?.tables.find((t) => t.tableId === tableRef) ??
       mapping?.tables.find((t) => t.tableName === tableRef);
+    if (!table && mapping?.excludedTables?.some((t) => t.tableId === tableRef || t.tableName === tableRef)) {
+      // Excluded from the mirror by the operator: nothing is owed.
+      await forget(sourceId, tableRef, group);
+      continue;
+    }
+    if (table && paused.get(sourceId)?.has(table.tableId)) {
+      // A paused table is written by nothing: it owes a full listing when it resumes instead.
+      await setFillPending(db, sourceId, [table.tableId], true);
+      await forget(sourceId, tableRef, group);
+      continue;
+    }
     if (!table) {
       // No mapping at all: the base's first build is running (writes during it are queued on
       // purpose) — expected, not worth a line every pass. A mapping without the table is not.
@@ -85,7 +113,13 @@ export async function drainCatchup(opts: DrainOptions): Promise<DrainResult> {
       const ids = part.map((r) => r.record_id);
       try {
         const fence = await takeFence(db);
-        const found = await opts.fetchRecords({ sourceId, baseId, tableId: table.tableId, recordIds: ids });
+        const found = await opts.fetchRecords({
+          sourceId,
+          baseId,
+          tableId: table.tableId,
+          recordIds: ids,
+          fields: requestedFields(table),
+        });
         const foundIds = new Set(found.map((r) => r.id));
         const gone = ids.filter((id) => !foundIds.has(id));
         const applyOpts = {
@@ -97,14 +131,7 @@ export async function drainCatchup(opts: DrainOptions): Promise<DrainResult> {
         };
         if (found.length > 0) await applyRecords(db, table, found, applyOpts);
         if (gone.length > 0) await applyDeletes(db, table, gone, applyOpts);
-        await db.query(
-          deleteCatchup(
-            sourceId,
-            tableRef,
-            ids,
-            part.map((r) => r.queued_at),
-          ),
-        );
+        await forget(sourceId, tableRef, part);
         result.applied += found.length;
         result.deleted += gone.length;
       } catch (err) {

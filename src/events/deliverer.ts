@@ -1,11 +1,10 @@
-import type pg from 'pg';
 import type { Database } from '../db/database.ts';
-import type { Logger } from '../log.ts';
 import { BackgroundLoop } from '../lifecycle/background-loop.ts';
 import { retryDelayMs } from './backoff.ts';
 import { matchesSubscription, toChangeEvent } from './event.ts';
 import { OutboxHorizon } from './horizon.ts';
 import { OutboxListener } from './listener.ts';
+import { mapLimit } from './map-limit.ts';
 import { postEvent, type PostResult } from './post.ts';
 import {
   dueSubscriptionIds,
@@ -22,68 +21,16 @@ import {
 } from './store.ts';
 import { signingSecrets } from './signing.ts';
 import { attemptsOf } from './delivery-log.ts';
-import type { SecretBox } from '../crypto/secrets.ts';
 import type { ChangeEvent, OutboxRow, SubscriptionRow } from './types.ts';
+import type { Deliverer, DelivererOptions, PassResult, Step } from './deliverer-types.ts';
 
 const HOUR = 60 * 60 * 1000;
 const GAP_RECHECK_MS = 100;
 
-export interface DelivererOptions {
-  db: Database;
-  fetch: typeof fetch;
-  secrets: SecretBox;
-  log: Logger;
-  now?: () => Date;
-  /** The wait between passes (tests inject a fake clock's); must resolve, never reject, on abort. */
-  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
-  /** Polling fallback when no notification arrives (LISTEN can miss while reconnecting). */
-  pollIntervalMs?: number;
-  /** Connection for LISTEN; defaults to a dedicated client of `db`. `false` = polling only. */
-  listen?: (() => pg.Client) | false;
-  random?: () => number;
-  /** Outbox rows read per subscription per step. */
-  batchSize?: number;
-  /** Concurrent requests per subscription (different records only). */
-  concurrency?: number;
-  /** Subscriptions served at once (each holds one connection while delivering). */
-  parallelSubscriptions?: number;
-  retryWindowMs?: number;
-  retryBaseMs?: number;
-  retryMaxMs?: number;
-  requestTimeoutMs?: number;
-  /** With no subscription at all, outbox rows older than this are pruned. */
-  outboxRetentionMs?: number;
-  /** Called after every pass (metrics: deliveries, failures, dead letters). */
-  onPass?: (result: PassResult) => void;
-}
-
-export interface PassResult {
-  delivered: number;
-  failed: number;
-  deadLettered: number;
-  pruned: number;
-}
-
-export interface Deliverer {
-  start(): void;
-  /** Stops the loop and the listener; resolves once the running pass has finished. */
-  stop(): Promise<void>;
-  /** One complete pass (all due subscriptions drained as far as possible, then pruning). */
-  runOnce(): Promise<PassResult>;
-  /** Asks the loop for a pass now (what a NOTIFY does). */
-  wake(): void;
-}
+export type { Deliverer, DelivererOptions, PassResult } from './deliverer-types.ts';
 
 export function createDeliverer(opts: DelivererOptions): Deliverer {
   return new OutboxDeliverer(opts);
-}
-
-interface Step {
-  delivered: number;
-  failed: number;
-  deadLettered: number;
-  /** More rows may be waiting right away (a full batch went through). */
-  more: boolean;
 }
 
 /**
@@ -95,8 +42,11 @@ interface Step {
  * is tried again later (a later event of the same record is never delivered before an earlier
  * one; events of other records may be delivered twice, which at-least-once allows). While a
  * subscription is failing, only its head event is retried, with exponential backoff, until the
- * retry window (24 h) is over; then it becomes a dead letter and delivery moves on. All of this
- * state is in the subscription row, so a restart resumes where it stopped.
+ * retry window (24 h from the subscription's first failure) is over; then it becomes a dead
+ * letter and delivery moves on — and until the receiver takes an event again, every later event
+ * gets one try and then becomes a dead letter, so a dead receiver never holds the outbox back
+ * (bounded bookkeeping). All of this state is in the subscription row, so a restart resumes
+ * where it stopped.
  */
 class OutboxDeliverer implements Deliverer {
   private readonly db: Database;
@@ -272,27 +222,39 @@ class OutboxDeliverer implements Deliverer {
       const failure = results.get(failedEvent.id) as { ok: false; error: string };
       const sameHead = sub.failing_event_id !== null && Number(sub.failing_event_id) === failedEvent.id;
       const attempts = sameHead ? sub.attempts + 1 : 1;
-      const failingSince = sameHead && sub.failing_since ? sub.failing_since : now;
+      // The retry window is the subscription's: it opens with the first failure and closes only
+      // when the receiver takes an event again. A receiver down for longer than the window gets
+      // one try per event, which then becomes a dead letter: the outbox never waits on it.
+      const failingSince = sub.failing_since ?? now;
       const windowEnd = failingSince.getTime() + this.o.retryWindowMs;
       const failed = [...results.values()].filter((r) => !r.ok).length;
 
       if (now.getTime() >= windowEnd) {
-        await tx.query(
-          insertDeadLetter({
-            subscriptionId: id,
-            event: failedEvent,
-            attempts,
-            lastError: failure.error,
-            failedAt: now,
-          }),
-        );
+        // Every event of the batch up to the first one not tried (a later event of a record whose
+        // earlier one failed waits for the next batch, keeping the record's order) is settled:
+        // delivered, or a dead letter.
+        const untried = wanted.find((e) => !results.has(e.id));
+        const upTo = untried ? untried.id - 1 : lastId;
+        const dead = wanted.filter((e) => e.id <= upTo && results.get(e.id)?.ok === false);
+        for (const e of dead) {
+          const r = results.get(e.id) as { ok: false; error: string };
+          await tx.query(
+            insertDeadLetter({
+              subscriptionId: id,
+              event: e,
+              attempts: e.id === failedEvent.id ? attempts : 1,
+              lastError: r.error,
+              failedAt: now,
+            }),
+          );
+        }
         await tx.query(
           saveDeliveryState({
             id,
-            cursor: failedEvent.id,
+            cursor: upTo,
             attempts: 0,
             failingEventId: null,
-            failingSince: null,
+            failingSince,
             nextAttemptAt: null,
             lastError: failure.error,
             delivered,
@@ -300,10 +262,10 @@ class OutboxDeliverer implements Deliverer {
           }),
         );
         this.deps.log.warn(
-          { subscription: id, event: failedEvent.id, attempts, error: failure.error },
-          'event moved to dead letters after the retry window',
+          { subscription: id, events: dead.map((e) => e.id), attempts, error: failure.error },
+          'events moved to dead letters after the retry window',
         );
-        return { delivered, failed, deadLettered: 1, more: true };
+        return { delivered, failed, deadLettered: dead.length, more: true };
       }
 
       const delay = retryDelayMs(attempts, {
@@ -384,12 +346,4 @@ class OutboxDeliverer implements Deliverer {
         : pruneOutboxUpTo(Math.min(Number(min), horizon), 5_000);
     return (await this.db.query(q)).rowCount ?? 0;
   }
-}
-
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]);
-  });
-  await Promise.all(workers);
 }

@@ -1,14 +1,17 @@
 import { createHmac } from 'node:crypto';
 import type { ChangeEvent, EventType, OutboxOp, OutboxRow, SubscriptionRow } from './types.ts';
 
-const TYPE_BY_OP: Record<OutboxOp, EventType> = {
-  insert: 'record.inserted',
-  update: 'record.updated',
-  delete: 'record.deleted',
-};
+const TYPE_BY_OP: ReadonlyMap<OutboxOp, EventType> = new Map([
+  ['insert', 'record.inserted'],
+  ['update', 'record.updated'],
+  ['delete', 'record.deleted'],
+  ['schema', 'schema.changed'],
+]);
 
 export function eventTypeOf(op: OutboxOp): EventType {
-  return TYPE_BY_OP[op];
+  const type = TYPE_BY_OP.get(op);
+  if (!type) throw new Error(`unknown outbox op ${JSON.stringify(op)}`);
+  return type;
 }
 
 /** The event a subscriber receives for one outbox row; only the keys that apply to its type. */
@@ -24,6 +27,7 @@ export function toChangeEvent(row: OutboxRow): ChangeEvent {
     origin: row.origin,
     occurred_at: new Date(row.created_at).toISOString(),
   };
+  if (row.op === 'schema') return { ...event, changes: row.after ?? {} };
   if (row.op !== 'insert') event.before = row.before;
   if (row.op !== 'delete') event.after = row.after;
   if (row.op === 'update') event.changed_columns = row.changed_columns ?? [];
@@ -37,14 +41,36 @@ export function matchesSubscription(
 ): boolean {
   if (sub.event_types && sub.event_types.length > 0 && !sub.event_types.includes(event.type)) return false;
   if (sub.tables && sub.tables.length > 0) {
-    const names = [
-      event.table,
-      event.table_id,
-      event.schema && event.table && `${event.schema}.${event.table}`,
-    ];
+    const names =
+      event.type === 'schema.changed'
+        ? tablesOfSchemaChange(event)
+        : [event.table, event.table_id, event.schema && event.table && `${event.schema}.${event.table}`];
     if (!names.some((n) => n && sub.tables!.includes(n))) return false;
   }
   return true;
+}
+
+/** The tables a `schema.changed` event names (mirror names old and new, Airtable ids, qualified). */
+function tablesOfSchemaChange(event: ChangeEvent): (string | null | undefined)[] {
+  const out: (string | null | undefined)[] = [];
+  const visit = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach(visit);
+    else if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      for (const key of ['mirror_table', 'table_id', 'from', 'to']) {
+        const name = o[key];
+        if (typeof name !== 'string') continue;
+        if (key === 'from' || key === 'to') {
+          if (!('column' in o)) out.push(name, event.schema && `${event.schema}.${name}`);
+        } else {
+          out.push(name, key === 'mirror_table' && event.schema ? `${event.schema}.${name}` : undefined);
+        }
+      }
+      for (const [k, x] of Object.entries(o)) if (k !== 'reader_objects') visit(x);
+    }
+  };
+  visit(event.changes);
+  return out;
 }
 
 /** `sha256=<hex HMAC-SHA256 of the exact body bytes>`, keyed with the subscription secret. */

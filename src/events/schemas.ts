@@ -199,11 +199,15 @@ export const ChangeEventSchema = z
     schema: z.string().nullable(),
     table: z.string().nullable(),
     table_id: z.string().nullable(),
-    record_id: z.string(),
-    origin: z.enum(['proxy', 'sql', 'webhook', 'sweep', 'incremental', 'append']),
+    record_id: z.string().nullable().meta({ description: 'null for schema.changed (an event of the base)' }),
+    origin: z.enum(['proxy', 'sql', 'webhook', 'sweep', 'incremental', 'append', 'schema']),
     before: z.record(z.string(), z.unknown()).nullable().optional(),
     after: z.record(z.string(), z.unknown()).nullable().optional(),
     changed_columns: z.array(z.string()).optional(),
+    changes: z.record(z.string(), z.unknown()).optional().meta({
+      description:
+        'schema.changed only: {tables: {added, renamed, dropped}, columns: {added, renamed, retyped, dropped}, reader_objects}',
+    }),
     occurred_at: timestamp,
   })
   .meta({ id: 'ChangeEvent' });

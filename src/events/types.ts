@@ -1,16 +1,21 @@
 /** Shapes shared by the outbox reader, the deliverer and the subscription API. */
 
-export type OutboxOp = 'insert' | 'update' | 'delete';
-export type OutboxOrigin = 'proxy' | 'sql' | 'webhook' | 'sweep' | 'incremental' | 'append';
+export type OutboxOp = 'insert' | 'update' | 'delete' | 'schema';
+/** `schema`: written by a schema change (a refill's changed rows, the `schema.changed` event). */
+export type OutboxOrigin = 'proxy' | 'sql' | 'webhook' | 'sweep' | 'incremental' | 'append' | 'schema';
 
-/** One row of `airmirror.outbox`, written by the mirror's single write path (src/mirror). */
+/**
+ * One row of `airmirror.outbox`, written by the mirror (src/mirror): a record's change (the single
+ * write path, a refill), or a base's schema change (op `schema`: no table or record; what changed
+ * is in `after`).
+ */
 export interface OutboxRow {
   id: number;
   source_id: string | null;
   table_id: string | null;
   mirror_schema: string | null;
   mirror_table: string | null;
-  record_id: string;
+  record_id: string | null;
   op: OutboxOp;
   origin: OutboxOrigin;
   before: Record<string, unknown> | null;
@@ -19,7 +24,7 @@ export interface OutboxRow {
   created_at: Date;
 }
 
-export const EVENT_TYPES = ['record.inserted', 'record.updated', 'record.deleted'] as const;
+export const EVENT_TYPES = ['record.inserted', 'record.updated', 'record.deleted', 'schema.changed'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
 /** The JSON body POSTed to a subscriber. */
@@ -31,11 +36,17 @@ export interface ChangeEvent {
   schema: string | null;
   table: string | null;
   table_id: string | null;
-  record_id: string;
+  /** null for `schema.changed` (a base's event). */
+  record_id: string | null;
   origin: OutboxOrigin;
   before?: Record<string, unknown> | null;
   after?: Record<string, unknown> | null;
   changed_columns?: string[];
+  /**
+   * `schema.changed`: tables and columns added, renamed, retyped and dropped, and the reader
+   * objects the change could not keep (src/mirror/schema-diff.ts `SchemaChangeSummary`).
+   */
+  changes?: Record<string, unknown>;
   occurred_at: string;
 }
 

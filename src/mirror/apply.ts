@@ -41,6 +41,16 @@ function notifyCte(changed: string): string {
 // A CTE without side effects runs only when read: the final SELECT counts its row.
 const NOTIFIED = '(SELECT count(*) FROM notify_once) AS notified';
 
+/**
+ * Keeps `airmirror.tables.row_count` current in the statement that inserts or deletes rows (`k`:
+ * a query of the count): every writer of a live table holds its advisory lock, so the count is
+ * exact, and a statement that inserts and deletes nothing touches no row here (invariant 1).
+ */
+function rowCountCte(p: Params, k: string): string {
+  return `row_count AS (UPDATE airmirror.tables SET row_count = GREATEST(row_count + rc.k, 0)
+      FROM (${k}) AS rc WHERE source_id = ${p.add('sourceId')} AND table_id = ${p.add('tableId')} AND rc.k <> 0)`;
+}
+
 function outboxInsert(p: Params, select: (origin: string) => string): string {
   return `INSERT INTO airmirror.outbox
       (source_id, table_id, mirror_schema, mirror_table, record_id, op, origin, before, after, changed_columns)
@@ -104,6 +114,7 @@ function upsertText(p: Params, table: TableMapping, shape: UpsertShape): string 
          FROM u JOIN c ON c.i = u.id`,
       )})`,
       notifyCte('u'),
+      rowCountCte(p, 'SELECT count(*) AS k FROM u JOIN c ON c.i = u.id WHERE NOT c.existed'),
     );
   }
   if (shape.stamp)
@@ -285,6 +296,7 @@ function deleteText(
     ctes.push(
       `e AS (${outboxInsert(p, (origin) => `d.id, 'delete', ${origin}, to_jsonb(d.*), NULL::jsonb, NULL::text[] FROM d`)})`,
       notifyCte('d'),
+      rowCountCte(p, 'SELECT -count(*) AS k FROM d'),
     );
   }
   return `WITH d AS (DELETE FROM ${quoteQualified(schema, table.table)} m WHERE ${where} RETURNING m.*)${ctes

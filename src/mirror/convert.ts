@@ -181,7 +181,10 @@ export function convertCell(col: Pick<ColumnMapping, 'pgType' | 'airtableType'>,
 }
 
 /** Per table: field id/name → column index, built once per mapping object. */
-const indexCache = new WeakMap<TableMapping, { byId: Map<string, number>; byName: Map<string, number> }>();
+const indexCache = new WeakMap<
+  TableMapping,
+  { byId: Map<string, number>; byName: Map<string, number>; excluded: Set<string> }
+>();
 
 function indexOf(table: TableMapping) {
   let idx = indexCache.get(table);
@@ -189,6 +192,8 @@ function indexOf(table: TableMapping) {
     idx = {
       byId: new Map(table.columns.map((c, i) => [c.fieldId, i])),
       byName: new Map(table.columns.map((c, i) => [c.fieldName, i])),
+      // Fields the operator excluded: never stored, and not a sign the schema changed.
+      excluded: new Set((table.excludedFields ?? []).flatMap((f) => [f.fieldId, f.fieldName])),
     };
     indexCache.set(table, idx);
   }
@@ -219,7 +224,7 @@ export function convertRecord(
   for (const key of Object.keys(record.fields ?? {})) {
     const i = lookup.get(key);
     if (i === undefined) {
-      if (keyedBy === 'name') throw new UnknownFieldError(table.tableId, key);
+      if (keyedBy === 'name' && !idx.excluded.has(key)) throw new UnknownFieldError(table.tableId, key);
       continue;
     }
     raw[i] = record.fields[key];

@@ -1,12 +1,9 @@
-import { sourceIdBySchema } from '../bookkeeping/sources.ts';
-import type { Database, Queryable } from '../db/database.ts';
+import type { Queryable } from '../db/database.ts';
 import { quoteIdent, quoteLiteral, quoteQualified } from '../db/quote.ts';
 import { sql } from '../db/sql.ts';
-import { conflict } from '../errors.ts';
-import { adoptableTables } from './adopt.ts';
+import { conflict, type AirmirrorError } from '../errors.ts';
 import { swapSchemaName } from './naming.ts';
 import { isNotNullBoolean } from './pg-types.ts';
-import { saveMapping } from './store.ts';
 import type { BaseMapping, TableMapping } from './types.ts';
 import { guardTriggerStatements, WRITER_SET_CONFIG } from './write-guard.ts';
 
@@ -44,6 +41,15 @@ export function createTableStatements(t: TableMapping, schema: string): string[]
 }
 
 /**
+ * airmirror's own objects on a table once it is live (made with the table, never carried over as a
+ * reader's): the promote runs these for every table it moves in — the direct-write guard
+ * (src/mirror/write-guard.ts). Swap tables go without it: they are filled with COPY.
+ */
+export function liveTableStatements(schema: string, table: string): string[] {
+  return guardTriggerStatements(schema, table);
+}
+
+/**
  * Creates the schema and every table of `mapping` (with comments) in `opts.schema` (default
  * `mapping.schema`; the syncer passes `<schema>_swap` for rebuilds). Existing tables are left as
  * they are. Run it inside a transaction to make it all-or-nothing.
@@ -63,117 +69,110 @@ export async function createMirrorTables(
   }
 }
 
-/** Drops any leftover `<schema>_swap` and creates it empty, for a rebuild to fill. */
+/**
+ * The comment that marks a `<schema>_swap` schema as airmirror's: only a schema carrying it is
+ * ever dropped (invariant 10). A schema of that name without it is someone else's, and a rebuild
+ * is refused with an error naming it.
+ */
+const SWAP_MARK = 'airmirror swap schema';
+export function swapComment(schema: string): string {
+  return `${SWAP_MARK} of ${JSON.stringify(schema)}: tables rebuilt from Airtable wait here until they are swapped in; airmirror drops it`;
+}
+
+/** A `<schema>_swap` of someone else's is in the way. */
+export function foreignSwapSchema(swap: string, schema: string): AirmirrorError {
+  return conflict(
+    `schema "${swap}" exists and was not created by airmirror (it has no "${SWAP_MARK}" comment); airmirror ` +
+      `needs that name to rebuild tables of "${schema}" and never drops what it did not create: rename or drop it`,
+    'FOREIGN_SWAP_SCHEMA',
+    { schema: swap },
+  );
+}
+
+/** Whether `<schema>_swap` exists, and whether it is airmirror's. */
+async function swapState(q: Queryable, swap: string): Promise<'none' | 'ours' | 'foreign'> {
+  const r = await q.query<{ c: string | null }>(
+    sql(`SELECT obj_description(oid, 'pg_namespace') AS c FROM pg_namespace WHERE nspname = $1`, [swap]),
+  );
+  if (r.rowCount === 0) return 'none';
+  return r.rows[0].c?.startsWith(SWAP_MARK) ? 'ours' : 'foreign';
+}
+
+function swapStatements(schema: string, swap: string, drop: boolean): string[] {
+  return [
+    ...(drop ? [`DROP SCHEMA ${quoteIdent(swap)} CASCADE`] : []),
+    `CREATE SCHEMA ${quoteIdent(swap)}`,
+    `COMMENT ON SCHEMA ${quoteIdent(swap)} IS ${quoteLiteral(swapComment(schema))}`,
+  ];
+}
+
+/** Drops a leftover `<schema>_swap` of airmirror's and creates it empty, for a rebuild to fill. */
 export async function prepareSwapSchema(q: Queryable, schema: string): Promise<string> {
   const swap = swapSchemaName(schema);
-  await q.query(sql(`DROP SCHEMA IF EXISTS ${quoteIdent(swap)} CASCADE`));
-  await q.query(sql(`CREATE SCHEMA ${quoteIdent(swap)}`));
+  const state = await swapState(q, swap);
+  if (state === 'foreign') throw foreignSwapSchema(swap, schema);
+  await q.query(sql(swapStatements(schema, swap, state === 'ours').join(';\n')));
   return swap;
 }
 
 /**
- * A rebuild's start in ONE round trip: drops any leftover `<schema>_swap`, creates it and every
- * table of `mapping` in it with their comments, as one multi-statement simple query (which
- * Postgres runs as one implicit transaction: all of it or none). Returns the swap schema's name.
- * Same statements as prepareSwapSchema + createMirrorTables, which cost a round trip each.
+ * A rebuild's start: drops a leftover `<schema>_swap` of airmirror's (a foreign one is refused),
+ * creates it and the tables of `mapping` in it with their comments, as one multi-statement
+ * simple query (which Postgres runs as one implicit transaction: all of it or none). Returns the
+ * swap schema's name.
  */
 export async function buildSwapSchema(q: Queryable, schema: string, mapping: BaseMapping): Promise<string> {
   const swap = swapSchemaName(schema);
+  const state = await swapState(q, swap);
+  if (state === 'foreign') throw foreignSwapSchema(swap, schema);
   const statements = [
-    `DROP SCHEMA IF EXISTS ${quoteIdent(swap)} CASCADE`,
-    `CREATE SCHEMA ${quoteIdent(swap)}`,
+    ...swapStatements(schema, swap, state === 'ours'),
     ...mapping.tables.flatMap((t) => createTableStatements(t, swap)),
   ];
   await q.query(sql(statements.join(';\n')));
   return swap;
 }
 
-/** Drops a `<schema>_swap` left behind by a crashed rebuild. Returns whether there was one. */
+/**
+ * Drops a `<schema>_swap` left behind by a crashed rebuild. Returns whether there was one of
+ * airmirror's; a foreign one is left alone (and a rebuild will say so).
+ */
 export async function cleanupSwap(q: Queryable, schema: string): Promise<boolean> {
   const swap = swapSchemaName(schema);
-  const r = await q.query(sql('SELECT 1 FROM pg_namespace WHERE nspname = $1', [swap]));
-  if (r.rowCount === 0) return false;
+  if ((await swapState(q, swap)) !== 'ours') return false;
   await q.query(sql(`DROP SCHEMA IF EXISTS ${quoteIdent(swap)} CASCADE`));
   return true;
 }
 
-async function existingTables(q: Queryable, schema: string): Promise<Set<string>> {
-  const r = await q.query<{ relname: string }>(
+/**
+ * Whether `schema.table` is the mirror table of Airtable table `tableId` — its comment, which
+ * airmirror writes with the table, names it. airmirror alters, drops or replaces nothing else.
+ * 'none' when there is no relation of that name.
+ */
+export async function mirrorTableState(
+  q: Queryable,
+  schema: string,
+  table: string,
+  tableId: string,
+): Promise<'none' | 'ours' | 'foreign'> {
+  const r = await q.query<{ c: string | null; kind: string }>(
     sql(
-      `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')`,
-      [schema],
+      `SELECT obj_description(c.oid, 'pg_class') AS c, c.relkind::text AS kind
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
+      [schema, table],
     ),
   );
-  return new Set(r.rows.map((x) => x.relname));
+  if (r.rowCount === 0) return 'none';
+  const { c, kind } = r.rows[0];
+  return kind === 'r' && c?.startsWith('Airtable table ') && c.endsWith(`(${tableId})`) ? 'ours' : 'foreign';
 }
 
-/**
- * Promotes a filled `<schema>_swap` into `<schema>` in ONE short transaction (invariant 2):
- * drops this base's old mirror tables (only those named by `oldMapping` — airmirror never drops a
- * table it did not create), moves every swap table in with `ALTER TABLE … SET SCHEMA`, drops the
- * swap schema and saves the mapping. Readers keep the old tables until commit; a query waiting on
- * the lock re-resolves the name afterwards and reads the new table. A new table whose name is
- * taken by a foreign table in `<schema>` is a 409 and nothing changes.
- * `sourceId` defaults to the source whose schema_name is `schema`.
- */
-export async function promoteSwap(
-  db: Database,
-  schema: string,
-  mapping: BaseMapping,
-  oldMapping: BaseMapping | undefined,
-  opts: { sourceId?: string; lockTimeoutMs?: number; onlyTables?: ReadonlySet<string> } = {},
-): Promise<void> {
-  const swap = swapSchemaName(schema);
-  // A resync swaps in only its tables (Airtable ids); the mapping saved is the whole base's.
-  const only = opts.onlyTables;
-  const swapped = only ? mapping.tables.filter((t) => only.has(t.tableId)) : mapping.tables;
-  const replaced = only ? (oldMapping?.tables ?? []).filter((t) => only.has(t.tableId)) : oldMapping?.tables;
-  await db.tx(
-    async (tx) => {
-      let sourceId = opts.sourceId;
-      if (sourceId === undefined) {
-        sourceId = await sourceIdBySchema(tx, schema);
-        if (sourceId === undefined)
-          throw conflict(`no source mirrors into schema ${schema}`, 'UNKNOWN_SOURCE');
-      }
-      await tx.query(sql(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`));
-      // Ours: the tables the stored mapping names, and those the catalog shows airmirror built for
-      // these same Airtable tables under a mapping since deleted (a source created again, adopt.ts).
-      const ours = new Set([
-        ...(replaced ?? []).map((t) => t.table),
-        ...(await adoptableTables(tx, schema, { ...mapping, tables: swapped })),
-      ]);
-      const present = await existingTables(tx, schema);
-      for (const t of swapped) {
-        if (present.has(t.table) && !ours.has(t.table)) {
-          throw conflict(
-            `table ${schema}.${t.table} exists and is not an airmirror table; rename it or choose another schema`,
-            'MIRROR_TABLE_CONFLICT',
-            { schema, table: t.table },
-          );
-        }
-      }
-      // The swap itself as one multi-statement query (one round trip, in this transaction): the old
-      // tables dropped, the new ones moved in, the swap schema dropped.
-      const drops = [...ours].filter((name) => present.has(name));
-      const swapStatements = [
-        ...(drops.length > 0 ? [`DROP TABLE ${drops.map((n) => quoteQualified(schema, n)).join(', ')}`] : []),
-        ...swapped.map(
-          (t) => `ALTER TABLE ${quoteQualified(swap, t.table)} SET SCHEMA ${quoteIdent(schema)}`,
-        ),
-        // The direct-write guard, now that they are live (src/mirror/write-guard.ts).
-        ...mapping.tables.flatMap((t) => guardTriggerStatements(schema, t.table)),
-        `DROP SCHEMA ${quoteIdent(swap)} CASCADE`,
-      ];
-      await tx.query(sql(swapStatements.join(';\n')));
-      await saveMapping(tx, sourceId, {
-        ...mapping,
-        schema,
-        tables: mapping.tables.map((t) => ({ ...t, schema })),
-      });
-    },
-    { lockTimeoutMs: opts.lockTimeoutMs },
+/** A table airmirror would change is not its own. */
+export function foreignTable(schema: string, table: string): AirmirrorError {
+  return conflict(
+    `table ${schema}.${table} exists and is not an airmirror table; rename it or choose another schema`,
+    'MIRROR_TABLE_CONFLICT',
+    { schema, table },
   );
 }
 

@@ -69,3 +69,14 @@ export function stampFenceSql(sourceId: string, tableId: string, ids: string[]) 
     ids,
   ]);
 }
+
+/**
+ * The highest fence value pruned so far (src/bookkeeping/retention.ts): stamps at or below it may
+ * be gone, so "what was fenced since mark" is only known for marks above it.
+ */
+export async function fenceHorizon(q: Queryable): Promise<string> {
+  const r = await q.query<{ v: string }>(
+    sql('SELECT coalesce((SELECT pruned_upto FROM airmirror.fence_horizon), 0)::text AS v'),
+  );
+  return r.rows[0].v;
+}

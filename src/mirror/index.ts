@@ -10,16 +10,20 @@
  * - proxy / webhook: `applyRecords(..., { origin, sourceId, keyedBy: 'name' | 'id', stampFence: true })`,
  *   `applyDeletes(..., { origin, sourceId, stampFence: true })`; `UnknownFieldError` means the
  *   schema changed (refresh the mapping).
- * - rebuild: `buildSwapSchema(db, schema, next)` (one round trip; or `prepareSwapSchema` then
- *   `createMirrorTables(db, next, { schema: swap })`) → the syncer fills the swap tables itself
- *   (sync/swap-fill.ts), or
- *   `applyRecords(..., { schemaOverride: swap, fetchedBefore })` (no events; `fencedIds` lists rows
- *   the proxy touched meanwhile, refetch them after promote) → `promoteSwap(db, schema, next, old)`.
- *   `cleanupSwap(db, schema)` at start-up removes a crashed rebuild's leftovers.
+ * - a base's first build, or a refill of some tables: `buildSwapSchema(db, schema, layout)` (one
+ *   round trip) → the syncer fills the swap tables (swap-fill.ts `SwapFillBatch`, or `applyRecords`
+ *   with `schemaOverride`: no events; `fencedIds` lists rows the proxy touched meanwhile, refetch
+ *   them after the promote) → `promoteTables` (readers' objects carried over, change events for
+ *   the rows the refill changed). `cleanupSwap(db, schema)` at start-up removes a crashed
+ *   rebuild's leftovers (only airmirror's own swap schema).
+ * - a schema change (sync/schema-change.ts): `buildBaseMapping(schema, baseSchema, current,
+ *   selection)` → `diffMappings(current, next)` → `dropTable` / `renameTables` / `alterTable` in
+ *   place, `promoteTables` for refills → `saveMapping` and `writeSchemaChangedEvent`
+ *   (docs/schema-changes.md).
  */
 export * from './types.ts';
-export { buildBaseMapping } from './mapping.ts';
-export { schemaHash } from './schema-hash.ts';
+export { buildBaseMapping, requestedFields, type MappingSelection } from './mapping.ts';
+export { schemaHash, mappingHash } from './schema-hash.ts';
 export { pgTypeFor, type PgType } from './pg-types.ts';
 export { snakeCase, fitIdentifier, swapSchemaName, RESERVED_NAMES } from './naming.ts';
 export { convertRecord } from './convert.ts';
@@ -27,8 +31,9 @@ export {
   createMirrorTables,
   prepareSwapSchema,
   buildSwapSchema,
-  promoteSwap,
   cleanupSwap,
+  mirrorTableState,
+  foreignSwapSchema,
   tableComment,
   columnComment,
   emptyMirrorTable,
@@ -36,10 +41,24 @@ export {
   dropMirrorTable,
   dropMirrorSchema,
 } from './ddl.ts';
-export { saveMapping, loadMapping } from './store.ts';
+export { saveMapping, loadMapping, saveTableMapping, knownFields, columnNames } from './store.ts';
+export { promoteTables, promoteSwap, type PromoteArgs, type PromoteResult } from './promote.ts';
+export { alterTable, renameTables, dropTable, interimTable } from './alter.ts';
+export {
+  diffMappings,
+  summarize,
+  summaryIsEmpty,
+  type SchemaPlan,
+  type TablePlan,
+  type SchemaChangeSummary,
+} from './schema-diff.ts';
+export { retypeHow, needsValues, type RetypeHow } from './retype.ts';
+export { withLockRetry, isLockConflict, DDL_LOCK_TIMEOUT_MS } from './lock-retry.ts';
+export { writeSchemaChangedEvent } from './schema-events.ts';
+export type { LostObject, ReaderObject } from './dependents.ts';
 export { applyRecords, applyDeletes, deleteUnseen } from './apply.ts';
 export { SwapFillBatch } from './swap-fill.ts';
-export { takeFence, pruneFence, fencedSince } from './fence.ts';
+export { takeFence, pruneFence, fencedSince, fenceHorizon } from './fence.ts';
 export {
   countRows,
   newestTime,

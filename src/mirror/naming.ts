@@ -87,10 +87,26 @@ export interface NameRequest {
   name: string;
 }
 
+/** The name `name` asks for before any suffix: `snake_case(name)`, or `fallback` when that is empty. */
+export function baseName(name: string, fallback: string): string {
+  return snakeCase(name) || fallback;
+}
+
+/** Whether `current` is a name `assignNames` could give an item called `name` (with any suffix). */
+export function followsName(current: string, name: string, fallback: string): boolean {
+  const base = baseName(name, fallback);
+  if (current === fitIdentifier(base)) return true;
+  const n = /_(\d+)$/.exec(current)?.[1];
+  return n !== undefined && Number(n) >= 2 && current === fitIdentifier(base, `_${n}`);
+}
+
 /**
- * Distinct, safe names for `items`. Items that had a name in `previous` keep it (so a rename or a
- * new field never reshuffles the others); the rest get `snake_case(name)` (or `fallback`), with
- * `_2`, `_3`, … when the name is taken or reserved.
+ * Distinct, safe names for `items` (names follow Airtable, docs/schema-changes.md). An item keeps
+ * its `previous` name while that still derives from its Airtable name (same `snake_case`, with
+ * the suffix it had), so adding or renaming one item never reshuffles the others. An item whose
+ * Airtable name changed, or a new one, gets `snake_case(name)` (or `fallback`), with `_2`, `_3`, …
+ * when the name is taken or reserved — taken only by the names kept, so a name an item moved
+ * away from is free for a new item.
  */
 export function assignNames(
   items: readonly NameRequest[],
@@ -102,7 +118,12 @@ export function assignNames(
   const kept = new Set<string>();
   for (const item of items) {
     const prev = opts.previous?.get(item.key);
-    if (prev !== undefined && !out.has(item.key) && !kept.has(prev)) {
+    if (
+      prev !== undefined &&
+      !out.has(item.key) &&
+      !kept.has(prev) &&
+      followsName(prev, item.name, opts.fallback)
+    ) {
       kept.add(prev);
       out.set(item.key, prev);
       taken.add(prev);
@@ -110,13 +131,37 @@ export function assignNames(
   }
   for (const item of items) {
     if (out.has(item.key)) continue;
-    const base = snakeCase(item.name) || opts.fallback;
+    const base = baseName(item.name, opts.fallback);
     let candidate = fitIdentifier(base);
     for (let n = 2; taken.has(candidate); n++) candidate = fitIdentifier(base, `_${n}`);
     out.set(item.key, candidate);
     taken.add(candidate);
   }
   return out;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * An Airtable name (or any text of a field's definition) as Postgres can store it: text, jsonb and
+ * comments refuse NUL, and a lone UTF-16 surrogate is not UTF-8; both become U+FFFD.
+ */
+export function scrubText(s: string): string {
+  return s.replaceAll('\u0000', '\uFFFD').replace(LONE_SURROGATE, '\uFFFD');
+}
+
+/** `scrubText` on every string (keys included) of a JSON value, e.g. a field's definition. */
+export function scrubJson<T>(value: T): T {
+  if (typeof value === 'string') return scrubText(value) as T;
+  if (Array.isArray(value)) return value.map((v) => scrubJson(v)) as T;
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      Object.defineProperty(out, scrubText(k), { value: scrubJson(v), enumerable: true, writable: true });
+    }
+    return out as T;
+  }
+  return value;
 }
 
 /** The schema a rebuild fills before promoting it: `<schema>_swap`, fitted into 63 bytes. */

@@ -22,13 +22,24 @@ export interface TableMapping {
   /** Postgres table name (unquoted). */
   table: string;
   columns: ColumnMapping[];
+  /** Fields the operator excluded: never requested nor stored (writes naming them ignore them). */
+  excludedFields?: { fieldId: string; fieldName: string }[];
+  /** What the mapping could only approximate (an unknown type stored as jsonb, …); not stored here. */
+  warnings?: string[];
+  /** Changes held back while the table is paused (a retype that needs its values listed again). */
+  deferred?: string[];
 }
 
 export interface BaseMapping {
   schema: string;
-  /** schemaHash() of the base schema this mapping was built from. */
+  /**
+   * mappingHash() of this layout (tables, columns, types, names, what is excluded): the schema
+   * step compares it with the one of the layout the base schema asks for now.
+   */
   hash: string;
   tables: TableMapping[];
+  /** Tables the operator excluded from the mirror (no mirror table, never listed). */
+  excludedTables?: { tableId: string; tableName: string }[];
 }
 
 /** Who is writing: decides fencing and is recorded in outbox events. */

@@ -1,11 +1,19 @@
 import type { AirtableRecord, WebhookPayload } from '../airtable/types.ts';
 import type { Database, Queryable, WriteTarget } from '../db/database.ts';
 import type { Logger } from '../log.ts';
-import { applyDeletes, applyRecords, loadMapping, rowsLinkingTo, takeFence } from '../mirror/index.ts';
+import {
+  applyDeletes,
+  applyRecords,
+  loadMapping,
+  requestedFields,
+  rowsLinkingTo,
+  takeFence,
+} from '../mirror/index.ts';
 import type { BaseMapping, TableMapping } from '../mirror/types.ts';
 import { dependentLinks, type SchemaTables } from './dependencies.ts';
 import { planPayloads, shouldSweep, type WebhookPlan } from './plan.ts';
 import { setNeedsCatchup, tablesOfSyncType } from '../bookkeeping/index.ts';
+import { setFillPending } from '../bookkeeping/schema-state.ts';
 import { loadWebhook, saveCursor } from './store.ts';
 import type { HashCacheLike, WebhookClient, WebhookSyncer } from './types.ts';
 
@@ -102,7 +110,13 @@ async function applyPlan(
 ): Promise<boolean> {
   const mapping = await loadMapping(deps.db, source.id);
   const onWebhook = await tablesOfSyncType(deps.db, source.id, 'webhook');
-  const rowCounts = new Map(onWebhook.map((t) => [t.tableId, t.rowCount]));
+  // A paused table is written by nothing: its changes are not fetched, and it owes a full run
+  // (fill_pending) when it resumes, for the changes it missed meanwhile.
+  const syncing = onWebhook.filter((t) => t.shouldSync);
+  const missed = onWebhook
+    .filter((t) => !t.shouldSync && (plan.fetch.has(t.tableId) || plan.destroy.has(t.tableId)))
+    .map((t) => t.tableId);
+  const rowCounts = new Map(syncing.map((t) => [t.tableId, t.rowCount]));
   const tables = new Map(
     (mapping?.tables ?? []).filter((t) => rowCounts.has(t.tableId)).map((t) => [t.tableId, t]),
   );
@@ -131,7 +145,9 @@ async function applyPlan(
       return;
     }
     for (const id of fresh) asked.add(id);
-    const records = await client.getRecordsByIds(source.baseId, tableId, fresh);
+    const records = await client.getRecordsByIds(source.baseId, tableId, fresh, {
+      fields: requestedFields(table),
+    });
     result.fetched += records.length;
     const got = fetched.get(tableId) ?? new Map<string, AirtableRecord>();
     fetched.set(tableId, got);
@@ -176,6 +192,7 @@ async function applyPlan(
       }
     }
     await setNeedsCatchup(tx, source.id, sweepIds, true);
+    await setFillPending(tx, source.id, missed, true);
     await saveCursor(tx, source.id, toCursor, deps.now());
     return true;
   });

@@ -46,7 +46,15 @@ describe('changeStatus', () => {
   it('moves a table through a run, stamping success and recording failure', async () => {
     await applyTableEvent(db, SOURCE, TABLE, 'start');
     expect(await status()).toBe('Running');
-    await applyTableEvent(db, SOURCE, TABLE, 'succeed', { rowCount: 7, at: new Date(Date.UTC(2026, 0, 1)) });
+    // row_count is the write path's (kept in the statements that insert and delete rows): a run's
+    // outcome does not overwrite it with a count taken outside their lock.
+    await db.query(
+      sql('UPDATE airmirror.tables SET row_count = 7 WHERE source_id = $1 AND table_id = $2', [
+        SOURCE,
+        TABLE,
+      ]),
+    );
+    await applyTableEvent(db, SOURCE, TABLE, 'succeed', { rowCount: 3, at: new Date(Date.UTC(2026, 0, 1)) });
     let t = (await findTable(db, SOURCE, TABLE))!;
     expect(t).toMatchObject({ status: 'Completed', rowCount: 7, latestError: null, schemaName: 'books' });
     expect(t.lastSyncedAt?.toISOString()).toBe('2026-01-01T00:00:00.000Z');

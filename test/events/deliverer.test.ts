@@ -203,6 +203,34 @@ describe('event delivery', () => {
     expect(after.results[0].replayed_at).not.toBeNull();
   });
 
+  it('once a receiver has failed for the whole retry window, later events get one try each and become dead letters', async () => {
+    const clock = createFakeClock(Date.now());
+    const id = await subscribe();
+    receiver.respond = () => 500;
+    const d = deliverer({ now: () => new Date(clock.now()) });
+    await writeOutbox(db, [{ record: 'recA' }]);
+    await d.runOnce();
+    clock.jump(24 * 60 * 60 * 1000);
+    // The head is dead-lettered at the end of the window; the receiver is still down.
+    const more = await writeOutbox(db, [{ record: 'recB' }, { record: 'recC' }, { record: 'recB' }]);
+    const r = await d.runOnce();
+    expect(r.deadLettered).toBe(4);
+    const list = (await (await api.request(`/subscriptions/${id}/dead-letters`)).json()) as {
+      results: { event_id: number; attempts: number }[];
+    };
+    expect(list.results.map((x) => x.event_id).slice(1)).toEqual(more);
+    expect(list.results.slice(1).every((x) => x.attempts === 1)).toBe(true);
+    expect((await subscription(id)).delivery.cursor).toBe(more[2]);
+    // The receiver is back: delivery goes on, and the window is closed.
+    receiver.respond = () => 200;
+    const [next] = await writeOutbox(db, [{ record: 'recD' }]);
+    await d.runOnce();
+    expect(receiver.received.map((x) => x.body.id)).toEqual([next]);
+    receiver.respond = () => 500;
+    await writeOutbox(db, [{ record: 'recE' }]);
+    expect((await d.runOnce()).deadLettered).toBe(0);
+  });
+
   it('answers 502 when a replay fails, and 404 for an unknown dead letter', async () => {
     const id = await subscribe();
     expect(

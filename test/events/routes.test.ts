@@ -63,7 +63,7 @@ describe('subscription API', () => {
     expect(
       await detail({ url: 'https://r.example/x', secret: SECRET, event_types: ['record.created'] }),
     ).toBe(
-      'event_types: unknown type "record.created" (known: record.inserted, record.updated, record.deleted).',
+      'event_types: unknown type "record.created" (known: record.inserted, record.updated, record.deleted, schema.changed).',
     );
     const unknown = (await (
       await post({ url: 'https://r.example/x', secret: SECRET, colour: 'red' })

@@ -513,3 +513,57 @@ describe('the row fence', () => {
     expect(BigInt(b)).toBeGreaterThan(BigInt(a));
   });
 });
+
+describe('the row count', () => {
+  it('is kept current by the write path itself: inserts and deletes count, an unchanged write touches nothing', async () => {
+    await clear();
+    await db.query(
+      sql(
+        `INSERT INTO airmirror.tables (id, source_id, table_id, table_name, mirror_table, row_count)
+         VALUES ('t-people', $1, $2, 'People', 'people', 0) ON CONFLICT (source_id, table_id) DO UPDATE SET row_count = 0`,
+        [SOURCE, table.tableId],
+      ),
+    );
+    const count = async () =>
+      Number(
+        (
+          await db.query<{ n: string }>(
+            sql('SELECT row_count::text AS n FROM airmirror.tables WHERE source_id = $1 AND table_id = $2', [
+              SOURCE,
+              table.tableId,
+            ]),
+          )
+        ).rows[0].n,
+      );
+    const version = async () =>
+      (
+        await db.query<{ v: string }>(
+          sql('SELECT xmin::text AS v FROM airmirror.tables WHERE source_id = $1 AND table_id = $2', [
+            SOURCE,
+            table.tableId,
+          ]),
+        )
+      ).rows[0].v;
+    await applyRecords(db, table, [rec('recA', { fldName: 'A' }), rec('recB', {}), rec('recC', {})], {
+      origin: 'proxy',
+      sourceId: SOURCE,
+      stampFence: true,
+    });
+    expect(await count()).toBe(3);
+    const v = await version();
+    // An update and an identical write change no count, and do not touch the bookkeeping row.
+    await applyRecords(db, table, [rec('recA', { fldName: 'A2' }), rec('recB', {})], {
+      origin: 'sweep',
+      sourceId: SOURCE,
+    });
+    expect(await count()).toBe(3);
+    expect(await version()).toBe(v);
+    await applyDeletes(db, table, ['recA', 'recZ'], { origin: 'proxy', sourceId: SOURCE, stampFence: true });
+    expect(await count()).toBe(2);
+    const fence = await takeFence(db);
+    await deleteUnseen(db, table, ['recB'], { sourceId: SOURCE, origin: 'sweep', listingFence: fence });
+    expect(await count()).toBe(1);
+    const real = await db.query<{ n: number }>(sql('SELECT count(*)::int AS n FROM mirror.people'));
+    expect(real.rows[0].n).toBe(1);
+  });
+});

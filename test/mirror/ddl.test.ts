@@ -10,11 +10,11 @@ import {
   createMirrorTables,
   loadMapping,
   prepareSwapSchema,
-  promoteSwap,
   saveMapping,
   takeFence,
   type BaseMapping,
 } from '../../src/mirror/index.ts';
+import { promoteSwap } from '../../src/mirror/promote.ts';
 import { createTestDatabase, connectClient } from '../support/db.ts';
 import { allTypesSchema } from './fixtures.ts';
 
@@ -175,7 +175,9 @@ describe('saveMapping / loadMapping', () => {
     expect(await loadMapping(db, 'src_map')).toBeUndefined();
     const mapping = buildBaseMapping('mapped', { tables: [...weird.tables, ...allTypesSchema().tables] });
     await saveMapping(db, 'src_map', mapping);
-    expect(await loadMapping(db, 'src_map')).toEqual(mapping);
+    // Warnings (a name Postgres cannot keep, …) go to the tables' status, not the stored mapping.
+    const stored = (m: BaseMapping) => ({ ...m, tables: m.tables.map(({ warnings: _w, ...t }) => t) });
+    expect(await loadMapping(db, 'src_map')).toEqual(stored(mapping));
     const hash = await db.query(sql(`SELECT schema_hash FROM airmirror.sources WHERE id = 'src_map'`));
     expect(hash.rows[0].schema_hash).toBe(mapping.hash);
 
@@ -190,7 +192,7 @@ describe('saveMapping / loadMapping', () => {
     next.tables[0].name = 'Renamed';
     const nextMapping = buildBaseMapping('mapped', next, mapping);
     await saveMapping(db, 'src_map', nextMapping);
-    expect(await loadMapping(db, 'src_map')).toEqual(nextMapping);
+    expect(await loadMapping(db, 'src_map')).toEqual(stored(nextMapping));
     const rows = await db.query(
       sql(`SELECT table_id, table_name, mirror_table, sync_type, should_sync, vanished_at IS NOT NULL AS vanished
            FROM airmirror.tables WHERE source_id = 'src_map' ORDER BY table_id`),
@@ -207,7 +209,7 @@ describe('saveMapping / loadMapping', () => {
       {
         table_id: 'tblWeird000000002',
         table_name: 'Renamed',
-        mirror_table: '名前',
+        mirror_table: 'renamed',
         sync_type: 'incremental',
         should_sync: false,
         vanished: false,

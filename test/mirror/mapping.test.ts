@@ -201,26 +201,48 @@ describe('buildBaseMapping', () => {
     ]);
   });
 
-  it('is stable: renames keep their column, new fields never take an existing name', () => {
+  it('names follow Airtable: a renamed field or table takes its new name, the others keep theirs', () => {
     const before = buildBaseMapping('s', schemaWith(['Name', 'Email', 'Phone']));
     const renamed = schemaWith(['Name', 'Contact email', 'Phone', 'Email']);
     renamed.tables[0].fields[3].id = 'fldNEW';
     renamed.tables[0].name = 'Renamed things';
     const after = buildBaseMapping('s', renamed, before);
-    expect(after.tables[0].table).toBe('things');
+    expect(after.tables[0].table).toBe('renamed_things');
+    // The new "Email" takes the name the renamed field left: no email_2.
     expect(after.tables[0].columns.map((c) => [c.fieldId, c.column])).toEqual([
       ['fld0', 'name'],
-      ['fld1', 'email'],
+      ['fld1', 'contact_email'],
       ['fld2', 'phone'],
-      ['fldNEW', 'email_2'],
+      ['fldNEW', 'email'],
     ]);
     expect(after.tables[0].columns[1].fieldName).toBe('Contact email');
-    // Without the previous mapping the names follow the current field names.
+    // The same as without the previous mapping.
     expect(buildBaseMapping('s', renamed).tables[0].columns.map((c) => c.column)).toEqual([
       'name',
       'contact_email',
       'phone',
       'email',
+    ]);
+  });
+
+  it('keeps a name while it still derives from the Airtable name, suffix included', () => {
+    const before = buildBaseMapping('s', schemaWith(['Name', 'name', 'Phone']));
+    expect(before.tables[0].columns.map((c) => c.column)).toEqual(['name', 'name_2', 'phone']);
+    // fld0 is renamed away; fld1 keeps name_2 (it did not change), a case-only rename keeps its column.
+    const next = schemaWith(['Full name', 'NAME', 'PHONE']);
+    expect(buildBaseMapping('s', next, before).tables[0].columns.map((c) => c.column)).toEqual([
+      'full_name',
+      'name_2',
+      'phone',
+    ]);
+  });
+
+  it('two fields swapping names swap columns', () => {
+    const before = buildBaseMapping('s', schemaWith(['Alpha', 'Beta']));
+    const next = buildBaseMapping('s', schemaWith(['Beta', 'Alpha']), before);
+    expect(next.tables[0].columns.map((c) => [c.fieldId, c.column])).toEqual([
+      ['fld0', 'beta'],
+      ['fld1', 'alpha'],
     ]);
   });
 

@@ -3,7 +3,13 @@ import type { BaseSchema } from '../../src/airtable/types.ts';
 import type { Database } from '../../src/db/database.ts';
 import { quoteQualified } from '../../src/db/quote.ts';
 import { sql } from '../../src/db/sql.ts';
-import { buildBaseMapping, buildSwapSchema, type BaseMapping } from '../../src/mirror/index.ts';
+import {
+  buildBaseMapping,
+  buildSwapSchema,
+  cleanupSwap,
+  prepareSwapSchema,
+  type BaseMapping,
+} from '../../src/mirror/index.ts';
 import { SwapFillBatch } from '../../src/mirror/swap-fill.ts';
 import { createTestDatabase } from '../support/db.ts';
 
@@ -48,8 +54,22 @@ beforeAll(async () => {
 });
 
 describe('buildSwapSchema', () => {
-  it('replaces a leftover swap schema with every table of the base, commented, in one statement', async () => {
+  it('refuses a fill_swap schema airmirror did not create, naming it, and leaves it alone', async () => {
     await db.query(sql('CREATE SCHEMA fill_swap'));
+    await db.query(sql('CREATE TABLE fill_swap.keep_me (x int)'));
+    await expect(buildSwapSchema(db, 'fill', mapping)).rejects.toMatchObject({
+      status: 409,
+      code: 'FOREIGN_SWAP_SCHEMA',
+      message: expect.stringContaining('"fill_swap"'),
+    });
+    expect(await cleanupSwap(db, 'fill')).toBe(false);
+    const kept = await db.query(sql(`SELECT to_regclass('fill_swap.keep_me') AS r`));
+    expect(kept.rows[0].r).toBe('fill_swap.keep_me');
+    await db.query(sql('DROP SCHEMA fill_swap CASCADE'));
+  });
+
+  it('replaces a leftover swap schema of its own with every table of the base, commented, in one statement', async () => {
+    await prepareSwapSchema(db, 'fill');
     await db.query(sql('CREATE TABLE fill_swap.leftover (x int)'));
     const swap = await buildSwapSchema(db, 'fill', mapping);
     expect(swap).toBe('fill_swap');

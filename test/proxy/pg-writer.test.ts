@@ -214,4 +214,81 @@ describe('the Postgres mirror writer', () => {
     // A table that is still unknown after the fresh lookup, with no refresh available: the write fails (and is queued by the proxy).
     await expect(write({ Name: 'x' }, 'Nowhere')).rejects.toThrow(/not in the mirror mapping/);
   });
+
+  it('a write to a table excluded from the mirror is not-mirrored: no schema refresh, nothing written', async () => {
+    const db = t.db;
+    const { sourceId: excludedSource, mapping } = await mirrorBase(db, {
+      baseId: 'appEXCLUDED000001',
+      schema: PLACES_SCHEMA,
+      pgSchema: 'excluded_places',
+      sourceId: 'src_excluded',
+    });
+    const { saveMapping } = await import('../../src/mirror/index.ts');
+    await saveMapping(db, excludedSource, {
+      ...mapping,
+      tables: [],
+      excludedTables: [{ tableId: T, tableName: 'Places' }],
+    });
+    await db.query(
+      sql('UPDATE airmirror.tables SET mirrored = false WHERE source_id = $1', [excludedSource]),
+    );
+    let refreshes = 0;
+    const w = createPgWriter({
+      db,
+      refreshSchema: async () => {
+        refreshes++;
+      },
+    });
+    const r = await w.apply({
+      baseId: 'appEXCLUDED000001',
+      tableIdOrName: 'Places',
+      keyedBy: 'name',
+      records: [{ id: REC, createdTime: CREATED, fields: { Name: 'x' } }],
+    });
+    expect(r).toBe('not-mirrored');
+    expect(refreshes).toBe(0);
+  });
+
+  it('a write to a paused table writes nothing and owes the table a full listing when it resumes', async () => {
+    const db = t.db;
+    const { sourceId: pausedSource } = await mirrorBase(db, {
+      baseId: 'appPAUSED00000001',
+      schema: PLACES_SCHEMA,
+      pgSchema: 'paused_places',
+      sourceId: 'src_paused',
+    });
+    const state = async () =>
+      (
+        await db.query<{ fill_pending: boolean; rows: number; events: number }>(
+          sql(
+            `SELECT t.fill_pending, (SELECT count(*)::int FROM paused_places.places) AS rows,
+                    (SELECT count(*)::int FROM airmirror.outbox o WHERE o.source_id = $1) AS events
+               FROM airmirror.tables t WHERE t.source_id = $1 AND t.table_id = $2`,
+            [pausedSource, T],
+          ),
+        )
+      ).rows[0];
+    await db.query(
+      sql(`UPDATE airmirror.tables SET should_sync = false, status = 'Paused' WHERE source_id = $1`, [
+        pausedSource,
+      ]),
+    );
+    const w = createPgWriter({ db, sourceTtlMs: 0 });
+    const write = (name: string) =>
+      w.apply({
+        baseId: 'appPAUSED00000001',
+        tableIdOrName: 'Places',
+        keyedBy: 'name',
+        records: [{ id: REC, createdTime: CREATED, fields: { Name: name } }],
+      });
+    expect(await write('while paused')).toBe('paused');
+    expect(await state()).toEqual({ fill_pending: true, rows: 0, events: 0 });
+    await db.query(
+      sql(`UPDATE airmirror.tables SET should_sync = true, status = NULL WHERE source_id = $1`, [
+        pausedSource,
+      ]),
+    );
+    expect(await write('resumed')).toBe('applied');
+    expect(await state()).toMatchObject({ rows: 1, events: 1 });
+  });
 });

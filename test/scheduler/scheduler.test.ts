@@ -321,9 +321,13 @@ describe('the loop', () => {
     const a = await table({ sync_frequency: '1hour' });
     scheduler.start();
     await waitUntil(() => runs.count(a) === 1, { what: 'first run' });
+    // A run counts when it starts; its next run is computed from the clock when it settles, so
+    // time moves only after that (and after the pass its end nudges has gone back to sleep).
+    await waitUntil(() => !scheduler.isRunning(a), { what: 'first run settled' });
     await waitUntil(() => clock.pendingTimers() > 0, { what: 'the loop to sleep' });
     clock.jump(HOUR);
     await waitUntil(() => runs.count(a) === 2, { what: 'second run' });
+    await waitUntil(() => !scheduler.isRunning(a), { what: 'second run settled' });
     runs.block.add(a);
     await waitUntil(() => clock.pendingTimers() > 0, { what: 'the loop to sleep' });
     clock.jump(HOUR);

@@ -116,7 +116,16 @@ export async function runFaultScenario(opts: FaultRunOptions = {}): Promise<Faul
           `${err.message}; the last calls: ${recentCalls(m)}; writes: ${writer.attempts.length}`,
         );
       });
-      await waitForTables(m, 'Orders running', (st) => st.get('Orders')?.status === 'Running', 30_000);
+      // Under load the sweep may have finished before the first 429 (the writer's drew it): ask
+      // again until a sweep of Orders is running under the penalty.
+      await waitUntil(
+        async () => {
+          if ((await tableStatuses(m)).get('Orders')?.status === 'Running') return true;
+          await requestSync(m, 'Orders');
+          return false;
+        },
+        { what: 'Orders running', timeoutMs: 30_000, intervalMs: 200 },
+      );
       expect((await tableStatuses(m)).get('Orders')?.status === 'Running', 'Orders running at the kill');
       await m.kill9();
       m.emulator.control.setRateLimit(false);
@@ -127,11 +136,10 @@ export async function runFaultScenario(opts: FaultRunOptions = {}): Promise<Faul
     });
 
     await timed('kill -9 mid-rebuild', async () => {
-      // A new field: the next sync rebuilds the base through the swap schema.
-      m.emulator.control.createField(m.baseId, 'Orders', {
-        name: `Fault Field ${Date.now()}`,
-        type: 'singleLineText',
-      });
+      // A field retyped so its values must be read again (a number becoming a single select):
+      // the next sync fills Orders again through the swap schema (a new field would be added in
+      // place, docs/schema-changes.md). Nobody writes Quantity meanwhile.
+      m.emulator.control.changeFieldType(m.baseId, 'Orders', 'Quantity', 'singleSelect');
       const pages = await reload(m, 'Orders');
       await pages(3);
       const swap = await m.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [`${m.schema}_swap`]);

@@ -186,6 +186,45 @@ describe('pings', () => {
     );
   });
 
+  it('writes nothing to a paused table: its changes wait, and it owes a full run when it resumes', async () => {
+    const productsId = h.tableId('Products');
+    await t.db.query(
+      sql(`UPDATE airmirror.tables SET should_sync = false, status = 'Paused' WHERE table_id = $1`, [
+        productsId,
+      ]),
+    );
+    const [product] = await firstRecords('Products', 1);
+    const before = await mirrorRow('Products', product.id);
+    const marker = Number(
+      (await t.db.query<{ n: string }>(sql('SELECT coalesce(max(id), 0)::text AS n FROM airmirror.outbox')))
+        .rows[0].n,
+    );
+    h.emulator.control.updateRecords(DEMO_BASE_ID, 'Products', [
+      { id: product.id, fields: { Name: 'While paused' } },
+    ]);
+    await settle();
+    expect(await mirrorRow('Products', product.id)).toEqual(before);
+    const events = await t.db.query(
+      sql('SELECT 1 FROM airmirror.outbox WHERE id > $1 AND table_id = $2', [marker, productsId]),
+    );
+    expect(events.rowCount).toBe(0);
+    const owed = await t.db.query<{ fill_pending: boolean }>(
+      sql('SELECT fill_pending FROM airmirror.tables WHERE table_id = $1', [productsId]),
+    );
+    expect(owed.rows[0].fill_pending).toBe(true);
+
+    await t.db.query(
+      sql(`UPDATE airmirror.tables SET should_sync = true, status = NULL WHERE table_id = $1`, [productsId]),
+    );
+    const run = await h.syncer.syncTable(SOURCE_ID, productsId);
+    expect(run.status).toBe('Completed');
+    expect((await mirrorRow('Products', product.id))?.name).toBe('While paused');
+    const after = await t.db.query<{ fill_pending: boolean }>(
+      sql('SELECT fill_pending FROM airmirror.tables WHERE table_id = $1', [productsId]),
+    );
+    expect(after.rows[0].fill_pending).toBe(false);
+  });
+
   it('refuses a ping with a bad or missing MAC and accepts a correct one with an empty 200', async () => {
     const body = JSON.stringify({
       base: { id: DEMO_BASE_ID },
@@ -276,6 +315,47 @@ describe('pings', () => {
 });
 
 describe('status of webhook tables', () => {
+  it('shows the lag since the last payloads applied, not since the last sweep', async () => {
+    const [customer] = await firstRecords('Customers', 1);
+    h.emulator.control.updateRecords(DEMO_BASE_ID, 'Customers', [
+      { id: customer.id, fields: { Name: 'Lag check' } },
+    ]);
+    await settle();
+    // Payloads were just applied (the cursor moved, on the service's clock); the last sweep was two
+    // hours before that.
+    const hook = await t.db.query<{ at: Date }>(
+      sql('SELECT last_payload_at AS at FROM airmirror.webhooks WHERE source_id = $1', [SOURCE_ID]),
+    );
+    const applied = hook.rows[0].at;
+    await t.db.query(
+      sql(`UPDATE airmirror.tables SET last_synced_at = $2 WHERE source_id = $1`, [
+        SOURCE_ID,
+        new Date(applied.getTime() - 7_200_000),
+      ]),
+    );
+    const now = applied.getTime() + 5_000;
+    const statuses = await tableStatuses(t.db, now, SOURCE_ID);
+    expect(statuses.map((r) => r.lag_seconds)).toEqual(statuses.map(() => 5));
+    const view = await t.db.query<{ fresh_at: Date }>(
+      sql('SELECT fresh_at FROM airmirror.sync_status WHERE source_id = $1', [SOURCE_ID]),
+    );
+    for (const r of view.rows) expect(r.fresh_at.getTime()).toBe(applied.getTime());
+    // A table of another sync type has only its sweeps: its lag is since the last one.
+    await t.db.query(
+      sql(`UPDATE airmirror.tables SET sync_type = 'full_refresh' WHERE table_id = $1`, [
+        h.tableId('Orders'),
+      ]),
+    );
+    try {
+      const orders = (await tableStatuses(t.db, now, SOURCE_ID)).find((r) => r.table === 'Orders')!;
+      expect(orders.lag_seconds).toBe(7205);
+    } finally {
+      await t.db.query(
+        sql(`UPDATE airmirror.tables SET sync_type = 'webhook' WHERE table_id = $1`, [h.tableId('Orders')]),
+      );
+    }
+  });
+
   it("shows their base webhook's health, and a failed webhook in the error column", async () => {
     const healthy = await tableStatuses(t.db, Date.now(), SOURCE_ID);
     expect(healthy.length).toBeGreaterThan(0);

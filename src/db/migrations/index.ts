@@ -8,6 +8,9 @@ import { m007_proxy } from './007_proxy.ts';
 import { m008_run_progress } from './008_run_progress.ts';
 import { m015_write_guard } from './015_write_guard.ts';
 import { m020_budget } from './020_budget.ts';
+import { m030_schema_changes } from './030_schema_changes.ts';
+import { m031_status_view } from './031_status_view.ts';
+import { m032_retention } from './032_retention.ts';
 import { m050_source_settings } from './050_source_settings.ts';
 import { m051_subscription_changes } from './051_subscription_changes.ts';
 import { m052_integer_cursor } from './052_integer_cursor.ts';
@@ -27,6 +30,9 @@ export const migrations: readonly Migration[] = [
   m008_run_progress,
   m015_write_guard,
   m020_budget,
+  m030_schema_changes,
+  m031_status_view,
+  m032_retention,
   m050_source_settings,
   m051_subscription_changes,
   m052_integer_cursor,
