@@ -44,6 +44,7 @@ export {
   countRows,
   newestTime,
   rowsLinkingTo,
+  createdTimesOf,
   compareWithMirror,
   unseenRows,
   type RowDifference,

@@ -14,6 +14,8 @@ export class PayloadDrains {
   private readonly drains = new Map<string, { run: Promise<void>; again: boolean }>();
   /** Set while the service stops: a running drain is not repeated for pings that came meanwhile. */
   stopping = false;
+  /** Per source, the fence taken after its last drain (src/webhooks/trust.ts). */
+  private readonly drainFences = new Map<string, string>();
 
   constructor(private readonly ctx: WebhookContext) {}
 
@@ -61,6 +63,7 @@ export class PayloadDrains {
           sweepThreshold: deps.sweepThreshold ?? 1000,
           maxDependencyDepth: deps.maxDependencyDepth ?? 3,
           maxPayloadsPerBatch: deps.maxPayloadsPerBatch ?? 500,
+          drainFences: this.drainFences,
         },
         source,
         client,
