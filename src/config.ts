@@ -33,6 +33,8 @@ export interface Config extends ProxyConfig {
   adminToken?: string;
   secretKey?: string;
   publicUrl?: string;
+  /** Monthly Airtable call budget per token (issue 17): null is unlimited; the apps' share in %. */
+  quota: { monthlyCalls: number | null; appSharePercent: number };
   /** No bases and no token: run the built-in emulator with the demo base. */
   demo: boolean;
   logLevel: string;
@@ -87,6 +89,8 @@ export const KNOWN_AIRMIRROR_VARS: ReadonlySet<string> = new Set([
   'AIRMIRROR_PG_TLS_CERT',
   'AIRMIRROR_PG_TLS_KEY',
   'AIRMIRROR_PG_WRITE_GUARD',
+  'AIRMIRROR_MONTHLY_CALL_BUDGET',
+  'AIRMIRROR_QUOTA_APP_SHARE',
 ]);
 
 const BASE_ID = /^app[A-Za-z0-9]{14}$/;
@@ -211,7 +215,20 @@ export function parseConfig(env: Env): Config {
     rateLimitPerSecond: integer(env, 'AIRMIRROR_RATE_LIMIT', 5, 1, 1000),
     metricsPublic: onOff(env, 'AIRMIRROR_METRICS_PUBLIC', false),
     pgEndpoint: parsePgEndpoint(env),
+    quota: parseQuota(env),
   };
+}
+
+/** A Team plan's 100,000 calls a month (docs/airtable-reference.md §2.1) unless told otherwise. */
+export const DEFAULT_MONTHLY_CALL_BUDGET = 100_000;
+
+function parseQuota(env: Env): Config['quota'] {
+  const raw = optional(env, 'AIRMIRROR_MONTHLY_CALL_BUDGET');
+  const monthlyCalls =
+    raw?.toLowerCase() === 'unlimited'
+      ? null
+      : integer(env, 'AIRMIRROR_MONTHLY_CALL_BUDGET', DEFAULT_MONTHLY_CALL_BUDGET, 0, 1_000_000_000);
+  return { monthlyCalls, appSharePercent: integer(env, 'AIRMIRROR_QUOTA_APP_SHARE', 20, 0, 90) };
 }
 
 /** Default port of the Postgres endpoint: next to Postgres' own 5432. */

@@ -8,6 +8,7 @@ import { m007_proxy } from './007_proxy.ts';
 import { m008_run_progress } from './008_run_progress.ts';
 import type { Migration } from './migration.ts';
 import { m015_write_guard } from './015_write_guard.ts';
+import { m060_quota } from './060_quota.ts';
 
 export type { Migration } from './migration.ts';
 
@@ -22,4 +23,5 @@ export const migrations: readonly Migration[] = [
   m007_proxy,
   m008_run_progress,
   m015_write_guard,
+  m060_quota,
 ];
