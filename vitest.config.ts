@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'emulator/test/**/*.test.ts'],
-    globalSetup: ['test/support/global-setup.ts'],
+    globalSetup: ['test/support/global-setup.ts', 'test/support/build.ts'],
     setupFiles: ['test/support/setup-file.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,

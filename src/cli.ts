@@ -1,6 +1,8 @@
 /**
  * The `airmirror` command. Each subcommand lives in src/commands/<name>.ts and exports a
- * `Command`; this file only dispatches and turns failures into one clear line and an exit code.
+ * `Command`, loaded only when it runs (src/commands/index.ts); this file only dispatches and turns
+ * failures into one clear line and an exit code. `npm run build` bundles it into dist/ (the
+ * package's bin runs that); tsx runs it from source in development.
  */
 import { ConfigError } from './config.ts';
 import { AirmirrorError } from './errors.ts';
@@ -22,12 +24,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     process.stdout.write(USAGE + '\n');
     return name ? 0 : 2;
   }
-  const command = commands[name];
-  if (!command) {
+  const entry = commands[name];
+  if (!entry) {
     process.stderr.write(`airmirror: unknown command "${name}"\n${USAGE}\n`);
     return 2;
   }
   try {
+    const command = await entry.load();
     return await command.run(rest, env);
   } catch (err) {
     if (err instanceof UsageError || err instanceof ConfigError) {

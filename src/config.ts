@@ -38,6 +38,8 @@ export interface Config extends ProxyConfig {
   /** No bases and no token: run the built-in emulator with the demo base. */
   demo: boolean;
   logLevel: string;
+  /** AIRMIRROR_LOG_FORMAT; undefined: pretty on a terminal, JSON otherwise (src/log.ts logFormatFor). */
+  logFormat?: 'json' | 'pretty';
   hashCacheSize: number;
   /** Requests per second per base shared by every component (Airtable allows 5). */
   rateLimitPerSecond: number;
@@ -79,6 +81,7 @@ export const KNOWN_AIRMIRROR_VARS: ReadonlySet<string> = new Set([
   'AIRMIRROR_PUBLIC_URL',
   'AIRMIRROR_DATA_DIR',
   'AIRMIRROR_LOG_LEVEL',
+  'AIRMIRROR_LOG_FORMAT',
   'AIRMIRROR_UPSTREAM_TIMEOUT_MS',
   'AIRMIRROR_MAX_BODY_BYTES',
   'AIRMIRROR_HASH_CACHE_SIZE',
@@ -199,6 +202,11 @@ export function parseConfig(env: Env): Config {
     throw new ConfigError('AIRMIRROR_LOG_LEVEL', `unknown level "${logLevel}"`);
   }
 
+  const logFormat = optional(env, 'AIRMIRROR_LOG_FORMAT')?.toLowerCase();
+  if (logFormat !== undefined && logFormat !== 'json' && logFormat !== 'pretty') {
+    throw new ConfigError('AIRMIRROR_LOG_FORMAT', `must be json or pretty, got "${logFormat}"`);
+  }
+
   return {
     ...proxy,
     dataDir: optional(env, 'AIRMIRROR_DATA_DIR') ?? './.airmirror',
@@ -211,6 +219,7 @@ export function parseConfig(env: Env): Config {
     publicUrl,
     demo,
     logLevel,
+    logFormat: logFormat as Config['logFormat'],
     hashCacheSize: integer(env, 'AIRMIRROR_HASH_CACHE_SIZE', 1_000_000, 0, 100_000_000),
     rateLimitPerSecond: integer(env, 'AIRMIRROR_RATE_LIMIT', 5, 1, 1000),
     metricsPublic: onOff(env, 'AIRMIRROR_METRICS_PUBLIC', false),

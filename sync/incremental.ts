@@ -18,11 +18,21 @@
  * an incremental listing, or after a sweep from the mirror column itself. A never-edited record
  * whose lastModifiedTime cell is empty (docs/airtable-reference.md §5, unconfirmed) counts by its createdTime, in
  * the mark and in the filter.
+ *
+ * Two kinds of cursor (PostHog's incremental_field_type): a time — lastModifiedTime, createdTime or
+ * dateTime (`datetime`) — and an integer, an autoNumber (`integer`): `{fldX} > <mark − overlap>`,
+ * its mark in `high_water_int`. An autoNumber is given once, when a record is created, so an
+ * integer cursor lists new records only; edits and deletions wait for the reconciliation, as with
+ * createdTime. The integer overlap re-reads the last few numbers in case Airtable hands a number out
+ * before its record can be listed (not documented either way); re-applying them writes nothing.
  */
 import type { AirtableRecord } from '../src/airtable/types.ts';
 import { frequencyMs } from '../src/bookkeeping/frequency.ts';
-import { storeHighWaterMark as saveHighWaterMark } from '../src/bookkeeping/table-config.ts';
-import { applyRecords, newestTime, takeFence } from '../src/mirror/index.ts';
+import {
+  storeHighWaterMark as saveHighWaterMark,
+  storeIntegerHighWaterMark,
+} from '../src/bookkeeping/table-config.ts';
+import { applyRecords, newestInteger, newestTime, takeFence } from '../src/mirror/index.ts';
 import type { ColumnMapping, Origin } from '../src/mirror/types.ts';
 import type { SyncStrategy, TableSyncContext } from './strategy.ts';
 import { isListingRestart } from './sweep.ts';
@@ -36,6 +46,13 @@ export interface IncrementalOptions {
 }
 
 export const DEFAULT_OVERLAP_MS = 5 * 60_000;
+/** Numbers an integer cursor re-reads below its mark (the time cursor's overlap, for autoNumbers). */
+export const INTEGER_OVERLAP = 100;
+
+/** The kind of cursor a field makes (see above). */
+export function cursorKind(field: Pick<ColumnMapping, 'airtableType'>): 'time' | 'integer' {
+  return field.airtableType === 'autoNumber' ? 'integer' : 'time';
+}
 
 export function createIncrementalStrategy(opts: IncrementalOptions = {}): SyncStrategy {
   return {
@@ -63,10 +80,16 @@ export function incrementalColumn(ctx: TableSyncContext): ColumnMapping {
   return col;
 }
 
-/** Whether this run must be a full reconciliation rather than an incremental listing. */
-export function reconciliationDue(ctx: TableSyncContext): boolean {
+/**
+ * Whether this run must be a full reconciliation rather than an incremental listing. `mark` is
+ * the cursor's high-water mark (the time mark unless told otherwise).
+ */
+export function reconciliationDue(
+  ctx: TableSyncContext,
+  mark: Date | number | null = ctx.config.highWaterMark,
+): boolean {
   const cfg = ctx.config;
-  if (ctx.full || !cfg.highWaterMark || !cfg.lastFullRefreshAt) return true;
+  if (ctx.full || mark === null || mark === undefined || !cfg.lastFullRefreshAt) return true;
   const interval = frequencyMs(cfg.fullRefreshInterval);
   return interval !== undefined && ctx.now() - cfg.lastFullRefreshAt.getTime() >= interval;
 }
@@ -80,6 +103,17 @@ export function incrementalFormula(
   const f = `{${field.fieldId}}`;
   if (field.airtableType !== 'lastModifiedTime') return `IS_AFTER(${f}, ${at})`;
   return `OR(IS_AFTER(${f}, ${at}), AND(NOT(${f}), IS_AFTER(CREATED_TIME(), ${at})))`;
+}
+
+/** The filterByFormula of an integer cursor's listing: numbers above `after` (field by id). */
+export function integerFormula(field: Pick<ColumnMapping, 'fieldId'>, after: number): string {
+  return `{${field.fieldId}} > ${Math.trunc(after)}`;
+}
+
+/** A record's integer cursor value (an autoNumber), if it has one. */
+export function recordNumber(record: AirtableRecord, fieldId: string): number | undefined {
+  const v = record.fields?.[fieldId];
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
 /** A record's incremental time in ms: the field, or createdTime when the cell is empty. */
@@ -100,18 +134,25 @@ export async function syncIncrementally(
   opts: IncrementalOptions & { origin: Origin },
 ): Promise<{ reconciled: boolean }> {
   const col = incrementalColumn(ctx);
-  if (reconciliationDue(ctx)) {
+  const integer = cursorKind(col) === 'integer';
+  if (reconciliationDue(ctx, integer ? ctx.config.highWaterInt : ctx.config.highWaterMark)) {
     await ctx.sweep({ ignoreCache: ctx.full });
-    await storeHighWaterMark(ctx, await newestTime(ctx.db, ctx.table, col), true);
+    if (integer) await storeIntegerMark(ctx, await newestInteger(ctx.db, ctx.table, col), true);
+    else await storeHighWaterMark(ctx, await newestTime(ctx.db, ctx.table, col), true);
     return { reconciled: true };
   }
-  const since = new Date(ctx.config.highWaterMark!.getTime() - (opts.overlapMs ?? DEFAULT_OVERLAP_MS));
-  const formula = incrementalFormula(col, since);
+  const formula = integer
+    ? integerFormula(col, ctx.config.highWaterInt! - INTEGER_OVERLAP)
+    : incrementalFormula(
+        col,
+        new Date(ctx.config.highWaterMark!.getTime() - (opts.overlapMs ?? DEFAULT_OVERLAP_MS)),
+      );
+  const valueOf = integer ? recordNumber : recordTime;
   const maxRestarts = opts.maxRestarts ?? 3;
   let newest: number | undefined;
   for (let attempt = 0; ; attempt++) {
     try {
-      newest = await listAndApply(ctx, formula, col.fieldId, opts.origin);
+      newest = await listAndApply(ctx, formula, (r) => valueOf(r, col.fieldId), opts.origin);
       break;
     } catch (err) {
       if (!isListingRestart(err) || ctx.signal.aborted || attempt >= maxRestarts) throw err;
@@ -119,14 +160,17 @@ export async function syncIncrementally(
       ctx.log.warn({ attempt: attempt + 1 }, 'incremental listing iterator expired; restarting');
     }
   }
-  if (newest !== undefined) await storeHighWaterMark(ctx, new Date(newest), false);
+  if (newest !== undefined) {
+    if (integer) await storeIntegerMark(ctx, newest, false);
+    else await storeHighWaterMark(ctx, new Date(newest), false);
+  }
   return { reconciled: false };
 }
 
 async function listAndApply(
   ctx: TableSyncContext,
   filterByFormula: string,
-  fieldId: string,
+  valueOf: (record: AirtableRecord) => number | undefined,
   origin: Origin,
 ): Promise<number | undefined> {
   const { table, source, run } = ctx;
@@ -150,7 +194,7 @@ async function listAndApply(
     // These rows were written outside the sweep: its hash cache must not vouch for them any more.
     for (const r of page.records) ctx.hashCache.forget(table.tableId, r.id);
     for (const r of page.records) {
-      const t = recordTime(r, fieldId);
+      const t = valueOf(r);
       if (t !== undefined && (newest === undefined || t > newest)) newest = t;
     }
     fence = await takeFence(ctx.db);
@@ -166,4 +210,11 @@ async function storeHighWaterMark(ctx: TableSyncContext, hwm: Date | null, repla
   if (hwm === null && !replace) return;
   await saveHighWaterMark(ctx.db, ctx.source.id, ctx.table.tableId, hwm, replace);
   ctx.config.highWaterMark = hwm;
+}
+
+/** storeHighWaterMark for an integer cursor. */
+async function storeIntegerMark(ctx: TableSyncContext, hwm: number | null, replace: boolean): Promise<void> {
+  if (hwm === null && !replace) return;
+  await storeIntegerHighWaterMark(ctx.db, ctx.source.id, ctx.table.tableId, hwm, replace);
+  ctx.config.highWaterInt = replace ? hwm : Math.max(ctx.config.highWaterInt ?? hwm!, hwm!);
 }

@@ -32,6 +32,12 @@ export interface RebuildArgs {
   signal: AbortSignal;
   /** Requests of the schema read, accounted to the source-level run. */
   counters: RunCounters;
+  /**
+   * A resync (`POST /api/schemas/{id}/resync`): only these tables (Airtable ids) are built fresh
+   * and swapped in; the others keep serving, untouched. Only with the mapping unchanged (old's
+   * hash is `hash`): a changed schema rebuilds every table.
+   */
+  onlyTables?: ReadonlySet<string>;
 }
 
 export interface RebuildOutcome {
@@ -65,6 +71,9 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
   const { source, client, baseSchema, hash, old, signal } = args;
   const schema = source.schemaName;
   const mapping = buildBaseMapping(schema, baseSchema, old);
+  const only = args.onlyTables && old?.hash === hash ? args.onlyTables : undefined;
+  // The tables this rebuild builds and promotes: all of them, or a resync's.
+  const built = only ? mapping.tables.filter((t) => only.has(t.tableId)) : mapping.tables;
   const rows = new Map((await sourceTables(db, source.id)).map((r) => [r.tableId, r]));
   const sourceRun = await startRun(db, {
     sourceId: source.id,
@@ -78,11 +87,7 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
   // cancel() of any table of the base aborts the rebuild: it is all-or-nothing.
   const ac = linked(signal);
   const untrack = env.track(
-    mapping.tables.flatMap((t) => [
-      t.tableId,
-      `${source.id}:${t.tableId}`,
-      rows.get(t.tableId)?.id ?? t.tableId,
-    ]),
+    built.flatMap((t) => [t.tableId, `${source.id}:${t.tableId}`, rows.get(t.tableId)?.id ?? t.tableId]),
     ac,
   );
 
@@ -92,7 +97,7 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
   // The swap tables are created while the listings start (a fill waits for them before its first
   // write); every path below waits for this to settle before the swap schema can be dropped.
   const swap = swapSchemaName(schema);
-  const swapReady = buildSwapSchema(db, schema, mapping);
+  const swapReady = buildSwapSchema(db, schema, only ? { ...mapping, tables: built } : mapping);
   swapReady.catch(() => undefined); // observed below; not an unhandled rejection meanwhile
   try {
     // The tables are filled side by side: at 10k records a first sync otherwise waits on each
@@ -129,7 +134,7 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
       }
     };
     const settled = await Promise.allSettled(
-      mapping.tables.map((t) =>
+      built.map((t) =>
         fillOne(t).catch((err: unknown) => {
           // The first failure is the cause; the siblings it stopped only report the abort.
           if (!siblings.signal.aborted) {
@@ -151,6 +156,7 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
         promoteSwap(db, schema, mapping, old, {
           sourceId: source.id,
           lockTimeoutMs: PROMOTE_LOCK_TIMEOUT_MS,
+          onlyTables: only,
         }),
       ac.signal,
     );
@@ -171,8 +177,8 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
     await cleanupSwap(db, schema).catch((e) =>
       log.error({ err: oneLine(e) }, 'could not drop the swap schema'),
     );
-    for (const t of mapping.tables) hashCache.forgetTable(t.tableId);
-    for (const t of mapping.tables) {
+    for (const t of built) hashCache.forgetTable(t.tableId);
+    for (const t of built) {
       const row = rows.get(t.tableId);
       const prior = results.get(t.tableId);
       const counters = prior?.counters ?? newCounters();
@@ -249,7 +255,7 @@ export async function rebuildBase(env: SyncerEnv, args: RebuildArgs): Promise<Re
     }
     env.runProgress.untrack(runId);
   };
-  await Promise.all(mapping.tables.map(finishTable));
+  await Promise.all(built.map(finishTable));
   await recordEnd(env, { source: source.id, run: sourceRun }, () =>
     finishRun(db, sourceRun, 'completed', args.counters, undefined, log),
   );
@@ -356,6 +362,7 @@ function defaultRow(source: Source, t: TableMapping): Table {
     rowCount: 0,
     needsCatchup: false,
     highWaterMark: null,
+    highWaterInt: null,
     vanishedAt: null,
     createdAt: now,
     updatedAt: now,

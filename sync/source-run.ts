@@ -6,6 +6,7 @@ import { loadMapping, schemaHash } from '../src/mirror/index.ts';
 import type { BaseMapping } from '../src/mirror/types.ts';
 import { oneLine } from './one-line.ts';
 import { rebuildBase } from './rebuild.ts';
+import { resyncTables } from './resync.ts';
 import { RwLock } from './rwlock.ts';
 import type { SyncClient } from './strategy.ts';
 import { failTables, runTable, skipped } from './table-run.ts';
@@ -187,6 +188,26 @@ export function createSourceRuns(env: SyncerEnv) {
 
     syncTable: (sourceId: string, tableKey: string, opts: SyncOptions): Promise<TableSyncResult> =>
       controlled(opts.signal, (ac) => syncTableWith(sourceId, tableKey, opts, ac)),
+
+    /** Tables (Airtable ids or row ids) built fresh beside the live ones and swapped in (resync.ts). */
+    resync: (sourceId: string, tableKeys: string[], opts: SyncOptions): Promise<TableSyncResult[]> =>
+      controlled(opts.signal, async (ac) => {
+        const source = await loadSource(db, sourceId);
+        if (!source) throw new Error(`source ${sourceId} is not configured`);
+        const rows: Table[] = [];
+        for (const key of tableKeys) {
+          const row = await findRow(sourceId, key);
+          if (!row) throw new Error(`table ${key} of source ${sourceId} is not configured`);
+          rows.push(row);
+        }
+        let client: SyncClient;
+        try {
+          client = await env.clientOf(source);
+        } catch (err) {
+          return failTables(env, source, rows, `no usable token: ${oneLine(err)}`);
+        }
+        return resyncTables(env, { lock: lockOf(sourceId), source, client, rows, signal: ac.signal });
+      }),
 
     async refreshSchema(sourceId: string, opts: { signal?: AbortSignal }): Promise<SchemaRefreshResult> {
       const source = await loadSource(db, sourceId);

@@ -67,6 +67,7 @@ export function createSyncer(deps: SyncerDeps): Syncer {
 
     syncSource: (sourceId, opts = {}) => lifecycle.tracked(runs.syncSource(sourceId, opts)),
     syncTable: (sourceId, tableId, opts = {}) => lifecycle.tracked(runs.syncTable(sourceId, tableId, opts)),
+    resync: (sourceId, tableIds, opts = {}) => lifecycle.tracked(runs.resync(sourceId, tableIds, opts)),
     cancel: (tableId) => lifecycle.cancel(tableId),
     refreshSchema: (sourceId, opts = {}) => lifecycle.tracked(runs.refreshSchema(sourceId, opts)),
   };

@@ -126,6 +126,11 @@ export interface Syncer {
   syncSource(sourceId: string, opts?: SyncOptions): Promise<SourceSyncResult>;
   /** Airtable table id (tbl…) or the airmirror.tables row id. */
   syncTable(sourceId: string, tableId: string, opts?: SyncOptions): Promise<TableSyncResult>;
+  /**
+   * Resync: wipes and re-imports these tables (Airtable table ids or row ids) from scratch, built
+   * fresh beside the live tables and swapped in (sync/resync.ts).
+   */
+  resync(sourceId: string, tableIds: string[], opts?: SyncOptions): Promise<TableSyncResult[]>;
   /** Aborts the running sync of a table (by Airtable table id or row id); false when none runs. */
   cancel(tableId: string): boolean;
   /** Re-reads the base schema and rebuilds the mirror when it changed (the proxy calls it on an unknown name). */

@@ -10,18 +10,20 @@ import type { AirtableTable, BaseSchema } from '../airtable/types.ts';
 import * as books from '../bookkeeping/index.ts';
 import type { Source, Table } from '../bookkeeping/index.ts';
 import { parseRequest, readJsonBody } from '../validation.ts';
-import { AirmirrorError, apiErrorBody, asAirmirrorError, badRequest, conflict, notFound } from '../errors.ts';
+import { AirmirrorError, apiErrorBody, asAirmirrorError, conflict, notFound } from '../errors.ts';
 import { buildBaseMapping } from '../mirror/mapping.ts';
 import { dropMirrorSchema, dropMirrorTable, emptyMirrorTable } from '../mirror/ddl.ts';
 import { columnNames } from '../mirror/store.ts';
 import { checkBearer } from './auth.ts';
 import { incrementalCandidates, syncAvailability } from './candidates.ts';
-import type { ApiDeps, BaseSchemaReader } from './deps.ts';
+import type { ApiDeps } from './deps.ts';
 import { CreateSourceRequest, DeleteSourceQuery, ListSchemasQuery, PatchSchemaRequest } from './model.ts';
 import { openApiDocument } from './openapi.ts';
 import { fieldToValidate, planPatch, refuseCdc } from './rules.ts';
 import { serializeSchema, serializeSource } from './serialize.ts';
 import { tableStatuses } from './status.ts';
+import { readSchema } from './airtable-read.ts';
+import { registerSourceSettings } from './source-settings.ts';
 
 export type { ApiDeps, TableRunner, AirtableReaderFactory, BaseSchemaReader } from './deps.ts';
 
@@ -54,6 +56,15 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
   }
 
   // ---- helpers ------------------------------------------------------------------------------
+
+  /** Work a request starts and does not wait for: logged if it fails, awaited by settled(). */
+  const track = (work: Promise<unknown>, fields: Record<string, string>, failed: string) => {
+    const p = work.catch((err: unknown) => {
+      deps.log?.warn({ ...fields, code: asAirmirrorError(err).code }, failed);
+    });
+    background.add(p);
+    void p.finally(() => background.delete(p));
+  };
 
   const loadSource = async (id: string): Promise<Source> => {
     const s = await books.loadSource(db, id);
@@ -144,7 +155,14 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
     const id = crypto.randomUUID();
     const tokenEncrypted = await secrets.encrypt(body.token);
     const row = await books
-      .insertSource(db, { id, baseId: body.base_id, schemaName, name: body.name ?? null, tokenEncrypted })
+      .insertSource(db, {
+        id,
+        baseId: body.base_id,
+        schemaName,
+        name: body.name ?? null,
+        description: body.description ?? null,
+        tokenEncrypted,
+      })
       .catch((err: unknown) => {
         // A concurrent create of the same base or schema won the race.
         if ((err as { code?: string }).code === '23505') {
@@ -160,13 +178,7 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
     if (baseSchema) {
       await books.insertDiscoveredTables(db, id, buildBaseMapping(schemaName, baseSchema).tables);
     }
-    if (deps.syncer) {
-      const initial = deps.syncer.refreshSchema(id).catch((err: unknown) => {
-        deps.log?.warn({ sourceId: id, code: asAirmirrorError(err).code }, 'first schema read failed');
-      });
-      background.add(initial);
-      void initial.finally(() => background.delete(initial));
-    }
+    if (deps.syncer) track(deps.syncer.refreshSchema(id), { sourceId: id }, 'first schema read failed');
     const tables = await books.listTables(db, id);
     return c.json(serializeSource(row, tables, now()), 201);
   });
@@ -176,6 +188,8 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
     const tables = await books.listTables(db, s.id);
     return c.json(serializeSource(s, tables, now()));
   });
+
+  registerSourceSettings(app, { db, secrets, airtable: deps.airtable, now, log: deps.log });
 
   app.delete('/sources/:id', async (c) => {
     const q = parse(DeleteSourceQuery, c.req.query());
@@ -267,10 +281,27 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
 
   app.post('/schemas/:id/resync', async (c) => {
     const t = await loadTable(c.req.param('id'));
-    const runner = requireRunner();
     refuseWhileRunning(t, 'resyncing it');
-    await books.updateTableConfig(db, t.id, { resyncRequired: true, highWaterMark: null });
-    await runner.trigger(t.id, { full: true });
+    // Owed until it is done: if the process dies meanwhile, the next run re-imports (and append
+    // starts a new history, incremental a new mark).
+    await books.updateTableConfig(db, t.id, {
+      resyncRequired: true,
+      highWaterMark: null,
+      highWaterInt: null,
+    });
+    const resync = deps.syncer?.resync;
+    if (!resync) {
+      await requireRunner().trigger(t.id, { full: true });
+      return c.json(await schemaJson(t.id), 202);
+    }
+    track(
+      resync(t.sourceId, [t.tableId]).then(async ([r]) => {
+        if (r?.status === 'Completed') await books.updateTableConfig(db, t.id, { resyncRequired: false });
+        deps.log?.info({ schemaId: t.id, status: r?.status }, 'resync done');
+      }),
+      { schemaId: t.id },
+      'resync failed',
+    );
     return c.json(await schemaJson(t.id), 202);
   });
 
@@ -320,34 +351,4 @@ export function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S
 
 function conflictOn(attr: string, message: string): AirmirrorError {
   return new AirmirrorError('CONFLICT', 409, message, { field: attr });
-}
-
-/**
- * Reads a base schema; Airtable's refusals become errors about the request (token, base_id) when
- * the caller is checking new credentials, and 502s otherwise. Messages never carry the token.
- */
-async function readSchema(reader: BaseSchemaReader, baseId: string, checkingCredentials = false) {
-  try {
-    return await reader.getBaseSchema(baseId);
-  } catch (err) {
-    const e = asAirmirrorError(err);
-    if (checkingCredentials && (e.status === 401 || e.code === 'AUTHENTICATION_REQUIRED')) {
-      throw badRequest(`Airtable refused the token (${e.code})`, 'token', 'INVALID_TOKEN');
-    }
-    if (checkingCredentials && (e.status === 403 || e.status === 404)) {
-      throw badRequest(
-        `Airtable did not give this token access to base ${baseId} (${e.code})`,
-        'base_id',
-        'BASE_NOT_ACCESSIBLE',
-      );
-    }
-    if (e.status >= 500 || e.code === 'INTERNAL_ERROR') {
-      throw new AirmirrorError('AIRTABLE_UNAVAILABLE', 502, `Airtable could not be read (${e.code})`, {
-        cause: err,
-      });
-    }
-    throw new AirmirrorError('AIRTABLE_ERROR', 502, `Airtable answered ${e.status} ${e.code}`, {
-      cause: err,
-    });
-  }
 }

@@ -1,21 +1,45 @@
 /**
  * What a table can be synced with, read from its live schema (POST /api/schemas/{id}/incremental-fields).
- * Incremental candidates are the table's lastModifiedTime and createdTime fields: the only
- * record timestamps Airtable exposes (docs/airtable-reference.md §1.1: no modified time on the envelope; §5).
+ * Incremental candidates are its lastModifiedTime, createdTime, dateTime and autoNumber fields
+ * (incremental-types.ts says why these), offered in PostHog's shape `{field, field_type, label,
+ * type}` with airmirror's own keys beside (`id`, `name`, `airtable_type`).
  */
 import type { AirtableField, AirtableTable } from '../airtable/types.ts';
-import { INCREMENTAL_FIELD_TYPES } from './model.ts';
+import { isNotNullBoolean } from '../mirror/pg-types.ts';
+import {
+  isIncrementalAirtableType,
+  posthogTypeOf,
+  type PosthogIncrementalFieldType,
+} from './incremental-types.ts';
 
 export interface IncrementalCandidate {
+  /** PostHog's keys: the field to read (its id: ids survive renames), its name, its type twice. */
+  field: string;
+  field_type: PosthogIncrementalFieldType;
+  label: string;
+  type: PosthogIncrementalFieldType;
+  /** airmirror's: the same id and name, and the Airtable type. */
   id: string;
   name: string;
-  type: string;
+  airtable_type: string;
 }
 
 export function incrementalCandidates(table: AirtableTable): IncrementalCandidate[] {
-  return table.fields
-    .filter((f) => (INCREMENTAL_FIELD_TYPES as readonly string[]).includes(f.type))
-    .map((f) => ({ id: f.id, name: f.name, type: f.type }));
+  const out: IncrementalCandidate[] = [];
+  for (const f of table.fields) {
+    if (!isIncrementalAirtableType(f.type)) continue;
+    const type = posthogTypeOf(f.type, f)!;
+    out.push({
+      field: f.id,
+      field_type: type,
+      label: f.name,
+      type,
+      id: f.id,
+      name: f.name,
+      airtable_type: f.type,
+    });
+  }
+  return out;
 }
 
 /** A field by id, or else by exact name (ids are what we store: they survive renames). */
@@ -47,15 +71,32 @@ export function syncAvailability(table: AirtableTable, opts: AvailabilityOptions
     cdc_available: false as const,
     supports_webhooks: opts.webhooksConfigured,
     detected_primary_keys: [...DETECTED_PRIMARY_KEYS],
+    // PostHog's {field, label, type, nullable} (`field`: the field id, as incremental_field takes
+    // it, or the record's own id and createdTime), with airmirror's field id and mirror column beside.
     available_columns: [
-      { field_id: null, name: 'id', column: 'id', type: 'recordId' },
-      { field_id: null, name: 'createdTime', column: 'created_time', type: 'createdTime' },
-      ...table.fields.map((f: AirtableField) => ({
-        field_id: f.id,
-        name: f.name,
-        column: opts.columnsByFieldId.get(f.id) ?? null,
-        type: f.type,
-      })),
+      column('id', 'id', null, 'id', 'recordId', false),
+      column('created_time', 'createdTime', null, 'created_time', 'createdTime', false),
+      ...table.fields.map((f: AirtableField) =>
+        column(
+          f.id,
+          f.name,
+          f.id,
+          opts.columnsByFieldId.get(f.id) ?? null,
+          f.type,
+          !isNotNullBoolean(f.type),
+        ),
+      ),
     ],
   };
+}
+
+function column(
+  field: string,
+  label: string,
+  fieldId: string | null,
+  mirrorColumn: string | null,
+  type: string,
+  nullable: boolean,
+) {
+  return { field, label, type, nullable, field_id: fieldId, name: label, column: mirrorColumn };
 }

@@ -42,7 +42,15 @@ export interface ApiDeps {
    * The syncer: builds a new source's mirror from the live base schema (in the background), and
    * cancels runs the scheduler did not start (e.g. a `syncAll`). src/../sync `createSyncer` fits.
    */
-  syncer?: { refreshSchema(sourceId: string): Promise<unknown>; cancel?(tableKey: string): boolean };
+  syncer?: {
+    refreshSchema(sourceId: string): Promise<unknown>;
+    cancel?(tableKey: string): boolean;
+    /**
+     * Resync (PostHog's "wipe and re-import from scratch"): the tables built fresh beside the live
+     * ones and swapped in, then each sync type's own full run. Resolves with each table's outcome.
+     */
+    resync?(sourceId: string, tableIds: string[]): Promise<Array<{ tableId: string; status: string }>>;
+  };
   airtable?: AirtableReaderFactory;
   now?: () => number;
   log?: Logger;

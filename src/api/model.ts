@@ -7,6 +7,8 @@ import { z } from 'zod';
 import { SYNC_STATUSES } from '../bookkeeping/state.ts';
 import { schemaNameProblem } from '../config.ts';
 import { SYNC_FREQUENCIES, type SyncFrequency } from '../bookkeeping/frequency.ts';
+// Incremental field types: PostHog's and Airtable's.
+import { INCREMENTAL_FIELD_TYPE_INPUTS, POSTHOG_INCREMENTAL_FIELD_TYPES } from './incremental-types.ts';
 
 export const SYNC_TYPES = ['full_refresh', 'incremental', 'append', 'webhook'] as const;
 export type SyncType = (typeof SYNC_TYPES)[number];
@@ -21,10 +23,6 @@ export const FULL_REFRESH_INTERVALS = SYNC_FREQUENCIES.filter((f) => f !== 'neve
 
 // Statuses are the syncer's state machine's (src/bookkeeping/state.ts); the API only shows and pauses them.
 export { SYNC_STATUSES, type SyncStatus } from '../bookkeeping/state.ts';
-
-/** Airtable field types a table can be synced incrementally on (docs/airtable-reference.md §5). */
-export const INCREMENTAL_FIELD_TYPES = ['lastModifiedTime', 'createdTime'] as const;
-export type IncrementalFieldType = (typeof INCREMENTAL_FIELD_TYPES)[number];
 
 // ---- requests --------------------------------------------------------------------------------
 
@@ -50,6 +48,7 @@ export const CreateSourceRequest = z
       .optional()
       .meta({ description: 'Postgres schema of the mirror tables (default "public")' }),
     name: z.string().max(200).optional(),
+    description: z.string().max(2000).optional(),
   })
   .meta({ id: 'CreateSourceRequest' });
 export type CreateSourceRequest = z.infer<typeof CreateSourceRequest>;
@@ -57,13 +56,14 @@ export type CreateSourceRequest = z.infer<typeof CreateSourceRequest>;
 export const PatchSchemaRequest = z
   .strictObject({
     sync_type: z.enum(SYNC_TYPES).optional(),
-    incremental_field: z
-      .string()
-      .min(1)
-      .nullable()
-      .optional()
-      .meta({ description: 'Field id (or name) of a lastModifiedTime/createdTime field' }),
-    incremental_field_type: z.enum(INCREMENTAL_FIELD_TYPES).nullable().optional(),
+    incremental_field: z.string().min(1).nullable().optional().meta({
+      description:
+        'Field id (or name) of a lastModifiedTime, createdTime, dateTime or autoNumber field (see incremental-fields)',
+    }),
+    incremental_field_type: z.enum(INCREMENTAL_FIELD_TYPE_INPUTS).nullable().optional().meta({
+      description:
+        "PostHog's type (datetime, timestamp or date for a time field; integer or numeric for an autoNumber) or the field's Airtable type; checked against the field",
+    }),
     primary_key_columns: z.array(z.string().min(1)).min(1).optional(),
     sync_frequency: z.enum(SYNC_FREQUENCIES).optional(),
     sync_time_of_day: z.string().regex(TIME_OF_DAY, 'must be HH:MM or HH:MM:SS (UTC)').nullable().optional(),
@@ -92,7 +92,8 @@ export const SchemaResponse = z
     sync_type: z.enum(SYNC_TYPES),
     incremental: z.boolean(),
     incremental_field: z.string().nullable(),
-    incremental_field_type: z.string().nullable(),
+    incremental_field_type: z.enum(POSTHOG_INCREMENTAL_FIELD_TYPES).nullable(),
+    incremental_field_airtable_type: z.string().nullable(),
     primary_key_columns: z.array(z.string()),
     sync_frequency: z.enum(SYNC_FREQUENCIES),
     sync_time_of_day: z.string().nullable(),
@@ -105,7 +106,9 @@ export const SchemaResponse = z
     lag_seconds: z.number().nullable().meta({ description: 'Seconds since the last successful sync' }),
     needs_catchup: z.boolean(),
     resync_required: z.boolean(),
-    high_water_mark: z.string().nullable(),
+    high_water_mark: z.string().nullable().meta({
+      description: 'The newest value seen of the incremental field: a time, or an autoNumber as a string',
+    }),
     history_table: z.string().nullable(),
     next_run_at: z.string().nullable(),
     vanished_at: z.string().nullable(),
@@ -125,6 +128,7 @@ export const SourceResponse = z
     base_id: z.string(),
     schema_name: z.string(),
     name: z.string().nullable(),
+    description: z.string().nullable(),
     has_token: z.boolean(),
     created_at: z.string(),
     updated_at: z.string(),
@@ -134,7 +138,17 @@ export const SourceResponse = z
 
 export const IncrementalFieldsResponse = z
   .object({
-    incremental_fields: z.array(z.object({ id: z.string(), name: z.string(), type: z.string() })),
+    incremental_fields: z.array(
+      z.object({
+        field: z.string().meta({ description: 'The field id: what incremental_field takes' }),
+        field_type: z.enum(POSTHOG_INCREMENTAL_FIELD_TYPES),
+        label: z.string(),
+        type: z.enum(POSTHOG_INCREMENTAL_FIELD_TYPES),
+        id: z.string(),
+        name: z.string(),
+        airtable_type: z.string(),
+      }),
+    ),
     incremental_available: z.boolean(),
     append_available: z.boolean(),
     full_refresh_available: z.boolean(),
@@ -143,10 +157,15 @@ export const IncrementalFieldsResponse = z
     detected_primary_keys: z.array(z.string()),
     available_columns: z.array(
       z.object({
+        field: z.string(),
+        label: z.string(),
+        type: z
+          .string()
+          .meta({ description: 'The Airtable type (recordId, createdTime for the record itself)' }),
+        nullable: z.boolean(),
         field_id: z.string().nullable(),
         name: z.string(),
         column: z.string().nullable(),
-        type: z.string(),
       }),
     ),
   })

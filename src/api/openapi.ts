@@ -11,11 +11,19 @@ import {
   CreateSubscriptionRequest,
   DeadLetterList,
   DeadLetterResponse,
+  DeliveryList,
+  DeliveryResponse,
+  PatchSubscriptionRequest,
   ReplayResponse,
   SubscriptionList,
   SubscriptionResponse,
 } from '../events/schemas.ts';
-import { WebhookRequest, WebhookResponse } from '../webhooks/schemas.ts';
+import {
+  WebhookInputsRequest,
+  WebhookInputsResponse,
+  WebhookRequest,
+  WebhookResponse,
+} from '../webhooks/schemas.ts';
 import {
   CreateSourceRequest,
   ErrorResponse,
@@ -26,9 +34,12 @@ import {
   SourceResponse,
   StatusResponse,
 } from './model.ts';
+import { PatchSourceRequest } from './source-model.ts';
+import { subscriptionPaths } from './openapi-subscriptions.ts';
 
 const COMPONENTS = {
   CreateSourceRequest,
+  PatchSourceRequest,
   PatchSchemaRequest,
   Source: SourceResponse,
   Schema: SchemaResponse,
@@ -36,14 +47,19 @@ const COMPONENTS = {
   IncrementalFields: IncrementalFieldsResponse,
   Status: StatusResponse,
   CreateSubscriptionRequest,
+  PatchSubscriptionRequest,
   Subscription: SubscriptionResponse,
   SubscriptionList,
   DeadLetter: DeadLetterResponse,
   DeadLetterList,
+  Delivery: DeliveryResponse,
+  DeliveryList,
   ChangeEvent: ChangeEventSchema,
   Replay: ReplayResponse,
   WebhookRequest,
+  WebhookInputsRequest,
   Webhook: WebhookResponse,
+  WebhookInputs: WebhookInputsResponse,
   Error: ErrorResponse,
 };
 
@@ -91,68 +107,22 @@ const body = (name: keyof typeof COMPONENTS, required = true) => ({
 });
 const error = (description: string) => json(ref('Error'), description);
 const unauthorized = error('Missing or wrong bearer token');
-const invalid = error('Validation error; `attr` names the field');
-const subscriptionParam = idParam('subscription id');
 const sourceParam = idParam('source id');
-const noSubscription = error('No subscription with that id');
 const noWebhook = error('No source with that id, or the source has no webhook');
 const unconfigured =
   'Validation error (`attr` names the field), or WEBHOOKS_NOT_CONFIGURED: AIRMIRROR_PUBLIC_URL is not set';
 
-/** Event subscriptions (src/events/routes.ts). */
-const subscriptionPaths = {
-  '/subscriptions': {
-    get: {
-      summary: 'List event subscriptions (never their secrets)',
-      responses: { '200': json(ref('SubscriptionList')), '401': unauthorized },
-    },
-    post: {
-      summary:
-        'Subscribe a receiver to change events: HMAC-signed POSTs, at least once, in order per record. The secret is stored encrypted and never returned.',
-      requestBody: body('CreateSubscriptionRequest'),
-      responses: { '201': json(ref('Subscription'), 'Created'), '400': invalid, '401': unauthorized },
-    },
-  },
-  '/subscriptions/{id}': {
-    get: {
-      summary: 'Retrieve a subscription and its delivery state',
-      parameters: [subscriptionParam],
-      responses: { '200': json(ref('Subscription')), '401': unauthorized, '404': noSubscription },
-    },
-    delete: {
-      summary: 'Delete a subscription; its pending events are no longer delivered',
-      parameters: [subscriptionParam],
-      responses: { '204': { description: 'Deleted' }, '401': unauthorized, '404': noSubscription },
-    },
-  },
-  '/subscriptions/{id}/dead-letters': {
-    get: {
-      summary: 'Events given up on after retrying (delivery moved past them)',
-      parameters: [subscriptionParam],
-      responses: { '200': json(ref('DeadLetterList')), '401': unauthorized, '404': noSubscription },
-    },
-  },
-  '/subscriptions/{id}/dead-letters/{eventId}/replay': {
-    post: {
-      summary: 'Deliver a dead-lettered event once more, now',
-      parameters: [
-        subscriptionParam,
-        {
-          name: 'eventId',
-          in: 'path',
-          required: true,
-          schema: { type: 'string', pattern: '^[1-9][0-9]{0,15}$' },
-          description: 'event (outbox) id',
-        },
-      ],
-      responses: {
-        '200': json(ref('Replay'), 'Delivered'),
-        '400': invalid,
-        '401': unauthorized,
-        '404': error('No subscription with that id, or no dead letter with that event id'),
-        '502': error('REPLAY_FAILED: the receiver did not accept it (`event_id` says which)'),
-      },
-    },
+/** PostHog's update-webhook-inputs, under its name and ours (src/webhooks/schemas.ts). */
+const webhookInputs = {
+  summary:
+    'No body: rotate — register a new webhook (new MAC secret), drain the old one, then delete it; no change is missed. {inputs: {signing_secret}}: the MAC secret of a webhook registered outside airmirror, stored encrypted; the webhook at Airtable is not touched',
+  parameters: [sourceParam],
+  requestBody: body('WebhookInputsRequest', false),
+  responses: {
+    '200': json(ref('WebhookInputs')),
+    '400': error(`${unconfigured}; or inputs empty ("No inputs provided") or unknown`),
+    '401': unauthorized,
+    '404': noWebhook,
   },
 };
 
@@ -188,20 +158,8 @@ const webhookPaths = {
       },
     },
   },
-  '/sources/{id}/webhook/inputs': {
-    post: {
-      summary:
-        'Rotate: register a new webhook (new MAC secret), drain the old one, then delete it; no change is missed',
-      parameters: [sourceParam],
-      requestBody: body('WebhookRequest', false),
-      responses: {
-        '200': json(ref('Webhook')),
-        '400': error(unconfigured),
-        '401': unauthorized,
-        '404': noWebhook,
-      },
-    },
-  },
+  '/sources/{id}/webhook/inputs': { post: webhookInputs },
+  '/sources/{id}/update-webhook-inputs': { post: webhookInputs },
 };
 
 const action = (summary: string, status: '200' | '202' = '202') => ({
@@ -254,6 +212,17 @@ export function openApiDocument(): Record<string, unknown> {
           summary: 'Retrieve a source',
           parameters: [idParam('source id')],
           responses: { '200': json(ref('Source')), ...errors },
+        },
+        patch: {
+          summary:
+            'Change a source: a new token (checked against the base, stored encrypted, used from the next request on), its name or description. The mirror is not touched: no rebuild, no row written',
+          parameters: [idParam('source id')],
+          requestBody: body('PatchSourceRequest'),
+          responses: {
+            '200': json(ref('Source')),
+            '503': error('AIRTABLE_UNAVAILABLE: no Airtable client in this process to check the token'),
+            ...errors,
+          },
         },
         delete: {
           summary: 'Delete a source and stop its syncs; drop_data=true also drops its mirror tables',

@@ -6,6 +6,7 @@
 import { AirmirrorError, badRequest } from '../errors.ts';
 import { canTransition, type StoredStatus, type Table, type TableChanges } from '../bookkeeping/index.ts';
 import { DETECTED_PRIMARY_KEYS, findCandidate, type IncrementalCandidate } from './candidates.ts';
+import { typeFits } from './incremental-types.ts';
 import type { PatchSchemaRequest } from './model.ts';
 
 export interface PatchPlan {
@@ -89,7 +90,7 @@ export function planPatch({ current, body, candidates, webhooksConfigured, now }
   const usesField = next.syncType === 'incremental' || next.syncType === 'append';
   if (next.syncType === 'incremental' && !next.incrementalField) {
     throw badRequest(
-      'incremental sync needs an incremental_field (a lastModifiedTime or createdTime field)',
+      'incremental sync needs an incremental_field (a lastModifiedTime, createdTime, dateTime or autoNumber field)',
       'incremental_field',
     );
   }
@@ -106,23 +107,25 @@ export function planPatch({ current, body, candidates, webhooksConfigured, now }
     if (!c) {
       const names = candidates.map((x) => `${x.name} (${x.id})`).join(', ') || 'none';
       throw badRequest(
-        `"${next.incrementalField}" is not a lastModifiedTime or createdTime field of this table; candidates: ${names}`,
+        `"${next.incrementalField}" is not a lastModifiedTime, createdTime, dateTime or autoNumber field of this table; candidates: ${names}`,
         'incremental_field',
       );
     }
-    if (sent(body, 'incremental_field_type') && body.incremental_field_type !== c.type) {
+    const asked = body.incremental_field_type;
+    if (sent(body, 'incremental_field_type') && !typeFits(asked!, c.airtable_type, c.type)) {
       throw badRequest(
-        `incremental_field_type "${body.incremental_field_type}" does not match field ${c.name} (${c.id}), which is ${c.type}`,
+        `incremental_field_type "${asked}" does not match field ${c.name} (${c.id}), which is ${c.type} (Airtable ${c.airtable_type})`,
         'incremental_field_type',
       );
     }
-    // Stored as the field id (survives renames) with the live type (a retyped field is caught here).
-    if (c.id !== current.incrementalField || c.type !== current.incrementalFieldType) {
+    // Stored as the field id (survives renames) with its live Airtable type (a retyped field is
+    // caught here); the API shows the type in PostHog's words (serialize.ts).
+    if (c.id !== current.incrementalField || c.airtable_type !== current.incrementalFieldType) {
       changes.incrementalField = c.id;
-      changes.incrementalFieldType = c.type;
+      changes.incrementalFieldType = c.airtable_type;
     }
     next.incrementalField = c.id;
-    next.incrementalFieldType = c.type;
+    next.incrementalFieldType = c.airtable_type;
   } else if (sent(body, 'incremental_field')) {
     // null: cleared (allowed unless the type needs it, checked above).
     changes.incrementalField = null;
@@ -140,12 +143,14 @@ export function planPatch({ current, body, candidates, webhooksConfigured, now }
   if (resyncRequired) {
     changes.resyncRequired = true;
     changes.highWaterMark = null;
+    changes.highWaterInt = null;
     // Re-import at the next scheduler pass rather than waiting a whole period.
     changes.nextRunAt = new Date(now);
   } else if (sent(body, 'sync_type') && next.syncType !== current.syncType) {
     // e.g. full_refresh → incremental with the same field: no invalid rows, but the stored
     // high-water mark may be stale (nothing advanced it during full refreshes): start over.
     changes.highWaterMark = null;
+    changes.highWaterInt = null;
   }
 
   // Scheduling-only changes: recompute the next run from the last one with the new settings.

@@ -1,5 +1,6 @@
 /** Bookkeeping rows (src/bookkeeping) → the API's snake_case JSON. Tokens never leave through here. */
 import type { Source, Table } from '../bookkeeping/index.ts';
+import { posthogTypeOf } from './incremental-types.ts';
 
 const iso = (d: Date | string | null | undefined): string | null =>
   d == null ? null : d instanceof Date ? d.toISOString() : new Date(d).toISOString();
@@ -21,7 +22,9 @@ export function serializeSchema(t: Table, now: number) {
     sync_type: t.syncType,
     incremental: t.syncType === 'incremental',
     incremental_field: t.incrementalField,
-    incremental_field_type: t.incrementalFieldType,
+    // Stored as the field's Airtable type; shown as PostHog's, with the Airtable one beside.
+    incremental_field_type: t.incrementalFieldType ? posthogTypeOf(t.incrementalFieldType) : null,
+    incremental_field_airtable_type: t.incrementalFieldType,
     primary_key_columns: t.primaryKeyColumns,
     sync_frequency: t.syncFrequency,
     sync_time_of_day: t.syncTimeOfDay,
@@ -34,7 +37,7 @@ export function serializeSchema(t: Table, now: number) {
     lag_seconds: lagSeconds(t.lastSyncedAt, now),
     needs_catchup: t.needsCatchup,
     resync_required: t.resyncRequired,
-    high_water_mark: iso(t.highWaterMark),
+    high_water_mark: t.highWaterInt !== null ? String(t.highWaterInt) : iso(t.highWaterMark),
     history_table: t.historyTable,
     next_run_at: iso(t.nextRunAt),
     vanished_at: iso(t.vanishedAt),
@@ -49,6 +52,7 @@ export function serializeSource(s: Source, tables: Table[], now: number) {
     base_id: s.baseId,
     schema_name: s.schemaName,
     name: s.name,
+    description: s.description,
     has_token: s.tokenEncrypted != null,
     created_at: iso(s.createdAt)!,
     updated_at: iso(s.updatedAt)!,

@@ -1,6 +1,6 @@
 /**
  * The rows of airmirror's bookkeeping tables as Postgres returns them (`SELECT *`), column for
- * column (migrations 001–008). Internal to src/bookkeeping: every reader gets the camelCase types
+ * column (migrations 001–008, 050–052). Internal to src/bookkeeping: every reader gets the camelCase types
  * (`Source`, `Table`, `SyncRun`) the modules next to this one map these rows to.
  * test/bookkeeping/rows.test.ts holds the column lists against the migrated database, so a
  * migration that adds a column must add it here.
@@ -20,6 +20,7 @@ export interface SourcesRow {
   base_schema: unknown;
   created_at: Date;
   updated_at: Date;
+  description: string | null;
 }
 
 /** One `airmirror.tables` row: a table's sync configuration and state. */
@@ -53,6 +54,8 @@ export interface TablesRow {
   consecutive_failures: number;
   resync_required: boolean;
   history_table: string | null;
+  /** bigint: the high-water mark of an integer incremental field (an autoNumber). */
+  high_water_int: number | string | null;
 }
 
 /** One `airmirror.sync_runs` row: what one run of a table (or a source's schema step) did. */
@@ -95,6 +98,7 @@ export const SOURCES_COLUMNS = [
   'base_schema',
   'created_at',
   'updated_at',
+  'description',
 ] as const satisfies readonly (keyof SourcesRow)[];
 
 export const TABLES_COLUMNS = [
@@ -126,6 +130,7 @@ export const TABLES_COLUMNS = [
   'consecutive_failures',
   'resync_required',
   'history_table',
+  'high_water_int',
 ] as const satisfies readonly (keyof TablesRow)[];
 
 export const SYNC_RUNS_COLUMNS = [

@@ -11,6 +11,7 @@ export interface Source {
   /** Postgres schema of the mirror tables. */
   schemaName: string;
   name: string | null;
+  description: string | null;
   /** Encrypted token of an API-created source (src/crypto); null for env-configured ones. */
   tokenEncrypted: string | null;
   /** schemaHash() of the base schema the mirror tables were built from; null before the first build. */
@@ -26,6 +27,7 @@ function toSource(r: SourcesRow): Source {
     baseId: r.base_id,
     schemaName: r.schema_name,
     name: r.name,
+    description: r.description,
     tokenEncrypted: r.token_encrypted,
     schemaHash: r.schema_hash,
     baseSchema: r.base_schema,
@@ -91,16 +93,54 @@ export async function sourceConflicts(
 /** An API-created source (its token sealed by the caller). A unique violation is the caller's to map. */
 export async function insertSource(
   q: Queryable,
-  s: { id: string; baseId: string; schemaName: string; name: string | null; tokenEncrypted: string },
+  s: {
+    id: string;
+    baseId: string;
+    schemaName: string;
+    name: string | null;
+    description?: string | null;
+    tokenEncrypted: string;
+  },
 ): Promise<Source> {
   const r = await q.query<SourcesRow>(
     sql(
-      `INSERT INTO airmirror.sources (id, base_id, schema_name, name, token_encrypted)
-       VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,
-      [s.id, s.baseId, s.schemaName, s.name, s.tokenEncrypted],
+      `INSERT INTO airmirror.sources (id, base_id, schema_name, name, description, token_encrypted)
+       VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${COLUMNS}`,
+      [s.id, s.baseId, s.schemaName, s.name, s.description ?? null, s.tokenEncrypted],
     ),
   );
   return toSource(r.rows[0]);
+}
+
+/**
+ * Changes a source's settings (`PATCH /api/sources/{id}`): only the fields given (a token already
+ * sealed by the caller). The mirror and the schema hash are not touched. Undefined when no such
+ * source.
+ */
+export async function updateSourceSettings(
+  q: Queryable,
+  sourceId: string,
+  s: { name?: string | null; description?: string | null; tokenEncrypted?: string },
+): Promise<Source | undefined> {
+  const r = await q.query<SourcesRow>(
+    sql(
+      `UPDATE airmirror.sources
+          SET name = CASE WHEN $2::boolean THEN $3 ELSE name END,
+              description = CASE WHEN $4::boolean THEN $5 ELSE description END,
+              token_encrypted = coalesce($6, token_encrypted),
+              updated_at = now()
+        WHERE id = $1 RETURNING ${COLUMNS}`,
+      [
+        sourceId,
+        s.name !== undefined,
+        s.name ?? null,
+        s.description !== undefined,
+        s.description ?? null,
+        s.tokenEncrypted ?? null,
+      ],
+    ),
+  );
+  return r.rows[0] ? toSource(r.rows[0]) : undefined;
 }
 
 /** Deletes a source; its tables, runs, columns, webhook… go with it (ON DELETE CASCADE). */

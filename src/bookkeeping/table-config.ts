@@ -76,6 +76,7 @@ const CONFIG_COLUMNS = {
   nextRunAt: 'next_run_at',
   resyncRequired: 'resync_required',
   highWaterMark: 'high_water_mark',
+  highWaterInt: 'high_water_int',
   consecutiveFailures: 'consecutive_failures',
 } as const satisfies Partial<Record<keyof Table, keyof TablesRow>>;
 
@@ -123,7 +124,7 @@ export async function markDataDeleted(q: Queryable, id: string): Promise<void> {
   await q.query(
     sql(
       `UPDATE airmirror.tables
-          SET row_count = 0, high_water_mark = NULL, last_synced_at = NULL, last_full_refresh_at = NULL,
+          SET row_count = 0, high_water_mark = NULL, high_water_int = NULL, last_synced_at = NULL, last_full_refresh_at = NULL,
               next_run_at = NULL,
               resync_required = CASE WHEN status IS DISTINCT FROM 'Running' THEN true ELSE resync_required END,
               updated_at = now()
@@ -149,6 +150,29 @@ export async function storeHighWaterMark(
       `UPDATE airmirror.tables
           SET high_water_mark = CASE WHEN $4::boolean THEN $3::timestamptz
                                      ELSE GREATEST(high_water_mark, $3::timestamptz) END,
+              updated_at = now()
+        WHERE source_id = $1 AND table_id = $2`,
+      [sourceId, tableId, hwm, replace],
+    ),
+  );
+}
+
+/**
+ * Stores the high-water mark of an integer incremental field (an autoNumber), with the same rule
+ * as storeHighWaterMark: forward only after an incremental listing, what the mirror holds after a
+ * reconciliation.
+ */
+export async function storeIntegerHighWaterMark(
+  q: Queryable,
+  sourceId: string,
+  tableId: string,
+  hwm: number | null,
+  replace: boolean,
+): Promise<void> {
+  await q.query(
+    sql(
+      `UPDATE airmirror.tables
+          SET high_water_int = CASE WHEN $4::boolean THEN $3::bigint ELSE GREATEST(high_water_int, $3::bigint) END,
               updated_at = now()
         WHERE source_id = $1 AND table_id = $2`,
       [sourceId, tableId, hwm, replace],

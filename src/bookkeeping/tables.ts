@@ -39,6 +39,8 @@ export interface Table {
   rowCount: number;
   needsCatchup: boolean;
   highWaterMark: Date | null;
+  /** The high-water mark of an integer incremental field (an autoNumber); highWaterMark is a time field's. */
+  highWaterInt: number | null;
   vanishedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
@@ -77,6 +79,7 @@ function toTable(r: Row): Table {
     rowCount: Number(r.row_count),
     needsCatchup: r.needs_catchup,
     highWaterMark: r.high_water_mark,
+    highWaterInt: r.high_water_int === null ? null : Number(r.high_water_int),
     vanishedAt: r.vanished_at,
     createdAt: r.created_at,
     updatedAt: r.updated_at,

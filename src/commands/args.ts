@@ -10,7 +10,6 @@ export class UsageError extends Error {
 
 export interface Command {
   name: string;
-  summary: string;
   /** Resolves with the process exit code. */
   run(argv: string[], env: NodeJS.ProcessEnv): Promise<number>;
 }

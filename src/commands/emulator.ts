@@ -13,7 +13,6 @@ Runs the built-in Airtable emulator over HTTP until Ctrl-C.
 
 export const emulatorCommand: Command = {
   name: 'emulator',
-  summary: 'run the Airtable emulator on its own',
   async run(argv) {
     const parsed = parseFlags(
       argv,

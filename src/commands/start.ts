@@ -1,5 +1,5 @@
 import { parseConfig } from '../config.ts';
-import { createLogger, redactUrl } from '../log.ts';
+import { createCommandLogger, printableDatabaseUrl, redactUrl, withoutSuppliedPassword } from '../log.ts';
 import { startAirmirror, type RunningAirmirror } from '../node.ts';
 import { parseFlags, untilSignal, type Command } from './args.ts';
 
@@ -14,11 +14,10 @@ Environment: see README.md ("Configuration").`;
 
 export const startCommand: Command = {
   name: 'start',
-  summary: 'run the proxy, management API and syncer (demo mode without configuration)',
   async run(argv, env) {
     if (parseFlags(argv, {}, HELP).help) return 0;
     const config = parseConfig(env);
-    const log = createLogger({ level: config.logLevel });
+    const log = await createCommandLogger({ level: config.logLevel, format: config.logFormat });
     const running = await startAirmirror(config, { log });
     process.stdout.write(banner(running));
     const signal = await untilSignal();
@@ -29,8 +28,10 @@ export const startCommand: Command = {
   },
 };
 
-function banner(r: RunningAirmirror): string {
+export function banner(r: RunningAirmirror): string {
   const proxy = `${r.url}/api.airtable.com`;
+  // A password the operator supplied in DATABASE_URL is never shown; the demo's own is.
+  const databaseUrl = printableDatabaseUrl(r.databaseUrl, Boolean(r.config.databaseUrl));
   const lines = [
     '',
     'airmirror is running.',
@@ -38,7 +39,7 @@ function banner(r: RunningAirmirror): string {
     `  proxy        ${proxy}`,
     `  management   ${r.url}/api   (OpenAPI: ${r.url}/api/openapi.json)`,
     `  metrics      ${r.url}/metrics`,
-    `  postgres     psql "${r.databaseUrl}"`,
+    `  postgres     psql "${databaseUrl}"`,
   ];
   // The Postgres endpoint: same user and password; its writes to mirror tables go to Airtable first.
   if (r.endpointUrl) lines.push(`  endpoint     psql "${r.endpointUrl}"   (writes go to Airtable first)`);
@@ -52,7 +53,7 @@ function banner(r: RunningAirmirror): string {
       `  curl -X POST '${proxy}/v0/${base}/Customers' \\`,
       `    -H 'Authorization: Bearer ${r.emulator.token}' -H 'Content-Type: application/json' \\`,
       `    -d '{"fields": {"Name": "Ada Lovelace"}}'`,
-      `  psql "${r.databaseUrl}" -c "select id, name from customers order by created_time desc limit 3"`,
+      `  psql "${databaseUrl}" -c "select id, name from customers order by created_time desc limit 3"`,
       '',
       ...(r.endpointUrl
         ? [
@@ -76,5 +77,6 @@ function banner(r: RunningAirmirror): string {
     lines.push(`  upstream     ${redactUrl(r.config.airtableApiUrl)}`);
   }
   lines.push('', 'Press Ctrl-C to stop.', '');
-  return lines.join('\n') + '\n';
+  // Belt and braces: whatever line prints a connection string with the operator's credentials.
+  return withoutSuppliedPassword(lines.join('\n') + '\n', r.config.databaseUrl);
 }

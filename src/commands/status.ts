@@ -1,7 +1,7 @@
 import { parseConfig } from '../config.ts';
 import type { Queryable } from '../db/database.ts';
 import { formatStatusTable, tableStatuses } from '../api/status.ts';
-import { openCommandDatabase } from '../../sync/runtime.ts';
+import { openCommandDatabase } from '../db/open.ts';
 import { parseFlags, type Command } from './args.ts';
 
 const HELP = `usage: airmirror status [--json]
@@ -26,12 +26,12 @@ export async function printStatus(
 
 export const statusCommand: Command = {
   name: 'status',
-  summary: 'show per-table sync status',
   async run(argv, env) {
     const flags = parseFlags(argv, { json: { type: 'boolean' } }, HELP);
     if (flags.help) return 0;
     const config = parseConfig(env);
-    const { db, close } = await openCommandDatabase(config);
+    // One connection: its few reads queue on it rather than each opening (and authenticating) one.
+    const { db, close } = await openCommandDatabase(config, { max: 1 });
     try {
       return await printStatus(db, { json: flags.values.json === true });
     } finally {

@@ -1,7 +1,10 @@
 import { createNodeFetch, createRateBudget } from '../airtable/index.ts';
 import { parseConfig } from '../config.ts';
-import { createLogger } from '../log.ts';
-import { openCommandDatabase, syncerFromConfig } from '../../sync/runtime.ts';
+import { createCommandLogger } from '../log.ts';
+import { openCommandDatabase } from '../db/open.ts';
+import { appendStrategy } from '../../sync/append.ts';
+import { incrementalStrategy } from '../../sync/incremental.ts';
+import { syncerFromConfig } from '../../sync/runtime.ts';
 import type { SourceSyncResult } from '../../sync/syncer.ts';
 import { lastRowCounts } from '../bookkeeping/index.ts';
 import { parseFlags, UsageError, type Command } from './args.ts';
@@ -16,7 +19,6 @@ then exit: 0 when every table synced, 1 with the first error on one line otherwi
 
 export const syncCommand: Command = {
   name: 'sync',
-  summary: 'sync every configured table (--once), then exit',
   async run(argv, env) {
     const flags = parseFlags(argv, { once: { type: 'boolean' }, json: { type: 'boolean' } }, HELP);
     if (flags.help) return 0;
@@ -26,7 +28,7 @@ export const syncCommand: Command = {
     if (config.bases.length === 0 && !config.secretKey) {
       throw new UsageError('no bases configured: set AIRTABLE_BASES and AIRTABLE_TOKEN');
     }
-    const log = createLogger({ level: config.logLevel });
+    const log = await createCommandLogger({ level: config.logLevel, format: config.logFormat });
     const started = Date.now();
     const { db, close } = await openCommandDatabase(config);
     const airtableFetch = createNodeFetch();
@@ -44,6 +46,9 @@ export const syncCommand: Command = {
         fetch: airtableFetch,
         budget: createRateBudget({ perSecond: config.rateLimitPerSecond }),
         onProgress: display.onProgress,
+        // Named here, not found by file name at run time (sync/optional-strategies.ts): the built
+        // CLI is a bundle, where ./incremental.ts is no file to find.
+        strategies: [incrementalStrategy, appendStrategy],
       });
       await syncer.start();
       const results = await syncer.syncAll().finally(() => syncer.stop());

@@ -1,6 +1,6 @@
 import { createAirtableClient, createNodeFetch, createRateBudget } from '../airtable/index.ts';
 import { parseConfig } from '../config.ts';
-import { openCommandDatabase } from '../../sync/runtime.ts';
+import { openCommandDatabase } from '../db/open.ts';
 import { ensureSourcesFromConfig, listSources, tokenResolver } from '../bookkeeping/index.ts';
 import { verifySource, type VerifyReport } from '../../sync/verify.ts';
 import { parseFlags, UsageError, type Command } from './args.ts';
@@ -14,7 +14,6 @@ Exit 0 when there is no drift, 1 when there is.
 
 export const verifyCommand: Command = {
   name: 'verify',
-  summary: 'compare Airtable with the mirror, record by record',
   async run(argv, env) {
     const flags = parseFlags(argv, { json: { type: 'boolean' } }, HELP);
     if (flags.help) return 0;

@@ -12,13 +12,16 @@ import {
   insertDeadLetter,
   nextAttemptAt,
   lockSubscription,
-  minActiveCursor,
   minOutboxId,
+  minSubscriptionCursor,
   outboxAfter,
   pruneOutboxBefore,
   pruneOutboxUpTo,
+  recordDeliveries,
   saveDeliveryState,
 } from './store.ts';
+import { signingSecrets } from './signing.ts';
+import { attemptsOf } from './delivery-log.ts';
 import type { SecretBox } from '../crypto/secrets.ts';
 import type { ChangeEvent, OutboxRow, SubscriptionRow } from './types.ts';
 
@@ -192,7 +195,7 @@ class OutboxDeliverer implements Deliverer {
     const result: PassResult = { delivered: 0, failed: 0, deadLettered: 0, pruned: 0 };
     if (!this.horizonReady) {
       // Everything at or below the lowest cursor is settled for every subscription.
-      const min = (await this.db.query<{ cursor: number | null }>(minActiveCursor())).rows[0]?.cursor;
+      const min = (await this.db.query<{ cursor: number | null }>(minSubscriptionCursor())).rows[0]?.cursor;
       if (min !== null && min !== undefined) this.horizon.reset(Number(min));
       else {
         // No subscriber needs anything below the oldest row; the horizon then only bounds pruning.
@@ -235,14 +238,17 @@ class OutboxDeliverer implements Deliverer {
       const wanted = events.filter((e) => matchesSubscription(sub, e));
       let results: Map<number, PostResult>;
       try {
-        const secret = wanted.length > 0 ? await this.deps.secrets.decrypt(sub.secret_encrypted) : '';
-        results = await this.deliverInRecordOrder(sub.url, secret, wanted, now);
+        // Two signatures while a rotated secret's overlap runs (signing.ts).
+        const keys = wanted.length > 0 ? await signingSecrets(sub, this.deps.secrets, now) : [];
+        results = await this.deliverInRecordOrder(sub.url, keys, wanted, now);
       } catch {
         // A secret sealed with another key (AIRMIRROR_SECRET_KEY changed): retried and shown
         // like a receiver failure, so `last_error` says what is wrong.
         results = new Map([[wanted[0].id, { ok: false, error: 'subscription secret cannot be decrypted' }]]);
       }
 
+      // Every attempt goes to the subscription's bounded delivery log (GET …/deliveries).
+      if (results.size > 0) await tx.query(recordDeliveries(id, attemptsOf(sub, results), now));
       const failedEvent = wanted.find((e) => results.get(e.id)?.ok === false);
       const delivered = [...results.values()].filter((r) => r.ok).length;
       const lastId = events[events.length - 1].id;
@@ -340,7 +346,7 @@ class OutboxDeliverer implements Deliverer {
    */
   private async deliverInRecordOrder(
     url: string,
-    secret: string,
+    secret: readonly string[],
     events: ChangeEvent[],
     now: Date,
   ): Promise<Map<number, PostResult>> {
@@ -369,9 +375,9 @@ class OutboxDeliverer implements Deliverer {
     return results;
   }
 
-  /** Drops outbox rows every active subscription has passed (or old ones when there are none). */
+  /** Drops outbox rows every subscription has passed, paused ones too (or old ones when there are none). */
   private async prune(horizon: number): Promise<number> {
-    const min = (await this.db.query<{ cursor: number | null }>(minActiveCursor())).rows[0]?.cursor;
+    const min = (await this.db.query<{ cursor: number | null }>(minSubscriptionCursor())).rows[0]?.cursor;
     const q =
       min === null || min === undefined
         ? pruneOutboxBefore(new Date(this.now().getTime() - this.o.outboxRetentionMs), horizon, 5_000)

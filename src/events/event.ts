@@ -51,3 +51,13 @@ export function matchesSubscription(
 export function signEventBody(secret: string, body: string): string {
   return `sha256=${createHmac('sha256', secret).update(body, 'utf8').digest('hex')}`;
 }
+
+/**
+ * The `X-Airmirror-Signature` value: one `sha256=<hex>` per signing secret, comma-separated, the
+ * current secret's first. One entry normally; two while a rotated secret's overlap runs, so a
+ * receiver that still has the old secret and one that has the new one both find theirs (Stripe
+ * sends several `v1=` signatures the same way). Receivers accept the event when any entry matches.
+ */
+export function signatureHeader(secrets: readonly string[], body: string): string {
+  return secrets.map((s) => signEventBody(s, body)).join(',');
+}

@@ -1,7 +1,8 @@
-import { signEventBody } from './event.ts';
+import { signatureHeader } from './event.ts';
 import type { ChangeEvent } from './types.ts';
 
-export type PostResult = { ok: true; status: number } | { ok: false; error: string };
+/** A receiver's answer: 2xx (delivered) or why not, with its HTTP status when one came. */
+export type PostResult = { ok: true; status: number } | { ok: false; error: string; status?: number };
 
 /**
  * POSTs one event to a receiver. 2xx = delivered; anything else (status, network error,
@@ -10,19 +11,25 @@ export type PostResult = { ok: true; status: number } | { ok: false; error: stri
 export async function postEvent(opts: {
   fetch: typeof fetch;
   url: string;
-  secret: string;
+  /** The signing secrets: the current one, then (during a rotation's overlap) the replaced one. */
+  secret: string | readonly string[];
   event: ChangeEvent;
   now: Date;
   timeoutMs: number;
 }): Promise<PostResult> {
   const body = JSON.stringify(opts.event);
+  const secrets = typeof opts.secret === 'string' ? [opts.secret] : opts.secret;
+  if (hasCredentials(opts.url)) {
+    // fetch refuses such a URL; say what to do (stored before they were refused, issue 16).
+    return { ok: false, error: 'the subscription url contains credentials; change it (PATCH its url)' };
+  }
   try {
     const res = await opts.fetch(opts.url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
         'user-agent': 'airmirror-events',
-        'x-airmirror-signature': signEventBody(opts.secret, body),
+        'x-airmirror-signature': signatureHeader(secrets, body),
         'x-airmirror-event-id': String(opts.event.id),
         'x-airmirror-timestamp': String(Math.floor(opts.now.getTime() / 1000)),
       },
@@ -33,9 +40,18 @@ export async function postEvent(opts: {
     // Drain the body so the connection can be reused; its content does not matter.
     await res.arrayBuffer().catch(() => undefined);
     if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status };
-    return { ok: false, error: `receiver answered HTTP ${res.status}` };
+    return { ok: false, error: `receiver answered HTTP ${res.status}`, status: res.status };
   } catch (err) {
     return { ok: false, error: describeFetchError(err) };
+  }
+}
+
+function hasCredentials(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.username !== '' || u.password !== '';
+  } catch {
+    return false;
   }
 }
 

@@ -9,22 +9,23 @@ import { postEvent } from './post.ts';
 import {
   deleteSubscription,
   getDeadLetter,
-  getSubscription,
   insertSubscription,
   listDeadLetters,
   listSubscriptions,
   markDeadLetterReplayed,
+  recordDeliveries,
 } from './store.ts';
 import {
   CreateSubscriptionRequest,
   DeadLetterParams,
   type DeadLetterList,
-  type DeadLetterResponse,
   type ReplayResponse,
   type SubscriptionList,
-  type SubscriptionResponse,
 } from './schemas.ts';
 import type { SecretBox } from '../crypto/secrets.ts';
+import { signingSecrets } from './signing.ts';
+import { registerSubscriptionChanges } from './subscription-changes.ts';
+import { distinct, load, presentDeadLetter, presentSubscription } from './present.ts';
 import type { DeadLetterRow, SubscriptionRow } from './types.ts';
 
 export interface SubscriptionRoutesDeps {
@@ -97,6 +98,8 @@ export function subscriptionRoutes(deps: SubscriptionRoutesDeps): Hono {
     return c.body(null, 204);
   });
 
+  registerSubscriptionChanges(app, { db: deps.db, secrets: deps.secrets, now, log: deps.log });
+
   app.get('/subscriptions/:id/dead-letters', async (c) => {
     const sub = await load(deps.db, c.req.param('id'));
     const rows = (await deps.db.query<DeadLetterRow>(listDeadLetters(sub.id))).rows;
@@ -118,7 +121,7 @@ export function subscriptionRoutes(deps: SubscriptionRoutesDeps): Hono {
     const result = await postEvent({
       fetch: deps.fetch,
       url: sub.url,
-      secret: await deps.secrets.decrypt(sub.secret_encrypted),
+      secret: await signingSecrets(sub, deps.secrets, at),
       event: dead.event,
       now: at,
       timeoutMs: deps.requestTimeoutMs ?? 10_000,
@@ -126,6 +129,14 @@ export function subscriptionRoutes(deps: SubscriptionRoutesDeps): Hono {
     await deps.db.query(
       markDeadLetterReplayed(sub.id, eventId, at, result.ok, result.ok ? null : result.error),
     );
+    const attempt = {
+      eventId,
+      attempt: dead.attempts + 1,
+      ok: result.ok,
+      httpStatus: result.status ?? null,
+      error: result.ok ? null : result.error,
+    };
+    await deps.db.query(recordDeliveries(sub.id, [attempt], at, true));
     if (!result.ok) {
       throw new AirmirrorError('REPLAY_FAILED', 502, `Replay failed: ${result.error}.`, {
         details: { event_id: eventId },
@@ -143,12 +154,6 @@ export function subscriptionRoutes(deps: SubscriptionRoutesDeps): Hono {
   return app;
 }
 
-async function load(db: Database, id: string): Promise<SubscriptionRow> {
-  const row = (await db.query<SubscriptionRow>(getSubscription(id))).rows[0];
-  if (!row) throw notFound('No subscription with that id.');
-  return row;
-}
-
 async function readJson(c: Context): Promise<unknown> {
   const text = await readBodyText(c);
   try {
@@ -162,47 +167,4 @@ async function readJson(c: Context): Promise<unknown> {
 export function parseSubscriptionInput(body: unknown): SubscriptionInput {
   const b = parseRequest(CreateSubscriptionRequest, body);
   return { url: b.url, secret: b.secret, tables: distinct(b.tables), eventTypes: distinct(b.event_types) };
-}
-
-/** No filter is stored as null; repeats are dropped. */
-function distinct(v: readonly string[] | null | undefined): string[] | null {
-  return v && v.length > 0 ? [...new Set(v)] : null;
-}
-
-function iso(d: Date | null): string | null {
-  return d ? new Date(d).toISOString() : null;
-}
-
-/** What the API shows of a subscription: everything but the secret. */
-export function presentSubscription(row: SubscriptionRow): SubscriptionResponse {
-  return {
-    id: row.id,
-    url: row.url,
-    tables: row.tables,
-    // Stored only after CreateSubscriptionRequest checked each against EVENT_TYPES.
-    event_types: row.event_types as SubscriptionResponse['event_types'],
-    active: row.active,
-    created_at: iso(row.created_at),
-    delivery: {
-      cursor: Number(row.cursor),
-      attempts: row.attempts,
-      failing_event_id: row.failing_event_id === null ? null : Number(row.failing_event_id),
-      failing_since: iso(row.failing_since),
-      next_attempt_at: iso(row.next_attempt_at),
-      last_error: row.last_error,
-      delivered_count: Number(row.delivered_count),
-      last_delivered_at: iso(row.last_delivered_at),
-    },
-  };
-}
-
-function presentDeadLetter(row: DeadLetterRow): DeadLetterResponse {
-  return {
-    event_id: Number(row.event_id),
-    event: row.event,
-    attempts: row.attempts,
-    last_error: row.last_error,
-    failed_at: iso(row.failed_at),
-    replayed_at: iso(row.replayed_at),
-  };
 }

@@ -20,6 +20,37 @@ function isHttpUrl(s: string): boolean {
   }
 }
 
+/** `http://user:pass@…`: fetch refuses such URLs, and a stored password would be shown and logged. */
+function hasCredentials(s: string): boolean {
+  try {
+    const u = new URL(s);
+    return u.username !== '' || u.password !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** Where events go: an absolute http(s) URL without credentials (receivers check the signature). */
+const receiverUrl = z
+  .string({ error: 'url is required.' })
+  .min(1, 'url is required.')
+  .refine(isHttpUrl, 'url must be an absolute http(s) URL.')
+  .refine(
+    (s) => !hasCredentials(s),
+    'url must not contain a user name or password; a receiver authenticates airmirror by the X-Airmirror-Signature HMAC.',
+  )
+  .meta({ format: 'uri', description: 'Where events are POSTed (http or https, no credentials in it)' });
+
+const signingSecret = z
+  .string({ error: 'secret is required.' })
+  .min(1, 'secret is required.')
+  .min(16, 'secret must be 16 to 512 characters long.')
+  .max(512, 'secret must be 16 to 512 characters long.');
+
+/** Seconds the replaced secret keeps signing beside the new one; Stripe's default overlap is a day. */
+export const DEFAULT_SECRET_OVERLAP_SECONDS = 24 * 60 * 60;
+const MAX_SECRET_OVERLAP_SECONDS = 7 * 24 * 60 * 60;
+
 const nonEmptyStrings = (field: string) =>
   z
     .array(z.string({ error: listOf(field) }).min(1, listOf(field)), { error: listOf(field) })
@@ -29,20 +60,11 @@ const nonEmptyStrings = (field: string) =>
 export const CreateSubscriptionRequest = z
   .strictObject(
     {
-      url: z
-        .string({ error: 'url is required.' })
-        .min(1, 'url is required.')
-        .refine(isHttpUrl, 'url must be an absolute http(s) URL.')
-        .meta({ format: 'uri', description: 'Where events are POSTed (http or https)' }),
-      secret: z
-        .string({ error: 'secret is required.' })
-        .min(1, 'secret is required.')
-        .min(16, 'secret must be 16 to 512 characters long.')
-        .max(512, 'secret must be 16 to 512 characters long.')
-        .meta({
-          description: 'Key of the HMAC-SHA256 in `X-Airmirror-Signature`; stored encrypted, never returned',
-          writeOnly: true,
-        }),
+      url: receiverUrl,
+      secret: signingSecret.meta({
+        description: 'Key of the HMAC-SHA256 in `X-Airmirror-Signature`; stored encrypted, never returned',
+        writeOnly: true,
+      }),
       tables: nonEmptyStrings('tables').meta({
         description:
           'Only events of these tables (mirror table name, `schema.table`, or Airtable table id); absent, null or [] = all',
@@ -66,6 +88,66 @@ export const CreateSubscriptionRequest = z
   .meta({ id: 'CreateSubscriptionRequest' });
 export type CreateSubscriptionRequest = z.output<typeof CreateSubscriptionRequest>;
 
+/**
+ * `PATCH /subscriptions/{id}`: only the fields sent change. `active: false` pauses delivery (events
+ * wait, in order, and go out on resume); a new `url` is tried at once; a new `secret` signs from now
+ * on while the replaced one keeps signing beside it for `secret_overlap_seconds` (both signatures in
+ * `X-Airmirror-Signature`), and `secret_overlap_seconds` alone moves the end of a running overlap.
+ */
+export const PatchSubscriptionRequest = z
+  .strictObject(
+    {
+      url: receiverUrl.optional(),
+      active: z.boolean({ error: 'active must be true or false.' }).optional(),
+      secret: signingSecret.optional().meta({
+        description:
+          'A new HMAC key; the one it replaces keeps signing too (a second signature) until the overlap ends. Stored encrypted, never returned',
+        writeOnly: true,
+      }),
+      secret_overlap_seconds: z
+        .number({ error: 'secret_overlap_seconds must be a whole number of seconds.' })
+        .int('secret_overlap_seconds must be a whole number of seconds.')
+        .min(0, `secret_overlap_seconds must be 0 to ${MAX_SECRET_OVERLAP_SECONDS}.`)
+        .max(MAX_SECRET_OVERLAP_SECONDS, `secret_overlap_seconds must be 0 to ${MAX_SECRET_OVERLAP_SECONDS}.`)
+        .optional()
+        .meta({
+          description: `How long the replaced secret keeps signing beside the new one (default ${DEFAULT_SECRET_OVERLAP_SECONDS}, 0 = not at all); sent alone, ends a running overlap that many seconds from now`,
+        }),
+      tables: nonEmptyStrings('tables').meta({
+        description: 'As on create; absent leaves them, null or [] = all',
+      }),
+      event_types: z
+        .array(
+          z.enum(EVENT_TYPES, {
+            error: (issue) =>
+              typeof issue.input === 'string' && issue.input !== ''
+                ? `event_types: unknown type "${issue.input}" (known: ${EVENT_TYPES.join(', ')}).`
+                : listOf('event_types'),
+          }),
+          { error: listOf('event_types') },
+        )
+        .nullable()
+        .optional(),
+    },
+    { error: NOT_AN_OBJECT },
+  )
+  .meta({ id: 'PatchSubscriptionRequest' });
+export type PatchSubscriptionRequest = z.output<typeof PatchSubscriptionRequest>;
+
+/** `GET /subscriptions/{id}/deliveries`. */
+export const DeliveriesQuery = z.strictObject({
+  status: z.enum(['delivered', 'failed'], { error: 'status must be delivered or failed.' }).optional(),
+  event_id: z
+    .string()
+    .regex(/^[1-9][0-9]{0,15}$/, 'event_id must be an event id.')
+    .optional(),
+  limit: z
+    .string()
+    .regex(/^[1-9][0-9]{0,3}$/, 'limit must be 1 to 1000.')
+    .refine((s) => Number(s) <= 1000, 'limit must be 1 to 1000.')
+    .optional(),
+});
+
 /** `POST …/dead-letters/{eventId}/replay`: an outbox id is a positive integer. */
 export const DeadLetterParams = z.object({
   id: z.string(),
@@ -85,8 +167,15 @@ export const SubscriptionResponse = z
     url: z.string(),
     tables: z.array(z.string()).nullable(),
     event_types: z.array(z.enum(EVENT_TYPES)).nullable(),
-    active: z.boolean(),
+    active: z
+      .boolean()
+      .meta({ description: 'false while paused: events wait and go out, in order, on resume' }),
     created_at: timestamp.nullable(),
+    updated_at: timestamp.nullable(),
+    second_signature_until: timestamp.nullable().meta({
+      description:
+        'Until then, events carry a second signature made with the secret the last rotation replaced',
+    }),
     delivery: z.strictObject({
       cursor: z.number().int().meta({ description: 'Id of the last outbox event handled' }),
       attempts: z.number().int(),
@@ -131,6 +220,28 @@ export const DeadLetterResponse = z
   .meta({ id: 'DeadLetter' });
 export type DeadLetterResponse = z.output<typeof DeadLetterResponse>;
 
+/** One delivery attempt of an event to the receiver, as the subscription's delivery log keeps it. */
+export const DeliveryResponse = z
+  .strictObject({
+    event_id: z.number().int(),
+    attempt: z
+      .number()
+      .int()
+      .meta({ description: '1 for the first try of this event, 2 for its first retry, …' }),
+    status: z.enum(['delivered', 'failed']),
+    http_status: z
+      .number()
+      .int()
+      .nullable()
+      .meta({ description: "The receiver's answer; null when none came" }),
+    error: z.string().nullable(),
+    replay: z.boolean().meta({ description: 'A dead letter replayed by hand' }),
+    attempted_at: timestamp,
+    delivered_at: timestamp.nullable(),
+  })
+  .meta({ id: 'Delivery' });
+export type DeliveryResponse = z.output<typeof DeliveryResponse>;
+
 export const ReplayResponse = z
   .strictObject({
     event_id: z.number().int(),
@@ -141,7 +252,10 @@ export const ReplayResponse = z
   .meta({ id: 'Replay' });
 export type ReplayResponse = z.output<typeof ReplayResponse>;
 
-/** DRF-shaped pages; everything fits one page, so `next`/`previous` are always null. */
+/**
+ * DRF-shaped pages; everything fits one page, so `next`/`previous` are always null (a delivery
+ * list is the newest `limit` attempts of the bounded log).
+ */
 const page = <T extends z.ZodType>(item: T, id: string) =>
   z
     .strictObject({ count: z.number().int(), next: z.null(), previous: z.null(), results: z.array(item) })
@@ -149,3 +263,4 @@ const page = <T extends z.ZodType>(item: T, id: string) =>
 
 export const SubscriptionList = page(SubscriptionResponse, 'SubscriptionList');
 export const DeadLetterList = page(DeadLetterResponse, 'DeadLetterList');
+export const DeliveryList = page(DeliveryResponse, 'DeliveryList');

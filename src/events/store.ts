@@ -1,11 +1,18 @@
 import { quoteIdent } from '../db/quote.ts';
 import { sql, type Sql } from '../db/sql.ts';
-import type { ChangeEvent } from './types.ts';
+import type { ChangeEvent, DeliveryAttempt } from './types.ts';
 
 /** SQL of src/events, as small statements; values are always parameters. */
 
 const SUB_COLUMNS = `id, url, secret_encrypted, tables, event_types, active, created_at, cursor, attempts,
-  failing_event_id, failing_since, next_attempt_at, last_error, delivered_count, last_delivered_at`;
+  failing_event_id, failing_since, next_attempt_at, last_error, delivered_count, last_delivered_at,
+  previous_secret_encrypted, previous_secret_expires_at, updated_at, delivery_log_seq`;
+
+/**
+ * The delivery attempts kept per subscription (GET /api/subscriptions/{id}/deliveries): a ring of
+ * this many slots, the newest attempt overwriting the oldest, so the log never grows with traffic.
+ */
+export const DELIVERY_LOG_SIZE = 1000;
 
 export const insertSubscription = (s: {
   id: string;
@@ -30,6 +37,107 @@ export const listSubscriptions = (): Sql =>
 
 export const getSubscription = (id: string): Sql =>
   sql(`SELECT ${SUB_COLUMNS} FROM airmirror.subscriptions WHERE id = $1`, [id]);
+
+/**
+ * Changes a subscription (PATCH): only the fields given. `secret` rotates: the current secret
+ * becomes the previous one, signing beside the new one until `previousExpiresAt`. `retryNow`
+ * clears a pending retry's wait (resumed, or moved to a new URL: try it at once).
+ */
+export const updateSubscription = (
+  id: string,
+  c: {
+    url?: string;
+    active?: boolean;
+    secretEncrypted?: string;
+    previousExpiresAt?: Date | null;
+    tables?: string[] | null;
+    eventTypes?: string[] | null;
+    retryNow: boolean;
+  },
+): Sql =>
+  sql(
+    `UPDATE airmirror.subscriptions SET
+       url = coalesce($2, url),
+       active = coalesce($3, active),
+       previous_secret_encrypted = CASE WHEN $4::text IS NOT NULL THEN secret_encrypted ELSE previous_secret_encrypted END,
+       secret_encrypted = coalesce($4, secret_encrypted),
+       previous_secret_expires_at = CASE WHEN $5::boolean THEN $6::timestamptz ELSE previous_secret_expires_at END,
+       tables = CASE WHEN $7::boolean THEN $8::text[] ELSE tables END,
+       event_types = CASE WHEN $9::boolean THEN $10::text[] ELSE event_types END,
+       next_attempt_at = CASE WHEN $11::boolean THEN NULL ELSE next_attempt_at END,
+       updated_at = now()
+     WHERE id = $1
+     RETURNING ${SUB_COLUMNS}`,
+    [
+      id,
+      c.url ?? null,
+      c.active ?? null,
+      c.secretEncrypted ?? null,
+      c.previousExpiresAt !== undefined,
+      c.previousExpiresAt ?? null,
+      c.tables !== undefined,
+      c.tables ?? null,
+      c.eventTypes !== undefined,
+      c.eventTypes ?? null,
+      c.retryNow,
+    ],
+  );
+
+/** Wakes every deliverer listening on the outbox channel (a subscription resumed or moved). */
+export const notifyDeliverers = (channel: string): Sql => sql('SELECT pg_notify($1, $2)', [channel, '']);
+
+/**
+ * Records delivery attempts in the subscription's ring (DELIVERY_LOG_SIZE slots, newest over
+ * oldest), numbering them from its `delivery_log_seq`; one statement. At most the last
+ * DELIVERY_LOG_SIZE of `attempts` are kept (one statement may not write a slot twice).
+ */
+export const recordDeliveries = (
+  subscriptionId: string,
+  attempts: readonly DeliveryAttempt[],
+  at: Date,
+  replay = false,
+): Sql => {
+  const kept = attempts.slice(-DELIVERY_LOG_SIZE);
+  return sql(
+    `WITH s AS (
+       UPDATE airmirror.subscriptions SET delivery_log_seq = delivery_log_seq + $2
+        WHERE id = $1 RETURNING delivery_log_seq - $2 AS base)
+     INSERT INTO airmirror.deliveries AS d
+       (subscription_id, slot, seq, event_id, attempt, ok, http_status, error, replay, attempted_at)
+     SELECT $1, ((s.base + r.ord) % $3)::int, s.base + r.ord, r.event_id, r.attempt, r.ok, r.http_status,
+            r.error, $9, $10
+       FROM s, unnest($4::bigint[], $5::int[], $6::boolean[], $7::int[], $8::text[])
+            WITH ORDINALITY AS r(event_id, attempt, ok, http_status, error, ord)
+     ON CONFLICT (subscription_id, slot) DO UPDATE SET seq = excluded.seq, event_id = excluded.event_id,
+       attempt = excluded.attempt, ok = excluded.ok, http_status = excluded.http_status,
+       error = excluded.error, replay = excluded.replay, attempted_at = excluded.attempted_at`,
+    [
+      subscriptionId,
+      kept.length,
+      DELIVERY_LOG_SIZE,
+      kept.map((a) => a.eventId),
+      kept.map((a) => a.attempt),
+      kept.map((a) => a.ok),
+      kept.map((a) => a.httpStatus),
+      kept.map((a) => a.error),
+      replay,
+      at,
+    ],
+  );
+};
+
+/** A subscription's delivery attempts, newest first, optionally only failed/delivered or of one event. */
+export const listDeliveries = (
+  subscriptionId: string,
+  f: { ok?: boolean; eventId?: number; limit: number },
+): Sql =>
+  sql(
+    `SELECT seq, event_id, attempt, ok, http_status, error, replay, attempted_at
+       FROM airmirror.deliveries
+      WHERE subscription_id = $1 AND ($2::boolean IS NULL OR ok = $2) AND ($3::bigint IS NULL OR event_id = $3)
+      ORDER BY seq DESC LIMIT $4`,
+    [subscriptionId, f.ok ?? null, f.eventId ?? null, f.limit],
+  );
 
 export const deleteSubscription = (id: string): Sql =>
   sql('DELETE FROM airmirror.subscriptions WHERE id = $1 RETURNING id', [id]);
@@ -153,14 +261,17 @@ export const markDeadLetterReplayed = (
     [subscriptionId, eventId, at, ok, error],
   );
 
-/** The lowest cursor of all active subscriptions, or null when there are none. */
 /** Events some active subscription has not received yet (the metrics' outbox depth). */
 export const outboxDepth = (): Sql =>
   sql(`SELECT count(*)::text AS n FROM airmirror.outbox o
         WHERE EXISTS (SELECT 1 FROM airmirror.subscriptions s WHERE s.active AND s.cursor < o.id)`);
 
-export const minActiveCursor = (): Sql =>
-  sql('SELECT min(cursor) AS cursor FROM airmirror.subscriptions WHERE active');
+/**
+ * The lowest cursor of all subscriptions, or null when there are none. Paused ones count: their
+ * events wait for them in the outbox (delivered in order on resume), so pruning stops below them.
+ */
+export const minSubscriptionCursor = (): Sql =>
+  sql('SELECT min(cursor) AS cursor FROM airmirror.subscriptions');
 
 /** Deletes at most `limit` outbox rows at or below `upTo` (in batches, to keep locks short). */
 export const pruneOutboxUpTo = (upTo: number, limit: number): Sql =>

@@ -56,6 +56,33 @@ export interface SubscriptionRow {
   last_error: string | null;
   delivered_count: number;
   last_delivered_at: Date | null;
+  /** The secret the last rotation replaced; it signs too until previous_secret_expires_at. */
+  previous_secret_encrypted: string | null;
+  previous_secret_expires_at: Date | null;
+  updated_at: Date;
+  /** Delivery attempts recorded so far (the log keeps the last DELIVERY_LOG_SIZE). */
+  delivery_log_seq: number;
+}
+
+/** One delivery attempt in a subscription's log (`airmirror.deliveries`). */
+export interface DeliveryRow {
+  seq: number;
+  event_id: number;
+  attempt: number;
+  ok: boolean;
+  http_status: number | null;
+  error: string | null;
+  replay: boolean;
+  attempted_at: Date;
+}
+
+/** A delivery attempt to record: the event, which try it was, and what came of it. */
+export interface DeliveryAttempt {
+  eventId: number;
+  attempt: number;
+  ok: boolean;
+  httpStatus: number | null;
+  error: string | null;
 }
 
 export interface DeadLetterRow {

@@ -3,6 +3,7 @@ import type { Database, Queryable } from '../db/database.ts';
 import { quoteIdent, quoteLiteral, quoteQualified } from '../db/quote.ts';
 import { sql } from '../db/sql.ts';
 import { conflict } from '../errors.ts';
+import { adoptableTables } from './adopt.ts';
 import { swapSchemaName } from './naming.ts';
 import { isNotNullBoolean } from './pg-types.ts';
 import { saveMapping } from './store.ts';
@@ -121,9 +122,13 @@ export async function promoteSwap(
   schema: string,
   mapping: BaseMapping,
   oldMapping: BaseMapping | undefined,
-  opts: { sourceId?: string; lockTimeoutMs?: number } = {},
+  opts: { sourceId?: string; lockTimeoutMs?: number; onlyTables?: ReadonlySet<string> } = {},
 ): Promise<void> {
   const swap = swapSchemaName(schema);
+  // A resync swaps in only its tables (Airtable ids); the mapping saved is the whole base's.
+  const only = opts.onlyTables;
+  const swapped = only ? mapping.tables.filter((t) => only.has(t.tableId)) : mapping.tables;
+  const replaced = only ? (oldMapping?.tables ?? []).filter((t) => only.has(t.tableId)) : oldMapping?.tables;
   await db.tx(
     async (tx) => {
       let sourceId = opts.sourceId;
@@ -133,9 +138,14 @@ export async function promoteSwap(
           throw conflict(`no source mirrors into schema ${schema}`, 'UNKNOWN_SOURCE');
       }
       await tx.query(sql(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`));
-      const ours = new Set((oldMapping?.tables ?? []).map((t) => t.table));
+      // Ours: the tables the stored mapping names, and those the catalog shows airmirror built for
+      // these same Airtable tables under a mapping since deleted (a source created again, adopt.ts).
+      const ours = new Set([
+        ...(replaced ?? []).map((t) => t.table),
+        ...(await adoptableTables(tx, schema, { ...mapping, tables: swapped })),
+      ]);
       const present = await existingTables(tx, schema);
-      for (const t of mapping.tables) {
+      for (const t of swapped) {
         if (present.has(t.table) && !ours.has(t.table)) {
           throw conflict(
             `table ${schema}.${t.table} exists and is not an airmirror table; rename it or choose another schema`,
@@ -149,7 +159,7 @@ export async function promoteSwap(
       const drops = [...ours].filter((name) => present.has(name));
       const swapStatements = [
         ...(drops.length > 0 ? [`DROP TABLE ${drops.map((n) => quoteQualified(schema, n)).join(', ')}`] : []),
-        ...mapping.tables.map(
+        ...swapped.map(
           (t) => `ALTER TABLE ${quoteQualified(swap, t.table)} SET SCHEMA ${quoteIdent(schema)}`,
         ),
         // The direct-write guard, now that they are live (src/mirror/write-guard.ts).

@@ -43,6 +43,7 @@ export { takeFence, pruneFence, fencedSince } from './fence.ts';
 export {
   countRows,
   newestTime,
+  newestInteger,
   rowsLinkingTo,
   createdTimesOf,
   compareWithMirror,

@@ -34,6 +34,21 @@ export async function newestTime(
   return r.rows[0]?.hwm ?? null;
 }
 
+/** The largest value of an integer column (an autoNumber cursor, sync/incremental.ts); null when empty. */
+export async function newestInteger(
+  q: Queryable,
+  table: Pick<TableMapping, 'schema' | 'table'>,
+  column: Pick<ColumnMapping, 'column'>,
+): Promise<number | null> {
+  const r = await q.query<{ hwm: string | number | null }>(
+    sql(
+      `SELECT max(${quoteIdent(column.column)})::bigint AS hwm FROM ${quoteQualified(table.schema, table.table)}`,
+    ),
+  );
+  const v = r.rows[0]?.hwm;
+  return v === null || v === undefined ? null : Number(v);
+}
+
 /** Ids of rows of `table` whose link column holds any of `ids`. */
 export async function rowsLinkingTo(
   q: Queryable,

@@ -7,6 +7,7 @@ import {
   listWebhookRows,
   loadSourceBase,
   loadWebhook,
+  saveMacSecret,
   saveRefreshed,
   webhookTables,
   type WebhookRow,
@@ -80,6 +81,21 @@ export class Registrations {
       }
       await storeHook(this.ctx, sourceId, created, { recreated: false });
       if (old.webhook_id !== created.id) await deleteHook(client, source.baseId, old.webhook_id);
+      return this.info(sourceId);
+    });
+  }
+
+  /**
+   * The MAC secret of the source's hook, as given (a hook registered at Airtable outside
+   * airmirror); the hook itself is not touched. Pings are verified with it from now on.
+   */
+  setMacSecret(sourceId: string, macSecretBase64: string) {
+    return this.ctx.exclusive(sourceId, async () => {
+      await this.ctx.source(sourceId);
+      const row = await loadWebhook(this.ctx.deps.db, sourceId);
+      if (!row) throw notFound('This source has no webhook.');
+      await saveMacSecret(this.ctx.deps.db, sourceId, await this.ctx.deps.secrets.encrypt(macSecretBase64));
+      this.ctx.deps.log.info({ source: sourceId }, 'webhook MAC secret set by hand');
       return this.info(sourceId);
     });
   }

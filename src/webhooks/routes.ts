@@ -1,10 +1,10 @@
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
 import { parseRequest, readJsonBody } from '../validation.ts';
 import { nodeIncomingOf, readBodyLimited } from '../http/body.ts';
 import { apiErrorBody, asAirmirrorError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { verifyAirtableMac } from './mac.ts';
-import { WebhookRequest } from './schemas.ts';
+import { WebhookInputsRequest, WebhookRequest } from './schemas.ts';
 import type { WebhookService } from './service.ts';
 
 /**
@@ -24,10 +24,16 @@ export function webhookRoutes(service: WebhookService, log?: Logger): Hono {
     return c.json(webhook, created ? 201 : 200);
   });
   app.get('/sources/:id/webhook', async (c) => c.json(await service.info(c.req.param('id'))));
-  app.post('/sources/:id/webhook/inputs', async (c) => {
-    parseRequest(WebhookRequest, await readJsonBody(c));
-    return c.json(await service.rotate(c.req.param('id')));
-  });
+  // PostHog's update-webhook-inputs, under its name and ours (schemas.ts WebhookInputsRequest).
+  const inputs = async (c: Context) => {
+    const body = parseRequest(WebhookInputsRequest, await readJsonBody(c), { requireObject: true });
+    const secret = body.inputs?.signing_secret;
+    const id = c.req.param('id')!;
+    const webhook = secret === undefined ? await service.rotate(id) : await service.setMacSecret(id, secret);
+    return c.json({ success: true as const, ...webhook });
+  };
+  app.post('/sources/:id/webhook/inputs', inputs);
+  app.post('/sources/:id/update-webhook-inputs', inputs);
   app.delete('/sources/:id/webhook', async (c) => {
     await service.unregister(c.req.param('id'));
     return c.body(null, 204);

@@ -18,6 +18,53 @@ export const WebhookRequest = z
   .strictObject({}, { error: 'The request body must be a JSON object.' })
   .meta({ id: 'WebhookRequest', description: 'No settings: send no body, or {}' });
 
+/**
+ * `POST /sources/{id}/webhook/inputs` (also `/sources/{id}/update-webhook-inputs`, PostHog's
+ * `update-webhook-inputs`), which takes PostHog's shape, `{"inputs": {"signing_secret": …}}`:
+ * - no body, or `{}`: rotate — a new hook at Airtable with a new MAC secret replaces the old one;
+ * - `{"inputs": {"signing_secret": "<macSecretBase64>"}}`: the MAC secret of a hook registered
+ *   outside airmirror (Airtable shows it once, when the hook is created, docs/airtable-reference.md
+ *   §4.1), which pings are then verified with; the hook at Airtable is not touched;
+ * - `{"inputs": {}}`: a 400, as PostHog answers "No inputs provided"; unknown inputs too.
+ */
+export const WebhookInputsRequest = z
+  .strictObject(
+    {
+      inputs: z
+        .strictObject(
+          {
+            signing_secret: z
+              .string({ error: "signing_secret must be the webhook's macSecretBase64." })
+              .refine(
+                isMacSecret,
+                "signing_secret must be the webhook's macSecretBase64 (base64 of 16 bytes or more).",
+              )
+              .optional()
+              .meta({
+                description:
+                  'The MAC secret Airtable gave when the hook was created (macSecretBase64); stored encrypted, never returned',
+                writeOnly: true,
+              }),
+          },
+          { error: 'inputs must be an object.' },
+        )
+        .refine((i) => i.signing_secret !== undefined, {
+          message: 'No inputs provided: send inputs.signing_secret, or no body to rotate the webhook',
+        })
+        .optional(),
+    },
+    { error: 'The request body must be a JSON object.' },
+  )
+  .meta({
+    id: 'WebhookInputsRequest',
+    description: 'No body (or {}) rotates; inputs.signing_secret sets the MAC secret',
+  });
+
+function isMacSecret(s: string): boolean {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(s) || s.length % 4 !== 0) return false;
+  return atob(s).length >= 16;
+}
+
 const timestamp = z.string().meta({ format: 'date-time' });
 
 export const WebhookResponse = z
@@ -40,6 +87,11 @@ export const WebhookResponse = z
     tables: z.array(z.string()).meta({ description: 'Tables of the source synced with the webhook type' }),
   })
   .meta({ id: 'Webhook' });
+
+/** What the inputs route answers: PostHog's `{success: true}`, with the registration beside it. */
+export const WebhookInputsResponse = WebhookResponse.extend({ success: z.literal(true) }).meta({
+  id: 'WebhookInputs',
+});
 
 // The service builds the answer; this fails to compile if the two shapes drift apart.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;

@@ -16,6 +16,8 @@ export interface WebhookService {
   info(sourceId: string): Promise<WebhookView>;
   /** POST …/webhook/inputs: a new hook (new MAC secret) replaces the old one, nothing missed. */
   rotate(sourceId: string): Promise<WebhookView>;
+  /** POST …/webhook/inputs {inputs: {signing_secret}}: the MAC secret of a hook registered elsewhere. */
+  setMacSecret(sourceId: string, macSecretBase64: string): Promise<WebhookView>;
   /** DELETE: refused (409) while a table of the source still uses the webhook sync type. */
   unregister(sourceId: string): Promise<void>;
   /** The decrypted MAC secret, for the receiver only. */
@@ -71,6 +73,7 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
     info: (sourceId) => registrations.info(sourceId),
     rotate: (sourceId) => registrations.rotate(sourceId),
     unregister: (sourceId) => registrations.unregister(sourceId),
+    setMacSecret: (sourceId, secret) => registrations.setMacSecret(sourceId, secret),
     macSecret: (sourceId) => registrations.macSecret(sourceId),
     maintain: () => registrations.maintain(),
     ping: (sourceId) => payloads.ping(sourceId),

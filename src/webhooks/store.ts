@@ -83,6 +83,20 @@ export async function saveRegistration(
   );
 }
 
+/** Replaces the stored (encrypted) MAC secret of a source's hook. */
+export async function saveMacSecret(
+  q: Queryable,
+  sourceId: string,
+  macSecretEncrypted: string,
+): Promise<void> {
+  await q.query(
+    sql('UPDATE airmirror.webhooks SET mac_secret_encrypted = $2 WHERE source_id = $1', [
+      sourceId,
+      macSecretEncrypted,
+    ]),
+  );
+}
+
 export async function deleteWebhookRow(q: Queryable, sourceId: string): Promise<void> {
   await q.query(sql('DELETE FROM airmirror.webhooks WHERE source_id = $1', [sourceId]));
 }

@@ -150,11 +150,16 @@ describe('the OpenAPI document', () => {
     const eventTypes = JSON.stringify(schema.properties!.event_types);
     for (const t of EVENT_TYPES) expect(eventTypes).toContain(`"${t}"`);
     expect(schema.properties!.secret).toMatchObject({ minLength: 16, maxLength: 512, writeOnly: true });
-    for (const path of ['/sources/{id}/webhook', '/sources/{id}/webhook/inputs']) {
-      const ref = doc.paths[path].post.requestBody!.content['application/json'].schema.$ref;
-      expect(ref).toBe('#/components/schemas/WebhookRequest');
-    }
+    const bodyOf = (path: string) =>
+      doc.paths[path].post.requestBody!.content['application/json'].schema.$ref;
+    expect(bodyOf('/sources/{id}/webhook')).toBe('#/components/schemas/WebhookRequest');
     expect(doc.components.schemas.WebhookRequest.additionalProperties).toBe(false);
+    // PostHog's update-webhook-inputs shape, under both names.
+    for (const path of ['/sources/{id}/webhook/inputs', '/sources/{id}/update-webhook-inputs']) {
+      expect(bodyOf(path)).toBe('#/components/schemas/WebhookInputsRequest');
+    }
+    const inputs = doc.components.schemas.WebhookInputsRequest.properties!.inputs;
+    expect(inputs.properties!.signing_secret).toMatchObject({ type: 'string', writeOnly: true });
     expect(JSON.stringify(doc)).not.toContain('$defs');
   });
 
@@ -177,7 +182,14 @@ describe('the OpenAPI document', () => {
       }
     }
     expect(responses).toBeGreaterThan(40);
-    // The Airtable token of a source and a subscription's signing secret are sent, never shown.
-    expect(requested.sort()).toEqual(['secret', 'token']);
+    // The Airtable token of a source (created, rotated), a subscription's signing secret and a
+    // webhook's MAC secret (PostHog's signing_secret input) are sent, never shown
+    // (secret_overlap_seconds only names one: how long a replaced one still signs).
+    expect([...new Set(requested)].sort()).toEqual([
+      'secret',
+      'secret_overlap_seconds',
+      'signing_secret',
+      'token',
+    ]);
   });
 });

@@ -60,6 +60,7 @@ describe('PATCH /schemas/{id}: refusals name the field', () => {
     [{ primary_key_columns: [] }, 'primary_key_columns'],
     [{ primary_key_columns: ['order'] }, 'primary_key_columns'],
     [{ incremental_field_type: 'dateTime' }, 'incremental_field_type'],
+    [{ incremental_field_type: 'objectid' }, 'incremental_field_type'],
   ])('%j → 400 on %s', async (body, attr) => {
     const r = await patch(body);
     expect(r.status).toBe(400);
@@ -142,7 +143,8 @@ describe('PATCH /schemas/{id}: accepted changes', () => {
       sync_type: 'incremental',
       incremental: true,
       incremental_field: fields['Status Changed'].id,
-      incremental_field_type: 'lastModifiedTime',
+      incremental_field_type: 'datetime',
+      incremental_field_airtable_type: 'lastModifiedTime',
       resync_required: true,
     });
     // Same field again: nothing invalidated.
@@ -158,7 +160,8 @@ describe('PATCH /schemas/{id}: accepted changes', () => {
     expect(other.json).toMatchObject({
       resync_required: true,
       high_water_mark: null,
-      incremental_field_type: 'createdTime',
+      incremental_field_type: 'datetime',
+      incremental_field_airtable_type: 'createdTime',
     });
   });
 
@@ -211,13 +214,24 @@ describe('POST /schemas/{id}/incremental-fields', () => {
   it('reads the live base: candidates, availability, keys and columns', async () => {
     const r = await h.call('POST', `/schemas/${orders.id}/incremental-fields`);
     expect(r.status).toBe(200);
+    // PostHog's shape ({field, field_type, label, type} in its type words), airmirror's keys beside.
+    const candidate = (name: string, type: string) => ({
+      field: fields[name].id,
+      field_type: type,
+      label: name,
+      type,
+      id: fields[name].id,
+      name,
+      airtable_type: fields[name].type,
+    });
     expect(r.json.incremental_fields).toEqual(
-      expect.arrayContaining([
-        { id: fields['Created'].id, name: 'Created', type: 'createdTime' },
-        { id: fields['Status Changed'].id, name: 'Status Changed', type: 'lastModifiedTime' },
-      ]),
+      [
+        candidate('Order No', 'integer'),
+        candidate('Ordered At', 'datetime'),
+        candidate('Created', 'datetime'),
+        candidate('Status Changed', 'datetime'),
+      ].sort((a, b) => Object.keys(fields).indexOf(a.name) - Object.keys(fields).indexOf(b.name)),
     );
-    expect(r.json.incremental_fields).toHaveLength(2);
     expect(r.json).toMatchObject({
       incremental_available: true,
       append_available: true,
@@ -228,6 +242,20 @@ describe('POST /schemas/{id}/incremental-fields', () => {
     });
     const names = r.json.available_columns.map((c: { name: string }) => c.name);
     expect(names.slice(0, 2)).toEqual(['id', 'createdTime']);
+    // PostHog's {field, label, type, nullable} too.
+    expect(r.json.available_columns[0]).toMatchObject({
+      field: 'id',
+      label: 'id',
+      type: 'recordId',
+      nullable: false,
+    });
+    const quantity = r.json.available_columns.find((c: { name: string }) => c.name === 'Quantity');
+    expect(quantity).toMatchObject({
+      field: fields['Quantity'].id,
+      label: 'Quantity',
+      type: 'number',
+      nullable: true,
+    });
     expect(names).toContain('Order');
     expect(r.json.available_columns).toHaveLength(Object.keys(fields).length + 2);
     const withHooks = await hooks.call('POST', `/schemas/${orders.id}/incremental-fields`);

@@ -348,7 +348,7 @@ describe('append history shape', () => {
     expect(failed.latest_error).toMatch(/history table .*notes.*resync/);
     const resync = await call('POST', `/schemas/${schemaIds.Customers}/resync`);
     expect(resync.status).toBe(202);
-    await scheduler.idle();
+    await api.settled(); // built fresh and swapped in, then append's own full run
     const ok = (await call('GET', `/schemas/${schemaIds.Customers}`)).json;
     expect(ok).toMatchObject({ status: 'Completed', latest_error: null, resync_required: false });
     const types = await db.query(
@@ -432,7 +432,7 @@ describe('actions', () => {
     onPage = undefined;
     const resync = await call('POST', `/schemas/${schemaIds.Products}/resync`);
     expect(resync.status).toBe(202);
-    await scheduler.idle();
+    await api.settled();
     const s = (await call('GET', `/schemas/${schemaIds.Products}`)).json;
     expect(s).toMatchObject({ status: 'Completed', resync_required: false });
     expect(await drift('Products')).toBe(0);

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createAirtableClient } from '../../src/airtable/index.ts';
 import { createSecretBox } from '../../src/crypto/secrets.ts';
 import { webhookRoutes } from '../../src/webhooks/routes.ts';
-import { WebhookResponse } from '../../src/webhooks/schemas.ts';
+import { WebhookInputsResponse, WebhookResponse } from '../../src/webhooks/schemas.ts';
 import { createWebhookService, type WebhookService } from '../../src/webhooks/service.ts';
 import { createTestDatabase } from '../support/db.ts';
 import {
@@ -79,11 +79,17 @@ describe('source webhook routes', () => {
     const refused = await send('POST', '/webhook/inputs', '{"mac_secret": "mine"}');
     expect(refused.status).toBe(400);
     expect(await refused.json()).toMatchObject({ code: 'UNKNOWN_FIELD', attr: 'mac_secret' });
+    const empty = await send('POST', '/webhook/inputs', '{"inputs": {}}');
+    expect(empty.status).toBe(400);
+    expect(await empty.json()).toMatchObject({
+      attr: 'inputs',
+      detail: expect.stringMatching(/^No inputs provided/),
+    });
     expect(hooksAtAirtable()).toEqual([hook.webhook_id]);
 
     const rotated = await send('POST', '/webhook/inputs');
     expect(rotated.status).toBe(200);
-    const next = WebhookResponse.parse(await rotated.json());
+    const next = WebhookInputsResponse.parse(await rotated.json());
     expect(next.webhook_id).not.toBe(hook.webhook_id);
     expect(hooksAtAirtable()).toEqual([next.webhook_id]);
     expect(JSON.stringify(next)).not.toContain((await service.macSecret(SOURCE_ID))!);

@@ -6,6 +6,9 @@ import { m005_sync } from './005_sync.ts';
 import { m006_webhooks } from './006_webhooks.ts';
 import { m007_proxy } from './007_proxy.ts';
 import { m008_run_progress } from './008_run_progress.ts';
+import { m050_source_settings } from './050_source_settings.ts';
+import { m051_subscription_changes } from './051_subscription_changes.ts';
+import { m052_integer_cursor } from './052_integer_cursor.ts';
 import type { Migration } from './migration.ts';
 import { m015_write_guard } from './015_write_guard.ts';
 import { m060_quota } from './060_quota.ts';
@@ -23,5 +26,8 @@ export const migrations: readonly Migration[] = [
   m007_proxy,
   m008_run_progress,
   m015_write_guard,
+  m050_source_settings,
+  m051_subscription_changes,
+  m052_integer_cursor,
   m060_quota,
 ];
