@@ -27,6 +27,8 @@ import { serveHttp } from './serve-http.ts';
 import { enableDemoWebhooks } from './demo-webhooks.ts';
 import { apiExtraGroups, createServerApp } from './server.ts';
 import { createWebhookService, webhookReceiver, webhookStrategy } from './webhooks/index.ts';
+import { tokenKeyOf } from './airtable/token-key.ts';
+import { quotaFromConfig, quotaGatedFetch, quotaRoutes } from './quota/index.ts';
 import { listWebhookRows } from './webhooks/store.ts';
 import { createNodeProxy } from '../proxy/node.ts';
 import { startPostgresEndpoint } from '../proxy/pg/node.ts';
@@ -116,6 +118,16 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     const budget = createRateBudget({ perSecond: config.rateLimitPerSecond });
     const secrets = createSecretBox(config.secretKey!);
     const countingFetch = instrumentFetch(airtableFetch, metrics);
+    // airmirror's own calls (syncer, webhooks) go through the monthly quota; the apps' do not.
+    const quota = quotaFromConfig(config, {
+      db,
+      log,
+      sourceTokenKey: async (id) => {
+        const row = await loadSource(db, id);
+        return row ? tokenKeyOf(await tokenFor(row)) : undefined;
+      },
+    });
+    const backgroundFetch = quotaGatedFetch(countingFetch, quota);
 
     // Env-configured bases become sources; their token stays in memory, API-created sources'
     // tokens are stored encrypted. One resolver serves the syncer, webhooks and the API.
@@ -127,7 +139,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       return createAirtableClient({
         apiUrl: config.airtableApiUrl,
         token: await tokenFor(row),
-        fetch: countingFetch,
+        fetch: backgroundFetch,
         budget,
         timeoutMs: config.upstreamTimeoutMs,
       });
@@ -136,7 +148,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     const syncer = createSyncer({
       db,
       log,
-      fetch: countingFetch,
+      fetch: backgroundFetch,
       budget,
       apiUrl: config.airtableApiUrl,
       tokenFor,
@@ -200,6 +212,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       hashCache: syncer.hashCache,
       log,
       clientFor,
+      drainWindowMs: (sourceId) => quota.drainWindowMs(sourceId),
     });
 
     const api = createApi({
@@ -240,7 +253,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       postgres: watch,
       pendingCatchup: () => proxy.catchup.pending(),
       api,
-      apiExtras: apiExtraGroups({ db, secrets, fetch: fetchFn, webhooks, log }),
+      apiExtras: [...apiExtraGroups({ db, secrets, fetch: fetchFn, webhooks, log }), quotaRoutes(quota, log)],
       hooks: webhookReceiver(webhooks, log),
       proxy: proxy.app,
     });

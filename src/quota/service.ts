@@ -23,8 +23,11 @@ export interface QuotaDeps {
   defaultBudget: number | null;
   /** AIRMIRROR_QUOTA_APP_SHARE: the part of a budget background work leaves to the apps. */
   appShare: number;
-  /** Month-to-date calls per token key, all bases, all processes (the shared budget's counts). */
-  callsByToken: (at: Date) => Promise<Map<string, number>>;
+  /**
+   * Month-to-date calls per token key, all bases, all processes (the shared request budget's
+   * counts). Without it the month to date is unknown (0) and only Airtable's billing 429 pauses.
+   */
+  callsByToken?: (at: Date) => Promise<Map<string, number>>;
   /** The token key a source's calls are counted under; undefined when it has no token. */
   sourceTokenKey: (sourceId: string) => Promise<string | undefined>;
   log?: Logger;
@@ -71,7 +74,7 @@ export function createQuotaService(deps: QuotaDeps): QuotaService {
   async function load(): Promise<Snapshot> {
     const now = deps.now();
     const [counts, rows, maxLag] = await Promise.all([
-      deps.callsByToken(new Date(now)),
+      deps.callsByToken?.(new Date(now)) ?? new Map<string, number>(),
       loadQuotaRows(deps.db),
       loadMaxLag(deps.db),
     ]);
@@ -105,6 +108,13 @@ export function createQuotaService(deps: QuotaDeps): QuotaService {
     return snap;
   }
 
+  /** New figures after a change: a load already in flight may have read the rows before it. */
+  async function reload(): Promise<void> {
+    await loading?.catch(() => undefined);
+    snap = undefined;
+    await current();
+  }
+
   async function forSource(sourceId: string): Promise<TokenQuota | undefined> {
     const s = await current();
     const key = s.sourceKeys.get(sourceId);
@@ -132,22 +142,34 @@ export function createQuotaService(deps: QuotaDeps): QuotaService {
         { tokenKey, resumesAt: new Date(reset).toISOString() },
         'Airtable monthly call quota spent (429 PUBLIC_API_BILLING_LIMIT_EXCEEDED): background work paused until the month resets',
       );
-      snap = undefined;
-      await current();
+      await reload();
     },
     async setBudget(tokenKey, monthlyCalls) {
       await saveBudget(deps.db, tokenKey, {
         set: monthlyCalls !== undefined,
         monthlyCalls: monthlyCalls ?? null,
       });
-      snap = undefined;
+      await reload();
     },
     async setMaxLag(sourceId, seconds) {
       const ok = await saveMaxLag(deps.db, sourceId, seconds);
-      snap = undefined;
+      await reload();
       return ok;
     },
     maxLagSeconds: async (sourceId) => (await current()).maxLag.get(sourceId),
     invalidate: () => (snap = undefined),
   };
+}
+
+/** The quota of `airmirror start`, with its settings from config (src/node.ts). */
+export function quotaFromConfig(
+  config: { quota: { monthlyCalls: number | null; appSharePercent: number } },
+  deps: Pick<QuotaDeps, 'db' | 'sourceTokenKey' | 'callsByToken' | 'log'>,
+): QuotaService {
+  return createQuotaService({
+    ...deps,
+    now: Date.now,
+    defaultBudget: config.quota.monthlyCalls,
+    appShare: config.quota.appSharePercent / 100,
+  });
 }

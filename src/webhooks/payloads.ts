@@ -38,7 +38,12 @@ export class PayloadDrains {
       }
       return;
     }
-    const state = { run: Promise.resolve(), again: false, gathering: false, firstAt: this.ctx.now().getTime() };
+    const state = {
+      run: Promise.resolve(),
+      again: false,
+      gathering: false,
+      firstAt: this.ctx.now().getTime(),
+    };
     state.run = (async () => {
       do {
         state.again = false;
@@ -59,10 +64,7 @@ export class PayloadDrains {
    * per call, instead of one per change. The window counts from the first ping not yet read.
    * False when the service stopped meanwhile.
    */
-  private async gather(
-    sourceId: string,
-    state: { gathering: boolean; firstAt: number },
-  ): Promise<boolean> {
+  private async gather(sourceId: string, state: { gathering: boolean; firstAt: number }): Promise<boolean> {
     const { drainWindowMs, sleep, log } = this.ctx.deps;
     if (!drainWindowMs) return true;
     const windowMs = await drainWindowMs(sourceId).catch((err: unknown) => {

@@ -48,11 +48,11 @@ export async function runFreshnessScenario(
 ): Promise<FreshnessResult> {
   const clock = createFakeClock(T0);
   const log = pino({ level: 'silent' });
-  let receiver: Hono | undefined;
+  const hook: { receiver?: Hono } = {};
   const emulator = createEmulator({
     records: opts.records,
     now: clock.now,
-    fetch: async (input, init) => receiver!.fetch(new Request(input, init)),
+    fetch: async (input, init) => hook.receiver!.fetch(new Request(input, init)),
   });
   const fetchFn: typeof fetch = (input, init) =>
     Promise.resolve(emulator.app.fetch(new Request(input, init)));
@@ -99,7 +99,7 @@ export async function runFreshnessScenario(
     sleep: clock.sleep,
     drainWindowMs: async () => drainWindowMs(opts.maxLagSeconds, 1),
   });
-  receiver = webhookReceiver(service);
+  hook.receiver = webhookReceiver(service);
   await clock.run(service.register(DEMO_BASE_ID));
 
   const orders = (await loadMapping(db, DEMO_BASE_ID))!.tables.find((t) => t.tableName === 'Orders')!;
