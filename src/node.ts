@@ -118,7 +118,6 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     const budget = createRateBudget({ perSecond: config.rateLimitPerSecond });
     const secrets = createSecretBox(config.secretKey!);
     const countingFetch = instrumentFetch(airtableFetch, metrics);
-    // airmirror's own calls (syncer, webhooks) go through the monthly quota; the apps' do not.
     const quota = quotaFromConfig(config, {
       db,
       log,
@@ -127,7 +126,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
         return row ? tokenKeyOf(await tokenFor(row)) : undefined;
       },
     });
-    const backgroundFetch = quotaGatedFetch(countingFetch, quota);
+    const backgroundFetch = quotaGatedFetch(countingFetch, quota); // airmirror's own calls only
 
     // Env-configured bases become sources; their token stays in memory, API-created sources'
     // tokens are stored encrypted. One resolver serves the syncer, webhooks and the API.

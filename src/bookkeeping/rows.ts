@@ -21,6 +21,8 @@ export interface SourcesRow {
   created_at: Date;
   updated_at: Date;
   description: string | null;
+  /** Freshness target of its webhook tables (migration 060, src/quota). */
+  max_lag_seconds: number;
 }
 
 /** One `airmirror.tables` row: a table's sync configuration and state. */
@@ -99,6 +101,7 @@ export const SOURCES_COLUMNS = [
   'created_at',
   'updated_at',
   'description',
+  'max_lag_seconds',
 ] as const satisfies readonly (keyof SourcesRow)[];
 
 export const TABLES_COLUMNS = [

@@ -127,6 +127,8 @@ export function createQuotaService(deps: QuotaDeps): QuotaService {
     async drainWindowMs(sourceId) {
       const s = await current();
       const quota = await forSource(sourceId);
+      // An unlimited plan: calls are plentiful, so every ping drains at once (the target is a bound).
+      if (quota && quota.budget === null && !quota.paused) return 0;
       return drainWindowMs(s.maxLag.get(sourceId) ?? 60, quota?.spacing ?? 1);
     },
     cached(tokenKey) {
@@ -163,13 +165,14 @@ export function createQuotaService(deps: QuotaDeps): QuotaService {
 
 /** The quota of `airmirror start`, with its settings from config (src/node.ts). */
 export function quotaFromConfig(
-  config: { quota: { monthlyCalls: number | null; appSharePercent: number } },
+  config: { demo: boolean; quota: { monthlyCalls: number | null; appSharePercent: number } },
   deps: Pick<QuotaDeps, 'db' | 'sourceTokenKey' | 'callsByToken' | 'log'>,
 ): QuotaService {
   return createQuotaService({
     ...deps,
     now: Date.now,
-    defaultBudget: config.quota.monthlyCalls,
+    // The demo's emulator keeps no monthly quota.
+    defaultBudget: config.demo ? null : config.quota.monthlyCalls,
     appShare: config.quota.appSharePercent / 100,
   });
 }
