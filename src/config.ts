@@ -35,6 +35,8 @@ export interface Config extends ProxyConfig {
   adminToken?: string;
   secretKey?: string;
   publicUrl?: string;
+  /** Monthly Airtable call budget per token (issue 17): null is unlimited; the apps' share in %. */
+  quota: { monthlyCalls: number | null; appSharePercent: number };
   /** No bases and no token: run the built-in emulator with the demo base. */
   demo: boolean;
   logLevel: string;
@@ -96,6 +98,8 @@ export const KNOWN_AIRMIRROR_VARS: ReadonlySet<string> = new Set([
   'AIRMIRROR_RUN_RETENTION_DAYS',
   'AIRMIRROR_OUTBOX_RETENTION_HOURS',
   'AIRMIRROR_DEAD_LETTER_RETENTION_DAYS',
+  'AIRMIRROR_MONTHLY_CALL_BUDGET',
+  'AIRMIRROR_QUOTA_APP_SHARE',
 ]);
 
 const BASE_ID = /^app[A-Za-z0-9]{14}$/;
@@ -232,7 +236,20 @@ export function parseConfig(env: Env): Config {
       outboxMs: integer(env, 'AIRMIRROR_OUTBOX_RETENTION_HOURS', 1, 1, 87_600) * HOUR_MS,
       deadLettersMs: integer(env, 'AIRMIRROR_DEAD_LETTER_RETENTION_DAYS', 30, 1, 3_650) * DAY_MS,
     },
+    quota: parseQuota(env),
   };
+}
+
+/** A Team plan's 100,000 calls a month (docs/airtable-reference.md §2.1) unless told otherwise. */
+export const DEFAULT_MONTHLY_CALL_BUDGET = 100_000;
+
+function parseQuota(env: Env): Config['quota'] {
+  const raw = optional(env, 'AIRMIRROR_MONTHLY_CALL_BUDGET');
+  const monthlyCalls =
+    raw?.toLowerCase() === 'unlimited'
+      ? null
+      : integer(env, 'AIRMIRROR_MONTHLY_CALL_BUDGET', DEFAULT_MONTHLY_CALL_BUDGET, 0, 1_000_000_000);
+  return { monthlyCalls, appSharePercent: integer(env, 'AIRMIRROR_QUOTA_APP_SHARE', 20, 0, 90) };
 }
 
 /** Default port of the Postgres endpoint: next to Postgres' own 5432. */

@@ -24,6 +24,8 @@ import { serveHttp } from './serve-http.ts';
 import { enableDemoWebhooks } from './demo-webhooks.ts';
 import { apiExtraGroups, createServerApp } from './server.ts';
 import { createWebhookService, webhookReceiver, webhookStrategy } from './webhooks/index.ts';
+import { tokenKeyOf } from './airtable/token-key.ts';
+import { quotaFromConfig, quotaGatedFetch, quotaRoutes } from './quota/index.ts';
 import { listWebhookRows } from './webhooks/store.ts';
 import { createNodeProxy } from '../proxy/node.ts';
 import { startPostgresEndpoint } from '../proxy/pg/node.ts';
@@ -31,7 +33,12 @@ import { appendStrategy } from '../sync/append.ts';
 import { incrementalStrategy } from '../sync/incremental.ts';
 import { openCommandDatabase } from '../sync/runtime.ts';
 import { createSyncer, type Syncer } from '../sync/index.ts';
-import { ensureSourcesFromConfig, loadSource, tokenResolver } from './bookkeeping/index.ts';
+import {
+  callsThisMonthByToken,
+  ensureSourcesFromConfig,
+  loadSource,
+  tokenResolver,
+} from './bookkeeping/index.ts';
 import { createRetentionLoop } from './bookkeeping/retention-loop.ts';
 
 export interface RunningAirmirror {
@@ -128,6 +135,17 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     const budget = shared.budget;
     const secrets = createSecretBox(config.secretKey!);
     const countingFetch = instrumentFetch(airtableFetch, metrics);
+    const quota = quotaFromConfig(config, {
+      db,
+      log,
+      // Every call of every process and Worker, counted by the shared budget (src/airtable/store.ts).
+      callsByToken: (at) => callsThisMonthByToken(db, { at }),
+      sourceTokenKey: async (id) => {
+        const row = await loadSource(db, id);
+        return row ? tokenKeyOf(await tokenFor(row)) : undefined;
+      },
+    });
+    const backgroundFetch = quotaGatedFetch(countingFetch, quota); // airmirror's own calls only
 
     // Env-configured bases become sources; their token stays in memory, API-created sources'
     // tokens are stored encrypted. One resolver serves the syncer, webhooks and the API.
@@ -139,7 +157,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       return createAirtableClient({
         apiUrl: config.airtableApiUrl,
         token: await tokenFor(row),
-        fetch: countingFetch,
+        fetch: backgroundFetch,
         budget,
         timeoutMs: config.upstreamTimeoutMs,
       });
@@ -148,7 +166,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     const syncer = createSyncer({
       db,
       log,
-      fetch: countingFetch,
+      fetch: backgroundFetch,
       budget,
       apiUrl: config.airtableApiUrl,
       tokenFor,
@@ -213,6 +231,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       hashCache: syncer.hashCache,
       log,
       clientFor,
+      drainWindowMs: (sourceId) => quota.drainWindowMs(sourceId),
     });
 
     const api = createApi({
@@ -253,7 +272,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       postgres: watch,
       pendingCatchup: () => proxy.catchup.pending(),
       api,
-      apiExtras: apiExtraGroups({ db, secrets, fetch: fetchFn, webhooks, log }),
+      apiExtras: [...apiExtraGroups({ db, secrets, fetch: fetchFn, webhooks, log }), quotaRoutes(quota, log)],
       hooks: webhookReceiver(webhooks, log),
       proxy: proxy.app,
     });

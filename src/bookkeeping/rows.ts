@@ -28,6 +28,8 @@ export interface SourcesRow {
   schema_failing_since: Date | null;
   schema_failures: number;
   schema_retry_at: Date | null;
+  /** Freshness target of its webhook tables (migration 060, src/quota). */
+  max_lag_seconds: number;
 }
 
 /** One `airmirror.tables` row: a table's sync configuration and state. */
@@ -119,6 +121,7 @@ export const SOURCES_COLUMNS = [
   'schema_failing_since',
   'schema_failures',
   'schema_retry_at',
+  'max_lag_seconds',
 ] as const satisfies readonly (keyof SourcesRow)[];
 
 export const TABLES_COLUMNS = [

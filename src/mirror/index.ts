@@ -64,6 +64,7 @@ export {
   newestTime,
   newestInteger,
   rowsLinkingTo,
+  createdTimesOf,
   compareWithMirror,
   unseenRows,
   type RowDifference,

@@ -65,6 +65,21 @@ export async function rowsLinkingTo(
   return r.rows.map((x) => x.id);
 }
 
+/** created_time (ISO) of the rows of `table` among `ids`: a webhook payload's changed record lacks it. */
+export async function createdTimesOf(
+  q: Queryable,
+  table: Pick<TableMapping, 'schema' | 'table'>,
+  ids: string[],
+): Promise<Map<string, string>> {
+  const r = await q.query<{ id: string; t: Date }>(
+    sql(
+      `SELECT id, created_time AS t FROM ${quoteQualified(table.schema, table.table)} WHERE id = ANY($1::text[])`,
+      [ids],
+    ),
+  );
+  return new Map(r.rows.map((x) => [x.id, x.t.toISOString()]));
+}
+
 /** A converted record the mirror does not hold (missing) or holds otherwise (`diff`: 1-based columns). */
 export interface RowDifference {
   id: string;

@@ -15,6 +15,8 @@ import { planPayloads, shouldSweep, type WebhookPlan } from './plan.ts';
 import { setNeedsCatchup, tablesOfSyncType } from '../bookkeeping/index.ts';
 import { setFillPending } from '../bookkeeping/schema-state.ts';
 import { loadWebhook, saveCursor } from './store.ts';
+import { foldPayloadRecords } from './payload-records.ts';
+import { splitTrusted } from './trust.ts';
 import type { HashCacheLike, WebhookClient, WebhookSyncer } from './types.ts';
 
 export interface DrainDeps {
@@ -29,10 +31,17 @@ export interface DrainDeps {
   maxDependencyDepth: number;
   /** Payloads read before fetching and applying them together. */
   maxPayloadsPerBatch: number;
+  /**
+   * Per source, a fence value taken after its previous drain: rows fenced later were written by
+   * the proxy since, so their payloads are not applied blindly (src/webhooks/trust.ts). Updated here.
+   */
+  drainFences?: Map<string, string>;
 }
 
 export interface DrainResult {
   payloads: number;
+  /** Records applied from the payloads' own cell values, without a fetch. */
+  fromPayload: number;
   fetched: number;
   upserted: number;
   deleted: number;
@@ -47,9 +56,10 @@ export interface DrainResult {
 
 /**
  * Reads payloads from the stored cursor while `mightHaveMore` (docs/airtable-reference.md §4.5) and applies each
- * page through the single write path: created/changed records are fetched by id (their payload
- * cells are partial and V2-shaped), destroyed ones deleted, dependents of computed fields in
- * linked tables fetched too. The cursor moves in the same transaction as those mirror changes, so
+ * page through the single write path: created/changed records are applied from the payloads'
+ * own cells (converted from V2, src/webhooks/payload-cells.ts), destroyed ones deleted; only
+ * records a payload cannot be trusted to describe whole (src/webhooks/trust.ts) are fetched, many
+ * ids per request, and dependents of computed fields in linked tables with them. The cursor moves in the same transaction as those mirror changes, so
  * a crash replays the page (applying it twice is harmless) and never skips it.
  */
 export async function drainPayloads(
@@ -59,6 +69,7 @@ export async function drainPayloads(
 ): Promise<DrainResult> {
   const result: DrainResult = {
     payloads: 0,
+    fromPayload: 0,
     fetched: 0,
     upserted: 0,
     deleted: 0,
@@ -93,7 +104,7 @@ export async function drainPayloads(
       await deps.syncer.refreshSchema(source.id);
       result.schemaRefreshed = true;
     }
-    const advanced = await applyPlan(deps, source, client, plan, hook.cursor, cursor, result);
+    const advanced = await applyPlan(deps, source, client, payloads, plan, hook.cursor, cursor, result);
     if (!advanced) continue; // someone else moved the cursor meanwhile: read from where it is now
     if (!more) return result;
   }
@@ -103,6 +114,7 @@ async function applyPlan(
   deps: DrainDeps,
   source: { id: string; baseId: string },
   client: WebhookClient,
+  payloads: WebhookPayload[],
   plan: WebhookPlan,
   fromCursor: number,
   toCursor: number,
@@ -154,9 +166,30 @@ async function applyPlan(
     for (const r of records) got.set(r.id, r);
   };
 
-  for (const [tableId, ids] of plan.fetch) await fetchIds(tableId, ids);
-  if (mapping)
-    await fetchDependents(deps.db, mapping, tables, plan, fetched, fetchIds, deps.maxDependencyDepth);
+  // Payload values first; what they cannot be trusted with is fetched (and its dependents).
+  const fromPayload = new Map<string, AirtableRecord[]>();
+  const untrusted = new Map<string, Set<string>>();
+  const payloadRecords = foldPayloadRecords(payloads);
+  const fencedAfter = deps.drainFences?.get(source.id);
+  for (const [tableId, ids] of plan.fetch) {
+    const table = tables.get(tableId);
+    if (!table) continue;
+    const split = await splitTrusted(
+      deps.db,
+      source.id,
+      table,
+      ids,
+      payloadRecords.get(tableId),
+      fencedAfter,
+    );
+    fromPayload.set(tableId, split.trusted);
+    if (split.fetch.length > 0) untrusted.set(tableId, new Set(split.fetch));
+  }
+  for (const [tableId, ids] of untrusted) await fetchIds(tableId, ids);
+  if (mapping && untrusted.size > 0) {
+    const partial: WebhookPlan = { ...plan, fetch: untrusted };
+    await fetchDependents(deps.db, mapping, tables, partial, fetched, fetchIds, deps.maxDependencyDepth);
+  }
 
   const sweepIds = [...toSweep];
   const advanced = await deps.db.tx(async (tx) => {
@@ -166,7 +199,10 @@ async function applyPlan(
     for (const tableId of [...tables.keys()].sort()) {
       const table = tables.get(tableId)!;
       if (toSweep.has(tableId)) continue;
-      const records = [...(fetched.get(tableId)?.values() ?? [])];
+      const got = fetched.get(tableId);
+      const trusted = (fromPayload.get(tableId) ?? []).filter((r) => !got?.has(r.id));
+      result.fromPayload += trusted.length;
+      const records = [...trusted, ...(got?.values() ?? [])];
       if (records.length > 0) {
         const r = await applyRecords(txDb, table, records, {
           origin: 'webhook',
@@ -197,6 +233,8 @@ async function applyPlan(
     return true;
   });
   if (!advanced) return false;
+  // Taken after the commit: this drain's own fence stamps are older; the proxy's later ones newer.
+  deps.drainFences?.set(source.id, await takeFence(deps.db));
 
   for (const tableId of sweepIds) {
     const r = await deps.syncer!.syncTable(source.id, tableId, {});

@@ -3,9 +3,16 @@ import { describeError, isHookGone, type SourceBase, type WebhookContext } from 
 import { loadWebhook, saveProblem, saveRegistration, setNeedsCatchup, webhookTables } from './store.ts';
 import type { WebhookClient } from './types.ts';
 
-/** Everything: records, fields and table metadata, whole base (docs/airtable-reference.md §4.2). */
+/**
+ * Everything: records, fields and table metadata, whole base, and every cell of a changed record
+ * (docs/airtable-reference.md §4.2 `includeCellValuesInFieldIds: "all"`), so a payload describes
+ * the whole record and is applied without fetching it (issue 17).
+ */
 export const WEBHOOK_SPECIFICATION: WebhookSpecification = {
-  options: { filters: { dataTypes: ['tableData', 'tableFields', 'tableMetadata'] } },
+  options: {
+    filters: { dataTypes: ['tableData', 'tableFields', 'tableMetadata'] },
+    includes: { includeCellValuesInFieldIds: 'all' },
+  },
 };
 
 /**

@@ -2,6 +2,7 @@ import { drainPayloads, type DrainResult } from './apply.ts';
 import { isHookGone, type WebhookContext } from './context.ts';
 import { catchUp, recreateHook } from './hook.ts';
 import { loadSourceBase, notePing } from './store.ts';
+import { abortableSleep } from '../lifecycle/clock.ts';
 
 /**
  * Payloads in: a verified ping leads to a drain of the source's hook (payloads read from its
@@ -11,24 +12,42 @@ import { loadSourceBase, notePing } from './store.ts';
  */
 export class PayloadDrains {
   /** Per source: the running drain, and whether pings came while it ran. */
-  private readonly drains = new Map<string, { run: Promise<void>; again: boolean }>();
+  private readonly drains = new Map<
+    string,
+    { run: Promise<void>; again: boolean; gathering: boolean; firstAt: number }
+  >();
   /** Set while the service stops: a running drain is not repeated for pings that came meanwhile. */
   stopping = false;
+  /** Per source, the fence taken after its last drain (src/webhooks/trust.ts). */
+  private readonly drainFences = new Map<string, string>();
 
   constructor(private readonly ctx: WebhookContext) {}
+
+  /** Aborted by stop(): a drain still gathering pings is dropped (start() reads what it missed). */
+  private waits = new AbortController();
 
   ping(sourceId: string): void {
     const { db, log } = this.ctx.deps;
     void notePing(db, sourceId, this.ctx.now()).catch(() => undefined);
     const running = this.drains.get(sourceId);
     if (running) {
-      running.again = true;
+      // While gathering, the coming drain reads this ping's payloads anyway.
+      if (!running.gathering && !running.again) {
+        running.again = true;
+        running.firstAt = this.ctx.now().getTime();
+      }
       return;
     }
-    const state = { run: Promise.resolve(), again: false };
+    const state = {
+      run: Promise.resolve(),
+      again: false,
+      gathering: false,
+      firstAt: this.ctx.now().getTime(),
+    };
     state.run = (async () => {
       do {
         state.again = false;
+        if (!(await this.gather(sourceId, state))) return;
         try {
           await this.drain(sourceId);
         } catch (err) {
@@ -37,6 +56,39 @@ export class PayloadDrains {
       } while (state.again && !this.stopping);
     })().finally(() => this.drains.delete(sourceId));
     this.drains.set(sourceId, state);
+  }
+
+  /**
+   * Coalescing (issue 17): pings within the source's window — its freshness target, stretched
+   * when the monthly quota runs short (src/quota) — become one drain, a read of up to 50 payloads
+   * per call, instead of one per change. The window counts from the first ping not yet read.
+   * False when the service stopped meanwhile.
+   */
+  private async gather(sourceId: string, state: { gathering: boolean; firstAt: number }): Promise<boolean> {
+    const { drainWindowMs, sleep, log } = this.ctx.deps;
+    if (!drainWindowMs) return true;
+    const windowMs = await drainWindowMs(sourceId).catch((err: unknown) => {
+      log.warn({ source: sourceId, err: (err as Error).message }, 'drain window unknown; draining now');
+      return 0;
+    });
+    const waitMs = state.firstAt + windowMs - this.ctx.now().getTime();
+    if (waitMs <= 0) return !this.stopping;
+    state.gathering = true;
+    try {
+      await (sleep ?? abortableSleep)(waitMs, this.waits.signal).catch(() => undefined);
+    } finally {
+      state.gathering = false;
+    }
+    return !this.stopping && !this.waits.signal.aborted;
+  }
+
+  /** stop(): drains gathering pings end without reading; start(): a new set of waits. */
+  abortWaits(): void {
+    this.waits.abort();
+  }
+
+  resetWaits(): void {
+    if (this.waits.signal.aborted) this.waits = new AbortController();
   }
 
   drain(sourceId: string): Promise<DrainResult | undefined> {
@@ -61,6 +113,7 @@ export class PayloadDrains {
           sweepThreshold: deps.sweepThreshold ?? 1000,
           maxDependencyDepth: deps.maxDependencyDepth ?? 3,
           maxPayloadsPerBatch: deps.maxPayloadsPerBatch ?? 500,
+          drainFences: this.drainFences,
         },
         source,
         client,
@@ -79,6 +132,11 @@ export class PayloadDrains {
       await catchUp(this.ctx, sourceId);
     }
     return result;
+  }
+
+  /** True while a drain reads or applies (not while it only gathers pings). */
+  busy(): boolean {
+    return [...this.drains.values()].some((d) => !d.gathering);
   }
 
   /** Resolves when no drain is running or queued. */

@@ -9,7 +9,7 @@ export const ALL_FIELDS = '*';
  * fields changed (for computed-field dependencies), and whether the schema moved.
  */
 export interface WebhookPlan {
-  /** table id → record ids to fetch (the payload's cell values are V2-shaped and partial, so we refetch). */
+  /** table id → record ids created or changed (applied from payload values, or fetched: src/webhooks/trust.ts). */
   fetch: Map<string, Set<string>>;
   /** table id → record ids destroyed. */
   destroy: Map<string, Set<string>>;

@@ -30,6 +30,8 @@ export interface WebhookService {
   maintain(): Promise<void>;
   /** Resolves when no drain is running or queued (tests, shutdown). */
   idle(): Promise<void>;
+  /** True while a drain reads or applies payloads (not while it gathers pings: src/quota). */
+  busy(): boolean;
   /** Drains what came while the process was down, then maintains every hook each `checkIntervalMs`. */
   start(): void;
   /** Ends the maintenance loop and waits for it and for running drains. */
@@ -77,14 +79,17 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
     ping: (sourceId) => payloads.ping(sourceId),
     drain: (sourceId) => payloads.drain(sourceId),
     idle: () => payloads.idle(),
+    busy: () => payloads.busy(),
     start() {
       if (loop.started) return;
       resumed = false;
       payloads.stopping = false;
+      payloads.resetWaits();
       loop.start();
     },
     async stop() {
       payloads.stopping = true;
+      payloads.abortWaits();
       await loop.stop();
       await payloads.idle();
     },

@@ -57,4 +57,9 @@ export interface WebhookServiceDeps {
   maxDependencyDepth?: number;
   /** Payloads read (50 a request) before they are fetched and applied together. Default 500. */
   maxPayloadsPerBatch?: number;
+  /**
+   * How long pings for a source gather before one drain (src/quota: its `max_lag_seconds`, spaced
+   * out by the monthly quota). None: every ping drains at once.
+   */
+  drainWindowMs?: (sourceId: string) => Promise<number>;
 }

@@ -116,19 +116,31 @@ export async function runFaultScenario(opts: FaultRunOptions = {}): Promise<Faul
           `${err.message}; the last calls: ${recentCalls(m)}; writes: ${writer.attempts.length}`,
         );
       });
-      // Under load the sweep may have finished before the first 429 (the writer's drew it): ask
-      // again until a sweep of Orders is running under the penalty.
+      // The sweep under the penalty must be mid-listing at the kill whatever the machine's load
+      // (it may have ended, or failed, before the first 429): its next listing request hangs,
+      // and a sync is asked again until one is running with that request in flight.
+      const mark = m.emulator.control.calls({ method: 'GET', path: orders }).length;
+      m.emulator.control.fail({ kind: 'hang', count: 3, match: { path: orders } });
+      const hanging = () =>
+        m.emulator.control
+          .calls({ method: 'GET', path: orders })
+          .slice(mark)
+          .some((c) => c.status === null);
       await waitUntil(
         async () => {
-          if ((await tableStatuses(m)).get('Orders')?.status === 'Running') return true;
-          await requestSync(m, 'Orders');
+          const st = (await tableStatuses(m)).get('Orders');
+          if (st?.status === 'Running' && hanging()) return true;
+          // One request per look (a 409 means a run is on its way: look again).
+          if (st && st.status !== 'Running') await m.api('POST', `/schemas/${st.id}/reload`);
           return false;
         },
-        { what: 'Orders running', timeoutMs: 30_000, intervalMs: 200 },
+        // Airtable's penalty (30 s) passes before the sweep's next request goes out.
+        { what: 'an Orders sweep mid-listing under the penalty', timeoutMs: 60_000, intervalMs: 200 },
       );
       expect((await tableStatuses(m)).get('Orders')?.status === 'Running', 'Orders running at the kill');
       await m.kill9();
       m.emulator.control.setRateLimit(false);
+      m.emulator.control.clearFaults();
       step('killed mid-sweep');
       await m.restart();
       step('restarted');
@@ -274,19 +286,54 @@ async function settled(m: MirrorProcess, table: string): Promise<string> {
   return status;
 }
 
-/** Syncs `table` until a run completes (a failed one, e.g. the fault's, is asked again). */
-async function reloadAndSettle(m: MirrorProcess, table: string, fresh = false): Promise<void> {
-  if (!fresh) {
-    await requestSync(m, table);
-    if ((await settled(m, table)) === 'Completed') return;
-  }
+/** The newest run of `table` (0 when none): a sync asked for later has a larger id. */
+async function lastRunId(m: MirrorProcess, table: string): Promise<number> {
+  const [r] = await m.query<{ id: string | null }>(
+    `SELECT max(r.id::bigint)::text AS id FROM airmirror.sync_runs r JOIN airmirror.tables t
+       ON t.source_id = r.source_id AND t.table_id = r.table_id WHERE t.table_name = $1`,
+    [table],
+  );
+  return Number(r?.id ?? 0);
+}
+
+/**
+ * Asks for a sync of `table` and waits for a run that began after the request to end: a reload
+ * is answered 202 before its run starts, so the table's status alone may still be the previous
+ * run's. Resolves with that run's status.
+ */
+async function syncedAfterRequest(m: MirrorProcess, table: string): Promise<string> {
+  const before = await lastRunId(m, table);
+  await requestSync(m, table);
+  let status = '';
   await waitUntil(
     async () => {
-      await requestSync(m, table);
-      return (await settled(m, table)) === 'Completed';
+      const [r] = await m.query<{ status: string }>(
+        `SELECT r.status FROM airmirror.sync_runs r JOIN airmirror.tables t
+           ON t.source_id = r.source_id AND t.table_id = r.table_id
+          WHERE t.table_name = $1 AND r.id::bigint > $2 ORDER BY r.id::bigint DESC LIMIT 1`,
+        [table, before],
+      );
+      status = r?.status ?? '';
+      return status !== '' && status !== 'running';
     },
-    { what: `a completed sync of ${table}`, timeoutMs: 90_000, intervalMs: 100 },
+    {
+      what: `a sync of ${table} asked for now to end`,
+      timeoutMs: 90_000,
+      intervalMs: 100,
+      retryErrors: true,
+    },
   );
+  return status;
+}
+
+/** Syncs `table` until a run asked for now completes (a failed one, e.g. the fault's, is asked again). */
+async function reloadAndSettle(m: MirrorProcess, table: string, fresh = false): Promise<void> {
+  if (!fresh && (await syncedAfterRequest(m, table)) === 'completed') return;
+  await waitUntil(async () => (await syncedAfterRequest(m, table)) === 'completed', {
+    what: `a completed sync of ${table}`,
+    timeoutMs: 90_000,
+    intervalMs: 100,
+  });
 }
 
 /** The emulator's last calls, for a failed precondition's message. */

@@ -280,14 +280,26 @@ describe('pings', () => {
     expect(Number(row?.total)).not.toBeCloseTo(Number(order.fields[fieldId('Orders', 'Total')]), 6);
   });
 
-  it('follows computed fields through links even when payloads only name the edited table', async () => {
+  it('follows computed fields through links when payloads lack cells and only name the edited table', async () => {
+    // A hook made before airmirror asked for every cell (no `unchanged`): the payload cannot be
+    // trusted to describe the record, so it is fetched, and its dependents with it.
     const productsTable = h.tableId('Products');
     rewritePayloads = (page) => ({
       ...page,
       payloads: page.payloads.map((p) => ({
         ...p,
         changedTablesById: Object.fromEntries(
-          Object.entries(p.changedTablesById ?? {}).filter(([tableId]) => tableId === productsTable),
+          Object.entries(p.changedTablesById ?? {})
+            .filter(([tableId]) => tableId === productsTable)
+            .map(([tableId, t]) => [
+              tableId,
+              {
+                ...t,
+                changedRecordsById: Object.fromEntries(
+                  Object.entries(t.changedRecordsById ?? {}).map(([id, r]) => [id, { current: r.current }]),
+                ),
+              },
+            ]),
         ),
       })),
     });

@@ -14,6 +14,7 @@ import { m032_retention } from './032_retention.ts';
 import { m050_source_settings } from './050_source_settings.ts';
 import { m051_subscription_changes } from './051_subscription_changes.ts';
 import { m052_integer_cursor } from './052_integer_cursor.ts';
+import { m060_quota } from './060_quota.ts';
 import type { Migration } from './migration.ts';
 
 export type { Migration } from './migration.ts';
@@ -36,4 +37,5 @@ export const migrations: readonly Migration[] = [
   m050_source_settings,
   m051_subscription_changes,
   m052_integer_cursor,
+  m060_quota,
 ];

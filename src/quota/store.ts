@@ -1,0 +1,84 @@
+import type { Queryable } from '../db/database.ts';
+import { sql } from '../db/sql.ts';
+
+/** Statements on airmirror.call_quotas and sources.max_lag_seconds (migration 060). */
+
+export interface QuotaRow {
+  tokenKey: string;
+  /** True when a budget was set for this token (else AIRMIRROR_MONTHLY_CALL_BUDGET applies). */
+  budgetSet: boolean;
+  /** The set budget; null with budgetSet is "unlimited". */
+  monthlyCalls: number | null;
+  billingPausedUntil: Date | null;
+}
+
+export async function loadQuotaRows(q: Queryable): Promise<QuotaRow[]> {
+  const r = await q.query<{
+    token_key: string;
+    budget_set: boolean;
+    monthly_calls: string | null;
+    billing_paused_until: Date | null;
+  }>(
+    sql(
+      'SELECT token_key, budget_set, monthly_calls, billing_paused_until FROM airmirror.call_quotas ORDER BY token_key',
+    ),
+  );
+  return r.rows.map((x) => ({
+    tokenKey: x.token_key,
+    budgetSet: x.budget_set,
+    monthlyCalls: x.monthly_calls === null ? null : Number(x.monthly_calls),
+    billingPausedUntil: x.billing_paused_until,
+  }));
+}
+
+/** Sets (null: unlimited) or clears (`set: false`) a token's own budget. */
+export async function saveBudget(
+  q: Queryable,
+  tokenKey: string,
+  budget: { set: boolean; monthlyCalls: number | null },
+): Promise<void> {
+  await q.query(
+    sql(
+      `INSERT INTO airmirror.call_quotas (token_key, budget_set, monthly_calls) VALUES ($1, $2, $3)
+       ON CONFLICT (token_key) DO UPDATE SET budget_set = excluded.budget_set,
+         monthly_calls = excluded.monthly_calls, updated_at = now()`,
+      [tokenKey, budget.set, budget.set ? budget.monthlyCalls : null],
+    ),
+  );
+}
+
+/** Airtable's billing 429 for this token: background work waits until `until` (the month's reset). */
+export async function saveBillingPause(
+  q: Queryable,
+  tokenKey: string,
+  until: Date,
+  seenAt: Date,
+): Promise<void> {
+  await q.query(
+    sql(
+      `INSERT INTO airmirror.call_quotas (token_key, billing_paused_until, billing_seen_at) VALUES ($1, $2, $3)
+       ON CONFLICT (token_key) DO UPDATE SET billing_paused_until = greatest(
+         airmirror.call_quotas.billing_paused_until, excluded.billing_paused_until),
+         billing_seen_at = excluded.billing_seen_at, updated_at = now()`,
+      [tokenKey, until, seenAt],
+    ),
+  );
+}
+
+export async function loadMaxLag(q: Queryable): Promise<Map<string, number>> {
+  const r = await q.query<{ id: string; max_lag_seconds: number }>(
+    sql('SELECT id, max_lag_seconds FROM airmirror.sources'),
+  );
+  return new Map(r.rows.map((x) => [x.id, x.max_lag_seconds]));
+}
+
+/** False when the source does not exist. */
+export async function saveMaxLag(q: Queryable, sourceId: string, seconds: number): Promise<boolean> {
+  const r = await q.query(
+    sql('UPDATE airmirror.sources SET max_lag_seconds = $2, updated_at = now() WHERE id = $1', [
+      sourceId,
+      seconds,
+    ]),
+  );
+  return (r.rowCount ?? 0) > 0;
+}
