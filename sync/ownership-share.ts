@@ -40,3 +40,23 @@ export function preferenceOrder<T extends { sourceId: string }>(me: string, base
   };
   return [...bases].sort((a, b) => score(a.sourceId) - score(b.sourceId));
 }
+
+/**
+ * Bases left free longer than `ms` (pure bookkeeping over the passes that saw them free). The
+ * fair share decides who takes a free base, but the member it falls to may not take it — a
+ * process back from a lost session waits for its own stopped runs of that base to record their
+ * end first (ownership.ts), another may keep failing to — so after a while any process takes it;
+ * the share is restored later by hand-over at a quiet moment. A base is never left unowned.
+ */
+export class FreeFor {
+  private readonly since = new Map<string, number>();
+  constructor(private readonly ms: number) {}
+
+  /** Notes the bases free now; returns those free for at least `ms`. */
+  overdue(free: readonly string[], now: number): string[] {
+    const current = new Set(free);
+    for (const id of this.since.keys()) if (!current.has(id)) this.since.delete(id);
+    for (const id of free) if (!this.since.has(id)) this.since.set(id, now);
+    return free.filter((id) => now - this.since.get(id)! >= this.ms);
+  }
+}

@@ -26,7 +26,7 @@ import { recoverBase } from './base-recovery.ts';
 import { guardedDatabase } from './guarded-db.ts';
 import { oneLine } from './one-line.ts';
 import { OwnershipSession } from './ownership-session.ts';
-import { balancePlan, preferenceOrder } from './ownership-share.ts';
+import { balancePlan, FreeFor, preferenceOrder } from './ownership-share.ts';
 
 export type { BaseLease, BaseWork, OwnershipMessage } from '../src/bookkeeping/ownership.ts';
 
@@ -80,7 +80,11 @@ interface Claim {
   releasing: boolean;
   /** Held until stop (a `once` process's start()), not let go when idle. */
   pinned: boolean;
+  /** When the hold was lost (the session gone) while work still held leases. */
+  lostAt?: number;
 }
+/** How long a base lost with the session waits for its own runs to record their end. */
+const DRAIN_MS = 10_000;
 
 export function createBaseOwnership(opts: OwnershipOptions): BaseOwnership {
   return new OwnershipManager(opts);
@@ -91,12 +95,15 @@ class OwnershipManager implements BaseOwnership {
   readonly role: 'start' | 'once';
   private readonly claims = new Map<string, Claim>();
   private readonly pending = new Map<string, Promise<boolean>>();
+  /** Claims lost with the session whose work still holds leases (recording how it ended). */
+  private readonly draining = new Set<Claim>();
   private readonly session: OwnershipSession;
   private readonly loop: BackgroundLoop;
   private readonly messageHandlers: ((m: OwnershipMessage) => void)[] = [];
   private readonly acquiredHandlers: ((sourceId: string) => void)[] = [];
   private stopping = false;
   private lastPrune = 0;
+  private freeFor: FreeFor;
 
   constructor(private readonly opts: OwnershipOptions) {
     this.processId = opts.processId ?? randomUUID();
@@ -118,6 +125,7 @@ class OwnershipManager implements BaseOwnership {
       onNotify: (payload) => this.received(payload),
     });
     const tick = opts.tickMs ?? 2_000;
+    this.freeFor = new FreeFor(3 * tick);
     this.loop = new BackgroundLoop({
       name: 'base ownership',
       intervalMs: tick,
@@ -191,6 +199,7 @@ class OwnershipManager implements BaseOwnership {
         if (done) return;
         done = true;
         c.inflight--;
+        if (c.inflight === 0) this.draining.delete(c);
         if (c.inflight === 0 && (c.releasing || (this.role === 'once' && !c.pinned))) void this.letGo(c);
       },
     };
@@ -226,6 +235,13 @@ class OwnershipManager implements BaseOwnership {
       if (this.role === 'start') return false; // the loop reconnects and balances
       await this.session.connect();
       this.loop.start();
+    }
+    // Our runs of the base stopped when the session was lost (a Postgres restart) record their
+    // end — with their reason — before a new epoch fences them (bounded: DRAIN_MS). A `start`
+    // process tries at a later pass (another may take it: FreeFor), a `once` process waits.
+    while (!this.drained(sourceId)) {
+      if (this.role === 'start') return false;
+      await new Promise((r) => setTimeout(r, 100));
     }
     const key = await baseKey(db, sourceId);
     if (key === undefined) return false;
@@ -294,8 +310,18 @@ class OwnershipManager implements BaseOwnership {
     this.opts.log.warn({ source: c.sourceId }, 'another process took the base over; its work here stops');
   }
 
+  /** No run of a lost hold on the base is still recording its end here (or DRAIN_MS passed). */
+  private drained(sourceId: string): boolean {
+    const now = Date.now();
+    for (const c of this.draining) if (now - c.lostAt! >= DRAIN_MS || !c.inflight) this.draining.delete(c);
+    return ![...this.draining].some((c) => c.sourceId === sourceId);
+  }
+
   private loseAll(why: string): void {
-    for (const c of this.claims.values()) c.ac.abort(new Interruption(`interrupted: ${why}`));
+    for (const c of this.claims.values()) {
+      c.ac.abort(new Interruption(`interrupted: ${why}`));
+      if (c.inflight > 0) this.draining.add(Object.assign(c, { lostAt: Date.now() }));
+    }
     this.claims.clear();
     if (!this.stopping) this.loop.nudge();
   }
@@ -351,12 +377,18 @@ class OwnershipManager implements BaseOwnership {
       members.push({ id: this.processId, role: 'start', stopping: false, bases: 0 });
     const mine = this.owned().length;
     const plan = balancePlan({ me: this.processId, members, bases: keys.size, mine });
+    const free = await freeBases(db);
+    const freeIds = free.map((f) => f.sourceId);
+    const overdue = this.freeFor.overdue(freeIds, Date.now());
     if (plan.take > 0) {
       let taken = 0;
-      for (const free of preferenceOrder(this.processId, await freeBases(db))) {
+      for (const f of preferenceOrder(this.processId, free)) {
         if (taken >= plan.take || this.stopping) break;
-        if (await this.claim(free.sourceId).catch(() => false)) taken++;
+        if (await this.claim(f.sourceId).catch(() => false)) taken++;
       }
+    } else if (overdue.length > 0) {
+      // Free too long for whoever's share it is: taken here, handed over later.
+      for (const id of overdue) if (!this.stopping) await this.claim(id).catch(() => false);
     } else if (plan.handOver > 0) {
       const idle = [...this.claims.values()].filter((c) => c.inflight === 0 && !c.releasing);
       const give = preferenceOrder(this.processId, idle).reverse().slice(0, plan.handOver);

@@ -2,11 +2,10 @@ import { finishRun, newCounters, startRun } from '../src/bookkeeping/runs.ts';
 import type { Source } from '../src/bookkeeping/sources.ts';
 import { IllegalTransition } from '../src/bookkeeping/state.ts';
 import { changeStatus, type Table } from '../src/bookkeeping/tables.ts';
-import { isInterruption } from '../src/lifecycle/interruption.ts';
-import { dueNow, NOT_OWNER } from '../src/bookkeeping/ownership.ts';
+import { dueNow } from '../src/bookkeeping/ownership.ts';
 import { countRows } from '../src/mirror/index.ts';
 import type { TableMapping } from '../src/mirror/types.ts';
-import { oneLine } from './one-line.ts';
+import { howStopped, recordEnd } from './record-outcome.ts';
 import type { SyncClient } from './strategy.ts';
 import type { SyncOptions, SyncerEnv, TableSyncResult } from './types.ts';
 
@@ -82,7 +81,8 @@ export async function runTable(
       ac.signal.throwIfAborted();
       const rowCount = await countRows(db, table);
       // The outcome and the run's end in one transaction (fenced like every statement of the run).
-      await recordEnd(env, async () =>
+      const what = { source: source.id, table: row.tableId, run: runId };
+      const recorded = await recordEnd(env, what, async () =>
         db.tx(async (q) => {
           await changeStatus(q, source.id, row.tableId, 'succeed', {
             rowCount,
@@ -93,20 +93,23 @@ export async function runTable(
         }),
       );
       env.runProgress.untrack(runId);
+      if (!recorded) {
+        // The base's new owner ended it as interrupted (its rows are written; it runs again).
+        const error = 'interrupted: another process took the base over';
+        return { ...base, status: 'Failed', error, runId, interrupted: true };
+      }
       return { ...base, status: 'Completed', runId };
     } catch (err) {
-      // Stopped, or the base went to another process: interrupted (Failed and due now, so the next
-      // owner runs it at once); a cancel on purpose is Cancelled.
-      const interrupted = ac.signal.aborted && isInterruption(ac.signal.reason);
-      const cancelled = ac.signal.aborted && !interrupted;
-      const message = interrupted
-        ? (ac.signal.reason as Error).message
-        : cancelled
-          ? 'cancelled'
-          : oneLine(err);
+      // One policy for every run (record-outcome.ts): stopped, or the base lost (to another
+      // process, or with the ownership session in a Postgres restart), is an interruption —
+      // Failed and due now, so the next owner runs it at once; a cancel on purpose is Cancelled.
+      const stop = howStopped(ac.signal, err);
+      const interrupted = stop.kind === 'interrupted';
+      const cancelled = stop.kind === 'cancelled';
+      const message = stop.message;
       if (!cancelled) log.warn({ source: source.id, table: row.tableId, err: message }, 'table sync failed');
       env.runProgress.untrack(runId);
-      await recordEnd(env, () =>
+      await recordEnd(env, { source: source.id, table: row.tableId, run: runId }, () =>
         db.tx(async (q) => {
           if (interrupted) {
             await changeStatus(q, source.id, row.tableId, 'interrupt', { error: message, ifAllowed: true });
@@ -174,7 +177,7 @@ export async function failTables(
       continue;
     }
     const { runId } = begun;
-    await recordEnd(env, () =>
+    await recordEnd(env, { source: source.id, table: row.tableId, run: runId }, () =>
       env.db.tx(async (q) => {
         await changeStatus(q, source.id, row.tableId, 'fail', { error: message });
         await finishRun(q, runId, 'failed', newCounters(), message, env.log);
@@ -194,25 +197,3 @@ export async function failTables(
   }
   return out;
 }
-
-/**
- * Records a table run's end, trying again for a while when Postgres does not take it (a restart,
- * a dropped connection): a table must not stay Running (invariant 12). Unlike record-outcome.ts's
- * wait (the refill's, which holds no base lease), it gives up after a bounded time: the run's
- * statements go through the base's lease, and a lost lease makes them fail for good. If it never goes through,
- * whoever owns the base next — this process too, once its ownership session is back — marks
- * the run interrupted (sync/base-recovery.ts). Another owner's fence (AM001) is final.
- */
-async function recordEnd(env: SyncerEnv, write: () => Promise<void>): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await write();
-    } catch (err) {
-      if ((err as { code?: unknown }).code === NOT_OWNER || attempt >= END_ATTEMPTS) throw err;
-      env.log.warn({ err: oneLine(err), attempt }, 'could not record the end of a run; trying again');
-      await new Promise((r) => setTimeout(r, Math.min(10_000, 250 * 2 ** attempt)));
-    }
-  }
-}
-
-const END_ATTEMPTS = 8;

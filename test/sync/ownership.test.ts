@@ -8,6 +8,7 @@ import { processViews } from '../../src/bookkeeping/ownership.ts';
 import { createDatabase, type Database } from '../../src/db/database.ts';
 import { sql } from '../../src/db/sql.ts';
 import { isInterruption } from '../../src/lifecycle/interruption.ts';
+import { prepareSwapSchema } from '../../src/mirror/index.ts';
 import { createBaseOwnership, type BaseOwnership, type OwnershipOptions } from '../../sync/ownership.ts';
 import { connectClient, createTestDatabase } from '../support/db.ts';
 import { waitUntil } from '../support/wait.ts';
@@ -194,7 +195,9 @@ describe('the fence', () => {
         `INSERT INTO airmirror.sync_runs (source_id, table_id, kind) VALUES ('s2', 'tblAAAAAAAAAAAAAA', 'full_refresh')`,
       ),
     );
-    await t.db.query(sql('CREATE SCHEMA own_s2_swap'));
+    // The swap schema of a rebuild the old owner did not finish, as airmirror creates it (marked
+    // as its own: a schema of that name someone else made is never dropped).
+    await prepareSwapSchema(t.db, 'own_s2');
     const b = createBaseOwnership({ db: other, log, role: 'once' });
     managers.push(b);
     expect(await b.claim('s2')).toBe(true);
