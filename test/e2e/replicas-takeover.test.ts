@@ -124,10 +124,12 @@ describe('kill -9 of the owner', () => {
     await until('every table Completed', () => allCompleted(t.url));
     const orders = await shopTable('Orders');
     const c = upstream.emulator.control;
-    // A schema change: the next sync of the base rebuilds it through shop_swap.
-    c.createField(BASES.shop, 'Orders', { name: 'Carrier', type: 'singleLineText' });
+    // A field retyped so its values must be read again (a number becomes a single select): the
+    // next sync fills Orders again through shop_swap (docs/schema-changes.md). A new field would
+    // be added in place, with no swap schema.
+    c.changeFieldType(BASES.shop, 'Orders', 'Quantity', 'singleSelect');
     const [edited] = c.createRecords(BASES.shop, 'Orders', [
-      { fields: { Order: 'REBUILD-1', Carrier: 'DHL' } },
+      { fields: { Order: 'REBUILD-1', Notes: 'during the refill' } },
     ]);
     const gate = upstream.holdListing(orders.tableId, 1);
     expect((await api(replicas[0], 'POST', `/schemas/${orders.schemaId}/reload`)).status).toBe(202);
@@ -141,14 +143,14 @@ describe('kill -9 of the owner', () => {
       const cols = await query(
         t.url,
         `SELECT 1 FROM information_schema.columns WHERE table_schema = 'shop' AND table_name = 'orders'
-            AND column_name = 'carrier'`,
+            AND column_name = 'quantity' AND data_type = 'text'`,
       );
       return cols.length === 1 && (await allCompleted(t.url));
     });
-    const row = await query<{ carrier: string }>(t.url, 'SELECT carrier FROM shop.orders WHERE id = $1', [
+    const row = await query<{ notes: string }>(t.url, 'SELECT notes FROM shop.orders WHERE id = $1', [
       edited.id,
     ]);
-    expect(row).toEqual([{ carrier: 'DHL' }]);
+    expect(row).toEqual([{ notes: 'during the refill' }]);
     expect(await query(t.url, `SELECT 1 FROM pg_namespace WHERE nspname = 'shop_swap'`)).toEqual([]);
     expect(await overlappingRuns(t.url)).toEqual([]);
     const v = await harness.verify();
