@@ -43,6 +43,10 @@ export interface Config extends ProxyConfig {
   /** AIRMIRROR_LOG_FORMAT; undefined: pretty on a terminal, JSON otherwise (src/log.ts logFormatFor). */
   logFormat?: 'json' | 'pretty';
   hashCacheSize: number;
+  /** Table runs at once in this process, over all its bases (AIRMIRROR_SYNC_CONCURRENCY). */
+  syncConcurrency: number;
+  /** Table runs at once per base (AIRMIRROR_SYNC_CONCURRENCY_PER_BASE). */
+  syncConcurrencyPerBase: number;
   /** How long bookkeeping rows are kept (src/bookkeeping/retention.ts), in ms. */
   retention: { fenceMs: number; runsMs: number; outboxMs: number; deadLettersMs: number };
   /** `/metrics` without the admin token even when one is set (AIRMIRROR_METRICS_PUBLIC). */
@@ -100,6 +104,8 @@ export const KNOWN_AIRMIRROR_VARS: ReadonlySet<string> = new Set([
   'AIRMIRROR_DEAD_LETTER_RETENTION_DAYS',
   'AIRMIRROR_MONTHLY_CALL_BUDGET',
   'AIRMIRROR_QUOTA_APP_SHARE',
+  'AIRMIRROR_SYNC_CONCURRENCY',
+  'AIRMIRROR_SYNC_CONCURRENCY_PER_BASE',
 ]);
 
 const BASE_ID = /^app[A-Za-z0-9]{14}$/;
@@ -228,6 +234,8 @@ export function parseConfig(env: Env): Config {
     logLevel,
     logFormat: logFormat as Config['logFormat'],
     hashCacheSize: integer(env, 'AIRMIRROR_HASH_CACHE_SIZE', 1_000_000, 0, 100_000_000),
+    syncConcurrency: integer(env, 'AIRMIRROR_SYNC_CONCURRENCY', 100, 1, 10_000),
+    syncConcurrencyPerBase: integer(env, 'AIRMIRROR_SYNC_CONCURRENCY_PER_BASE', 2, 1, 100),
     metricsPublic: onOff(env, 'AIRMIRROR_METRICS_PUBLIC', false),
     pgEndpoint: parsePgEndpoint(env),
     retention: {

@@ -108,6 +108,18 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       help: 'Change events not yet delivered to every subscription',
       registers,
     }),
+    baseOwner: new Gauge({
+      name: 'airmirror_base_owner',
+      help: 'Which process owns each base now (1 per base, labelled with the owner); read from Postgres',
+      labelNames: ['source', 'process_id', 'host', 'pid'] as const,
+      registers,
+    }),
+    processHeartbeatAgeSeconds: new Gauge({
+      name: 'airmirror_process_heartbeat_age_seconds',
+      help: 'Seconds since each airmirror process on this Postgres last sent its heartbeat',
+      labelNames: ['process_id', 'host', 'pid', 'role'] as const,
+      registers,
+    }),
     eventDeliveryFailures: new Counter({
       name: 'airmirror_event_delivery_failures_total',
       help: 'Failed attempts to deliver change events to receivers',

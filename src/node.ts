@@ -32,7 +32,8 @@ import { startPostgresEndpoint } from '../proxy/pg/node.ts';
 import { appendStrategy } from '../sync/append.ts';
 import { incrementalStrategy } from '../sync/incremental.ts';
 import { openCommandDatabase } from '../sync/runtime.ts';
-import { createSyncer, type Syncer } from '../sync/index.ts';
+import { createBaseOwnership, createSyncer, type BaseOwnership, type Syncer } from '../sync/index.ts';
+import { followOwnership, refreshAnywhere, schedulerOwnership, webhookOwnership } from './replicas.ts';
 import {
   callsThisMonthByToken,
   ensureSourcesFromConfig,
@@ -52,6 +53,8 @@ export interface RunningAirmirror {
   config: Config;
   db: Database;
   syncer: Syncer;
+  /** Which bases this process works on, among every process on the same Postgres. */
+  ownership: BaseOwnership;
   metrics: Metrics;
   stop(): Promise<void>;
 }
@@ -163,7 +166,10 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       });
     };
 
+    // Every process on this Postgres shares the bases (docs/ownership.md); this one joins them.
+    const ownership = createBaseOwnership({ db, log, role: 'start' });
     const syncer = createSyncer({
+      ownership,
       db,
       log,
       fetch: backgroundFetch,
@@ -177,32 +183,53 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     await syncer.start();
     cleanups.push(() => syncer.stop());
 
+    const catchup = new CatchupLoop({
+      db,
+      log,
+      owner: ownership,
+      fetchRecords: async ({ sourceId, baseId, tableId, recordIds, fields }) =>
+        (await clientFor({ id: sourceId, baseId })).getRecordsByIds(baseId, tableId, recordIds, { fields }),
+    });
+    let demoHooks: Promise<void> | undefined;
     const scheduler = new Scheduler({
       db,
       log,
+      maxConcurrent: config.syncConcurrency,
+      maxPerSource: config.syncConcurrencyPerBase,
+      owner: schedulerOwnership(db, ownership),
       run: async (table, runOpts) => {
         const started = performance.now();
         const result = await runWithSyncer(syncer)(table, runOpts);
         observeRun(metrics, result, (performance.now() - started) / 1000);
         return result;
       },
+      // A base's first build (the scheduler only knows tables once a source's schema was read).
+      build: async (sourceId, runOpts) => {
+        const result = await syncer.syncSource(sourceId, runOpts);
+        for (const t of result.tables) observeRun(metrics, t);
+        // Proxy writes that came while the mirror was being built were queued: apply them now.
+        catchup.nudge();
+        if (config.demo && result.rebuilt) {
+          demoHooks ??= enableDemoWebhooks({ db, webhooks, log }).catch((err) =>
+            log.error({ err: String(err) }, 'demo: could not register the Airtable webhook'),
+          );
+        }
+        return result;
+      },
     });
+    const refresh = refreshAnywhere(ownership, (sourceId) => syncer.refreshSchema(sourceId));
 
-    const catchup = new CatchupLoop({
-      db,
-      log,
-      fetchRecords: async ({ sourceId, baseId, tableId, recordIds, fields }) =>
-        (await clientFor({ id: sourceId, baseId })).getRecordsByIds(baseId, tableId, recordIds, { fields }),
-    });
     const proxy = createNodeProxy({
       config,
       db,
       budget,
       fetch: instrumentUpstream(fetchFn, metrics),
-      refreshSchema: async (sourceId) => {
-        await syncer.refreshSchema(sourceId);
+      refreshSchema: refresh,
+      onCatchupQueued: () => {
+        catchup.nudge();
+        // The base may be another process's: its owner drains the queue.
+        ownership.announce({ kind: 'wake' }).catch(() => undefined);
       },
-      onCatchupQueued: () => catchup.nudge(),
       onApply: ({ ms, ok }) => {
         metrics.mirrorApplySeconds.observe({ origin: 'proxy' }, ms / 1000);
         if (!ok) metrics.mirrorApplyFailures.inc({ origin: 'proxy' });
@@ -229,10 +256,12 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       publicUrl,
       syncer,
       hashCache: syncer.hashCache,
+      owner: webhookOwnership(ownership, log),
       log,
       clientFor,
       drainWindowMs: (sourceId) => quota.drainWindowMs(sourceId),
     });
+    followOwnership(ownership, { scheduler, syncer, webhooks, catchup, log });
 
     const api = createApi({
       db,
@@ -240,7 +269,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       adminToken: config.adminToken,
       publicUrl,
       runner: scheduler,
-      syncer,
+      syncer: { refreshSchema: refresh, cancel: (key) => syncer.cancel(key) },
       airtable: (_source, token) =>
         createAirtableClient({
           apiUrl: config.airtableApiUrl,
@@ -309,23 +338,19 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     const retention = createRetentionLoop({ db, log, settings: config.retention });
     retention.start();
     cleanups.push(() => retention.stop());
-    // The first sync runs at once (the scheduler only knows tables once a source's schema has
-    // been read); later runs follow each table's frequency.
-    const firstSync = syncer
-      .syncAll()
-      .then((sources) => {
-        for (const s of sources) for (const t of s.tables) observeRun(metrics, t);
-        // Proxy writes that came while the mirror was being built were queued: apply them now.
-        catchup.nudge();
-      })
-      .catch((err) => log.error({ err: String(err) }, 'first sync failed'))
-      .then(() => (config.demo ? enableDemoWebhooks({ db, webhooks, log }) : undefined))
-      .catch((err) => log.error({ err: String(err) }, 'demo: could not register the Airtable webhook'))
-      .finally(() => scheduler.start());
+    // Join the processes on this Postgres and take a fair share of the bases; the scheduler
+    // builds the bases never built at once, and runs tables as they fall due.
+    await ownership.start();
+    scheduler.start();
     cleanups.push(async () => {
-      await syncer.stop();
-      await firstSync;
+      // Runs end as interruptions (due again at once for the next owner), then the bases are
+      // handed over at once.
       await scheduler.stop();
+      await webhooks.stop();
+      await catchup.stop();
+      await syncer.stop();
+      await demoHooks;
+      await ownership.stop();
     });
 
     // Pushed last so it runs first: stop taking requests before the loops and Postgres go away.
@@ -339,6 +364,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       config,
       db,
       syncer,
+      ownership,
       metrics,
       stop: stopAll,
     };

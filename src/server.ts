@@ -5,7 +5,7 @@ import type { Database } from './db/database.ts';
 import { subscriptionRoutes } from './events/index.ts';
 import type { Logger } from './log.ts';
 import { webhookRoutes, type WebhookService } from './webhooks/index.ts';
-import { tableLags } from './bookkeeping/index.ts';
+import { processViews, tableLags } from './bookkeeping/index.ts';
 import { failingSchemaReads } from './bookkeeping/schema-health.ts';
 import { pingDatabase } from './db/health.ts';
 import { outboxDepth } from './events/store.ts';
@@ -171,7 +171,7 @@ async function failingSchemaReadsJson(db: Database) {
   }));
 }
 
-/** Gauges read from Postgres at scrape time: lag per table and outbox depth. */
+/** Gauges read from Postgres at scrape time: lag per table, outbox depth, base owners. */
 async function collectDatabaseGauges(db: Database, metrics: Metrics): Promise<void> {
   const lags = await tableLags(db);
   metrics.tableLagSeconds.reset();
@@ -182,4 +182,12 @@ async function collectDatabaseGauges(db: Database, metrics: Metrics): Promise<vo
   }
   const depth = await db.query<{ n: string }>(outboxDepth());
   metrics.outboxDepth.set(Number(depth.rows[0]?.n ?? 0));
+  // Who owns which base, and how fresh each process's heartbeat is (docs/ownership.md).
+  metrics.baseOwner.reset();
+  metrics.processHeartbeatAgeSeconds.reset();
+  for (const p of await processViews(db)) {
+    const who = { process_id: p.processId, host: p.host, pid: String(p.pid) };
+    if (p.alive) metrics.processHeartbeatAgeSeconds.set({ ...who, role: p.role }, p.heartbeatAgeSeconds);
+    for (const source of p.bases) metrics.baseOwner.set({ ...who, source }, 1);
+  }
 }

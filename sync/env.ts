@@ -6,6 +6,9 @@ import type { TableMapping } from '../src/mirror/types.ts';
 import { fullRefreshStrategy } from './full-refresh.ts';
 import type { RecordHashCache } from './hash-cache.ts';
 import type { SyncerProcess } from './lifecycle.ts';
+import type { BaseOwnership } from './ownership.ts';
+import { baseHolder } from '../src/bookkeeping/ownership.ts';
+import type { Database } from '../src/db/database.ts';
 import { oneLine } from './one-line.ts';
 import { PageMemos } from './page-memo.ts';
 import type { RunProgress } from './run-progress.ts';
@@ -25,10 +28,15 @@ import type { SyncerDeps, SyncerEnv, SyncProgress } from './types.ts';
  */
 export function createSyncerEnv(
   deps: SyncerDeps,
-  parts: { hashCache: RecordHashCache; runProgress: RunProgress; lifecycle: SyncerProcess },
+  parts: {
+    hashCache: RecordHashCache;
+    runProgress: RunProgress;
+    lifecycle: SyncerProcess;
+    ownership: BaseOwnership;
+  },
 ): SyncerEnv {
-  const { db, log } = deps;
-  const { hashCache, runProgress, lifecycle } = parts;
+  const { log } = deps;
+  const { hashCache, runProgress, lifecycle, ownership } = parts;
   const now = deps.now ?? Date.now;
   // Decoded pages per table, for the sweep (page-memo.ts); useless without record hashes.
   const pageMemos = hashCache.max > 0 ? new PageMemos() : undefined;
@@ -88,40 +96,55 @@ export function createSyncerEnv(
     };
   }
 
-  const env: SyncerEnv = {
-    db,
-    log,
-    now,
-    hashCache,
-    sweep: deps.sweep ?? {},
-    strategies: strategyRegistry([fullRefreshStrategy, ...(deps.strategies ?? [])]),
-    clientOf,
-    counting: (counters, fn) => requestScope.run(counters, fn),
-    controller: (signal) => lifecycle.controller(signal),
-    track: (keys, ac) => lifecycle.track(keys, ac),
-    runProgress,
-    contextFor({ source, client, table, row, counters, signal, full, onSweep }) {
-      const ctx: TableSyncContext = {
-        db,
-        client,
-        source,
-        table,
-        config: row,
-        run: counters,
-        hashCache,
-        signal,
-        log: log.child({ source: source.id, table: table.tableId }),
-        now,
-        full,
-        progress: progressFor(source, table),
-        pageMemo: pageMemos?.of(table.tableId),
-        sweep: (opts: SweepOptions = {}) => {
-          onSweep?.();
-          return sweepTable(ctx, { ...env.sweep, ignoreCache: opts.ignoreCache });
-        },
-      };
-      return ctx;
-    },
+  async function notOwnedReason(sourceId: string): Promise<string> {
+    const holder = await baseHolder(deps.db, sourceId).catch(() => undefined);
+    return holder
+      ? `owned by another process (${holder.role} on ${holder.host}, pid ${holder.pid}, process ${holder.processId})`
+      : 'not owned by this process (another process is taking it over)';
+  }
+
+  const strategies = strategyRegistry([fullRefreshStrategy, ...(deps.strategies ?? [])]);
+  // One env per database: the process's, and each base lease's fenced one (forBase).
+  const build = (db: Database): SyncerEnv => {
+    const env: SyncerEnv = {
+      db,
+      log,
+      now,
+      hashCache,
+      sweep: deps.sweep ?? {},
+      strategies,
+      clientOf,
+      counting: (counters, fn) => requestScope.run(counters, fn),
+      controller: (signal) => lifecycle.controller(signal),
+      track: (keys, ac) => lifecycle.track(keys, ac),
+      runProgress,
+      ownership,
+      notOwnedReason,
+      forBase: build,
+      contextFor({ source, client, table, row, counters, signal, full, onSweep }) {
+        const ctx: TableSyncContext = {
+          db,
+          client,
+          source,
+          table,
+          config: row,
+          run: counters,
+          hashCache,
+          signal,
+          log: log.child({ source: source.id, table: table.tableId }),
+          now,
+          full,
+          progress: progressFor(source, table),
+          pageMemo: pageMemos?.of(table.tableId),
+          sweep: (opts: SweepOptions = {}) => {
+            onSweep?.();
+            return sweepTable(ctx, { ...env.sweep, ignoreCache: opts.ignoreCache });
+          },
+        };
+        return ctx;
+      },
+    };
+    return env;
   };
-  return env;
+  return build(deps.db);
 }

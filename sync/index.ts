@@ -10,7 +10,12 @@ export type {
   TableOutcome,
   TableSyncResult,
 } from './types.ts';
-export { processLockOwnership, type BaseOwnership } from './ownership.ts';
+export {
+  createBaseOwnership,
+  type BaseOwnership,
+  type OwnershipMessage,
+  type OwnershipOptions,
+} from './ownership.ts';
 export type {
   SweepOptions,
   StrategyRegistry,

@@ -1,16 +1,15 @@
-import { failInterruptedRuns } from '../src/bookkeeping/tables.ts';
-import { listSources } from '../src/bookkeeping/sources.ts';
-import type { Database } from '../src/db/database.ts';
-import type { Logger } from '../src/log.ts';
-import { cleanupSwap } from '../src/mirror/index.ts';
+import { Interruption } from '../src/lifecycle/interruption.ts';
 import type { BaseOwnership } from './ownership.ts';
 import type { RunProgress } from './run-progress.ts';
 
+const STOPPED = 'interrupted: the process stopped during the run';
+
 /**
- * The syncer's process lifecycle: start-up recovery of what a crash left behind (on the bases this
- * process owns), the runs in flight (awaited by `stop`), and the abort controllers of running
- * syncs — one per call, aborted by `stop()` or the caller's signal, and registered under table
- * keys so `cancel` finds them.
+ * The syncer's process lifecycle: its ownership of bases (when it is the syncer's own: started
+ * and stopped here; a new owner of a base recovers what a crash left behind, sync/base-recovery.ts),
+ * the runs in flight (awaited by `stop`), and the abort controllers of running syncs — one per
+ * call, aborted by `stop()` (as an interruption) or the caller's signal, and registered under
+ * table keys so `cancel` finds them.
  */
 export class SyncerProcess {
   private readonly cancellable = new Map<string, Set<AbortController>>();
@@ -20,43 +19,30 @@ export class SyncerProcess {
 
   constructor(
     private readonly deps: {
-      db: Database;
-      log: Logger;
       ownership: BaseOwnership;
+      /** The ownership is the syncer's own (started and stopped with it), not the composer's. */
+      ownsOwnership: boolean;
       runProgress: RunProgress;
     },
   ) {}
 
-  /** Start-up work: drop leftover swap schemas of crashed rebuilds, fail runs a crash interrupted. */
+  /**
+   * Starts recording progress and, with its own ownership, takes every free base (a new owner
+   * first drops a crashed rebuild's swap schema and marks the runs a crash interrupted Failed).
+   */
   async start(): Promise<void> {
-    const { db, log, ownership } = this.deps;
+    this.stopped = false;
     this.deps.runProgress.start();
-    // Start-up cleanup is only safe on bases no other live syncer process works on (a `sync --once`
-    // next to `airmirror start` must not drop the other's swap schema mid-rebuild nor fail its runs).
-    if (!(await ownership.claim())) {
-      log.info('another syncer process is running; skipping start-up cleanup');
-      return;
-    }
-    const sources = (await listSources(db)).filter((s) => ownership.owns(s.id));
-    for (const s of sources) {
-      if (await cleanupSwap(db, s.schemaName)) {
-        log.warn({ source: s.id, schema: s.schemaName }, 'dropped the swap schema of an interrupted rebuild');
-      }
-    }
-    const n = await failInterruptedRuns(
-      db,
-      sources.map((s) => s.id),
-    );
-    if (n > 0) log.warn({ tables: n }, 'marked tables interrupted by a previous stop as Failed');
+    if (this.deps.ownsOwnership) await this.deps.ownership.start();
   }
 
-  /** Aborts running syncs, waits for them to settle, and gives up the bases it owns. */
+  /** Interrupts running syncs, waits for them to settle, and gives up the bases it owns. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const ac of this.live) ac.abort(new Error('syncer stopped'));
+    for (const ac of this.live) ac.abort(new Interruption(STOPPED));
     await Promise.allSettled([...this.inflight]);
     await this.deps.runProgress.stop();
-    await this.deps.ownership.release();
+    if (this.deps.ownsOwnership) await this.deps.ownership.stop();
   }
 
   /** Awaited by `stop()`. */
@@ -72,7 +58,7 @@ export class SyncerProcess {
    */
   controller(signal?: AbortSignal): { ac: AbortController; done(): void } {
     const ac = new AbortController();
-    if (this.stopped) ac.abort(new Error('syncer stopped'));
+    if (this.stopped) ac.abort(new Interruption(STOPPED));
     this.live.add(ac);
     const onAbort = () => ac.abort(signal!.reason);
     if (signal?.aborted) ac.abort(signal.reason);

@@ -14,7 +14,7 @@ import {
 import { setFillPending, tableSelection } from '../src/bookkeeping/schema-state.ts';
 import type { BaseMapping, TableMapping } from '../src/mirror/types.ts';
 import { oneLine } from './one-line.ts';
-import { recordEnd } from './record-outcome.ts';
+import { howStopped, recordEnd } from './record-outcome.ts';
 import { catchUpFenced, defaultRow, linked, result } from './rebuild-parts.ts';
 import { finishRun, newCounters, startRun, type RunCounters } from '../src/bookkeeping/runs.ts';
 import type { Source } from '../src/bookkeeping/sources.ts';
@@ -23,6 +23,7 @@ import type { SyncClient } from './strategy.ts';
 import { sweepTable } from './sweep.ts';
 import type { SyncerEnv, TableSyncResult } from './types.ts';
 import { applyTableEvent, sourceTables } from '../src/bookkeeping/tables.ts';
+import { dueNow } from '../src/bookkeeping/ownership.ts';
 
 export interface RebuildArgs {
   source: Source;
@@ -235,8 +236,13 @@ export async function refillTables(env: SyncerEnv, args: RefillArgs): Promise<Re
   }
 
   if (failure !== undefined || !promoted) {
-    const cancelled = ac.signal.aborted;
-    const message = cancelled ? 'cancelled' : `schema rebuild failed: ${oneLine(failure)}`;
+    // The same policy as a table's run (record-outcome.ts): an interruption (the process
+    // stopping, the base lost) leaves the tables Failed and due now; only a cancel is Cancelled.
+    const stop = howStopped(ac.signal, failure);
+    const cancelled = stop.kind === 'cancelled';
+    const interrupted = stop.kind === 'interrupted';
+    const message = cancelled ? 'cancelled' : `schema rebuild failed: ${stop.message}`;
+    const event = cancelled ? 'cancel' : interrupted ? 'interrupt' : 'fail';
     log.warn(
       { source: source.id, table: failedTable, err: message },
       'rebuild abandoned; old tables keep serving',
@@ -253,18 +259,21 @@ export async function refillTables(env: SyncerEnv, args: RefillArgs): Promise<Re
       // Postgres may be what failed the refill: the outcome waits for it (sync/record-outcome.ts).
       await recordEnd(env, { source: source.id, table: t.tableId, run: runId }, async () => {
         if (row && started.has(t.tableId)) {
-          await applyTableEvent(db, source.id, t.tableId, cancelled ? 'cancel' : 'fail', { error: message });
+          await applyTableEvent(db, source.id, t.tableId, event, { error: message, ifAllowed: interrupted });
         } else if (row && row.shouldSync && canTransition(row.status, 'start')) {
           // ifAllowed: a retry after a lost answer finds it Running already.
           await applyTableEvent(db, source.id, t.tableId, 'start', { ifAllowed: true });
-          await applyTableEvent(db, source.id, t.tableId, cancelled ? 'cancel' : 'fail', { error: message });
+          await applyTableEvent(db, source.id, t.tableId, event, { error: message, ifAllowed: interrupted });
         }
+        // Owed: due now for whoever owns the base next (this process too).
+        if (row && interrupted) await db.query(dueNow(source.id, t.tableId));
         if (runId) await finishRun(db, runId, cancelled ? 'cancelled' : 'failed', counters, message, log);
       });
       if (runId) env.runProgress.untrack(runId);
       results.set(t.tableId, {
         ...result(source, t, cancelled ? 'Cancelled' : 'Failed', counters, runId),
         error: message,
+        ...(interrupted ? { interrupted } : {}),
       });
     }
     await recordEnd(env, { source: source.id, run: sourceRun }, () =>

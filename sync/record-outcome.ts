@@ -1,5 +1,7 @@
+import { NOT_OWNER } from '../src/bookkeeping/ownership.ts';
 import { isConnectionError } from '../src/db/connection-errors.ts';
 import { abortableSleep } from '../src/lifecycle/clock.ts';
+import { isInterruption } from '../src/lifecycle/interruption.ts';
 import type { Logger } from '../src/log.ts';
 import { oneLine } from './one-line.ts';
 import type { SyncerEnv } from './types.ts';
@@ -47,17 +49,47 @@ export async function recordOutcome<T>(
 }
 
 /**
+ * How a run that did not complete ended — one policy for every kind of run (docs/ownership.md):
+ * - `interrupted`: its process stops, or it lost the base (another owner, or the ownership
+ *   session gone with a Postgres restart). The table becomes Failed ("interrupted: …") and due
+ *   now, so whoever owns the base next runs it again at once (invariant 12);
+ * - `cancelled`: a cancel on purpose; the table is Cancelled and waits for its next period;
+ * - `failed`: its own error.
+ */
+export interface RunStop {
+  kind: 'interrupted' | 'cancelled' | 'failed';
+  /** One line for latest_error and the run's row. */
+  message: string;
+}
+
+export function howStopped(signal: AbortSignal, err: unknown): RunStop {
+  if (!signal.aborted) return { kind: 'failed', message: oneLine(err) };
+  if (isInterruption(signal.reason)) return { kind: 'interrupted', message: signal.reason.message };
+  return { kind: 'cancelled', message: 'cancelled' };
+}
+
+/**
  * Records a run's end with `recordOutcome`, waiting for Postgres until the syncer stops (not
- * when the run is cancelled: a cancelled run's end must be recorded all the same).
+ * when the run is cancelled: a cancelled run's end must be recorded all the same). Every run's
+ * end goes through here — table runs and refills alike — on the base's lease database.
+ *
+ * Returns false when the base's fence refused it (AM001): another owner took the base — or this
+ * process took it again after its ownership session was lost — and that owner's recovery
+ * (sync/base-recovery.ts) already ended the run as interrupted. Nothing stays Running either way.
  */
 export async function recordEnd(
   env: Pick<SyncerEnv, 'controller' | 'log'>,
   what: Record<string, unknown>,
   fn: () => Promise<unknown>,
-): Promise<void> {
+): Promise<boolean> {
   const stopping = env.controller();
   try {
     await recordOutcome(fn, { signal: stopping.ac.signal, log: env.log, what });
+    return true;
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== NOT_OWNER) throw err;
+    env.log.info(what, "the base's new owner ended this run as interrupted");
+    return false;
   } finally {
     stopping.done();
   }

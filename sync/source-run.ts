@@ -39,7 +39,7 @@ interface SchemaStep {
  * or `airmirror.tables` row ids.
  */
 export function createSourceRuns(env: SyncerEnv) {
-  const { db, log } = env;
+  const { db } = env;
   const locks = new Map<string, RwLock>();
   const lockOf = (sourceId: string) => {
     let l = locks.get(sourceId);
@@ -54,11 +54,17 @@ export function createSourceRuns(env: SyncerEnv) {
    * build of the base through the swap schema, or the change (schema-change.ts: in place where
    * Postgres can, tables filled again only where their values must be read again).
    */
-  async function schemaStep(source: Source, client: SyncClient, signal: AbortSignal): Promise<SchemaStep> {
+  async function schemaStep(
+    e: SyncerEnv,
+    source: Source,
+    client: SyncClient,
+    signal: AbortSignal,
+  ): Promise<SchemaStep> {
+    const { db, log } = e;
     const counters = newCounters();
     let baseSchema: BaseSchema;
     try {
-      baseSchema = await env.counting(counters, () => client.getBaseSchema(source.baseId, { signal }));
+      baseSchema = await e.counting(counters, () => client.getBaseSchema(source.baseId, { signal }));
     } catch (err) {
       const message = signal.aborted ? 'cancelled' : `reading the base schema failed: ${oneLine(err)}`;
       const runId = await startRun(db, { sourceId: source.id, kind: 'schema' });
@@ -91,7 +97,7 @@ export function createSourceRuns(env: SyncerEnv) {
       }
       if (!old) {
         log.info({ source: source.id, to: hash }, 'first build of the base');
-        const r = await refillTables(env, {
+        const r = await refillTables(e, {
           source,
           client,
           next,
@@ -116,7 +122,7 @@ export function createSourceRuns(env: SyncerEnv) {
         };
       }
       log.info({ source: source.id, from: old.hash, to: hash }, 'base schema changed');
-      const r = await applySchemaChange(env, { source, client, old, next, selection, signal, counters });
+      const r = await applySchemaChange(e, { source, client, old, next, selection, signal, counters });
       return {
         mapping: r.mapping,
         changed: true,
@@ -164,22 +170,39 @@ export function createSourceRuns(env: SyncerEnv) {
       rebuilt: false,
       tables: [],
     };
+    const lease = await enterBase(source, ac);
+    if ('skipped' in lease) return { ...result, skipped: lease.skipped };
+    try {
+      return await syncSourceOwned(lease.env, source, result, opts, ac);
+    } finally {
+      lease.done();
+    }
+  }
+
+  async function syncSourceOwned(
+    e: SyncerEnv,
+    source: Source,
+    result: SourceSyncResult,
+    opts: SyncOptions,
+    ac: AbortController,
+  ): Promise<SourceSyncResult> {
+    const sourceId = source.id;
     let client: SyncClient;
     try {
-      client = await env.clientOf(source);
+      client = await e.clientOf(source);
     } catch (err) {
       result.error = `no usable token: ${oneLine(err)}`;
-      result.tables = await failTables(env, source, await sourceTables(db, sourceId), result.error);
+      result.tables = await failTables(e, source, await sourceTables(db, sourceId), result.error);
       return result;
     }
-    const step = await schemaStep(source, client, ac.signal);
+    const step = await schemaStep(e, source, client, ac.signal);
     result.schemaChanged = step.changed;
     result.rebuilt = step.rebuilt;
     if (step.error && !step.mapping) {
       // No layout to sync with: the schema could not be read, or the base's first build failed.
       result.error = step.error;
       if (step.rebuildResults.size > 0) result.tables = [...step.rebuildResults.values()];
-      else result.tables = await failTables(env, source, await activeRows(sourceId), step.error);
+      else result.tables = await failTables(e, source, await activeRows(sourceId), step.error);
       return result;
     }
     // A schema change that failed halfway recorded the layout the tables have: they sync with it,
@@ -202,7 +225,9 @@ export function createSourceRuns(env: SyncerEnv) {
           result.tables.push(skipped(source, row, 'cancelled before it started'));
           continue;
         }
-        result.tables.push(await runTableFilling(source, client, table, row, { ...opts, signal: ac.signal }));
+        result.tables.push(
+          await runTableFilling(e, source, client, table, row, { ...opts, signal: ac.signal }),
+        );
       }
     });
     return result;
@@ -216,27 +241,44 @@ export function createSourceRuns(env: SyncerEnv) {
   ): Promise<TableSyncResult> {
     const source = await loadSource(db, sourceId);
     if (!source) throw new Error(`source ${sourceId} is not configured`);
-    let row = await findRow(sourceId, tableKey);
+    const row = await findRow(sourceId, tableKey);
     if (!row) throw new Error(`table ${tableKey} of source ${sourceId} is not configured`);
     if (row.vanishedAt) return skipped(source, row, 'the table no longer exists in Airtable');
     if (!row.mirrored) return skipped(source, row, 'excluded from the mirror');
     if (!row.shouldSync || row.status === 'Paused') return skipped(source, row, 'paused');
+    const lease = await enterBase(source, ac);
+    if ('skipped' in lease) return { ...skipped(source, row, lease.skipped), notOwner: true };
+    try {
+      return await syncTableOwned(lease.env, source, row, opts, ac);
+    } finally {
+      lease.done();
+    }
+  }
+
+  async function syncTableOwned(
+    e: SyncerEnv,
+    source: Source,
+    first: Table,
+    opts: SyncOptions,
+    ac: AbortController,
+  ): Promise<TableSyncResult> {
+    const sourceId = source.id;
     let client: SyncClient;
     try {
-      client = await env.clientOf(source);
+      client = await e.clientOf(source);
     } catch (err) {
-      return (await failTables(env, source, [row], `no usable token: ${oneLine(err)}`))[0];
+      return (await failTables(e, source, [first], `no usable token: ${oneLine(err)}`))[0];
     }
-    const step = await schemaStep(source, client, ac.signal);
-    const fromRebuild = step.rebuildResults.get(row.tableId);
+    const step = await schemaStep(e, source, client, ac.signal);
+    const fromRebuild = step.rebuildResults.get(first.tableId);
     if (fromRebuild) return fromRebuild;
-    if (step.error && !step.mapping) return (await failTables(env, source, [row], step.error))[0];
+    if (step.error && !step.mapping) return (await failTables(e, source, [first], step.error))[0];
     return lockOf(sourceId).read(async () => {
-      row = (await findTable(db, sourceId, row!.tableId)) ?? row!;
+      const row = (await findTable(db, sourceId, first.tableId)) ?? first;
       const mapping = (await loadMapping(db, sourceId)) ?? step.mapping;
-      const table = mapping?.tables.find((t) => t.tableId === row!.tableId);
-      if (!table) return skipped(source, row!, 'not in the mirror mapping');
-      return runTableFilling(source, client, table, row!, { ...opts, signal: ac.signal });
+      const table = mapping?.tables.find((t) => t.tableId === row.tableId);
+      if (!table) return skipped(source, row, 'not in the mirror mapping');
+      return runTableFilling(e, source, client, table, row, { ...opts, signal: ac.signal });
     });
   }
 
@@ -245,6 +287,7 @@ export function createSourceRuns(env: SyncerEnv) {
    * set by a change in place), one that lists every record, which then clears the mark.
    */
   async function runTableFilling(
+    e: SyncerEnv,
     source: Source,
     client: SyncClient,
     table: TableMapping,
@@ -254,10 +297,33 @@ export function createSourceRuns(env: SyncerEnv) {
     // A full_refresh sweep brings the values as it is (its hash cache forgets a retyped table's
     // rows by itself, sweep.ts); other sync types list only some records unless run in full.
     const full = opts.full || (row.fillPending && row.syncType !== 'full_refresh');
-    const r = await runTable(env, source, client, table, row, { ...opts, full });
+    const r = await runTable(e, source, client, table, row, { ...opts, full });
     if (r.status === 'Completed' && row.fillPending)
-      await setFillPending(db, source.id, [row.tableId], false);
+      await setFillPending(e.db, source.id, [row.tableId], false);
     return r;
+  }
+
+  /**
+   * The base's work may start only while this process owns the base (docs/ownership.md): the
+   * lease's database fences every statement with the owner's epoch, and losing the base aborts
+   * the work (as an interruption, not a cancel).
+   */
+  async function enterBase(
+    source: Source,
+    ac: AbortController,
+  ): Promise<{ env: SyncerEnv; done(): void } | { skipped: string }> {
+    const lease = await env.ownership.enter(source.id);
+    if (!lease) return { skipped: await env.notOwnedReason(source.id) };
+    const onLost = () => ac.abort(lease.signal.reason);
+    if (lease.signal.aborted) onLost();
+    else lease.signal.addEventListener('abort', onLost, { once: true });
+    return {
+      env: env.forBase(lease.db),
+      done: () => {
+        lease.signal.removeEventListener('abort', onLost);
+        lease.release();
+      },
+    };
   }
 
   /** Runs `fn` with a controller linked to `signal` and to the syncer's stop(). */
@@ -288,27 +354,44 @@ export function createSourceRuns(env: SyncerEnv) {
           if (!row) throw new Error(`table ${key} of source ${sourceId} is not configured`);
           rows.push(row);
         }
-        let client: SyncClient;
+        // Under the base's lease, like every run of the base (docs/ownership.md).
+        const lease = await enterBase(source, ac);
+        if ('skipped' in lease)
+          return rows.map((row) => ({ ...skipped(source, row, lease.skipped), notOwner: true }));
         try {
-          client = await env.clientOf(source);
-        } catch (err) {
-          return failTables(env, source, rows, `no usable token: ${oneLine(err)}`);
+          const e = lease.env;
+          let client: SyncClient;
+          try {
+            client = await e.clientOf(source);
+          } catch (err) {
+            return failTables(e, source, rows, `no usable token: ${oneLine(err)}`);
+          }
+          return resyncTables(e, { lock: lockOf(sourceId), source, client, rows, signal: ac.signal });
+        } finally {
+          lease.done();
         }
-        return resyncTables(env, { lock: lockOf(sourceId), source, client, rows, signal: ac.signal });
       }),
 
     async refreshSchema(sourceId: string, opts: { signal?: AbortSignal }): Promise<SchemaRefreshResult> {
       const source = await loadSource(db, sourceId);
       if (!source) throw new Error(`source ${sourceId} is not configured`);
-      const { ac, done } = env.controller(opts.signal);
-      const step = await schemaStep(source, await env.clientOf(source), ac.signal).finally(done);
-      return {
-        hash: step.hash ?? source.schemaHash ?? '',
-        changed: step.changed,
-        rebuilt: step.rebuilt,
-        tables: [...step.rebuildResults.values()],
-        error: step.error,
-      };
+      return controlled(opts.signal, async (ac) => {
+        const unchanged = { hash: source.schemaHash ?? '', changed: false, rebuilt: false, tables: [] };
+        const lease = await enterBase(source, ac);
+        if ('skipped' in lease) return { ...unchanged, skipped: lease.skipped };
+        try {
+          const step = await schemaStep(lease.env, source, await lease.env.clientOf(source), ac.signal);
+          return {
+            hash: step.hash ?? source.schemaHash ?? '',
+            changed: step.changed,
+            rebuilt: step.rebuilt,
+            tables: [...step.rebuildResults.values()],
+            error: step.error,
+          };
+        } finally {
+          lease.done();
+        }
+      });
     },
   };
 }

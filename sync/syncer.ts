@@ -3,7 +3,7 @@ import { createSyncerEnv } from './env.ts';
 import { createHashCache } from './hash-cache.ts';
 import { SyncerProcess } from './lifecycle.ts';
 import { oneLine } from './one-line.ts';
-import { processLockOwnership } from './ownership.ts';
+import { createBaseOwnership } from './ownership.ts';
 import { RunProgress } from './run-progress.ts';
 import { createSchemaRetryLoop } from './schema-retry.ts';
 import { createSourceRuns } from './source-run.ts';
@@ -31,13 +31,9 @@ export function createSyncer(deps: SyncerDeps): Syncer {
   const { db, log } = deps;
   const hashCache = deps.hashCache ?? createHashCache({ max: deps.hashCacheSize });
   const runProgress = new RunProgress(db, log, { intervalMs: deps.progressIntervalMs });
-  const lifecycle = new SyncerProcess({
-    db,
-    log,
-    ownership: deps.ownership ?? processLockOwnership(db, log),
-    runProgress,
-  });
-  const env = createSyncerEnv(deps, { hashCache, runProgress, lifecycle });
+  const ownership = deps.ownership ?? createBaseOwnership({ db, log, role: 'once' });
+  const lifecycle = new SyncerProcess({ ownership, ownsOwnership: !deps.ownership, runProgress });
+  const env = createSyncerEnv(deps, { hashCache, runProgress, lifecycle, ownership });
   const runs = createSourceRuns(env);
   // Sources whose schema reads fail are tried again while they fail (schema-retry.ts).
   const schemaRetry = createSchemaRetryLoop({
@@ -50,6 +46,7 @@ export function createSyncer(deps: SyncerDeps): Syncer {
 
   return {
     hashCache,
+    ownership,
     async start() {
       await lifecycle.start();
       schemaRetry.start();

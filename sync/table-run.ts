@@ -1,11 +1,11 @@
 import { finishRun, newCounters, startRun } from '../src/bookkeeping/runs.ts';
 import type { Source } from '../src/bookkeeping/sources.ts';
 import { IllegalTransition } from '../src/bookkeeping/state.ts';
-import { applyTableEvent, type Table } from '../src/bookkeeping/tables.ts';
+import { changeStatus, type Table } from '../src/bookkeeping/tables.ts';
+import { dueNow } from '../src/bookkeeping/ownership.ts';
 import { countRows } from '../src/mirror/index.ts';
 import type { TableMapping } from '../src/mirror/types.ts';
-import { oneLine } from './one-line.ts';
-import { recordEnd } from './record-outcome.ts';
+import { howStopped, recordEnd } from './record-outcome.ts';
 import type { SyncClient } from './strategy.ts';
 import type { SyncOptions, SyncerEnv, TableSyncResult } from './types.ts';
 
@@ -80,24 +80,48 @@ export async function runTable(
       }
       ac.signal.throwIfAborted();
       const rowCount = await countRows(db, table);
-      await applyTableEvent(db, source.id, row.tableId, 'succeed', {
-        rowCount,
-        fullRefresh: swept,
-        at: new Date(env.now()),
-      });
-      await finishRun(db, runId, 'completed', counters, undefined, log);
+      // The outcome and the run's end in one transaction (fenced like every statement of the run).
+      const what = { source: source.id, table: row.tableId, run: runId };
+      const recorded = await recordEnd(env, what, async () =>
+        db.tx(async (q) => {
+          await changeStatus(q, source.id, row.tableId, 'succeed', {
+            rowCount,
+            fullRefresh: swept,
+            at: new Date(env.now()),
+          });
+          await finishRun(q, runId, 'completed', counters, undefined, log);
+        }),
+      );
       env.runProgress.untrack(runId);
+      if (!recorded) {
+        // The base's new owner ended it as interrupted (its rows are written; it runs again).
+        const error = 'interrupted: another process took the base over';
+        return { ...base, status: 'Failed', error, runId, interrupted: true };
+      }
       return { ...base, status: 'Completed', runId };
     } catch (err) {
-      const cancelled = ac.signal.aborted;
-      const message = cancelled ? 'cancelled' : oneLine(err);
+      // One policy for every run (record-outcome.ts): stopped, or the base lost (to another
+      // process, or with the ownership session in a Postgres restart), is an interruption —
+      // Failed and due now, so the next owner runs it at once; a cancel on purpose is Cancelled.
+      const stop = howStopped(ac.signal, err);
+      const interrupted = stop.kind === 'interrupted';
+      const cancelled = stop.kind === 'cancelled';
+      const message = stop.message;
       if (!cancelled) log.warn({ source: source.id, table: row.tableId, err: message }, 'table sync failed');
-      await recordEnd(env, { source: source.id, table: row.tableId, run: runId }, async () => {
-        await applyTableEvent(db, source.id, row.tableId, cancelled ? 'cancel' : 'fail', { error: message });
-        await finishRun(db, runId, cancelled ? 'cancelled' : 'failed', counters, message, log);
-      });
       env.runProgress.untrack(runId);
-      return { ...base, status: cancelled ? 'Cancelled' : 'Failed', error: message, runId };
+      await recordEnd(env, { source: source.id, table: row.tableId, run: runId }, () =>
+        db.tx(async (q) => {
+          if (interrupted) {
+            await changeStatus(q, source.id, row.tableId, 'interrupt', { error: message, ifAllowed: true });
+            // Owed: due now for whoever owns the base next (this process too).
+            await q.query(dueNow(source.id, row.tableId));
+          } else {
+            await changeStatus(q, source.id, row.tableId, cancelled ? 'cancel' : 'fail', { error: message });
+          }
+          await finishRun(q, runId, cancelled ? 'cancelled' : 'failed', counters, message, log);
+        }),
+      );
+      return { ...base, status: cancelled ? 'Cancelled' : 'Failed', error: message, runId, interrupted };
     }
   } finally {
     untrack();
@@ -114,26 +138,22 @@ async function beginTableRun(
   source: Source,
   row: Table,
 ): Promise<{ runId: string } | { skipped: TableSyncResult }> {
+  // The start and its run row in one transaction: on a base's lease database, it begins only
+  // while this process owns the base, and the state machine refuses a second start (Running).
   try {
-    await applyTableEvent(env.db, source.id, row.tableId, 'start');
-  } catch (err) {
-    if (err instanceof IllegalTransition)
-      return { skipped: skipped(source, row, `not started: ${err.message}`) };
-    throw err;
-  }
-  try {
-    const runId = await startRun(env.db, {
-      sourceId: source.id,
-      tableId: row.tableId,
-      tableName: row.tableName,
-      kind: row.syncType,
+    const runId = await env.db.tx(async (q) => {
+      await changeStatus(q, source.id, row.tableId, 'start');
+      return startRun(q, {
+        sourceId: source.id,
+        tableId: row.tableId,
+        tableName: row.tableName,
+        kind: row.syncType,
+      });
     });
     return { runId };
   } catch (err) {
-    // The table is Running already: it must not stay so because its run could not be recorded.
-    await recordEnd(env, { source: source.id, table: row.tableId }, () =>
-      applyTableEvent(env.db, source.id, row.tableId, 'fail', { error: oneLine(err) }),
-    );
+    if (err instanceof IllegalTransition)
+      return { skipped: skipped(source, row, `not started: ${err.message}`) };
     throw err;
   }
 }
@@ -157,10 +177,12 @@ export async function failTables(
       continue;
     }
     const { runId } = begun;
-    await recordEnd(env, { source: source.id, table: row.tableId, run: runId }, async () => {
-      await applyTableEvent(env.db, source.id, row.tableId, 'fail', { error: message });
-      await finishRun(env.db, runId, 'failed', newCounters(), message, env.log);
-    });
+    await recordEnd(env, { source: source.id, table: row.tableId, run: runId }, () =>
+      env.db.tx(async (q) => {
+        await changeStatus(q, source.id, row.tableId, 'fail', { error: message });
+        await finishRun(q, runId, 'failed', newCounters(), message, env.log);
+      }),
+    );
     out.push({
       sourceId: source.id,
       tableId: row.tableId,

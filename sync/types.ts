@@ -10,7 +10,7 @@ import type { Database } from '../src/db/database.ts';
 import type { Logger } from '../src/log.ts';
 import type { TableMapping } from '../src/mirror/types.ts';
 import type { RecordHashCache } from './hash-cache.ts';
-import type { BaseOwnership } from './ownership.ts';
+import type { BaseOwnership, BaseWork } from './ownership.ts';
 import type { RunProgress } from './run-progress.ts';
 import type { StrategyRegistry, SyncClient, SyncStrategy, TableSyncContext } from './strategy.ts';
 
@@ -57,8 +57,9 @@ export interface SyncerDeps {
   /** Records per write-path call and listing restarts per run. */
   sweep?: { batchSize?: number; maxRestarts?: number; prefetchPages?: number };
   /**
-   * Which bases this process may work on (today: who does the start-up recovery). Default: one
-   * process-wide session advisory lock (sync/ownership.ts).
+   * Which bases this process works on (sync/ownership.ts, docs/ownership.md). Given, it is the
+   * composer's: started and stopped by it. Default: a `once` manager of the syncer's own, which
+   * claims every free base at `start()` and others as runs need them, and lets them go at `stop()`.
    */
   ownership?: BaseOwnership;
   /** How often running syncs' counters are written for `status` (run-progress.ts). Default 2 s. */
@@ -95,6 +96,10 @@ export interface TableSyncResult {
   rebuild: boolean;
   counters: RunCounters;
   runId?: string;
+  /** Skipped because another process owns the base (its owner runs it). */
+  notOwner?: boolean;
+  /** Stopped because the process stopped or lost the base (Failed; its owner runs it again). */
+  interrupted?: boolean;
 }
 
 export interface SourceSyncResult {
@@ -107,6 +112,8 @@ export interface SourceSyncResult {
   rebuilt: boolean;
   /** Source-level failure (schema read, rebuild). */
   error?: string;
+  /** Not synced: another process owns the base (and says which). */
+  skipped?: string;
   tables: TableSyncResult[];
 }
 
@@ -117,6 +124,8 @@ export interface SchemaRefreshResult {
   /** Per-table results of the rebuild, when there was one. */
   tables: TableSyncResult[];
   error?: string;
+  /** Not done here: another process owns the base. */
+  skipped?: string;
 }
 
 export interface Syncer {
@@ -138,6 +147,8 @@ export interface Syncer {
   /** Re-reads the base schema and rebuilds the mirror when it changed (the proxy calls it on an unknown name). */
   refreshSchema(sourceId: string, opts?: { signal?: AbortSignal }): Promise<SchemaRefreshResult>;
   readonly hashCache: RecordHashCache;
+  /** Which bases this process works on. */
+  readonly ownership: BaseOwnership;
 }
 
 /** Everything the syncer's parts share; internal to sync/. */
@@ -159,6 +170,12 @@ export interface SyncerEnv {
   track(keys: string[], ac: AbortController): () => void;
   /** Table runs in progress, whose counters `status` shows while they run. */
   runProgress: RunProgress;
+  /** Leases on bases: a base's work runs only while this process owns it. */
+  ownership: BaseWork;
+  /** Why a base cannot be worked on here ("owned by …"). */
+  notOwnedReason(sourceId: string): Promise<string>;
+  /** The same env over a base's lease database (every statement fenced by the owner's epoch). */
+  forBase(db: Database): SyncerEnv;
   contextFor(args: {
     source: Source;
     client: SyncClient;

@@ -23,7 +23,7 @@ import { CreateSourceRequest, DeleteSourceQuery, ListSchemasQuery, PatchSchemaRe
 import { openApiDocument } from './openapi.ts';
 import { fieldToValidate, planPatch, refuseCdc } from './rules.ts';
 import { serializeSchema, serializeSource } from './serialize.ts';
-import { sourceStatuses, tableStatuses } from './status.ts';
+import { processStatuses, sourceStatuses, tableStatuses } from './status.ts';
 import { readSchema } from './airtable-read.ts';
 import { registerSourceSettings } from './source-settings.ts';
 
@@ -123,10 +123,12 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
 
   app.get('/status', async (c) => {
     const q = parse(ListSchemasQuery, c.req.query());
-    return c.json({
-      tables: await tableStatuses(db, now(), q.source_id),
-      sources: await sourceStatuses(db, q.source_id),
-    });
+    const [tables, sources, processes] = await Promise.all([
+      tableStatuses(db, now(), q.source_id),
+      sourceStatuses(db, q.source_id),
+      processStatuses(db),
+    ]);
+    return c.json({ tables, sources, processes });
   });
 
   // ---- sources ------------------------------------------------------------------------------

@@ -191,6 +191,15 @@ export const IncrementalFieldsResponse = z
   })
   .meta({ id: 'IncrementalFields' });
 
+/** A process on this Postgres, as status shows it (docs/ownership.md). */
+const BaseOwner = z.object({
+  process_id: z.string(),
+  host: z.string(),
+  pid: z.number(),
+  role: z.string().meta({ description: 'start (airmirror start) or once (sync --once)' }),
+  heartbeat_age_seconds: z.number(),
+});
+
 export const StatusResponse = z
   .object({
     tables: z.array(
@@ -236,6 +245,18 @@ export const StatusResponse = z
           })
           .nullable()
           .meta({ description: "For a table of the webhook sync type: its base's Airtable webhook" }),
+        owner: BaseOwner.nullable().meta({
+          description: "The process that owns the table's base now; null while none does",
+        }),
+      }),
+    ),
+    processes: z.array(
+      BaseOwner.extend({
+        started_at: z.string(),
+        heartbeat_at: z.string(),
+        alive: z.boolean().meta({ description: 'Its ownership session is connected' }),
+        stopping: z.boolean(),
+        bases: z.array(z.string()).meta({ description: 'Sources (bases) it holds now' }),
       }),
     ),
     sources: z.array(

@@ -2,7 +2,14 @@
  * Per-table sync status, shared by `GET /api/status` and `airmirror status` (docs/DESIGN.md: CLI contract):
  * sync type, status, last_synced_at, rows, lag, latest_error, needs_catchup.
  */
-import { listTables, runningRuns, type RunningRun, type Table } from '../bookkeeping/index.ts';
+import {
+  listTables,
+  processViews,
+  runningRuns,
+  type ProcessView,
+  type RunningRun,
+  type Table,
+} from '../bookkeeping/index.ts';
 import { sourceStatusRows, syncStatusRows, type SourceStatusRow } from '../bookkeeping/status-view.ts';
 import type { Queryable } from '../db/database.ts';
 import { webhookHealth } from '../webhooks/store.ts';
@@ -46,6 +53,48 @@ export interface TableStatus {
   progress: SyncProgress | null;
   /** For a table of the `webhook` sync type: its base's Airtable webhook, as last seen. */
   webhook: WebhookHealth | null;
+  /** The process that owns the table's base now (docs/ownership.md); null while none does. */
+  owner: BaseOwner | null;
+}
+
+/** Who works on a base: the process holding it, and how fresh its heartbeat is. */
+export interface BaseOwner {
+  process_id: string;
+  host: string;
+  pid: number;
+  /** `start` (a running airmirror start) or `once` (sync --once). */
+  role: string;
+  heartbeat_age_seconds: number;
+}
+
+/** One airmirror process on this Postgres (alive, or gone but not yet forgotten). */
+export interface ProcessStatus extends BaseOwner {
+  started_at: string;
+  heartbeat_at: string;
+  alive: boolean;
+  stopping: boolean;
+  /** Sources (bases) it holds now. */
+  bases: string[];
+}
+
+/** The processes as `status` shows them. */
+export async function processStatuses(q: Queryable): Promise<ProcessStatus[]> {
+  return (await processViews(q)).map(processStatus);
+}
+
+function processStatus(p: ProcessView): ProcessStatus {
+  return {
+    process_id: p.processId,
+    host: p.host,
+    pid: p.pid,
+    role: p.role,
+    heartbeat_age_seconds: p.heartbeatAgeSeconds,
+    started_at: p.startedAt.toISOString(),
+    heartbeat_at: p.heartbeatAt.toISOString(),
+    alive: p.alive,
+    stopping: p.stopping,
+    bases: p.bases,
+  };
 }
 
 /** What an operator needs to know of a base's Airtable webhook (no secret, no id). */
@@ -85,13 +134,19 @@ export async function sourceStatuses(q: Queryable, sourceId?: string): Promise<S
 }
 
 export async function tableStatuses(q: Queryable, now: number, sourceId?: string): Promise<TableStatus[]> {
-  const [rows, running, webhooks, views] = await Promise.all([
+  const [rows, running, webhooks, views, processes] = await Promise.all([
     listTables(q, sourceId),
     runningRuns(q, sourceId),
     webhookHealth(q, sourceId),
     syncStatusRows(q, sourceId),
+    processViews(q),
   ]);
   const viewOf = new Map(views.map((v) => [`${v.sourceId}/${v.tableId}`, v]));
+  const owners = new Map<string, BaseOwner>();
+  for (const p of processes) {
+    const { process_id, host, pid, role, heartbeat_age_seconds } = processStatus(p);
+    for (const base of p.bases) owners.set(base, { process_id, host, pid, role, heartbeat_age_seconds });
+  }
   const tableKey = (t: { sourceId: string; tableId: string }) => `${t.sourceId}/${t.tableId}`;
   const runs = new Map(running.map((r) => [tableKey(r), r]));
   const progressOf = (run: RunningRun | undefined, expected: number): SyncProgress | null =>
@@ -135,6 +190,7 @@ export async function tableStatuses(q: Queryable, now: number, sourceId?: string
       next_run_at: null,
       progress: progressOf(r, 0),
       webhook: null,
+      owner: owners.get(r.sourceId) ?? null,
     }));
   return rows
     .filter((t) => t.vanishedAt == null)
@@ -159,6 +215,7 @@ export async function tableStatuses(q: Queryable, now: number, sourceId?: string
         next_run_at: t.nextRunAt ? t.nextRunAt.toISOString() : null,
         progress: t.status === 'Running' ? progressOf(runs.get(tableKey(t)), t.rowCount) : null,
         webhook: webhookOf(t),
+        owner: owners.get(t.sourceId) ?? null,
       };
     })
     .concat(building);
@@ -186,7 +243,7 @@ export function formatStatusTable(rows: TableStatus[], sources: SourceStatus[] =
     )
     .join('');
   if (rows.length === 0) return `no tables configured\n${failing}`;
-  const head = ['TABLE', 'SYNC TYPE', 'STATUS', 'LAST SYNCED', 'ROWS', 'LAG', 'CATCH-UP', 'ERROR'];
+  const head = ['TABLE', 'SYNC TYPE', 'STATUS', 'LAST SYNCED', 'ROWS', 'LAG', 'CATCH-UP', 'OWNER', 'ERROR'];
   const body = rows.map((r) => [
     r.mirror_table,
     r.sync_type,
@@ -195,6 +252,7 @@ export function formatStatusTable(rows: TableStatus[], sources: SourceStatus[] =
     String(r.rows),
     formatLag(r.lag_seconds),
     r.needs_catchup ? 'yes' : 'no',
+    r.owner ? `${r.owner.host}/${r.owner.pid} (${formatAge(r.owner.heartbeat_age_seconds)})` : '-',
     errorCell(r),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
@@ -204,6 +262,22 @@ export function formatStatusTable(rows: TableStatus[], sources: SourceStatus[] =
       .join('  ')
       .trimEnd();
   return [line(head), ...body.map(line)].join('\n') + '\n' + failing;
+}
+
+/** The processes below the tables: which one holds which bases, and how fresh its heartbeat is. */
+export function formatProcesses(processes: ProcessStatus[]): string {
+  if (processes.length === 0) return '';
+  const lines = processes.map((p) => {
+    const state = p.alive ? (p.stopping ? 'stopping' : 'alive') : 'gone';
+    const bases = p.bases.length > 0 ? p.bases.join(', ') : 'no bases';
+    return `  ${p.host}/${p.pid}  ${p.role}  ${state}  heartbeat ${formatAge(p.heartbeat_age_seconds)} ago  ${bases}  (process ${p.process_id})`;
+  });
+  return ['', 'PROCESSES', ...lines].join('\n') + '\n';
+}
+
+/** "0.8s", "12s", "3m" … for heartbeat ages. */
+function formatAge(seconds: number): string {
+  return seconds < 10 ? `${seconds.toFixed(1)}s` : formatLag(Math.round(seconds));
 }
 
 /** "Running 12,300/100,036" (or "Running 12,300 listed" on a first sync) while a sync runs. */

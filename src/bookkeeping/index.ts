@@ -57,6 +57,8 @@ export {
   recordRunFailure,
   recordRunStopped,
   recordRunSuccess,
+  unbuiltSources,
+  runSoon,
 } from './schedule.ts';
 export {
   newCounters,
@@ -75,5 +77,12 @@ export {
   type RunningRun,
 } from './runs.ts';
 export { storedToken, tokenResolver } from './tokens.ts';
-export { tryLockSyncer, unlockSyncer } from './ownership.ts';
 export { callsThisMonth, callsThisMonthByToken, type CallCount } from './airtable-calls.ts';
+export {
+  processViews,
+  baseHolder,
+  type BaseLease,
+  type BaseWork,
+  type OwnershipMessage,
+  type ProcessView,
+} from './ownership.ts';

@@ -98,3 +98,25 @@ export async function recordRunSuccess(
     ),
   );
 }
+
+/** Sources whose mirror was never built (no schema hash yet): the scheduler builds them. */
+export async function unbuiltSources(q: Queryable): Promise<string[]> {
+  const r = await q.query<{ id: string }>(
+    sql('SELECT id FROM airmirror.sources WHERE schema_hash IS NULL ORDER BY created_at, id'),
+  );
+  return r.rows.map((x) => x.id);
+}
+
+/**
+ * Makes a table due now (a reload or resync asked for in a process that does not own its base):
+ * the base's owner runs it at its next pass, a full run when `full`.
+ */
+export async function runSoon(q: Queryable, id: string, full: boolean): Promise<void> {
+  await q.query(
+    sql(
+      `UPDATE airmirror.tables SET next_run_at = now(), resync_required = resync_required OR $2,
+         updated_at = now() WHERE id = $1`,
+      [id, full],
+    ),
+  );
+}

@@ -166,6 +166,9 @@ export async function setSchemaHash(q: Queryable, sourceId: string, hash: string
   );
 }
 
+/** Serializes `ensureSourcesFromConfig` across processes ('amsc'). */
+const ENSURE_SOURCES_LOCK = 0x616d7363;
+
 /** The id of an env-configured source: the base id itself (stable across restarts, readable). */
 export const configSourceId = (base: BaseConfig) => base.baseId;
 
@@ -185,6 +188,9 @@ export async function ensureSourcesFromConfig(
   const sources: Source[] = [];
   for (const base of config.bases) {
     const row = await db.tx(async (q) => {
+      // Processes starting together on one database (replicas): one at a time, so the second
+      // finds the first's row instead of failing on the unique key.
+      await q.query(sql('SELECT pg_advisory_xact_lock($1)', [ENSURE_SOURCES_LOCK]));
       const existing = await q.query<SourcesRow>(
         sql(`SELECT ${COLUMNS} FROM airmirror.sources WHERE base_id = $1 OR schema_name = $2 FOR UPDATE`, [
           base.baseId,

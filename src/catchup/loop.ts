@@ -1,7 +1,9 @@
 import { BackgroundLoop } from '../lifecycle/background-loop.ts';
 import { drainCatchup, type DrainResult, type FetchRecordsByIds } from './drain.ts';
+import type { BaseWork } from '../bookkeeping/ownership.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../log.ts';
+import { catchupSources } from './store.ts';
 
 export interface CatchupLoopOptions {
   db: Database;
@@ -14,6 +16,11 @@ export interface CatchupLoopOptions {
    * long (default 10 s).
    */
   retryMs?: number;
+  /**
+   * Many processes (docs/ownership.md): each source's queue is drained by the owner of its base,
+   * on its lease, never by two processes at once. Without it, this process drains every source.
+   */
+  owner?: BaseWork;
 }
 
 /**
@@ -56,10 +63,31 @@ export class CatchupLoop {
 
   /** One drain until the queue is empty or a pass leaves ids behind; resolves with what it did. */
   async pass(): Promise<DrainResult> {
+    const { owner, db } = this.opts;
+    if (!owner) return this.drain(db);
+    const total = { applied: 0, deleted: 0, remaining: 0 };
+    const sources = (await db.query<{ source_id: string }>(catchupSources())).rows.map((r) => r.source_id);
+    for (const sourceId of sources) {
+      const lease = await owner.enter(sourceId);
+      if (!lease) continue; // another process owns the base: it drains this queue
+      try {
+        const r = await this.drain(lease.db, sourceId);
+        total.applied += r.applied;
+        total.deleted += r.deleted;
+        total.remaining += r.remaining;
+      } finally {
+        lease.release();
+      }
+    }
+    return total;
+  }
+
+  private async drain(db: Database, sourceId?: string): Promise<DrainResult> {
     const total = { applied: 0, deleted: 0, remaining: 0 };
     for (;;) {
       const r = await drainCatchup({
-        db: this.opts.db,
+        db,
+        sourceId,
         fetchRecords: this.opts.fetchRecords,
         log: this.opts.log,
       });

@@ -96,3 +96,8 @@ export function fencedAfter(sourceId: string, tableId: string, recordIds: string
     [sourceId, tableId, recordIds, since],
   );
 }
+
+/** The sources with queued ids (each drained by its base's owner). */
+export function catchupSources(): Sql {
+  return sql('SELECT DISTINCT source_id FROM airmirror.catchup ORDER BY source_id');
+}

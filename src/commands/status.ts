@@ -1,18 +1,25 @@
 import { parseConfig } from '../config.ts';
 import type { Queryable } from '../db/database.ts';
-import { formatStatusTable, sourceStatuses, tableStatuses } from '../api/status.ts';
+import {
+  formatProcesses,
+  formatStatusTable,
+  processStatuses,
+  sourceStatuses,
+  tableStatuses,
+} from '../api/status.ts';
 import { openCommandDatabase } from '../db/open.ts';
 import { parseFlags, type Command } from './args.ts';
 
 const HELP = `usage: airmirror status [--json]
 
 Shows every mirrored table: sync type, status, last synced, rows, lag, whether it waits for a
-catch-up of proxy writes, and its latest error (for a webhook table, its base's Airtable webhook
+catch-up of proxy writes, which process owns its base (host/pid, heartbeat age), and its latest error (for a webhook table, its base's Airtable webhook
 if that is not active); a running sync shows how many records it has listed so far (against the
 rows before it), and its warnings (what a schema change could not keep); then the sources whose
 base schema cannot be read, since when. Reads the mirror's Postgres (DATABASE_URL, or the
 embedded one); it does not call Airtable.
-  --json   print {"tables": [...], "sources": [...]} as JSON on stdout`;
+Below the tables, every airmirror process on this Postgres and the bases it holds.
+  --json   print {"tables": [...], "sources": [...], "processes": [...]} as JSON on stdout`;
 
 /** The command's core, shared with tests: writes the report and resolves with the exit code. */
 export async function printStatus(
@@ -22,7 +29,12 @@ export async function printStatus(
   const write = opts.write ?? ((s: string) => void process.stdout.write(s));
   const tables = await tableStatuses(q, opts.now ?? Date.now());
   const sources = await sourceStatuses(q);
-  write(opts.json ? JSON.stringify({ tables, sources }, null, 2) + '\n' : formatStatusTable(tables, sources));
+  const processes = await processStatuses(q);
+  write(
+    opts.json
+      ? JSON.stringify({ tables, sources, processes }, null, 2) + '\n'
+      : formatStatusTable(tables, sources) + formatProcesses(processes),
+  );
   return 0;
 }
 

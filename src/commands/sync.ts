@@ -15,6 +15,8 @@ const HELP = `usage: airmirror sync --once [--json]
 
 One complete sync of every configured table (AIRTABLE_BASES and sources added through the API),
 then exit: 0 when every table synced, 1 with the first error on one line otherwise.
+Beside a running "airmirror start" on the same Postgres, bases that process owns are skipped (it
+keeps them synced; each one skipped is named on stderr): a table never runs in two processes.
   --once   required: the continuous schedule runs inside "airmirror start"
   --json   print a summary as JSON on stdout`;
 
@@ -61,6 +63,9 @@ export const syncCommand: Command = {
       await syncer.start();
       const results = await syncer.syncAll().finally(() => syncer.stop());
       display.finish();
+      for (const s of results) {
+        if (s.skipped) process.stderr.write(`airmirror sync: skipped base ${s.baseId}: ${s.skipped}\n`);
+      }
       const failures = failuresOf(results);
       if (flags.values.json) {
         process.stdout.write(
@@ -109,6 +114,7 @@ export function summary(results: SourceSyncResult[], durationMs: number, ok: boo
       schema_changed: s.schemaChanged,
       rebuilt: s.rebuilt,
       error: s.error ?? null,
+      skipped: s.skipped ?? null,
       tables: s.tables.map((t) => ({
         table_id: t.tableId,
         table_name: t.tableName,

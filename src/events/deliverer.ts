@@ -47,6 +47,12 @@ export function createDeliverer(opts: DelivererOptions): Deliverer {
  * gets one try and then becomes a dead letter, so a dead receiver never holds the outbox back
  * (bounded bookkeeping). All of this state is in the subscription row, so a restart resumes
  * where it stopped.
+ *
+ * Many processes (docs/ownership.md): every process runs a deliverer, and a subscription's batch
+ * is sent by the one holding its row lock (`FOR UPDATE SKIP LOCKED`, held until the batch's cursor
+ * is saved); the others skip it for that pass. So a subscription is served by one process at a
+ * time and its cursor moves in order; a process that dies mid-batch releases the lock with its
+ * connection and the batch is sent again (at least once), still in order per record.
  */
 class OutboxDeliverer implements Deliverer {
   private readonly db: Database;

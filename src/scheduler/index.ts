@@ -4,6 +4,7 @@ export {
   type ScheduledTable,
   type RunTableOptions,
   type RunOutcome,
+  type SchedulerOwnership,
 } from './scheduler.ts';
 export { systemClock, type Clock } from './clock.ts';
 export { nextRunAt, jitterMs, backoffMs, timeOfDayMs } from './schedule.ts';

@@ -1,39 +1,45 @@
 /**
- * Runs each table at its frequency and time of day (issue 5), one run per table at a time.
+ * Runs each table at its frequency and time of day (issue 5), one run per table at a time, and
+ * builds bases never built yet (the syncer's whole-source run).
  *
  * The schedule lives in Postgres (`airmirror.tables.next_run_at`, `consecutive_failures`), so it
- * survives restarts and `status` can show it; NULL means "recompute from the config", which is
- * how scheduling-only changes take effect at the next run. Paused tables (`should_sync=false`)
- * and vanished ones are never picked. The run itself is the syncer's (`run` callback: its state
- * machine moves status/latest_error/last_synced_at); the scheduler adds what it owns: when the next
- * run is, backing off after failures, and clearing `resync_required` after a successful full run.
+ * survives restarts, moves with a base from one process to another, and `status` can show it;
+ * NULL means "recompute from the config", which is how scheduling-only changes take effect at the
+ * next run. Paused tables (`should_sync=false`) and vanished ones are never picked. The run itself
+ * is the syncer's (`run` callback: its state machine moves status/latest_error/last_synced_at);
+ * the scheduler adds what it owns: when the next run is, backing off after failures, and clearing
+ * `resync_required` after a successful full run (settle.ts).
  *
- * Loop (a BackgroundLoop): a pass picks due tables and launches them (bounded concurrency), then
- * an abortable sleep until the earliest next run or `pollMs`, whichever is sooner; a run that
- * finishes wakes it for another pass (capacity freed). `stop()` aborts the sleep and the running
- * syncs and awaits them.
+ * Many processes (docs/ownership.md): with `owner`, only tables of bases this process owns are
+ * run; a reload, resync or cancel of a table whose base another process owns is passed to it.
+ * How many runs go at once is bounded per process (`maxConcurrent`) and per base (`maxPerSource`).
+ *
+ * Loop (a BackgroundLoop): a pass picks due tables and launches them, then an abortable sleep
+ * until the earliest next run or `pollMs`, whichever is sooner; a run that finishes wakes it for
+ * another pass (capacity freed). `stop()` aborts the sleep and the running syncs (as
+ * interruptions: their schedule stays due) and awaits them.
  *
  * It satisfies the management API's `TableRunner` (src/api/deps.ts) structurally: neither imports
  * the other.
  */
 import {
   loadTable,
-  recordRunFailure,
-  recordRunStopped,
-  recordRunSuccess,
-  runLeftovers,
   schedulableTables,
   setNextRunIfUnset,
+  unbuiltSources,
   type Table,
 } from '../bookkeeping/index.ts';
 import type { Database } from '../db/database.ts';
-import { AirmirrorError, asAirmirrorError, conflict, notFound } from '../errors.ts';
+import { AirmirrorError, conflict, notFound } from '../errors.ts';
 import { BackgroundLoop } from '../lifecycle/background-loop.ts';
+import { Interruption } from '../lifecycle/interruption.ts';
 import type { Logger } from '../log.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { backoffMs, jitterMs, nextRunAt } from './schedule.ts';
+import { settleRun, type RunOutcome } from './settle.ts';
 
 export type ScheduledTable = Table;
+export type { RunOutcome } from './settle.ts';
 
 export interface RunTableOptions {
   signal: AbortSignal;
@@ -41,50 +47,69 @@ export interface RunTableOptions {
   full: boolean;
 }
 
+/** Which bases this process runs (sync/ownership.ts); the rest is passed to their owners. */
+export interface SchedulerOwnership {
+  owns(sourceId: string): boolean;
+  /** Another process owns the table's base: have it run the table now. */
+  requestRun(t: ScheduledTable, full: boolean): Promise<void>;
+  /** Another process owns the table's base: have it stop the run; resolves with whether one ran. */
+  requestCancel(t: ScheduledTable): Promise<boolean>;
+}
+
 export interface SchedulerOptions {
   db: Database;
   /** Runs one table (the syncer's `syncTable`). Rejects or leaves status `Failed` on failure. */
   run(table: ScheduledTable, opts: RunTableOptions): Promise<unknown>;
+  /** Builds a base whose mirror was never built (the syncer's `syncSource`). Without it, none is built. */
+  build?(sourceId: string, opts: { signal: AbortSignal }): Promise<unknown>;
+  /** Without it, every base is this process's. */
+  owner?: SchedulerOwnership;
   clock?: Clock;
   /** [0, 1) for jitter; tests pass `() => 0`. */
   random?: () => number;
   log?: Logger;
   /** Longest sleep between passes, so config changes are noticed. Default 15 s. */
   pollMs?: number;
-  /** Table runs at once across all sources. Default 2 (Airtable's budget is per base anyway). */
+  /** Runs at once in this process (AIRMIRROR_SYNC_CONCURRENCY). Default 2. */
   maxConcurrent?: number;
+  /** Runs at once per base (AIRMIRROR_SYNC_CONCURRENCY_PER_BASE). Default: maxConcurrent. */
+  maxPerSource?: number;
   /** Called with any error a pass or run reports (after logging). */
   onError?: (err: unknown) => void;
 }
 
-export type RunOutcome = 'succeeded' | 'failed' | 'cancelled' | 'skipped';
-
 interface Running {
+  sourceId: string;
+  /** A base build occupies the whole base. */
+  build: boolean;
   controller: AbortController;
   done: Promise<RunOutcome>;
 }
 
+const STOPPED = 'interrupted: the process stopped during the run';
+
 export class Scheduler {
   private readonly db: Database;
-  private readonly runTable: SchedulerOptions['run'];
+  private readonly opts: SchedulerOptions;
   private readonly clock: Clock;
   private readonly random: () => number;
-  private readonly log?: Logger;
   private readonly pollMs: number;
   private readonly maxConcurrent: number;
-  private readonly onError?: (err: unknown) => void;
+  private readonly maxPerSource: number;
   private readonly running = new Map<string, Running>();
+  private readonly perSource = new Map<string, number>();
+  private readonly buildRetry = new Map<string, { failures: number; at: number }>();
   private readonly loop: BackgroundLoop;
+  private stopping = false;
 
   constructor(opts: SchedulerOptions) {
+    this.opts = opts;
     this.db = opts.db;
-    this.runTable = opts.run;
     this.clock = opts.clock ?? systemClock;
     this.random = opts.random ?? Math.random;
-    this.log = opts.log;
     this.pollMs = opts.pollMs ?? 15_000;
     this.maxConcurrent = Math.max(1, opts.maxConcurrent ?? 2);
-    this.onError = opts.onError;
+    this.maxPerSource = Math.max(1, opts.maxPerSource ?? this.maxConcurrent);
     this.loop = new BackgroundLoop({
       name: 'scheduler',
       pass: async () => Math.min(this.pollMs, await this.runPass()),
@@ -99,17 +124,27 @@ export class Scheduler {
   }
 
   start(): void {
+    this.stopping = false;
     this.loop.start();
   }
 
-  /** Stops the loop, aborts running syncs (they stop cleanly, leaving the mirror consistent) and awaits them. */
+  /** A pass now (a base was taken over, a run was asked for elsewhere). */
+  nudge(): void {
+    this.loop.nudge();
+  }
+
+  /**
+   * Stops the loop, interrupts running syncs (they stop cleanly, leaving the mirror consistent,
+   * and stay due for whoever owns the base next) and awaits them.
+   */
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.loop.stop();
-    for (const r of this.running.values()) r.controller.abort();
+    for (const r of this.running.values()) r.controller.abort(new Interruption(STOPPED));
     await this.idle();
   }
 
-  /** Resolves when no table run is in flight. */
+  /** Resolves when no run is in flight. */
   async idle(): Promise<void> {
     while (this.running.size > 0) await Promise.allSettled([...this.running.values()].map((r) => r.done));
   }
@@ -119,15 +154,17 @@ export class Scheduler {
   }
 
   /**
-   * One scheduling pass: launch every due table (up to the concurrency limit) and persist the
-   * computed next run of tables that had none. Resolves with the ms until the next due table.
+   * One scheduling pass: build the owned bases never built, launch every due table (within the
+   * concurrency limits) and persist the computed next run of tables that had none. Resolves with
+   * the ms until the next due table.
    */
   async runPass(): Promise<number> {
     const now = this.clock.now();
-    const rows = await schedulableTables(this.db);
     let soonest = Number.POSITIVE_INFINITY;
+    if (this.opts.build) soonest = await this.launchBuilds(now);
+    const rows = await schedulableTables(this.db);
     for (const t of rows) {
-      if (this.running.has(t.id)) continue;
+      if (this.running.has(t.id) || !this.mine(t.sourceId)) continue;
       let due = t.nextRunAt?.getTime() ?? null;
       if (due === null) {
         const next = nextRunAt(t, t.lastSyncedAt?.getTime() ?? null, now);
@@ -140,7 +177,7 @@ export class Scheduler {
         continue;
       }
       // Due but no capacity: a finishing run wakes the loop for another pass.
-      if (this.running.size >= this.maxConcurrent) continue;
+      if (!this.hasRoom(t.sourceId)) continue;
       this.launch(t, t.resyncRequired);
     }
     return soonest;
@@ -148,17 +185,27 @@ export class Scheduler {
 
   /** Runs a table now (reload / resync). 409 when it is already running. */
   async trigger(schemaId: string, opts: { full: boolean }): Promise<void> {
-    if (this.running.has(schemaId)) {
-      throw conflict('This table is already syncing; cancel it or wait', 'SCHEMA_RUNNING');
-    }
+    const busy = () => conflict('This table is already syncing; cancel it or wait', 'SCHEMA_RUNNING');
+    if (this.running.has(schemaId)) throw busy();
     const t = await loadTable(this.db, schemaId);
     if (!t) throw notFound(`Schema ${schemaId} not found`);
-    if (t.status === 'Running' || !this.launch(t, opts.full || t.resyncRequired)) {
-      throw conflict('This table is already syncing; cancel it or wait', 'SCHEMA_RUNNING');
-    }
+    if (t.status === 'Running') throw busy();
+    if (!this.mine(t.sourceId)) return this.opts.owner!.requestRun(t, opts.full || t.resyncRequired);
+    if (!this.launch(t, opts.full || t.resyncRequired)) throw busy();
   }
 
+  /** Stops the table's run, here or (with `owner`) in the process that owns its base. */
   async cancel(schemaId: string): Promise<boolean> {
+    if (await this.cancelHere(schemaId)) return true;
+    const owner = this.opts.owner;
+    if (!owner) return false;
+    const t = await loadTable(this.db, schemaId);
+    if (!t || t.status !== 'Running' || owner.owns(t.sourceId)) return false;
+    return owner.requestCancel(t);
+  }
+
+  /** Stops the table's run if it runs in this process. */
+  async cancelHere(schemaId: string): Promise<boolean> {
     const r = this.running.get(schemaId);
     if (!r) return false;
     r.controller.abort(new AirmirrorError('CANCELLED', 499, 'sync cancelled'));
@@ -166,103 +213,116 @@ export class Scheduler {
     return true;
   }
 
+  private mine(sourceId: string): boolean {
+    return !this.opts.owner || this.opts.owner.owns(sourceId);
+  }
+
+  private hasRoom(sourceId: string): boolean {
+    return this.running.size < this.maxConcurrent && (this.perSource.get(sourceId) ?? 0) < this.maxPerSource;
+  }
+
+  /** Owned bases never built: one whole-source run each (retried with backoff when it fails). */
+  private async launchBuilds(now: number): Promise<number> {
+    let soonest = Number.POSITIVE_INFINITY;
+    for (const sourceId of await unbuiltSources(this.db)) {
+      const key = `build:${sourceId}`;
+      if (this.running.has(key) || !this.mine(sourceId)) continue;
+      const retry = this.buildRetry.get(sourceId);
+      if (retry && retry.at > now) {
+        soonest = Math.min(soonest, retry.at - now);
+        continue;
+      }
+      if (this.running.size >= this.maxConcurrent || (this.perSource.get(sourceId) ?? 0) > 0) continue;
+      this.track(key, sourceId, true, (signal) => this.build(sourceId, signal));
+    }
+    return soonest;
+  }
+
+  private async build(sourceId: string, signal: AbortSignal): Promise<RunOutcome> {
+    let failed = false;
+    let skipped = false;
+    try {
+      const r = (await this.opts.build!(sourceId, { signal })) as
+        { error?: string; skipped?: string } | undefined;
+      failed = Boolean(r?.error);
+      skipped = Boolean(r?.skipped);
+    } catch (err) {
+      failed = true;
+      this.report(err, 'building a base failed');
+    }
+    if (signal.aborted) return 'cancelled';
+    if (skipped) return 'skipped';
+    if (!failed) {
+      this.buildRetry.delete(sourceId);
+      return 'succeeded';
+    }
+    const failures = (this.buildRetry.get(sourceId)?.failures ?? 0) + 1;
+    this.buildRetry.set(sourceId, { failures, at: this.clock.now() + backoffMs(failures) });
+    return 'failed';
+  }
+
   /** Starts a run unless one of this table is in flight (checked here, after any await). */
   private launch(t: ScheduledTable, full: boolean): boolean {
-    if (this.running.has(t.id)) return false;
-    const controller = new AbortController();
+    if (this.running.has(t.id) || this.running.has(`build:${t.sourceId}`)) return false;
     const startedAt = this.clock.now();
-    const done = this.execute(t, full, controller.signal, startedAt).finally(() => {
-      this.running.delete(t.id);
+    this.track(t.id, t.sourceId, false, (signal) => this.execute(t, full, signal, startedAt));
+    return true;
+  }
+
+  private track(
+    key: string,
+    sourceId: string,
+    build: boolean,
+    work: (signal: AbortSignal) => Promise<RunOutcome>,
+  ): void {
+    const controller = new AbortController();
+    const weight = build ? this.maxPerSource : 1;
+    this.perSource.set(sourceId, (this.perSource.get(sourceId) ?? 0) + weight);
+    const done = work(controller.signal).finally(() => {
+      this.running.delete(key);
+      const left = (this.perSource.get(sourceId) ?? weight) - weight;
+      if (left > 0) this.perSource.set(sourceId, left);
+      else this.perSource.delete(sourceId);
       // Capacity freed: pass again now (or right after the pass in flight: no lost wake-up).
       this.loop.nudge();
     });
-    this.running.set(t.id, { controller, done });
-    return true;
+    this.running.set(key, { sourceId, build, controller, done });
   }
 
   private async execute(t: ScheduledTable, full: boolean, signal: AbortSignal, startedAt: number) {
     let thrown: unknown;
     let result: unknown;
     try {
-      result = await this.runTable(t, { signal, full });
+      result = await this.opts.run(t, { signal, full });
     } catch (err) {
       thrown = err;
     }
-    let outcome: RunOutcome = 'succeeded';
+    // Stopping, or the base is another process's now: its schedule is not ours to write (an
+    // interrupted run stays due, for whoever owns the base next).
+    if (this.stopping || !this.mine(t.sourceId) || (result as { notOwner?: unknown })?.notOwner === true) {
+      return 'interrupted';
+    }
     try {
-      outcome = await this.settle(t, full, signal, startedAt, thrown, result);
+      return await settleRun({
+        db: this.db,
+        t,
+        full,
+        signal,
+        startedAt,
+        now: this.clock.now(),
+        thrown,
+        result,
+        random: this.random,
+        log: this.opts.log,
+      });
     } catch (err) {
       this.report(err, 'could not record the outcome of a run');
+      return 'failed';
     }
-    return outcome;
-  }
-
-  /**
-   * Decides the outcome of a run and reschedules. The syncer's `syncTable` resolves with a result
-   * whose `status` says Completed / Failed / Cancelled / Skipped (it records failures rather than
-   * throwing); a run that throws failed.
-   */
-  private async settle(
-    t: ScheduledTable,
-    full: boolean,
-    signal: AbortSignal,
-    startedAt: number,
-    thrown: unknown,
-    result: unknown,
-  ): Promise<RunOutcome> {
-    const now = this.clock.now();
-    const cur = await runLeftovers(this.db, t.id);
-    if (!cur) return 'cancelled'; // the table (or its source) was deleted meanwhile
-    const reported = (result as { status?: unknown } | undefined)?.status;
-    const outcome: RunOutcome =
-      signal.aborted || reported === 'Cancelled'
-        ? 'cancelled'
-        : thrown !== undefined || reported === 'Failed'
-          ? 'failed'
-          : reported === 'Skipped'
-            ? 'skipped'
-            : 'succeeded';
-    const regular = nextRunAt(t, startedAt, now);
-    const scheduled = regular === null ? null : Math.max(regular + jitterMs(t, this.random), now);
-
-    if (outcome === 'failed') {
-      const reportedError = (result as { error?: unknown } | undefined)?.error;
-      const message =
-        thrown !== undefined
-          ? oneLine(asAirmirrorError(thrown), thrown)
-          : typeof reportedError === 'string'
-            ? reportedError
-            : cur.latestError;
-      const failures = (t.consecutiveFailures ?? 0) + 1;
-      // Retried sooner than a long period would allow, later and later for a short one;
-      // a manual-only table (`never`) is not retried by itself.
-      const retry = regular === null ? null : new Date(now + backoffMs(failures));
-      await recordRunFailure(this.db, t, { failures, retryAt: retry, error: message });
-      this.log?.warn({ schemaId: t.id, table: t.tableId, failures, error: message }, 'table sync failed');
-      return outcome;
-    }
-    const next = scheduled === null ? null : new Date(scheduled);
-    if (outcome === 'cancelled' || outcome === 'skipped') {
-      await recordRunStopped(this.db, t, { nextRunAt: next, cancelled: outcome === 'cancelled' });
-      return outcome;
-    }
-    await recordRunSuccess(this.db, t, {
-      nextRunAt: next,
-      // A run the syncer turned into a schema rebuild did not run the table's own sync type
-      // (e.g. append never started its new history): the resync is still owed.
-      resyncDone: full && (result as { rebuild?: unknown })?.rebuild !== true,
-    });
-    return outcome;
   }
 
   private report(err: unknown, msg: string): void {
-    this.log?.error({ err }, msg);
-    this.onError?.(err);
+    this.opts.log?.error({ err }, msg);
+    this.opts.onError?.(err);
   }
-}
-
-/** A one-line error for latest_error: our errors' messages are safe to show; others are not. */
-function oneLine(e: AirmirrorError, original: unknown): string {
-  const text = e.code === 'INTERNAL_ERROR' && original instanceof Error ? original.message : e.message;
-  return text.replace(/\s+/g, ' ').slice(0, 500);
 }

@@ -5,5 +5,5 @@ export { webhookStrategy } from './strategy.ts';
 export { planPayloads, shouldSweep, ALL_FIELDS, type WebhookPlan } from './plan.ts';
 export { dependentLinks, closeOverFormulas, type DependentLink } from './dependencies.ts';
 export { drainPayloads, type DrainResult } from './apply.ts';
-export type { WebhookClient, WebhookSyncer, HashCacheLike } from './types.ts';
+export type { WebhookClient, WebhookSyncer, HashCacheLike, WebhookOwnership } from './types.ts';
 export { computeAirtableMac, verifyAirtableMac } from './mac.ts';

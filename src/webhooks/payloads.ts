@@ -1,7 +1,8 @@
+import type { Database } from '../db/database.ts';
 import { drainPayloads, type DrainResult } from './apply.ts';
 import { isHookGone, type WebhookContext } from './context.ts';
 import { catchUp, recreateHook } from './hook.ts';
-import { loadSourceBase, notePing } from './store.ts';
+import { loadSourceBase, loadWebhook, notePing } from './store.ts';
 import { abortableSleep } from '../lifecycle/clock.ts';
 
 /**
@@ -27,8 +28,26 @@ export class PayloadDrains {
   private waits = new AbortController();
 
   ping(sourceId: string): void {
-    const { db, log } = this.ctx.deps;
+    const { db, owner } = this.ctx.deps;
     void notePing(db, sourceId, this.ctx.now()).catch(() => undefined);
+    // Any process may receive the ping (the load balancer decides); the base's owner drains.
+    if (owner && !owner.owns(sourceId)) owner.forward(sourceId);
+    else this.kick(sourceId);
+  }
+
+  /**
+   * Drains what came while this process did not own the base (taken over, or just started): a
+   * ping may have gone to a process that was not its owner, or to none.
+   */
+  async resume(sourceId: string): Promise<void> {
+    const { db, owner } = this.ctx.deps;
+    if (owner && !owner.owns(sourceId)) return;
+    if (await loadWebhook(db, sourceId)) this.kick(sourceId);
+  }
+
+  /** A drain soon; a kick during a drain coalesces into one more. */
+  private kick(sourceId: string): void {
+    const { log } = this.ctx.deps;
     const running = this.drains.get(sourceId);
     if (running) {
       // While gathering, the coming drain reads this ping's payloads anyway.
@@ -95,17 +114,30 @@ export class PayloadDrains {
     return this.ctx.exclusive(sourceId, () => this.drainLocked(sourceId));
   }
 
-  /** A drain by a caller that holds the source's lock already. */
+  /**
+   * A drain by a caller that holds the source's lock already. In the base's owner it runs on its
+   * lease (every write fenced by ownership); elsewhere (a rotation asked of another process) the
+   * lock alone keeps it the only drain, and each page still moves the cursor once.
+   */
   async drainLocked(sourceId: string): Promise<DrainResult | undefined> {
+    const lease = await this.ctx.deps.owner?.enter(sourceId);
+    try {
+      return await this.drainOn(sourceId, lease?.db ?? this.ctx.deps.db);
+    } finally {
+      lease?.release();
+    }
+  }
+
+  private async drainOn(sourceId: string, db: Database): Promise<DrainResult | undefined> {
     const { deps } = this.ctx;
-    const source = await loadSourceBase(deps.db, sourceId);
+    const source = await loadSourceBase(db, sourceId);
     if (!source) return undefined;
     const client = await deps.clientFor(source);
     let result: DrainResult;
     try {
       result = await drainPayloads(
         {
-          db: deps.db,
+          db,
           log: deps.log,
           now: this.ctx.now,
           syncer: deps.syncer,

@@ -125,9 +125,14 @@ export class Registrations {
     return row ? this.ctx.deps.secrets.decrypt(row.mac_secret_encrypted) : undefined;
   }
 
-  /** One maintenance pass over every registered hook; a failure of one does not stop the others. */
+  /**
+   * One maintenance pass over every registered hook (with an owner: of the bases this process
+   * owns); a failure of one does not stop the others.
+   */
   async maintain(): Promise<void> {
+    const owner = this.ctx.deps.owner;
     for (const row of await listWebhookRows(this.ctx.deps.db)) {
+      if (owner && !owner.owns(row.source_id)) continue;
       await this.ctx
         .exclusive(row.source_id, () => this.maintainOne(row.source_id))
         .catch((err: Error) =>

@@ -22,8 +22,13 @@ export interface WebhookService {
   unregister(sourceId: string): Promise<void>;
   /** The decrypted MAC secret, for the receiver only. */
   macSecret(sourceId: string): Promise<string | undefined>;
-  /** A verified ping arrived: drain payloads soon; pings during a drain coalesce into one more. */
+  /**
+   * A verified ping arrived: drain payloads soon (pings during a drain coalesce into one more);
+   * with an owner, a ping for a base another process owns is passed on to it.
+   */
   ping(sourceId: string): void;
+  /** This process took the source's base over: drain what came meanwhile. */
+  resume(sourceId: string): Promise<void>;
   /** Drains now (what a ping leads to). */
   drain(sourceId: string): Promise<DrainResult | undefined>;
   /** One maintenance pass: refresh hooks near expiry; re-create expired/disabled/broken ones. */
@@ -62,7 +67,10 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
       if (!resumed) {
         resumed = true;
         // Changes made while this process was down: read them now rather than at the next ping.
-        for (const row of await listWebhookRows(deps.db).catch(() => [])) payloads.ping(row.source_id);
+        // (With an owner, each base's is read when the base is taken: `resume`.)
+        if (!deps.owner) {
+          for (const row of await listWebhookRows(deps.db).catch(() => [])) payloads.ping(row.source_id);
+        }
       }
       await registrations.maintain();
     },
@@ -77,6 +85,7 @@ export function createWebhookService(deps: WebhookServiceDeps): WebhookService {
     macSecret: (sourceId) => registrations.macSecret(sourceId),
     maintain: () => registrations.maintain(),
     ping: (sourceId) => payloads.ping(sourceId),
+    resume: (sourceId) => payloads.resume(sourceId),
     drain: (sourceId) => payloads.drain(sourceId),
     idle: () => payloads.idle(),
     busy: () => payloads.busy(),

@@ -1,7 +1,7 @@
 import { loadSource } from '../bookkeeping/sources.ts';
 import { tablesOfSyncType } from '../bookkeeping/tables.ts';
 import type { Queryable } from '../db/database.ts';
-import { sql } from '../db/sql.ts';
+import { sql, type Sql } from '../db/sql.ts';
 
 /** One `airmirror.webhooks` row: the Airtable webhook that feeds a source. */
 export interface WebhookRow {
@@ -197,3 +197,10 @@ export async function webhookHealth(
   );
   return r.rows;
 }
+
+/**
+ * The cross-process lock of a source's webhook work (registration changes and payload drains),
+ * taken on a session of its own for the length of the work: ('amhk', hashtext(source id)).
+ */
+export const lockHookWork = (sourceId: string): Sql =>
+  sql('SELECT pg_advisory_lock($1, hashtext($2))', [0x616d686b, sourceId]);

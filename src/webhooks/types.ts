@@ -2,6 +2,16 @@ import type { AirtableClient } from '../airtable/client.ts';
 import type { SecretBox } from '../crypto/secrets.ts';
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../log.ts';
+import type { BaseWork } from '../bookkeeping/ownership.ts';
+
+/**
+ * Many processes (docs/ownership.md): the base's owner drains its payloads, on its lease; a ping
+ * another process received is passed on to the owner.
+ */
+export interface WebhookOwnership extends BaseWork {
+  /** Tells the owner of the source's base that a ping came (it drains). */
+  forward(sourceId: string): void;
+}
 
 /** The Airtable calls the webhooks part makes (src/airtable's client satisfies it). */
 export type WebhookClient = Pick<
@@ -44,6 +54,8 @@ export interface WebhookServiceDeps {
   publicUrl?: string | (() => string | undefined);
   syncer?: WebhookSyncer;
   hashCache?: HashCacheLike;
+  /** Without it, this process drains and maintains every source's hook. */
+  owner?: WebhookOwnership;
   log: Logger;
   now?: () => Date;
   /** The wait between maintenance passes (tests inject a fake clock's); resolves, never rejects, on abort. */

@@ -3,6 +3,10 @@ import { formatLag, formatStatusTable, tableStatuses } from '../../src/api/statu
 import { printStatus, statusCommand } from '../../src/commands/status.ts';
 import { sql } from '../../src/db/sql.ts';
 import { createTestDatabase } from '../support/db.ts';
+import { waitUntil } from '../support/wait.ts';
+import { createBaseOwnership } from '../../sync/ownership.ts';
+import pino from 'pino';
+import { hostname } from 'node:os';
 
 const { db, url } = await createTestDatabase();
 const NOW = Date.UTC(2026, 5, 1, 12, 0, 0);
@@ -54,10 +58,12 @@ describe('status', () => {
     let out = '';
     await printStatus(db, { json: false, now: NOW, write: (s) => (out += s) });
     const lines = out.trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^TABLE\s+SYNC TYPE\s+STATUS\s+LAST SYNCED\s+ROWS\s+LAG\s+CATCH-UP\s+ERROR$/);
+    expect(lines[0]).toMatch(
+      /^TABLE\s+SYNC TYPE\s+STATUS\s+LAST SYNCED\s+ROWS\s+LAG\s+CATCH-UP\s+OWNER\s+ERROR$/,
+    );
     expect(lines).toHaveLength(4);
     expect(out).toMatch(
-      /shop\.customers\s+full_refresh\s+Failed\s+\S+\s+12\s+3h 1m\s+yes\s+Airtable answered 503/,
+      /shop\.customers\s+full_refresh\s+Failed\s+\S+\s+12\s+3h 1m\s+yes\s+-\s+Airtable answered 503/,
     );
     expect(out).toMatch(/shop\.drafts\s+append\s+Paused\s+-\s+0\s+-\s+no/);
     expect(out).toMatch(/shop\.orders\s+incremental\s+Completed\s+\S+\s+250\s+1m\s+no/);
@@ -72,6 +78,43 @@ describe('status', () => {
       '3d 1h',
     ]);
     expect(formatStatusTable([])).toBe('no tables configured\n');
+  });
+});
+
+describe('who owns each base', () => {
+  it('shows the owning process (host, pid, id) and its heartbeat, in the rows, the JSON and the text', async () => {
+    const owner = createBaseOwnership({ db, log: pino({ level: 'silent' }), role: 'start', tickMs: 100 });
+    await owner.start();
+    try {
+      await waitUntil(() => owner.owns('s1'), { what: 'the process to own s1' });
+      const rows = await tableStatuses(db, NOW);
+      for (const r of rows) {
+        expect(r.owner).toMatchObject({
+          process_id: owner.processId,
+          host: hostname(),
+          pid: process.pid,
+          role: 'start',
+        });
+        expect(r.owner!.heartbeat_age_seconds).toBeGreaterThanOrEqual(0);
+      }
+      let json = '';
+      await printStatus(db, { json: true, now: NOW, write: (s) => (json += s) });
+      const parsed = JSON.parse(json);
+      expect(parsed.processes).toEqual([
+        expect.objectContaining({ process_id: owner.processId, alive: true, stopping: false, bases: ['s1'] }),
+      ]);
+      let text = '';
+      await printStatus(db, { json: false, now: NOW, write: (s) => (text += s) });
+      expect(text).toMatch(new RegExp(`shop\\.orders\\s.*\\s${hostname()}/${process.pid} \\(\\d`));
+      expect(text).toContain(`PROCESSES\n  ${hostname()}/${process.pid}  start  alive  heartbeat `);
+    } finally {
+      await owner.stop();
+    }
+    // Gone: no owner, and its row is removed on a clean stop.
+    expect((await tableStatuses(db, NOW)).every((r) => r.owner === null)).toBe(true);
+    let json = '';
+    await printStatus(db, { json: true, now: NOW, write: (s) => (json += s) });
+    expect(JSON.parse(json).processes).toEqual([]);
   });
 });
 

@@ -75,7 +75,7 @@ describe('the built CLI (bin → dist)', () => {
   it('syncs once, with every sync type in the bundle, and status reads the result', async () => {
     const empty = await airmirror(['status', '--json']);
     expect(empty.code).toBe(0);
-    expect(JSON.parse(empty.stdout)).toEqual({ tables: [], sources: [] });
+    expect(JSON.parse(empty.stdout)).toEqual({ tables: [], sources: [], processes: [] });
 
     const first = await airmirror(['sync', '--once', '--json']);
     expect(first.code, first.stderr).toBe(0);

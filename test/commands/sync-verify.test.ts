@@ -5,6 +5,9 @@ import { verifyCommand } from '../../src/commands/verify.ts';
 import { createEmulator, DEMO_BASE_ID, EMULATOR_TOKEN } from '../../emulator/index.ts';
 import { startEmulatorServer, type EmulatorServer } from '../../emulator/server.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { waitUntil } from '../support/wait.ts';
+import { createBaseOwnership } from '../../sync/ownership.ts';
+import pino from 'pino';
 
 /** `airmirror sync --once [--json]` and `airmirror verify [--json]` against the emulator over HTTP. */
 let t: TestDatabase;
@@ -129,5 +132,37 @@ describe('airmirror verify', () => {
     expect(r.stdout).toContain(`missing: ${ids[1]}`);
     expect(r.stdout).toContain('extra: recNotInAirtable1');
     expect(r.stdout).toContain(`different: ${ids[0]} (${notes})`);
+  });
+});
+
+describe('airmirror sync --once beside a running airmirror start', () => {
+  it('skips the bases the running process owns, says which, and runs no table of theirs', async () => {
+    const db = t.db;
+    const start = createBaseOwnership({ db, log: pino({ level: 'silent' }), role: 'start', tickMs: 100 });
+    await start.start();
+    try {
+      await waitUntil(() => start.owns(DEMO_BASE_ID), { what: 'the start process to own the base' });
+      const runs = async () =>
+        (await db.query<{ n: number }>(sql('SELECT count(*)::int AS n FROM airmirror.sync_runs'))).rows[0].n;
+      const before = await runs();
+      const r = await run(syncCommand, ['--once', '--json']);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toContain(
+        `airmirror sync: skipped base ${DEMO_BASE_ID}: owned by another process (start on`,
+      );
+      expect(r.stderr).toContain(`pid ${process.pid}`);
+      const summary = JSON.parse(r.stdout);
+      expect(summary.sources[0].skipped).toMatch(/owned by another process/);
+      expect(summary.sources[0].tables).toEqual([]);
+      expect(await runs()).toBe(before);
+    } finally {
+      await start.stop();
+    }
+    // Once it is gone, sync --once takes the base and syncs it.
+    const again = await run(syncCommand, ['--once', '--json']);
+    expect(again.code).toBe(0);
+    const summary = JSON.parse(again.stdout);
+    expect(summary.sources[0].skipped).toBeNull();
+    expect(summary.sources[0].tables.every((x: { status: string }) => x.status === 'Completed')).toBe(true);
   });
 });

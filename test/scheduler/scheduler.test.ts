@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql } from '../../src/db/sql.ts';
+import { isInterruption } from '../../src/lifecycle/interruption.ts';
 import { Scheduler, type RunTableOptions, type ScheduledTable } from '../../src/scheduler/index.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { createFakeClock, type FakeClock } from '../support/fake-clock.ts';
@@ -353,5 +354,147 @@ describe('the loop', () => {
     await waitUntil(() => errors.length === 2, { what: 'second error' });
     await broken.stop();
     expect(String(errors[0])).toContain('db down');
+  });
+});
+
+describe('concurrency and ownership', () => {
+  /** A source with `n` tables (ids `<source>-t<k>`), its mirror built unless `built: false`. */
+  async function source(id: string, n: number, opts: { built?: boolean } = {}): Promise<string[]> {
+    await db.query(
+      sql(`INSERT INTO airmirror.sources (id, base_id, schema_name, schema_hash) VALUES ($1, $2, $1, $3)`, [
+        id,
+        `app${id.padStart(14, '0')}`,
+        opts.built === false ? null : 'built',
+      ]),
+    );
+    const ids: string[] = [];
+    for (let k = 1; k <= n; k++) {
+      const tid = `${id}-t${k}`;
+      await db.query(
+        sql(
+          `INSERT INTO airmirror.tables (id, source_id, table_id, table_name, mirror_table) VALUES ($1, $2, $3, $1, $1)`,
+          [tid, id, `tbl${tid.replace(/\W/g, '').padStart(14, '0')}`],
+        ),
+      );
+      ids.push(tid);
+    }
+    return ids;
+  }
+
+  it('runs at most maxConcurrent tables in the process and maxPerSource per base', async () => {
+    const a = await source('sa', 3);
+    const b = await source('sb', 3);
+    for (const id of [...a, ...b]) runs.block.add(id);
+    const s = new Scheduler({ db, run: runs.run, clock, random: () => 0, maxConcurrent: 3, maxPerSource: 2 });
+    await s.runPass();
+    const started = runs.calls.map((c) => c.id);
+    expect(started).toHaveLength(3);
+    expect(started.filter((id) => id.startsWith('sa')).length).toBeLessThanOrEqual(2);
+    expect(started.filter((id) => id.startsWith('sb')).length).toBeLessThanOrEqual(2);
+    // One finishes: the next goes, still within both limits.
+    runs.release(started[0]);
+    await waitUntil(() => !s.isRunning(started[0]), { what: 'the first to finish' });
+    await s.runPass();
+    expect(runs.calls).toHaveLength(4);
+    const now = [...a, ...b].filter((id) => s.isRunning(id));
+    expect(now).toHaveLength(3);
+    expect(now.filter((id) => id.startsWith('sa')).length).toBeLessThanOrEqual(2);
+    expect(now.filter((id) => id.startsWith('sb')).length).toBeLessThanOrEqual(2);
+    for (const id of [...a, ...b]) runs.release(id);
+    await s.stop();
+  });
+
+  it('keeps fifty bases busy at once in one process', async () => {
+    const all: string[] = [];
+    for (let k = 0; k < 50; k++) all.push(...(await source(`m${k}`, 2)));
+    for (const id of all) runs.block.add(id);
+    const s = new Scheduler({
+      db,
+      run: runs.run,
+      clock,
+      random: () => 0,
+      maxConcurrent: 100,
+      maxPerSource: 2,
+    });
+    await s.runPass();
+    expect(new Set(runs.calls.map((c) => c.id.split('-')[0])).size).toBe(50);
+    expect(runs.calls).toHaveLength(100);
+    for (const id of all) runs.release(id);
+    await s.stop();
+  });
+
+  it('runs only the bases it owns, passes reloads and cancels of the others to their owner', async () => {
+    const [mine] = await source('own', 1);
+    const [theirs] = await source('their', 1);
+    const asked: string[] = [];
+    const s = new Scheduler({
+      db,
+      run: runs.run,
+      clock,
+      random: () => 0,
+      owner: {
+        owns: (sourceId) => sourceId === 'own',
+        requestRun: async (t, full) => void asked.push(`run ${t.id} ${full}`),
+        requestCancel: async (t) => (asked.push(`cancel ${t.id}`), true),
+      },
+    });
+    await s.runPass();
+    await s.idle();
+    expect(runs.calls.map((c) => c.id)).toEqual([mine]);
+    // Another process's base: nothing computed or written for it here.
+    expect((await row(theirs)).next_run_at).toBeNull();
+    await s.trigger(theirs, { full: true });
+    expect(asked).toEqual([`run ${theirs} true`]);
+    expect(runs.count(theirs)).toBe(0);
+    await db.query(sql(`UPDATE airmirror.tables SET status = 'Running' WHERE id = $1`, [theirs]));
+    expect(await s.cancel(theirs)).toBe(true);
+    expect(asked).toEqual([`run ${theirs} true`, `cancel ${theirs}`]);
+    await s.stop();
+  });
+
+  it('builds an owned base never built, once, and backs off when the build fails', async () => {
+    await source('fresh', 0, { built: false });
+    await source('broken', 0, { built: false });
+    const builds: string[] = [];
+    const s = new Scheduler({
+      db,
+      run: runs.run,
+      clock,
+      random: () => 0,
+      build: async (sourceId) => {
+        builds.push(sourceId);
+        if (sourceId === 'broken') return { error: 'bad token' };
+        await db.query(sql(`UPDATE airmirror.sources SET schema_hash = 'h' WHERE id = $1`, [sourceId]));
+        return { rebuilt: true };
+      },
+    });
+    await s.runPass();
+    await s.idle();
+    expect(builds.sort()).toEqual(['broken', 'fresh']);
+    await s.runPass();
+    await s.idle();
+    expect(builds).toHaveLength(2);
+    clock.jump(31_000);
+    await s.runPass();
+    await s.idle();
+    expect(builds.filter((b) => b === 'broken')).toHaveLength(2);
+    expect(builds.filter((b) => b === 'fresh')).toHaveLength(1);
+    await s.stop();
+  });
+
+  it('stop interrupts running syncs and leaves their schedule as it was (due for the next owner)', async () => {
+    const [id] = await source('stop', 1);
+    await db.query(
+      sql(`UPDATE airmirror.tables SET next_run_at = $2 WHERE id = $1`, [id, new Date(T0 - MIN)]),
+    );
+    runs.block.add(id);
+    const s = new Scheduler({ db, run: runs.run, clock, random: () => 0 });
+    await s.runPass();
+    expect(runs.count(id)).toBe(1);
+    await s.stop();
+    const signal = runs.calls[0].signal;
+    expect(signal.aborted).toBe(true);
+    expect(isInterruption(signal.reason)).toBe(true);
+    expect((await row(id)).next_run_at.getTime()).toBe(T0 - MIN);
   });
 });

@@ -131,7 +131,7 @@ export async function runFaultScenario(opts: FaultRunOptions = {}): Promise<Faul
           const st = (await tableStatuses(m)).get('Orders');
           if (st?.status === 'Running' && hanging()) return true;
           // One request per look (a 409 means a run is on its way: look again).
-          if (st && st.status !== 'Running') await m.api('POST', `/schemas/${st.id}/reload`);
+          if (st && st.status !== 'Running') await askSync(m, 'Orders');
           return false;
         },
         // Airtable's penalty (30 s) passes before the sweep's next request goes out.
@@ -257,6 +257,15 @@ async function reload(m: MirrorProcess, table: string): Promise<(pages: number) 
       timeoutMs: 30_000,
       intervalMs: 5,
     }).then(() => undefined);
+}
+
+/** Asks for a sync of `table` once: started (202), or one is already on its way (409). */
+async function askSync(m: MirrorProcess, table: string): Promise<'started' | 'busy'> {
+  const id = (await tableStatuses(m)).get(table)!.id;
+  const r = await m.api('POST', `/schemas/${id}/reload`);
+  if (r.status === 202) return 'started';
+  if (r.status === 409) return 'busy';
+  throw new Error(`reload ${table}: ${r.status} ${JSON.stringify(r.json)}`);
 }
 
 async function requestSync(m: MirrorProcess, table: string): Promise<void> {

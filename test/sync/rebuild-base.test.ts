@@ -6,7 +6,7 @@ import { loadMapping } from '../../src/mirror/index.ts';
 import { createSyncerEnv } from '../../sync/env.ts';
 import { createHashCache } from '../../sync/hash-cache.ts';
 import { SyncerProcess } from '../../sync/lifecycle.ts';
-import { processLockOwnership } from '../../sync/ownership.ts';
+import { createBaseOwnership } from '../../sync/ownership.ts';
 import { rebuildBase } from '../../sync/rebuild.ts';
 import { RunProgress } from '../../sync/run-progress.ts';
 import { createTestDatabase } from '../support/db.ts';
@@ -59,6 +59,7 @@ describe('rebuildBase: a whole re-import of a base with a paused table', () => {
     // The syncer's own parts, as createSyncer wires them, to call the whole rebuild directly.
     const fetchFn = emulatorFetch(h.emulator);
     const runProgress = new RunProgress(db, silentLog, {});
+    const ownership = createBaseOwnership({ db, log: silentLog, role: 'once' });
     const env = createSyncerEnv(
       {
         db,
@@ -74,12 +75,8 @@ describe('rebuildBase: a whole re-import of a base with a paused table', () => {
       {
         hashCache: createHashCache({ max: 1000 }),
         runProgress,
-        lifecycle: new SyncerProcess({
-          db,
-          log: silentLog,
-          ownership: processLockOwnership(db, silentLog),
-          runProgress,
-        }),
+        lifecycle: new SyncerProcess({ ownership, ownsOwnership: true, runProgress }),
+        ownership,
       },
     );
     const source = (await loadSource(db, SOURCE_ID))!;

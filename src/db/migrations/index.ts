@@ -6,6 +6,7 @@ import { m005_sync } from './005_sync.ts';
 import { m006_webhooks } from './006_webhooks.ts';
 import { m007_proxy } from './007_proxy.ts';
 import { m008_run_progress } from './008_run_progress.ts';
+import { m010_ownership } from './010_ownership.ts';
 import { m015_write_guard } from './015_write_guard.ts';
 import { m020_budget } from './020_budget.ts';
 import { m030_schema_changes } from './030_schema_changes.ts';
@@ -29,6 +30,7 @@ export const migrations: readonly Migration[] = [
   m006_webhooks,
   m007_proxy,
   m008_run_progress,
+  m010_ownership,
   m015_write_guard,
   m020_budget,
   m030_schema_changes,
