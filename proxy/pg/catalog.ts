@@ -40,9 +40,7 @@ export class MirrorCatalog {
 
   /** A snapshot no older than the TTL. */
   current(): Promise<CatalogSnapshot> {
-    if (this.now() - this.at <= this.ttlMs) return Promise.resolve(this.snap);
-    this.loading ??= this.load().finally(() => (this.loading = undefined));
-    return this.loading;
+    return this.fresh(this.ttlMs);
   }
 
   /**

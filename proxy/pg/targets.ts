@@ -8,6 +8,16 @@ import { quotedName, RESOLVE_NAME_SQL } from './store.ts';
 /** How old a snapshot may be when it does not know a written table (one catalog query at most this often). */
 const MISS_MAX_AGE_MS = 100;
 
+/** Whether the snapshot has a mirror table `schema.name` (unqualified: of that name in any schema). */
+function knows(
+  catalog: MirrorCatalog,
+  snap: CatalogSnapshot,
+  schema: string | undefined,
+  name: string,
+): boolean {
+  return schema ? catalog.lookup(snap, schema, name) !== undefined : snap.byName.has(name);
+}
+
 /**
  * Which mirror table a statement writes, if any. A schema-qualified name is looked up in the
  * catalog; an unqualified one that some mirror table bears is resolved by the client's own session
@@ -35,9 +45,17 @@ export class Targets {
     if (s.kind !== 'insert' && s.kind !== 'update' && s.kind !== 'delete') return false;
     if (!this.catalog) return false;
     const { schema, name } = s.relation;
-    const knows = (snap: CatalogSnapshot) =>
-      schema ? this.catalog!.lookup(snap, schema, name) !== undefined : snap.byName.has(name);
-    return knows(await this.catalog.current()) || knows(await this.catalog.fresh(MISS_MAX_AGE_MS));
+    return knows(this.catalog, await this.snapshotFor(this.catalog, schema, name), schema, name);
+  }
+
+  /** The current snapshot, or a fresher one when it does not know `schema.name` (or `name`). */
+  private async snapshotFor(
+    catalog: MirrorCatalog,
+    schema: string | undefined,
+    name: string,
+  ): Promise<CatalogSnapshot> {
+    const snap = await catalog.current();
+    return knows(catalog, snap, schema, name) ? snap : catalog.fresh(MISS_MAX_AGE_MS);
   }
 
   /** The mirror table `stmt` writes (null: none; 'skipped': Postgres is skipping to Sync). */
@@ -45,10 +63,7 @@ export class Targets {
     const catalog = this.catalog;
     if (!catalog) return null;
     const { schema, name } = stmt.relation;
-    let snap = await catalog.current();
-    const knows = (s: CatalogSnapshot) =>
-      schema ? catalog.lookup(s, schema, name) !== undefined : s.byName.has(name);
-    if (!knows(snap)) snap = await catalog.fresh(MISS_MAX_AGE_MS);
+    const snap = await this.snapshotFor(catalog, schema, name);
     if (schema) return catalog.lookup(snap, schema, name) ?? null;
     if (!snap.byName.has(name)) return null;
     let resolved = this.names.get(name);
