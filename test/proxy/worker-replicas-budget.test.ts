@@ -12,8 +12,9 @@ import { waitUntil } from '../support/wait.ts';
 
 /**
  * Issue 12: "a Worker and two Node replicas writing and syncing at once never exceed the budget at
- * the emulator". Two `airmirror start` processes on one Postgres (each syncs the base at start-up:
- * nothing else coordinates them on this branch) and the Workers proxy in real `workerd`
+ * the emulator". Two `airmirror start` processes on one Postgres (one of them owns the base and
+ * syncs it; the test asks every table to sync again through the other one's API as the writes
+ * begin, so the owner lists while all three write) and the Workers proxy in real `workerd`
  * (Miniflare, the bundle `wrangler deploy` builds), all three taking writes at once, against the
  * emulator in a process of its own with Airtable's limit on (5 requests/s per base, counted on
  * arrival; a request beyond it answered 429). Only the shared budget in Postgres keeps them
@@ -27,9 +28,9 @@ const children: ChildProcess[] = [];
 let t: TestDatabase;
 let emu: EmulatorProcess;
 let mf: Miniflare;
-const replicas: string[] = [];
+const replicas: { proxy: string; api: string }[] = [];
 
-function startReplica(databaseUrl: string, upstream: string): Promise<string> {
+function startReplica(databaseUrl: string, upstream: string): Promise<{ proxy: string; api: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'airmirror-replica-'));
   dirs.push(dataDir);
   const child = spawn(process.execPath, [BIN, 'start'], {
@@ -54,7 +55,8 @@ function startReplica(databaseUrl: string, upstream: string): Promise<string> {
   return waitUntil(
     () => {
       if (child.exitCode !== null) throw new Error(`airmirror start exited ${child.exitCode}: ${out}`);
-      return out.includes('Press Ctrl-C') ? /proxy\s+(http:\/\/\S+)/.exec(out)![1] : undefined;
+      if (!out.includes('Press Ctrl-C')) return undefined;
+      return { proxy: /proxy\s+(http:\/\/\S+)/.exec(out)![1], api: /management\s+(\S+\/api)/.exec(out)![1] };
     },
     { what: 'a replica to start', timeoutMs: 90_000, intervalMs: 100 },
   );
@@ -122,10 +124,27 @@ async function writer(send: Send, name: string, ms: number): Promise<Record<numb
 
 it('a Worker and two Node replicas writing and syncing at once never exceed 5 requests/s at the emulator', async () => {
   await emu.clearCalls();
-  // The replicas start syncing the base (300 records a table) as soon as they are up; the writers
-  // start with the second one, while both are still listing.
   replicas.push(await startReplica(t.url, emu.url));
   replicas.push(await startReplica(t.url, emu.url));
+  // The owner builds the base alone; once that is done, every table is asked to sync again through
+  // the second replica's API (the owner hears of it through Postgres), so listing (300 records a
+  // table: 3 pages each) goes on while the three write.
+  const api = replicas[1].api;
+  const schemas = await waitUntil(
+    async () => {
+      const body = (await (await fetch(`${api}/schemas`)).json()) as {
+        results: { id: string; status: string }[];
+      };
+      return body.results.length === 3 && body.results.every((r) => r.status === 'Completed')
+        ? body.results
+        : undefined;
+    },
+    { what: 'the first sync of the base', timeoutMs: 60_000, intervalMs: 100 },
+  );
+  const reloads = schemas.map(async (s) => {
+    const res = await fetch(`${api}/schemas/${s.id}/reload`, { method: 'POST' });
+    expect(res.status).toBe(202);
+  });
   const viaReplica =
     (proxy: string): Send =>
     (path, init) =>
@@ -135,11 +154,13 @@ it('a Worker and two Node replicas writing and syncing at once never exceed 5 re
       `http://proxy.example/api.airtable.com${path}`,
       init as never,
     ) as unknown as Promise<Response>;
-  const [a, b, w] = await Promise.all([
-    writer(viaReplica(replicas[0]), 'replica A', 8_000),
-    writer(viaReplica(replicas[1]), 'replica B', 8_000),
+  const writers = Promise.all([
+    writer(viaReplica(replicas[0].proxy), 'replica A', 8_000),
+    writer(viaReplica(replicas[1].proxy), 'replica B', 8_000),
     writer(viaWorker, 'worker', 8_000),
   ]);
+  await Promise.all(reloads);
+  const [a, b, w] = await writers;
 
   const calls: EmulatorCall[] = await emu.calls({ base: DEMO_BASE_ID });
   // Nothing Airtable would have refused: no 429 (each one a 30-s lockout of the base), and no

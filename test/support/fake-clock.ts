@@ -27,6 +27,12 @@ export interface FakeClock {
   /** Settles `promise`, firing timers one by one (earliest first) whenever nothing else can move. */
   run<T>(promise: Promise<T>, maxTimers?: number): Promise<T>;
   pendingTimers(): number;
+  /**
+   * Whether some sleep is waiting to wake at exactly `at`: a test moving time to a loop's next
+   * pass first waits for the loop to be asleep (a jump before it sleeps would leave it asleep a
+   * whole period past the jump).
+   */
+  sleepsUntil(at: number): boolean;
 }
 
 interface Timer {
@@ -122,5 +128,6 @@ export function createFakeClock(start = T0, opts: FakeClockOptions = {}): FakeCl
       throw new Error(`still pending after ${maxTimers} timers`);
     },
     pendingTimers: () => timers.length,
+    sleepsUntil: (at) => timers.some((x) => x.at === at),
   };
 }

@@ -52,6 +52,17 @@ describe('createFakeClock', () => {
     expect(clock.pendingTimers()).toBe(0);
   });
 
+  it('sleepsUntil() tells whether a sleep waits to wake at exactly that time', async () => {
+    const clock = createFakeClock(1_000);
+    expect(clock.sleepsUntil(31_000)).toBe(false);
+    const slept = clock.sleep(30_000);
+    expect(clock.sleepsUntil(31_000)).toBe(true);
+    expect(clock.sleepsUntil(30_999)).toBe(false);
+    clock.jump(30_000);
+    await slept;
+    expect(clock.sleepsUntil(31_000)).toBe(false);
+  });
+
   it('a sleep whose signal aborts rejects with its reason and leaves no timer', async () => {
     const clock = createFakeClock(0);
     const ac = new AbortController();

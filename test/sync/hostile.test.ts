@@ -138,6 +138,9 @@ describe('a failing schema read', () => {
     // Still failing at the first retry (five more 503s): the wait doubles.
     h.emulator.control.fail({ kind: 'status', status: 503, count: 5, match: meta });
     await h.syncer.start();
+    // Time moves once the retry loop sleeps until the retry (moved before, it would sleep on).
+    const retryTime = state.rows[0].schema_retry_at.getTime();
+    await waitUntil(() => clock.sleepsUntil(retryTime), { what: 'the retry loop asleep until the retry' });
     clock.jump(30_000);
     await waitUntil(
       async () =>
@@ -156,6 +159,9 @@ describe('a failing schema read', () => {
     expect(retryAt.getTime()).toBe(clock.now() + 60_000);
 
     // The next retry reads it: the base is built, and the error is gone everywhere.
+    await waitUntil(() => clock.sleepsUntil(retryAt.getTime()), {
+      what: 'the retry loop asleep until the retry',
+    });
     clock.jump(60_000);
     await waitUntil(
       async () =>
