@@ -83,7 +83,7 @@ try {
     AIRTABLE_API_URL: emulator.url,
     AIRTABLE_BASES: DEMO_BASE_ID,
     AIRTABLE_TOKEN: EMULATOR_TOKEN,
-    AIRMIRROR_SECRET_KEY: 'bench-secret-key-0123456789',
+    AIRMIRROR_SECRET_KEY: 'a-long-enough-secret-key-for-the-bench',
     AIRMIRROR_LOG_LEVEL: 'warn',
     AIRMIRROR_RATE_LIMIT: '1000',
   };
