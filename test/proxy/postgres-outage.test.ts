@@ -26,6 +26,17 @@ let s: Stack;
 beforeAll(async () => {
   pg = await startEmbeddedPostgres({ dataDir: dir, persistent: true, durable: false });
   db = createDatabase(pg.url, { max: 4, connectionTimeoutMs: 1_000, onError: () => undefined });
+  // The pool's short connect timeout is the scenario's (the outage must be felt at once); a
+  // Postgres that has just started on a busy machine may take longer than that to take its first
+  // connections, so the setup waits until it does.
+  await waitUntil(
+    () =>
+      db.query(sql('SELECT 1')).then(
+        () => true,
+        () => false,
+      ),
+    { what: 'the new Postgres to take connections', timeoutMs: 60_000 },
+  );
   await migrate(db);
   s = await startStack(db, { applyTimeoutMs: 2_000, catchupRetryMs: 50 });
 }, 120_000);
