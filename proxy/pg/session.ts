@@ -10,6 +10,7 @@ import type { Logger } from '../../src/log.ts';
 import {
   bindExecute,
   classify,
+  mayMatter,
   mayWrite,
   type DmlStatement,
   type PrepareStatement,
@@ -64,9 +65,6 @@ const NAME_CHANGES =
 /** Statements that may drop the endpoint's prepared statements on the session. */
 const DROPS_PREPARED = /\b(?:discard|deallocate)\b/i;
 const COPY_FRAMES = new Set<number>([T.copyData, T.copyDone, T.copyFail]);
-/** Any word that makes a query worth a closer look (the union of the tests above and mayWrite's). */
-const WORDS =
-  /insert|update|delete|execute|deallocate|discard|search_path|temp|create|drop|alter|reset|role|session_authorization/i;
 
 export class Session {
   private readonly relay: Relay;
@@ -105,7 +103,7 @@ export class Session {
       case T.query: {
         // Most queries hold none of the words that matter: one test on the text, no view made.
         const text = data.toString('utf8', start + 5, end - 1);
-        if (!WORDS.test(text)) return false;
+        if (!mayMatter(text)) return false;
         return this.dispatch(type, data.subarray(start, end), text);
       }
       case T.bind:
@@ -115,8 +113,18 @@ export class Session {
       case T.close:
         if (this.prepared.size === 0 && this.portals.size === 0) return false;
         return this.dispatch(type, data.subarray(start, end));
-      case T.parse:
+      case T.parse: {
+        // Drivers send a Parse for nearly every query (node-postgres: each one with parameters).
+        // With no prepared write whose name it could reuse, one whose text holds none of the
+        // words that matter is not decoded any further.
+        if (this.prepared.size === 0) {
+          const nameEnd = data.indexOf(0, start + 5);
+          const textEnd = nameEnd < 0 || nameEnd >= end ? -1 : data.indexOf(0, nameEnd + 1);
+          if (textEnd > nameEnd && textEnd < end && !mayMatter(data.toString('utf8', nameEnd + 1, textEnd)))
+            return false;
+        }
         return this.dispatch(type, data.subarray(start, end));
+      }
       default:
         return false;
     }
