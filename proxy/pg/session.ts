@@ -20,6 +20,7 @@ import type { MirrorCatalog, MirrorTarget } from './catalog.ts';
 import { PgError, SQLSTATE, warning } from './errors.ts';
 import {
   commandComplete,
+  parseText,
   portalSuspended,
   readBind,
   readCommandTag,
@@ -108,21 +109,13 @@ export class Session {
       }
       case T.bind:
       case T.execute:
-        if (this.prepared.size === 0 && this.portals.size === 0) return false;
-        return this.dispatch(type, data.subarray(start, end));
       case T.close:
         if (this.prepared.size === 0 && this.portals.size === 0) return false;
         return this.dispatch(type, data.subarray(start, end));
       case T.parse: {
-        // Drivers send a Parse for nearly every query (node-postgres: each one with parameters).
-        // With no prepared write whose name it could reuse, one whose text holds none of the
-        // words that matter is not decoded any further.
-        if (this.prepared.size === 0) {
-          const nameEnd = data.indexOf(0, start + 5);
-          const textEnd = nameEnd < 0 || nameEnd >= end ? -1 : data.indexOf(0, nameEnd + 1);
-          if (textEnd > nameEnd && textEnd < end && !mayMatter(data.toString('utf8', nameEnd + 1, textEnd)))
-            return false;
-        }
+        // Drivers send one with nearly every query; with no prepared write, only its text counts.
+        const text = this.prepared.size === 0 ? parseText(data, start, end) : undefined;
+        if (text !== undefined && !mayMatter(text)) return false;
         return this.dispatch(type, data.subarray(start, end));
       }
       default:
