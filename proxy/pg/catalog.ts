@@ -1,4 +1,6 @@
+import { isPaused } from '../../src/bookkeeping/schema-state.ts';
 import { listSources } from '../../src/bookkeeping/sources.ts';
+import { listTables } from '../../src/bookkeeping/tables.ts';
 import type { Queryable } from '../../src/db/database.ts';
 import { loadMapping } from '../../src/mirror/store.ts';
 import type { BaseMapping, TableMapping } from '../../src/mirror/types.ts';
@@ -8,6 +10,10 @@ export interface MirrorTarget {
   sourceId: string;
   baseId: string;
   table: TableMapping;
+  /** The table is paused (written by nothing): the endpoint refuses writes to it. */
+  paused: boolean;
+  /** Its `airmirror.tables` id: the API's schema id, named in the paused refusal's hint. */
+  schemaId?: string;
 }
 
 export interface CatalogSnapshot {
@@ -24,7 +30,8 @@ const key = (schema: string, table: string) => `${schema}\0${table}`;
 /**
  * The mirror tables, from the mappings the syncer saved (airmirror.sources/tables/columns).
  * Reloaded at most every `ttlMs` (a rebuild changes tables rarely); mappings are kept per schema
- * hash, so a reload that finds nothing changed costs one query.
+ * hash, so a reload that finds nothing changed costs two queries (sources, and tables: which are
+ * paused — the same window the HTTP proxy's writer caches that for).
  */
 export class MirrorCatalog {
   private snap: CatalogSnapshot = { byQualified: new Map(), byName: new Map(), version: '' };
@@ -64,7 +71,8 @@ export class MirrorCatalog {
   }
 
   private async load(): Promise<CatalogSnapshot> {
-    const sources = await listSources(this.db);
+    const [sources, tables] = await Promise.all([listSources(this.db), listTables(this.db)]);
+    const config = new Map(tables.map((t) => [`${t.sourceId}\0${t.tableId}`, t]));
     const byQualified = new Map<string, MirrorTarget>();
     const byName = new Map<string, MirrorTarget[]>();
     const versions: string[] = [];
@@ -78,7 +86,14 @@ export class MirrorCatalog {
       }
       versions.push(`${s.id}:${m.hash}`);
       for (const table of m.tables) {
-        const t: MirrorTarget = { sourceId: s.id, baseId: s.baseId, table };
+        const row = config.get(`${s.id}\0${table.tableId}`);
+        const t: MirrorTarget = {
+          sourceId: s.id,
+          baseId: s.baseId,
+          table,
+          paused: row !== undefined && isPaused(row),
+          schemaId: row?.id,
+        };
         byQualified.set(key(table.schema, table.table), t);
         const list = byName.get(table.table) ?? [];
         list.push(t);

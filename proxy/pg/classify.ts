@@ -83,6 +83,21 @@ export function mayWrite(text: string, sqlPrepared = false): boolean {
   return MAY_WRITE.test(text) || (sqlPrepared && MAY_EXECUTE.test(text));
 }
 
+/**
+ * The relay's first look at a Query or Parse text: false when it holds none of the words that
+ * could make it a write to a mirror table (mayWrite), an EXECUTE/DEALLOCATE of a SQL-level
+ * prepared one, or a change of where names lead or of the session's prepared statements
+ * (proxy/pg/session.ts). A plain substring test, case-insensitive: comments, quoting and
+ * statement boundaries cannot hide a word from it, so such a text is relayed without being
+ * decoded further or parsed. Most reads hold none of them.
+ */
+const WORDS =
+  /insert|update|delete|execute|deallocate|discard|search_path|temp|create|drop|alter|reset|role|session_authorization/i;
+
+export function mayMatter(text: string): boolean {
+  return WORDS.test(text);
+}
+
 /** Parsed texts (a refused one as `false`): a statement run again is not parsed again. */
 const cache = new LRUCache<string, Statement[] | false>({ max: 1000 });
 

@@ -126,6 +126,14 @@ export function readParse(frame: Buffer): ParseMessage {
   return { name, text, types };
 }
 
+/** The SQL text of a Parse frame (`data.subarray(start, end)`), read without the rest of it. */
+export function parseText(data: Buffer, start: number, end: number): string | undefined {
+  const nameEnd = data.indexOf(0, start + 5);
+  if (nameEnd < 0 || nameEnd >= end) return undefined;
+  const textEnd = data.indexOf(0, nameEnd + 1);
+  return textEnd > nameEnd && textEnd < end ? data.toString('utf8', nameEnd + 1, textEnd) : undefined;
+}
+
 export interface BindMessage {
   portal: string;
   statement: string;

@@ -56,6 +56,8 @@ export interface PgEndpointOptions {
   log?: Logger;
   /** A client must have finished its start-up within this time. Default 30 s. */
   startupTimeoutMs?: number;
+  /** The clock the mirror catalog ages by (tests move it past the 1-s reload window). */
+  now?: () => number;
   /** Whether a client address counts as this host (loopback by default; tests stand in for another host). */
   isLocal?: (address: string | undefined) => boolean;
 }
@@ -88,7 +90,7 @@ export async function startPgEndpoint(opts: PgEndpointOptions): Promise<PgEndpoi
   const secureContext = opts.tls
     ? tls.createSecureContext({ cert: opts.tls.cert, key: opts.tls.key })
     : undefined;
-  const catalog = new MirrorCatalog(opts.db);
+  const catalog = new MirrorCatalog(opts.db, undefined, opts.now);
   await catalog.current();
   const live = new Map<number, Live>();
   const sockets = new Set<net.Socket>();

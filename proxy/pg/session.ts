@@ -10,6 +10,7 @@ import type { Logger } from '../../src/log.ts';
 import {
   bindExecute,
   classify,
+  mayMatter,
   mayWrite,
   type DmlStatement,
   type PrepareStatement,
@@ -19,6 +20,7 @@ import type { MirrorCatalog, MirrorTarget } from './catalog.ts';
 import { PgError, SQLSTATE, warning } from './errors.ts';
 import {
   commandComplete,
+  parseText,
   portalSuspended,
   readBind,
   readCommandTag,
@@ -64,9 +66,6 @@ const NAME_CHANGES =
 /** Statements that may drop the endpoint's prepared statements on the session. */
 const DROPS_PREPARED = /\b(?:discard|deallocate)\b/i;
 const COPY_FRAMES = new Set<number>([T.copyData, T.copyDone, T.copyFail]);
-/** Any word that makes a query worth a closer look (the union of the tests above and mayWrite's). */
-const WORDS =
-  /insert|update|delete|execute|deallocate|discard|search_path|temp|create|drop|alter|reset|role|session_authorization/i;
 
 export class Session {
   private readonly relay: Relay;
@@ -105,18 +104,20 @@ export class Session {
       case T.query: {
         // Most queries hold none of the words that matter: one test on the text, no view made.
         const text = data.toString('utf8', start + 5, end - 1);
-        if (!WORDS.test(text)) return false;
+        if (!mayMatter(text)) return false;
         return this.dispatch(type, data.subarray(start, end), text);
       }
       case T.bind:
       case T.execute:
-        if (this.prepared.size === 0 && this.portals.size === 0) return false;
-        return this.dispatch(type, data.subarray(start, end));
       case T.close:
         if (this.prepared.size === 0 && this.portals.size === 0) return false;
         return this.dispatch(type, data.subarray(start, end));
-      case T.parse:
+      case T.parse: {
+        // Drivers send one with nearly every query; with no prepared write, only its text counts.
+        const text = this.prepared.size === 0 ? parseText(data, start, end) : undefined;
+        if (text !== undefined && !mayMatter(text)) return false;
         return this.dispatch(type, data.subarray(start, end));
+      }
       default:
         return false;
     }

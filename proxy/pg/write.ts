@@ -67,6 +67,24 @@ function formatsFor(formats: number[], count: number, extra: number): number[] {
 const text = (b: Buffer | null) => (b === null ? null : b.toString('utf8'));
 const arrayLiteral = (ids: string[]) => `{${ids.map((id) => `"${id.replace(/["\\]/g, '\\$&')}"`).join(',')}}`;
 
+/**
+ * A paused table is written by nothing (docs/schema-changes.md), and its mirror table no longer
+ * follows Airtable: a statement on it could be neither resolved on fresh rows nor answered with
+ * its rows as applied. Refused before anything is sent (docs/postgres-endpoint.md, "Paused tables").
+ */
+function pausedError(kind: WritePlan['kind'], target: MirrorTarget): PgError {
+  const { schema, table, tableName } = target.table;
+  const resume = target.schemaId
+    ? `PATCH /api/schemas/${target.schemaId} with {"should_sync": true}`
+    : `PATCH /api/schemas/{id} with {"should_sync": true}`;
+  return new PgError(SQLSTATE.notReady, `mirror table "${schema}.${table}" is paused`, {
+    schema,
+    table,
+    detail: `airmirror writes nothing to a paused table, and its rows no longer follow Airtable; this ${kind.toUpperCase()} was not sent to Airtable.`,
+    hint: `Resume the table (${resume}) and run it again, or write Airtable table "${tableName}" through the HTTP proxy: Airtable takes it, and the mirror gets it when the table resumes.`,
+  });
+}
+
 export async function executeWrite(io: WriteIO, deps: WriteDeps, req: WriteRequest): Promise<WriteOutcome> {
   const { plan, target, params } = req;
   const n = plan.paramCount;
@@ -122,6 +140,7 @@ export async function executeWrite(io: WriteIO, deps: WriteDeps, req: WriteReque
       `cannot execute ${plan.kind.toUpperCase()} in a read-only transaction`,
     );
   }
+  if (target.paused) throw pausedError(plan.kind, target);
   const inBlock = io.status() !== I;
   if (inBlock) {
     if ((mode ?? '') !== 'apply') {

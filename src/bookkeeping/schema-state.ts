@@ -18,6 +18,14 @@ export interface TableSelection {
   paused: Set<string>;
 }
 
+/**
+ * Whether a table is paused (written by nothing: docs/schema-changes.md): the one test for the HTTP
+ * proxy's writer, the catch-up and the Postgres endpoint alike.
+ */
+export function isPaused(t: { shouldSync: boolean; status: string | null }): boolean {
+  return !t.shouldSync || t.status === 'Paused';
+}
+
 export async function tableSelection(q: Queryable, sourceId: string): Promise<TableSelection> {
   const r = await q.query<
     Pick<TablesRow, 'table_id' | 'mirrored' | 'excluded_fields' | 'should_sync' | 'status'>
@@ -32,7 +40,7 @@ export async function tableSelection(q: Queryable, sourceId: string): Promise<Ta
   for (const row of r.rows) {
     if (!row.mirrored) out.excludedTables.add(row.table_id);
     if (row.excluded_fields.length > 0) out.excludedFields.set(row.table_id, new Set(row.excluded_fields));
-    if (!row.should_sync || row.status === 'Paused') out.paused.add(row.table_id);
+    if (isPaused({ shouldSync: row.should_sync, status: row.status })) out.paused.add(row.table_id);
   }
   return out;
 }

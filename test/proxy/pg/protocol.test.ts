@@ -5,7 +5,9 @@ import {
   dropFirstColumn,
   dropFirstField,
   FrameReader,
+  parseText,
   readBind,
+  readParse,
   readDataRow,
   readNoticeFields,
   serialize,
@@ -61,6 +63,20 @@ describe('messages', () => {
       resultFormats: [0, 1, 1],
     };
     expect(readBind(bindMessage(b))).toEqual(b);
+  });
+
+  it('the text of a Parse, read in place inside a chunk; undefined for a frame cut short', () => {
+    const parse = serialize.parse({ name: 'st1', text: 'UPDATE customers SET notes = $1', types: [25] });
+    const chunk = Buffer.concat([serialize.sync(), parse, serialize.query('SELECT 1')]);
+    const start = serialize.sync().length;
+    const end = start + parse.length;
+    expect(parseText(chunk, start, end)).toBe('UPDATE customers SET notes = $1');
+    expect(parseText(chunk, start, end)).toBe(readParse(parse).text);
+    const unnamed = serialize.parse({ text: 'SELECT 1', types: [] });
+    expect(parseText(unnamed, 0, unnamed.length)).toBe('SELECT 1');
+    // A frame whose name or text has no terminator inside it: nothing read past its end.
+    expect(parseText(chunk, start, start + 9)).toBeUndefined();
+    expect(parseText(chunk, start, start + 12)).toBeUndefined();
   });
 
   it('RowDescription and DataRow without their first column', () => {
