@@ -2,6 +2,7 @@ import type { EmulatorClock } from './clock.ts';
 import type { CallFilter, CallLog, EmulatorCall } from './http/call-log.ts';
 import type { FaultInjector, FaultSpec } from './http/faults.ts';
 import type { RateLimiter } from './http/guards.ts';
+import type { MonthlyQuota, MonthlyQuotaUsage } from './http/monthly-quota.ts';
 import type { RecordLister } from './list.ts';
 import type { EmulatorStore } from './store/store.ts';
 import type { SchemaOps, FieldInput } from './store/schema-ops.ts';
@@ -27,6 +28,14 @@ export interface EmulatorControl {
   expireOffsets(): void;
   setOffsetTtl(ms: number): void;
   setRateLimit(rps: number | false, penaltyMs?: number): void;
+  /**
+   * Airtable's monthly call quota (docs/airtable-reference.md §2.1): `calls` a month for `token`
+   * (every token without its own when omitted; false: none). Once spent, every data call answers
+   * 429 PUBLIC_API_BILLING_LIMIT_EXCEEDED until the month resets. `used` presets the token's count.
+   */
+  setMonthlyQuota(calls: number | false, opts?: { token?: string; used?: number }): void;
+  /** The token's quota and the calls counted this month. */
+  monthlyQuota(token: string): MonthlyQuotaUsage;
   /** API calls answered so far (since the start or `clearCalls()`), oldest first. */
   calls(filter?: CallFilter): EmulatorCall[];
   /** Calls the bounded log dropped since the start or `clearCalls()` (see `callLogLimit`). */
@@ -68,9 +77,10 @@ export function createControl(deps: {
   faults: FaultInjector;
   lister: RecordLister;
   limiter: RateLimiter;
+  quota: MonthlyQuota;
   calls: CallLog;
 }): EmulatorControl {
-  const { store, schema, clock, faults, lister, limiter, calls } = deps;
+  const { store, schema, clock, faults, lister, limiter, quota, calls } = deps;
   const ui = { source: 'client' as const, typecast: true };
   const out = (baseId: string, table: string, recs: Parameters<EmulatorStore['serialize']>[2][]) => {
     const { base, table: t } = store.requireTable(baseId, table);
@@ -88,6 +98,8 @@ export function createControl(deps: {
       lister.ttlMs = ms;
     },
     setRateLimit: (rps, penaltyMs) => limiter.set(rps, penaltyMs),
+    setMonthlyQuota: (n, opts) => quota.set(n, opts),
+    monthlyQuota: (token) => quota.usage(token),
     calls: (filter) => calls.list(filter),
     droppedCalls: () => calls.dropped,
     clearCalls: () => calls.clear(),

@@ -7,6 +7,7 @@ import { CallLog } from './http/call-log.ts';
 import { controlRoutes } from './http/control-routes.ts';
 import { FaultInjector } from './http/faults.ts';
 import { RateLimiter } from './http/guards.ts';
+import { MonthlyQuota } from './http/monthly-quota.ts';
 import { createRng } from './ids.ts';
 import { RecordLister } from './list.ts';
 import { buildDemoBase, DEMO_BASE_ID } from './seed/demo.ts';
@@ -22,6 +23,11 @@ export interface EmulatorOptions {
   records?: number;
   /** Requests/s per base; default false (off). docs/airtable-reference.md §2.1: 5. */
   rateLimit?: number | false;
+  /**
+   * Calls a month per token (docs/airtable-reference.md §2.1: Free 1,000, Team 100,000); default
+   * false (none). Once spent: 429 PUBLIC_API_BILLING_LIMIT_EXCEEDED until the month resets.
+   */
+  monthlyQuota?: number | false;
   /** 429 penalty on the emulator clock; default 30 000 (docs/airtable-reference.md §2.1). */
   penaltyMs?: number;
   /**
@@ -67,6 +73,7 @@ export type { StoreChange, TableChange, ChangeListener, ChangeSource } from './s
 export type { EmulatorControl } from './control.ts';
 export type { FaultSpec, FaultMatch } from './http/faults.ts';
 export type { EmulatorCall, CallFilter } from './http/call-log.ts';
+export type { MonthlyQuotaUsage } from './http/monthly-quota.ts';
 export type { EmulatorLogger } from './http/app.ts';
 export type { EmulatorStore } from './store/store.ts';
 
@@ -83,10 +90,12 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
   const schema = new SchemaOps(store);
   const lister = new RecordLister(store, clock, createRng(0x17e4), opts.offsetTtlMs ?? 5 * 60_000);
   const limiter = new RateLimiter(clock, opts.rateLimit ?? false, opts.penaltyMs ?? 30_000);
+  const quota = new MonthlyQuota(clock);
+  quota.set(opts.monthlyQuota ?? false);
   const faults = new FaultInjector();
   const calls = new CallLog(clock, opts.callLogLimit ?? 10_000);
   const tokens = new Set(opts.tokens ?? [EMULATOR_TOKEN]);
-  const control = createControl({ store, schema, clock, faults, lister, limiter, calls });
+  const control = createControl({ store, schema, clock, faults, lister, limiter, quota, calls });
   const maxBodyBytes = opts.maxBodyBytes ?? 2 * 1024 * 1024;
   const webhooks = new EmulatorWebhooks({
     store,
@@ -99,6 +108,7 @@ export function createEmulator(opts: EmulatorOptions = {}): Emulator {
     clock,
     lister,
     limiter,
+    quota,
     faults,
     calls,
     tokens: () => tokens,

@@ -210,15 +210,7 @@ export function parseConfig(env: Env): Config {
   }
   if (secretKey !== undefined) checkSecret('AIRMIRROR_SECRET_KEY', secretKey, '`openssl rand -base64 32`');
 
-  const logLevel = optional(env, 'AIRMIRROR_LOG_LEVEL') ?? 'info';
-  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
-    throw new ConfigError('AIRMIRROR_LOG_LEVEL', `unknown level "${logLevel}"`);
-  }
-
-  const logFormat = optional(env, 'AIRMIRROR_LOG_FORMAT')?.toLowerCase();
-  if (logFormat !== undefined && logFormat !== 'json' && logFormat !== 'pretty') {
-    throw new ConfigError('AIRMIRROR_LOG_FORMAT', `must be json or pretty, got "${logFormat}"`);
-  }
+  const { logLevel, logFormat } = parseLogSettings(env);
 
   return {
     ...proxy,
@@ -232,7 +224,7 @@ export function parseConfig(env: Env): Config {
     publicUrl,
     demo,
     logLevel,
-    logFormat: logFormat as Config['logFormat'],
+    logFormat,
     hashCacheSize: integer(env, 'AIRMIRROR_HASH_CACHE_SIZE', 1_000_000, 0, 100_000_000),
     syncConcurrency: integer(env, 'AIRMIRROR_SYNC_CONCURRENCY', 100, 1, 10_000),
     syncConcurrencyPerBase: integer(env, 'AIRMIRROR_SYNC_CONCURRENCY_PER_BASE', 2, 1, 100),
@@ -249,7 +241,24 @@ export function parseConfig(env: Env): Config {
 }
 
 /** A Team plan's 100,000 calls a month (docs/airtable-reference.md §2.1) unless told otherwise. */
+/**
+ * AIRMIRROR_LOG_LEVEL and AIRMIRROR_LOG_FORMAT alone: what every command that logs reads, the
+ * ones without the rest of the configuration (`airmirror emulator`) included.
+ */
+export function parseLogSettings(env: Env): Pick<Config, 'logLevel' | 'logFormat'> {
+  const logLevel = optional(env, 'AIRMIRROR_LOG_LEVEL') ?? 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new ConfigError('AIRMIRROR_LOG_LEVEL', `unknown level "${logLevel}"`);
+  }
+  const logFormat = optional(env, 'AIRMIRROR_LOG_FORMAT')?.toLowerCase();
+  if (logFormat !== undefined && logFormat !== 'json' && logFormat !== 'pretty') {
+    throw new ConfigError('AIRMIRROR_LOG_FORMAT', `must be json or pretty, got "${logFormat}"`);
+  }
+  return { logLevel, logFormat: logFormat as Config['logFormat'] };
+}
+
 export const DEFAULT_MONTHLY_CALL_BUDGET = 100_000;
+export const DEFAULT_QUOTA_APP_SHARE_PERCENT = 20;
 
 function parseQuota(env: Env): Config['quota'] {
   const raw = optional(env, 'AIRMIRROR_MONTHLY_CALL_BUDGET');
@@ -257,7 +266,10 @@ function parseQuota(env: Env): Config['quota'] {
     raw?.toLowerCase() === 'unlimited'
       ? null
       : integer(env, 'AIRMIRROR_MONTHLY_CALL_BUDGET', DEFAULT_MONTHLY_CALL_BUDGET, 0, 1_000_000_000);
-  return { monthlyCalls, appSharePercent: integer(env, 'AIRMIRROR_QUOTA_APP_SHARE', 20, 0, 90) };
+  return {
+    monthlyCalls,
+    appSharePercent: integer(env, 'AIRMIRROR_QUOTA_APP_SHARE', DEFAULT_QUOTA_APP_SHARE_PERCENT, 0, 90),
+  };
 }
 
 /** Default port of the Postgres endpoint: next to Postgres' own 5432. */

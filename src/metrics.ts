@@ -120,6 +120,49 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       labelNames: ['process_id', 'host', 'pid', 'role'] as const,
       registers,
     }),
+    // The monthly Airtable call quota per token key (never the token; src/quota), read at scrape.
+    quotaMonthToDate: new Gauge({
+      name: 'airmirror_quota_month_to_date_calls',
+      help: 'Airtable calls counted this UTC month per token key, every process and the proxy',
+      labelNames: ['token_key'] as const,
+      registers,
+    }),
+    quotaProjection: new Gauge({
+      name: 'airmirror_quota_projection_calls',
+      help: 'Airtable calls the month will have seen at the rate so far, per token key',
+      labelNames: ['token_key'] as const,
+      registers,
+    }),
+    quotaBudget: new Gauge({
+      name: 'airmirror_quota_budget_calls',
+      help: 'The monthly call budget per token key (+Inf: unlimited)',
+      labelNames: ['token_key'] as const,
+      registers,
+    }),
+    quotaAppShare: new Gauge({
+      name: 'airmirror_quota_app_share_ratio',
+      help: "The part of a token key's budget background work leaves to the apps' calls",
+      labelNames: ['token_key'] as const,
+      registers,
+    }),
+    quotaSpacing: new Gauge({
+      name: 'airmirror_quota_spacing_ratio',
+      help: 'How many times their usual interval drain windows and scheduled syncs take now, per token key (1: as usual)',
+      labelNames: ['token_key'] as const,
+      registers,
+    }),
+    quotaPaused: new Gauge({
+      name: 'airmirror_quota_paused',
+      help: "1 while a token key's background work is paused (reason billing: Airtable's 429; apps_share: background's part spent)",
+      labelNames: ['token_key', 'reason'] as const,
+      registers,
+    }),
+    quotaResumesAt: new Gauge({
+      name: 'airmirror_quota_resumes_at_seconds',
+      help: "When a paused token key's background work resumes (the month's reset), Unix seconds",
+      labelNames: ['token_key'] as const,
+      registers,
+    }),
     eventDeliveryFailures: new Counter({
       name: 'airmirror_event_delivery_failures_total',
       help: 'Failed attempts to deliver change events to receivers',

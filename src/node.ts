@@ -25,7 +25,13 @@ import { enableDemoWebhooks } from './demo-webhooks.ts';
 import { apiExtraGroups, createServerApp } from './server.ts';
 import { createWebhookService, webhookReceiver, webhookStrategy } from './webhooks/index.ts';
 import { tokenKeyOf } from './airtable/token-key.ts';
-import { quotaFromConfig, quotaGatedFetch, quotaRoutes } from './quota/index.ts';
+import {
+  quotaFromConfig,
+  quotaGatedFetch,
+  quotaMetricsCollector,
+  schedulerPace,
+  serializeReport,
+} from './quota/index.ts';
 import { listWebhookRows } from './webhooks/store.ts';
 import { createNodeProxy } from '../proxy/node.ts';
 import { startPostgresEndpoint } from '../proxy/pg/node.ts';
@@ -197,6 +203,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       maxConcurrent: config.syncConcurrency,
       maxPerSource: config.syncConcurrencyPerBase,
       owner: schedulerOwnership(db, ownership),
+      pace: schedulerPace(quota), // rarer sweeps and polls while calls run short
       run: async (table, runOpts) => {
         const started = performance.now();
         const result = await runWithSyncer(syncer)(table, runOpts);
@@ -277,6 +284,8 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
           fetch: countingFetch,
           budget,
         }),
+      quota: async () => serializeReport(await quota.fullReport()),
+      onSourceChanged: () => quota.invalidate(),
       log,
     });
 
@@ -294,14 +303,14 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     const app = createServerApp({
       db,
       metrics,
-      beforeScrape: budgetWaitsCollector(budget, metrics),
+      beforeScrape: scrapeBoth(budgetWaitsCollector(budget, metrics), quotaMetricsCollector(quota, metrics)),
       adminToken: config.adminToken,
       metricsPublic: config.metricsPublic,
       guard: { host: config.host, publicUrl },
       postgres: watch,
       pendingCatchup: () => proxy.catchup.pending(),
       api,
-      apiExtras: [...apiExtraGroups({ db, secrets, fetch: fetchFn, webhooks, log }), quotaRoutes(quota, log)],
+      apiExtras: apiExtraGroups({ db, secrets, fetch: fetchFn, webhooks, quota, log }),
       hooks: webhookReceiver(webhooks, log),
       proxy: proxy.app,
     });
@@ -379,4 +388,12 @@ function nodeFetchClosedOnStop(cleanups: Array<() => Promise<void>>): typeof fet
   const f = createNodeFetch();
   cleanups.push(async () => f.close());
   return f;
+}
+
+/** Before a scrape: the budget's own counts, then the quota's figures. */
+function scrapeBoth(budgetWaits: () => void, quotaFigures: () => Promise<void>): () => Promise<void> {
+  return async () => {
+    budgetWaits();
+    await quotaFigures();
+  };
 }

@@ -5,6 +5,7 @@ import type { Database } from './db/database.ts';
 import { subscriptionRoutes } from './events/index.ts';
 import type { Logger } from './log.ts';
 import { webhookRoutes, type WebhookService } from './webhooks/index.ts';
+import { quotaRoutes, type QuotaService } from './quota/index.ts';
 import { processViews, tableLags } from './bookkeeping/index.ts';
 import { failingSchemaReads } from './bookkeeping/schema-health.ts';
 import { pingDatabase } from './db/health.ts';
@@ -18,7 +19,7 @@ export interface ServerParts {
   db: Database;
   metrics: Metrics;
   /** Runs before each scrape, to fold in figures other parts keep themselves. */
-  beforeScrape?: () => void;
+  beforeScrape?: () => void | Promise<void>;
   adminToken?: string;
   /** AIRMIRROR_METRICS_PUBLIC: `/metrics` without the admin token even when one is set. */
   metricsPublic?: boolean;
@@ -42,19 +43,22 @@ export interface ServerParts {
 }
 
 /**
- * The /api route groups mounted beside createApi: event subscriptions and source webhooks. One
- * list, used by the server and by the test that checks the OpenAPI document covers every route.
+ * The /api route groups mounted beside createApi: event subscriptions, source webhooks and the
+ * monthly call quota. One list, used by the server and by the test that checks the OpenAPI
+ * document covers every route.
  */
 export function apiExtraGroups(deps: {
   db: Database;
   secrets: SecretBox;
   fetch: typeof fetch;
   webhooks: WebhookService;
+  quota?: QuotaService;
   log?: Logger;
 }): Hono[] {
   return [
     subscriptionRoutes({ db: deps.db, secrets: deps.secrets, fetch: deps.fetch, log: deps.log }),
     webhookRoutes(deps.webhooks, deps.log),
+    ...(deps.quota ? [quotaRoutes(deps.quota, deps.log)] : []),
   ];
 }
 
@@ -100,7 +104,7 @@ export function createServerApp(parts: ServerParts): Hono {
   app.use('/metrics', guard);
   if (parts.adminToken && !parts.metricsPublic) app.use('/metrics', bearer(parts.adminToken));
   app.get('/metrics', async (c) => {
-    parts.beforeScrape?.();
+    await Promise.resolve(parts.beforeScrape?.()).catch(() => undefined);
     await collectDatabaseGauges(parts.db, metrics).catch(() => undefined);
     return c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType });
   });

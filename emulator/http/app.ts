@@ -8,6 +8,7 @@ import type { CallLog } from './call-log.ts';
 import type { FaultInjector } from './faults.ts';
 import { bearerAuth, perBaseId, type RateLimiter, urlLimit } from './guards.ts';
 import { metaRoutes } from './meta.ts';
+import type { MonthlyQuota } from './monthly-quota.ts';
 import { HTTPNotFound, recordRoutes } from './records.ts';
 
 /** Where the emulator reports its own bugs (an unexpected error while answering); a pino logger fits. */
@@ -21,6 +22,7 @@ export interface AppDeps {
   clock: EmulatorClock;
   lister: RecordLister;
   limiter: RateLimiter;
+  quota: MonthlyQuota;
   faults: FaultInjector;
   calls: CallLog;
   tokens: () => ReadonlySet<string>;
@@ -35,7 +37,8 @@ export interface AppDeps {
 
 /**
  * The emulator's HTTP surface: `https://api.airtable.com/v0/...` paths plus `/__emulator/...`.
- * Order per request: the call log, injected faults, URL length, auth, per-base rate limit, route.
+ * Order per request: the call log, injected faults, URL length, auth, per-base rate limit, the
+ * monthly quota, route.
  */
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono({ strict: false });
@@ -62,6 +65,7 @@ export function createApp(deps: AppDeps): Hono {
     urlLimit(),
     bearerAuth(deps.tokens),
     deps.limiter.middleware(perBaseId),
+    deps.quota.middleware(),
   );
 
   for (const m of deps.mounts ?? []) app.route(m.path, m.app);

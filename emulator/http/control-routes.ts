@@ -53,6 +53,15 @@ export function controlRoutes(control: EmulatorControl, maxBodyBytes: number): H
     control.setRateLimit(b.rps === false || b.rps === 'off' ? false : Number(b.rps), b.penaltyMs);
     return c.json(ok);
   });
+  app.post('/monthly-quota', async (c) => {
+    const b = await body(c);
+    const calls = b.calls === false || b.calls === 'off' ? false : Number(b.calls);
+    if (calls !== false && !(Number.isInteger(calls) && calls >= 0)) throw invalidRequest();
+    const token = typeof b.token === 'string' ? b.token : undefined;
+    control.setMonthlyQuota(calls, { token, used: b.used === undefined ? undefined : Number(b.used) });
+    return c.json(ok);
+  });
+  app.get('/monthly-quota', (c) => c.json(control.monthlyQuota(c.req.query('token') ?? '')));
   app.post('/bases/:baseId/tables', async (c) =>
     c.json(control.createTable(c.req.param('baseId'), (await body(c)) as never)),
   );

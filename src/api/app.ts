@@ -123,12 +123,13 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
 
   app.get('/status', async (c) => {
     const q = parse(ListSchemasQuery, c.req.query());
-    const [tables, sources, processes] = await Promise.all([
+    const [tables, sources, processes, quota] = await Promise.all([
       tableStatuses(db, now(), q.source_id),
       sourceStatuses(db, q.source_id),
       processStatuses(db),
+      deps.quota?.() ?? [],
     ]);
-    return c.json({ tables, sources, processes });
+    return c.json({ tables, sources, processes, quota });
   });
 
   // ---- sources ------------------------------------------------------------------------------
@@ -205,7 +206,14 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
     return c.json(serializeSource(s, tables, now()));
   });
 
-  registerSourceSettings(app, { db, secrets, airtable: deps.airtable, now, log: deps.log });
+  registerSourceSettings(app, {
+    db,
+    secrets,
+    airtable: deps.airtable,
+    now,
+    log: deps.log,
+    onChanged: deps.onSourceChanged,
+  });
 
   app.delete('/sources/:id', async (c) => {
     const q = parse(DeleteSourceQuery, c.req.query());

@@ -52,6 +52,13 @@ export interface ApiDeps {
     resync?(sourceId: string, tableIds: string[]): Promise<Array<{ tableId: string; status: string }>>;
   };
   airtable?: AirtableReaderFactory;
+  /**
+   * The monthly call quota per token key for `GET /api/status` (src/quota); without it, status
+   * shows an empty list.
+   */
+  quota?: () => Promise<unknown[]>;
+  /** Told after `PATCH /api/sources/{id}` changed a source (the quota re-reads its target). */
+  onSourceChanged?: (sourceId: string) => void;
   now?: () => number;
   log?: Logger;
 }

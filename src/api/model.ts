@@ -9,6 +9,7 @@ import { schemaNameProblem } from '../config.ts';
 import { SYNC_FREQUENCIES, type SyncFrequency } from '../bookkeeping/frequency.ts';
 // Incremental field types: PostHog's and Airtable's.
 import { INCREMENTAL_FIELD_TYPE_INPUTS, POSTHOG_INCREMENTAL_FIELD_TYPES } from './incremental-types.ts';
+import { QuotaEntry } from '../quota/schemas.ts';
 
 export const SYNC_TYPES = ['full_refresh', 'incremental', 'append', 'webhook'] as const;
 export type SyncType = (typeof SYNC_TYPES)[number];
@@ -150,6 +151,10 @@ export const SourceResponse = z
     name: z.string().nullable(),
     description: z.string().nullable(),
     has_token: z.boolean(),
+    max_lag_seconds: z.number().meta({
+      description:
+        "Freshness target of the source's webhook tables: pings within a shorter window become one payload read (longer while the monthly quota runs short, GET /api/quota)",
+    }),
     created_at: z.string(),
     updated_at: z.string(),
     schemas: z.array(SchemaResponse),
@@ -279,6 +284,9 @@ export const StatusResponse = z
         })
         .meta({ description: "A source's base-schema reads, retried with backoff while they fail" }),
     ),
+    quota: z.array(QuotaEntry).meta({
+      description: 'The monthly Airtable call quota of every token key (as GET /api/quota shows it)',
+    }),
   })
   .meta({ id: 'Status' });
 

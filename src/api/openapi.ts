@@ -36,6 +36,8 @@ import {
 } from './model.ts';
 import { PatchSourceRequest } from './source-model.ts';
 import { subscriptionPaths } from './openapi-subscriptions.ts';
+import { quotaPaths } from './openapi-quota.ts';
+import { QuotaBudgetRequest, QuotaEntry, QuotaResponse } from '../quota/schemas.ts';
 
 const COMPONENTS = {
   CreateSourceRequest,
@@ -60,6 +62,9 @@ const COMPONENTS = {
   WebhookInputsRequest,
   Webhook: WebhookResponse,
   WebhookInputs: WebhookInputsResponse,
+  QuotaBudgetRequest,
+  QuotaEntry,
+  Quota: QuotaResponse,
   Error: ErrorResponse,
 };
 
@@ -215,7 +220,7 @@ export function openApiDocument(): Record<string, unknown> {
         },
         patch: {
           summary:
-            'Change a source: a new token (checked against the base, stored encrypted, used from the next request on), its name or description. The mirror is not touched: no rebuild, no row written',
+            'Change a source: a new token (checked against the base, stored encrypted, used from the next request on), its name or description, its freshness target max_lag_seconds. The mirror is not touched: no rebuild, no row written',
           parameters: [idParam('source id')],
           requestBody: body('PatchSourceRequest'),
           responses: {
@@ -278,13 +283,15 @@ export function openApiDocument(): Record<string, unknown> {
       '/schemas/{id}/delete-data': action('Empty the mirror table, keep the configuration', '200'),
       '/status': {
         get: {
-          summary: 'Per-table sync status',
+          summary:
+            "Per-table sync status, the sources' schema reads, the processes, and the monthly call quota per token key",
           parameters: [{ name: 'source_id', in: 'query', required: false, schema: { type: 'string' } }],
           responses: { '200': json(ref('Status')), ...errors },
         },
       },
       ...webhookPaths,
       ...subscriptionPaths,
+      ...quotaPaths,
       '/openapi.json': {
         get: { summary: 'This document', security: [], responses: { '200': { description: 'OK' } } },
       },

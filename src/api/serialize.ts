@@ -58,6 +58,7 @@ export function serializeSource(s: Source, tables: Table[], now: number) {
     name: s.name,
     description: s.description,
     has_token: s.tokenEncrypted != null,
+    max_lag_seconds: s.maxLagSeconds,
     created_at: iso(s.createdAt)!,
     updated_at: iso(s.updatedAt)!,
     schemas: tables.map((t) => serializeSchema(t, now)),

@@ -20,5 +20,9 @@ export const PatchSourceRequest = z
     }),
     name: z.string().max(200).nullable().optional(),
     description: z.string().max(2000).nullable().optional(),
+    max_lag_seconds: z.number().int().min(1).max(86_400).optional().meta({
+      description:
+        "Freshness target of the source's webhook tables, seconds (1–86400, default 60): pings within a shorter window become one payload read, so a busy base costs a read per window, not per change",
+    }),
   })
   .meta({ id: 'PatchSourceRequest' });

@@ -1,6 +1,7 @@
 /**
  * `PATCH /api/sources/{id}` (issue 16): the day-two changes of a source — a new Airtable token,
- * a name, a description — without touching its mirror. No schema read of ours follows, no rebuild,
+ * a name, a description, its freshness target `max_lag_seconds` (issue 17) — without touching
+ * its mirror. No schema read of ours follows, no rebuild,
  * no mirror row is written: the token is checked against the base (a schema read with it, as
  * PostHog validates credentials on update), sealed with the SecretBox and stored, and every
  * Airtable client made after that uses it (the syncer makes its client per run from the stored
@@ -28,6 +29,8 @@ export interface SourceSettingsDeps {
   airtable?: AirtableReaderFactory;
   now: () => number;
   log?: Logger;
+  /** Told after a change (the quota's drain windows follow max_lag_seconds at once). */
+  onChanged?: (sourceId: string) => void;
 }
 
 export function registerSourceSettings(app: Hono, deps: SourceSettingsDeps): void {
@@ -72,8 +75,10 @@ export function registerSourceSettings(app: Hono, deps: SourceSettingsDeps): voi
       name: body.name,
       description: body.description,
       tokenEncrypted,
+      maxLagSeconds: body.max_lag_seconds,
     });
     if (!updated) throw notFound(`Source ${source.id} not found`);
+    deps.onChanged?.(source.id);
     const changed = Object.keys(body).filter((k) => body[k as keyof typeof body] !== undefined);
     deps.log?.info({ sourceId: source.id, changed }, 'source updated');
     return c.json(serializeSource(updated, await books.listTables(deps.db, source.id), deps.now()));

@@ -53,6 +53,7 @@ export {
 export {
   schedulableTables,
   setNextRunIfUnset,
+  postponeNextRun,
   runLeftovers,
   recordRunFailure,
   recordRunStopped,

@@ -28,6 +28,16 @@ export async function setNextRunIfUnset(q: Queryable, id: string, at: Date): Pro
   );
 }
 
+/** Moves a table's next run later (never earlier): the quota spaces scheduled runs out (src/quota). */
+export async function postponeNextRun(q: Queryable, id: string, at: Date): Promise<void> {
+  await q.query(
+    sql(
+      'UPDATE airmirror.tables SET next_run_at = $2 WHERE id = $1 AND (next_run_at IS NULL OR next_run_at < $2)',
+      [id, at],
+    ),
+  );
+}
+
 /** What a finished run left in the table's row (undefined: the table or its source was deleted). */
 export async function runLeftovers(
   q: Queryable,

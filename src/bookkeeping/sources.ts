@@ -25,6 +25,8 @@ export interface Source {
   schemaFailingSince: Date | null;
   schemaFailures: number;
   schemaRetryAt: Date | null;
+  /** Freshness target of its webhook tables, seconds (migration 060, src/quota). */
+  maxLagSeconds: number;
 }
 
 function toSource(r: SourcesRow): Source {
@@ -44,6 +46,7 @@ function toSource(r: SourcesRow): Source {
     schemaFailingSince: r.schema_failing_since,
     schemaFailures: r.schema_failures,
     schemaRetryAt: r.schema_retry_at,
+    maxLagSeconds: r.max_lag_seconds,
   };
 }
 
@@ -131,7 +134,7 @@ export async function insertSource(
 export async function updateSourceSettings(
   q: Queryable,
   sourceId: string,
-  s: { name?: string | null; description?: string | null; tokenEncrypted?: string },
+  s: { name?: string | null; description?: string | null; tokenEncrypted?: string; maxLagSeconds?: number },
 ): Promise<Source | undefined> {
   const r = await q.query<SourcesRow>(
     sql(
@@ -139,6 +142,7 @@ export async function updateSourceSettings(
           SET name = CASE WHEN $2::boolean THEN $3 ELSE name END,
               description = CASE WHEN $4::boolean THEN $5 ELSE description END,
               token_encrypted = coalesce($6, token_encrypted),
+              max_lag_seconds = coalesce($7, max_lag_seconds),
               updated_at = now()
         WHERE id = $1 RETURNING ${COLUMNS}`,
       [
@@ -148,6 +152,7 @@ export async function updateSourceSettings(
         s.description !== undefined,
         s.description ?? null,
         s.tokenEncrypted ?? null,
+        s.maxLagSeconds ?? null,
       ],
     ),
   );

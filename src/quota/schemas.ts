@@ -4,25 +4,6 @@
  */
 import { z } from 'zod';
 
-export const FreshnessRequest = z
-  .strictObject({
-    max_lag_seconds: z.number().int().min(1).max(86_400).meta({
-      description:
-        "Freshness target of the source's webhook tables: pings within a shorter window become one payload read",
-    }),
-  })
-  .meta({ id: 'FreshnessRequest' });
-
-export const FreshnessResponse = z
-  .object({
-    source_id: z.string(),
-    max_lag_seconds: z.number(),
-    drain_window_seconds: z
-      .number()
-      .meta({ description: 'How long pings gather now: under the target, longer while calls run short' }),
-  })
-  .meta({ id: 'Freshness' });
-
 export const QuotaBudgetRequest = z
   .strictObject({
     monthly_calls: z
@@ -36,18 +17,41 @@ export const QuotaBudgetRequest = z
 export const QuotaEntry = z
   .object({
     token_key: z.string().meta({ description: 'A key derived from the token (never the token)' }),
-    sources: z.array(z.string()),
-    monthly_budget: z.number().nullable().meta({ description: 'null: unlimited' }),
+    monthly_budget: z
+      .union([z.number(), z.literal('unlimited')])
+      .meta({ description: 'Calls a month for this token (its workspace)' }),
+    apps_share_percent: z
+      .number()
+      .meta({ description: "The part of the budget background work leaves to the apps' calls" }),
     month_to_date: z
       .number()
       .meta({ description: 'Calls counted this UTC month, every process and the proxy' }),
     projection: z.number().meta({ description: 'Calls at the end of the month at the rate so far' }),
-    background_limit: z.number().nullable(),
-    spacing: z
-      .number()
-      .meta({ description: 'How much background work stretches its windows (1: not at all)' }),
-    paused: z.enum(['billing', 'apps_share']).nullable(),
-    resumes_at: z.string().nullable(),
+    background_limit: z.number().nullable().meta({
+      description: "What background work may spend (the budget less the apps' share); null: unlimited",
+    }),
+    spacing: z.number().meta({
+      description:
+        'How many times their usual interval drain windows and scheduled syncs take now (1: as usual)',
+    }),
+    spaced_out: z
+      .boolean()
+      .meta({ description: 'The projection passes background_limit: background work is spaced out' }),
+    paused: z
+      .enum(['billing', 'apps_share'])
+      .nullable()
+      .meta({ description: "Background work stopped: Airtable's billing 429, or background's part spent" }),
+    resumes_at: z.string().nullable().meta({ description: 'When a pause ends (the month resets)' }),
+    background: z.string().meta({ description: 'What background work does now, in a sentence' }),
+    sources: z.array(
+      z.object({
+        source_id: z.string(),
+        max_lag_seconds: z.number().meta({ description: 'Its freshness target (PATCH /api/sources/{id})' }),
+        drain_window_seconds: z
+          .number()
+          .meta({ description: 'How long pings gather now: under the target, longer while calls run short' }),
+      }),
+    ),
   })
   .meta({ id: 'QuotaEntry' });
 

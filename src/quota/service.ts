@@ -1,14 +1,22 @@
 import type { Database } from '../db/database.ts';
 import type { Logger } from '../log.ts';
-import { drainWindowMs, monthBounds, quotaState, type QuotaState } from './policy.ts';
+import { monthBounds } from './policy.ts';
 import {
-  loadMaxLag,
+  buildQuotas,
+  sourceDrainWindowMs,
+  type QuotaReport,
+  type QuotaSettings,
+  type TokenQuota,
+} from './report.ts';
+import {
   loadQuotaRows,
+  loadSourceQuotaRows,
   saveBillingPause,
   saveBudget,
-  saveMaxLag,
-  type QuotaRow,
+  saveSourceTokenKeys,
 } from './store.ts';
+
+export type { TokenQuota } from './report.ts';
 
 /**
  * The monthly call quota of each Airtable token key (the workspace its calls count against,
@@ -35,11 +43,6 @@ export interface QuotaDeps {
   refreshMs?: number;
 }
 
-export interface TokenQuota extends QuotaState {
-  tokenKey: string;
-  sources: string[];
-}
-
 interface Snapshot {
   at: number;
   byToken: Map<string, TokenQuota>;
@@ -50,6 +53,8 @@ interface Snapshot {
 export interface QuotaService {
   /** Every token key airmirror knows: its sources, budget, month to date, projection, state. */
   report(): Promise<TokenQuota[]>;
+  /** The same with every source's freshness target (status, /api/quota). */
+  fullReport(): Promise<QuotaReport>;
   /** The quota of one source's token (undefined: no token). */
   forSource(sourceId: string): Promise<TokenQuota | undefined>;
   /** How long pings for the source gather before one drain (its freshness target, spaced). */
@@ -59,10 +64,7 @@ export interface QuotaService {
   /** Airtable answered 429 PUBLIC_API_BILLING_LIMIT_EXCEEDED: background work waits for the reset. */
   billingLimitReached(tokenKey: string): Promise<void>;
   setBudget(tokenKey: string, monthlyCalls: number | null | undefined): Promise<void>;
-  setMaxLag(sourceId: string, seconds: number): Promise<boolean>;
-  /** The source's freshness target; undefined when there is no such source. */
-  maxLagSeconds(sourceId: string): Promise<number | undefined>;
-  /** Drops the cached figures (after a change). */
+  /** Drops the cached figures (after a change: a source's max_lag_seconds, its token). */
   invalidate(): void;
 }
 
@@ -73,32 +75,24 @@ export function createQuotaService(deps: QuotaDeps): QuotaService {
 
   async function load(): Promise<Snapshot> {
     const now = deps.now();
-    const [counts, rows, maxLag] = await Promise.all([
+    const [counts, rows, sources] = await Promise.all([
       deps.callsByToken?.(new Date(now)) ?? new Map<string, number>(),
       loadQuotaRows(deps.db),
-      loadMaxLag(deps.db),
+      loadSourceQuotaRows(deps.db),
     ]);
     const sourceKeys = new Map<string, string>();
-    for (const id of maxLag.keys()) {
-      const key = await deps.sourceTokenKey(id).catch(() => undefined);
-      if (key) sourceKeys.set(id, key);
+    const changed: Array<[string, string]> = [];
+    for (const s of sources) {
+      const key = await deps.sourceTokenKey(s.id).catch(() => undefined);
+      if (!key) continue;
+      sourceKeys.set(s.id, key);
+      if (key !== s.tokenKey) changed.push([s.id, key]);
     }
-    const rowOf = new Map<string, QuotaRow>(rows.map((r) => [r.tokenKey, r]));
-    const keys = new Set([...sourceKeys.values(), ...rows.map((r) => r.tokenKey)]);
-    const byToken = new Map<string, TokenQuota>();
-    for (const key of keys) {
-      const row = rowOf.get(key);
-      const state = quotaState({
-        budget: row?.budgetSet ? row.monthlyCalls : deps.defaultBudget,
-        monthToDate: counts.get(key) ?? 0,
-        now,
-        appShare: deps.appShare,
-        billingPausedUntil: row?.billingPausedUntil?.getTime() ?? null,
-      });
-      const sources = [...sourceKeys].filter(([, k]) => k === key).map(([id]) => id);
-      byToken.set(key, { tokenKey: key, sources, ...state });
-    }
-    return { at: now, byToken, maxLag, sourceKeys };
+    // Recorded for readers without the tokens (`airmirror status`); they can wait for the next load.
+    if (changed.length > 0) await saveSourceTokenKeys(deps.db, changed).catch(() => undefined);
+    const settings = { defaultBudget: deps.defaultBudget, appShare: deps.appShare };
+    const byToken = buildQuotas({ now, settings, counts, rows, sourceKeys });
+    return { at: now, byToken, maxLag: new Map(sources.map((s) => [s.id, s.maxLagSeconds])), sourceKeys };
   }
 
   async function current(): Promise<Snapshot> {
@@ -123,13 +117,14 @@ export function createQuotaService(deps: QuotaDeps): QuotaService {
 
   return {
     report: async () => [...(await current()).byToken.values()],
+    async fullReport() {
+      const s = await current();
+      return { quotas: [...s.byToken.values()], maxLag: s.maxLag };
+    },
     forSource,
     async drainWindowMs(sourceId) {
       const s = await current();
-      const quota = await forSource(sourceId);
-      // An unlimited plan: calls are plentiful, so every ping drains at once (the target is a bound).
-      if (quota && quota.budget === null && !quota.paused) return 0;
-      return drainWindowMs(s.maxLag.get(sourceId) ?? 60, quota?.spacing ?? 1);
+      return sourceDrainWindowMs(s.maxLag.get(sourceId) ?? 60, await forSource(sourceId));
     },
     cached(tokenKey) {
       // Stale figures are refreshed in the background; the caller decides on what is there.
@@ -153,26 +148,24 @@ export function createQuotaService(deps: QuotaDeps): QuotaService {
       });
       await reload();
     },
-    async setMaxLag(sourceId, seconds) {
-      const ok = await saveMaxLag(deps.db, sourceId, seconds);
-      await reload();
-      return ok;
-    },
-    maxLagSeconds: async (sourceId) => (await current()).maxLag.get(sourceId),
     invalidate: () => (snap = undefined),
+  };
+}
+
+type QuotaConfig = { demo: boolean; quota: { monthlyCalls: number | null; appSharePercent: number } };
+
+/** The quota settings a config asks for (the demo's emulator keeps no monthly quota). */
+export function quotaSettingsOf(config: QuotaConfig): QuotaSettings {
+  return {
+    defaultBudget: config.demo ? null : config.quota.monthlyCalls,
+    appShare: config.quota.appSharePercent / 100,
   };
 }
 
 /** The quota of `airmirror start`, with its settings from config (src/node.ts). */
 export function quotaFromConfig(
-  config: { demo: boolean; quota: { monthlyCalls: number | null; appSharePercent: number } },
+  config: QuotaConfig,
   deps: Pick<QuotaDeps, 'db' | 'sourceTokenKey' | 'callsByToken' | 'log'>,
 ): QuotaService {
-  return createQuotaService({
-    ...deps,
-    now: Date.now,
-    // The demo's emulator keeps no monthly quota.
-    defaultBudget: config.demo ? null : config.quota.monthlyCalls,
-    appShare: config.quota.appSharePercent / 100,
-  });
+  return createQuotaService({ ...deps, now: Date.now, ...quotaSettingsOf(config) });
 }

@@ -1,7 +1,10 @@
 import type { Queryable } from '../db/database.ts';
 import { sql } from '../db/sql.ts';
 
-/** Statements on airmirror.call_quotas and sources.max_lag_seconds (migration 060). */
+/**
+ * Statements on airmirror.call_quotas and sources.max_lag_seconds (migration 060), and
+ * airmirror.source_token_keys (061).
+ */
 
 export interface QuotaRow {
   tokenKey: string;
@@ -65,20 +68,33 @@ export async function saveBillingPause(
   );
 }
 
-export async function loadMaxLag(q: Queryable): Promise<Map<string, number>> {
-  const r = await q.query<{ id: string; max_lag_seconds: number }>(
-    sql('SELECT id, max_lag_seconds FROM airmirror.sources'),
-  );
-  return new Map(r.rows.map((x) => [x.id, x.max_lag_seconds]));
+export interface SourceQuotaRow {
+  id: string;
+  maxLagSeconds: number;
+  /** The token key last recorded for it (null: never resolved by a running process). */
+  tokenKey: string | null;
 }
 
-/** False when the source does not exist. */
-export async function saveMaxLag(q: Queryable, sourceId: string, seconds: number): Promise<boolean> {
-  const r = await q.query(
-    sql('UPDATE airmirror.sources SET max_lag_seconds = $2, updated_at = now() WHERE id = $1', [
-      sourceId,
-      seconds,
-    ]),
+export async function loadSourceQuotaRows(q: Queryable): Promise<SourceQuotaRow[]> {
+  const r = await q.query<{ id: string; max_lag_seconds: number; token_key: string | null }>(
+    sql(
+      `SELECT s.id, s.max_lag_seconds, k.token_key FROM airmirror.sources s
+       LEFT JOIN airmirror.source_token_keys k ON k.source_id = s.id ORDER BY s.id`,
+    ),
   );
-  return (r.rowCount ?? 0) > 0;
+  return r.rows.map((x) => ({ id: x.id, maxLagSeconds: x.max_lag_seconds, tokenKey: x.token_key }));
+}
+
+/** Records the token keys of sources (only those that changed are passed). */
+export async function saveSourceTokenKeys(q: Queryable, keys: Array<[string, string]>): Promise<void> {
+  if (keys.length === 0) return;
+  await q.query(
+    sql(
+      `INSERT INTO airmirror.source_token_keys (source_id, token_key)
+       SELECT k.id, k.key FROM unnest($1::text[], $2::text[]) AS k(id, key)
+       JOIN airmirror.sources s ON s.id = k.id
+       ON CONFLICT (source_id) DO UPDATE SET token_key = excluded.token_key, seen_at = now()`,
+      [keys.map(([id]) => id), keys.map(([, key]) => key)],
+    ),
+  );
 }

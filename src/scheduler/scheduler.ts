@@ -22,8 +22,10 @@
  * It satisfies the management API's `TableRunner` (src/api/deps.ts) structurally: neither imports
  * the other.
  */
+import { frequencyMs } from '../bookkeeping/frequency.ts';
 import {
   loadTable,
+  postponeNextRun,
   schedulableTables,
   setNextRunIfUnset,
   unbuiltSources,
@@ -76,6 +78,14 @@ export interface SchedulerOptions {
   maxPerSource?: number;
   /** Called with any error a pass or run reports (after logging). */
   onError?: (err: unknown) => void;
+  /**
+   * The monthly call quota's say over scheduled runs (src/quota `schedulerPace`): with `spacing`
+   * above 1 a table runs that many times its interval after its last run (the safety-net sweeps
+   * of webhook tables and the polls of the others become rarer while calls run short), and its
+   * next_run_at shows it; with `pausedUntil` it waits until then. Runs asked for (reload,
+   * resync) are not held.
+   */
+  pace?: (t: ScheduledTable) => Promise<{ spacing: number; pausedUntil: number | null }>;
 }
 
 interface Running {
@@ -172,6 +182,7 @@ export class Scheduler {
         due = t.lastSyncedAt ? next + jitterMs(t, this.random) : next;
         await setNextRunIfUnset(this.db, t.id, new Date(due));
       }
+      due = await this.paced(t, due, now);
       if (due > now) {
         soonest = Math.min(soonest, due - now);
         continue;
@@ -181,6 +192,23 @@ export class Scheduler {
       this.launch(t, t.resyncRequired);
     }
     return soonest;
+  }
+
+  /** When a table runs under the quota's pace: held while paused, later while spaced out. */
+  private async paced(t: ScheduledTable, due: number, now: number): Promise<number> {
+    if (!this.opts.pace || due > now) return due;
+    const pace = await this.opts.pace(t);
+    if (pace.pausedUntil !== null && pace.pausedUntil > now) return pace.pausedUntil;
+    const interval = frequencyMs(t.syncFrequency);
+    if (pace.spacing <= 1 || !interval || !t.lastSyncedAt) return due;
+    const spaced = t.lastSyncedAt.getTime() + Math.round(interval * pace.spacing);
+    if (spaced <= due) return due;
+    await postponeNextRun(this.db, t.id, new Date(spaced));
+    this.opts.log?.info(
+      { schemaId: t.id, table: t.tableId, spacing: pace.spacing, nextRunAt: new Date(spaced).toISOString() },
+      'scheduled run spaced out: the monthly call quota runs short',
+    );
+    return spaced;
   }
 
   /** Runs a table now (reload / resync). 409 when it is already running. */

@@ -5,6 +5,7 @@ import { createApi } from '../../src/api/index.ts';
 import { createSecretBox } from '../../src/crypto/secrets.ts';
 import { EVENT_TYPES } from '../../src/events/types.ts';
 import { createMetrics } from '../../src/metrics.ts';
+import { createQuotaService } from '../../src/quota/index.ts';
 import { apiExtraGroups, createServerApp } from '../../src/server.ts';
 import { webhookReceiver } from '../../src/webhooks/routes.ts';
 import { createWebhookService } from '../../src/webhooks/service.ts';
@@ -27,8 +28,15 @@ const webhooks = createWebhookService({
     throw new Error('no Airtable in this test');
   },
 });
+const quota = createQuotaService({
+  db,
+  now: Date.now,
+  defaultBudget: 100_000,
+  appShare: 0.2,
+  sourceTokenKey: async () => undefined,
+});
 /** The /api groups beside createApi, exactly as src/node.ts mounts them. */
-const extras = apiExtraGroups({ db, secrets, fetch, webhooks, log });
+const extras = apiExtraGroups({ db, secrets, fetch, webhooks, quota, log });
 const server = createServerApp({
   db,
   metrics: createMetrics(),
@@ -112,6 +120,8 @@ describe('the OpenAPI document', () => {
         'POST /subscriptions/{id}/dead-letters/{eventId}/replay',
         'DELETE /sources/{id}/webhook',
         'PATCH /schemas/{id}',
+        'GET /quota',
+        'PUT /quota/{token_key}',
       ]),
     );
     expect(documentedRoutes(doc)).toEqual(mounted);
@@ -133,7 +143,7 @@ describe('the OpenAPI document', () => {
   });
 
   it('answers 401 on the documented extra routes without the token, as documented', async () => {
-    for (const path of ['/api/subscriptions', '/api/sources/any/webhook']) {
+    for (const path of ['/api/subscriptions', '/api/sources/any/webhook', '/api/quota']) {
       const res = await server.request(path);
       expect(res.status).toBe(401);
       expect(await res.json()).toMatchObject({ type: 'authentication_error', attr: null });

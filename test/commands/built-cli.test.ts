@@ -75,7 +75,7 @@ describe('the built CLI (bin → dist)', () => {
   it('syncs once, with every sync type in the bundle, and status reads the result', async () => {
     const empty = await airmirror(['status', '--json']);
     expect(empty.code).toBe(0);
-    expect(JSON.parse(empty.stdout)).toEqual({ tables: [], sources: [], processes: [] });
+    expect(JSON.parse(empty.stdout)).toEqual({ tables: [], sources: [], processes: [], quota: [] });
 
     const first = await airmirror(['sync', '--once', '--json']);
     expect(first.code, first.stderr).toBe(0);
@@ -115,6 +115,11 @@ describe('the built CLI (bin → dist)', () => {
       rows: 120,
     });
     expect(Object.keys(byTable).sort()).toEqual(['built.customers', 'built.orders', 'built.products']);
+    // The calls of both syncs, counted in Postgres under the token's key (never the token).
+    const [quota, ...others] = JSON.parse(status.stdout).quota;
+    expect(others).toEqual([]);
+    expect(quota.month_to_date).toBeGreaterThan(0);
+    expect(status.stdout).not.toContain(EMULATOR_TOKEN);
   });
 
   it('status loads only what it needs: no proxy, syncer or emulator module', () => {

@@ -16,6 +16,7 @@ import { m050_source_settings } from './050_source_settings.ts';
 import { m051_subscription_changes } from './051_subscription_changes.ts';
 import { m052_integer_cursor } from './052_integer_cursor.ts';
 import { m060_quota } from './060_quota.ts';
+import { m061_source_token_keys } from './061_source_token_keys.ts';
 import type { Migration } from './migration.ts';
 
 export type { Migration } from './migration.ts';
@@ -40,4 +41,5 @@ export const migrations: readonly Migration[] = [
   m051_subscription_changes,
   m052_integer_cursor,
   m060_quota,
+  m061_source_token_keys,
 ];
