@@ -20,9 +20,10 @@ import { parseFlags, type Command } from './args.ts';
 const HELP = `usage: airmirror status [--json]
 
 Shows every mirrored table: sync type, status, last synced, rows, lag, whether it waits for a
-catch-up of proxy writes, which process owns its base (host/pid, heartbeat age), and its latest error (for a webhook table, its base's Airtable webhook
-if that is not active); a running sync shows how many records it has listed so far (against the
-rows before it), and its warnings (what a schema change could not keep); then the sources whose
+catch-up of proxy writes, which process owns its base (host/pid, heartbeat age), and its latest
+error (for a webhook table, its base's Airtable webhook if that is not active); a running sync
+shows how many records it has listed so far (against the rows before it), and its warnings (what
+a schema change could not keep); then the sources whose
 base schema cannot be read, since when. Reads the mirror's Postgres (DATABASE_URL, or the
 embedded one); it does not call Airtable.
 Below the tables, every airmirror process on this Postgres and the bases it holds; then the
