@@ -5,23 +5,14 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createAirtableClient } from '../../src/airtable/index.ts';
 import { createSecretBox } from '../../src/crypto/secrets.ts';
 import { sql } from '../../src/db/sql.ts';
 import { webhookReceiver, webhookRoutes } from '../../src/webhooks/routes.ts';
 import { WebhookInputsResponse } from '../../src/webhooks/schemas.ts';
-import { createWebhookService, type WebhookService } from '../../src/webhooks/service.ts';
+import type { WebhookService } from '../../src/webhooks/service.ts';
 import { createTestDatabase } from '../support/db.ts';
-import {
-  API_URL,
-  DEMO_BASE_ID,
-  EMULATOR_TOKEN,
-  emulatorFetch,
-  harness,
-  SOURCE_ID,
-  silentLog,
-  type Harness,
-} from '../sync/fixture.ts';
+import { DEMO_BASE_ID, harness, SOURCE_ID, silentLog, type Harness } from '../sync/fixture.ts';
+import { webhookService } from '../webhooks/fixture.ts';
 
 const secrets = createSecretBox('webhook-inputs-test-key-0123456789');
 let h: Harness;
@@ -33,22 +24,7 @@ let db: Awaited<ReturnType<typeof createTestDatabase>>['db'];
 beforeAll(async () => {
   ({ db } = await createTestDatabase());
   h = await harness(db);
-  const client = createAirtableClient({
-    apiUrl: API_URL,
-    token: EMULATOR_TOKEN,
-    fetch: emulatorFetch(h.emulator),
-    budget: h.budget,
-    now: h.clock.now,
-    sleep: h.clock.sleep,
-  });
-  service = createWebhookService({
-    db,
-    secrets,
-    clientFor: () => client,
-    publicUrl: 'https://airmirror.example',
-    log: silentLog,
-    now: () => new Date(h.clock.now()),
-  });
+  service = webhookService(h, { secrets });
   api = webhookRoutes(service, silentLog);
   receiver = webhookReceiver(service, silentLog);
 });

@@ -1,6 +1,11 @@
 import pino from 'pino';
 import { createFakeClock, T0, type FakeClock } from '../support/fake-clock.ts';
-import { createAirtableClient, createRateBudget, type RateBudget } from '../../src/airtable/index.ts';
+import {
+  createAirtableClient,
+  createRateBudget,
+  type AirtableClient,
+  type RateBudget,
+} from '../../src/airtable/index.ts';
 import type { AirtableRecord } from '../../src/airtable/types.ts';
 import type { Database } from '../../src/db/database.ts';
 import { quoteQualified } from '../../src/db/quote.ts';
@@ -36,8 +41,11 @@ export interface Harness {
   syncer: Syncer;
   budget: RateBudget;
   clock: FakeClock;
-  /** A client like the syncer's (same fetch/budget/clock), for verify and direct reads. */
-  client: SyncClient;
+  /**
+   * A client like the syncer's (same fetch/budget/clock), for verify, direct reads and the webhook
+   * service (test/webhooks/fixture.ts).
+   */
+  client: AirtableClient;
   verify(): Promise<VerifyReport>;
   mapping(): Promise<{ tables: TableMapping[] }>;
   table(name: string): Promise<TableMapping>;

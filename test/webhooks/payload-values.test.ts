@@ -1,24 +1,14 @@
 import type { Hono } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createAirtableClient } from '../../src/airtable/index.ts';
 import type { AirtableRecord } from '../../src/airtable/types.ts';
-import { createSecretBox } from '../../src/crypto/secrets.ts';
 import { sql } from '../../src/db/sql.ts';
 import { isComputedType } from '../../src/mirror/index.ts';
 import { webhookReceiver } from '../../src/webhooks/routes.ts';
-import { createWebhookService, type WebhookService } from '../../src/webhooks/service.ts';
+import type { WebhookService } from '../../src/webhooks/service.ts';
 import { webhookStrategy } from '../../src/webhooks/strategy.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import {
-  API_URL,
-  DEMO_BASE_ID,
-  EMULATOR_TOKEN,
-  emulatorFetch,
-  harness,
-  SOURCE_ID,
-  silentLog,
-  type Harness,
-} from '../sync/fixture.ts';
+import { DEMO_BASE_ID, harness, SOURCE_ID, type Harness } from '../sync/fixture.ts';
+import { webhookService } from './fixture.ts';
 
 /**
  * Issue 17: payloads carry every cell of a changed record (the specification asks for them), so
@@ -26,7 +16,6 @@ import {
  * up exactly as a listing would leave it (verify: zero drift), for every field type of the demo
  * base, computed recalculations in linked tables included.
  */
-const secrets = createSecretBox('payload-values-key-0123456789');
 let t: TestDatabase;
 let h: Harness;
 let receiver: Hono;
@@ -43,24 +32,7 @@ beforeAll(async () => {
   await t.db.query(
     sql(`UPDATE airmirror.tables SET sync_type = 'webhook' WHERE source_id = $1`, [SOURCE_ID]),
   );
-  const client = createAirtableClient({
-    apiUrl: API_URL,
-    token: EMULATOR_TOKEN,
-    fetch: emulatorFetch(h.emulator),
-    budget: h.budget,
-    now: h.clock.now,
-    sleep: h.clock.sleep,
-  });
-  service = createWebhookService({
-    db: t.db,
-    secrets,
-    clientFor: () => client,
-    publicUrl: 'https://airmirror.example',
-    syncer: h.syncer,
-    hashCache: h.syncer.hashCache,
-    log: silentLog,
-    now: () => new Date(h.clock.now()),
-  });
+  service = webhookService(h, { syncer: h.syncer, hashCache: h.syncer.hashCache });
   receiver = webhookReceiver(service);
   await service.register(SOURCE_ID);
 });

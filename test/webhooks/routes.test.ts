@@ -1,26 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createAirtableClient } from '../../src/airtable/index.ts';
-import { createSecretBox } from '../../src/crypto/secrets.ts';
 import { webhookRoutes } from '../../src/webhooks/routes.ts';
 import { WebhookInputsResponse, WebhookResponse } from '../../src/webhooks/schemas.ts';
-import { createWebhookService, type WebhookService } from '../../src/webhooks/service.ts';
+import type { WebhookService } from '../../src/webhooks/service.ts';
 import { createTestDatabase } from '../support/db.ts';
-import {
-  API_URL,
-  DEMO_BASE_ID,
-  EMULATOR_TOKEN,
-  emulatorFetch,
-  harness,
-  SOURCE_ID,
-  silentLog,
-  type Harness,
-} from '../sync/fixture.ts';
+import { DEMO_BASE_ID, harness, SOURCE_ID, silentLog, type Harness } from '../sync/fixture.ts';
+import { webhookService } from './fixture.ts';
 
 /**
  * The source-webhook management routes against the emulator: request validation (the POSTs take no
  * settings, so any field is refused before Airtable is touched) and answers in the documented shape.
  */
-const secrets = createSecretBox('webhook-routes-test-key-0123456789');
 let h: Harness;
 let service: WebhookService;
 let api: ReturnType<typeof webhookRoutes>;
@@ -28,22 +17,7 @@ let api: ReturnType<typeof webhookRoutes>;
 beforeAll(async () => {
   const { db } = await createTestDatabase();
   h = await harness(db);
-  const client = createAirtableClient({
-    apiUrl: API_URL,
-    token: EMULATOR_TOKEN,
-    fetch: emulatorFetch(h.emulator),
-    budget: h.budget,
-    now: h.clock.now,
-    sleep: h.clock.sleep,
-  });
-  service = createWebhookService({
-    db,
-    secrets,
-    clientFor: () => client,
-    publicUrl: 'https://airmirror.example',
-    log: silentLog,
-    now: () => new Date(h.clock.now()),
-  });
+  service = webhookService(h);
   api = webhookRoutes(service, silentLog);
 });
 

@@ -1,34 +1,22 @@
 import type { Hono } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createAirtableClient } from '../../src/airtable/index.ts';
 import type { ListPayloadsResponse } from '../../src/airtable/types.ts';
 import { formatStatusTable, tableStatuses } from '../../src/api/status.ts';
-import { createSecretBox } from '../../src/crypto/secrets.ts';
 import { quoteQualified } from '../../src/db/quote.ts';
 import { sql } from '../../src/db/sql.ts';
 import { computeAirtableMac } from '../../src/webhooks/mac.ts';
 import { webhookReceiver, webhookRoutes } from '../../src/webhooks/routes.ts';
-import { createWebhookService, type WebhookService } from '../../src/webhooks/service.ts';
+import type { WebhookService } from '../../src/webhooks/service.ts';
 import { webhookStrategy } from '../../src/webhooks/strategy.ts';
 import type { WebhookClient } from '../../src/webhooks/types.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
-import {
-  API_URL,
-  DEMO_BASE_ID,
-  EMULATOR_TOKEN,
-  emulatorFetch,
-  harness,
-  SOURCE_ID,
-  silentLog,
-  type Harness,
-} from '../sync/fixture.ts';
+import { DEMO_BASE_ID, harness, SOURCE_ID, type Harness } from '../sync/fixture.ts';
+import { PUBLIC_URL, webhookService } from './fixture.ts';
 
 /**
  * Airtable webhooks in, end to end against the emulator: its pings reach our receiver through an
  * injected fetch, payloads are read with the real client, the mirror is built by the real syncer.
  */
-const PUBLIC_URL = 'https://airmirror.example';
-const secrets = createSecretBox('webhook-test-key-0123456789');
 let t: TestDatabase;
 let h: Harness;
 let receiver: Hono;
@@ -56,14 +44,7 @@ beforeAll(async () => {
   await t.db.query(
     sql(`UPDATE airmirror.tables SET sync_type = 'webhook' WHERE source_id = $1`, [SOURCE_ID]),
   );
-  const client = createAirtableClient({
-    apiUrl: API_URL,
-    token: EMULATOR_TOKEN,
-    fetch: emulatorFetch(h.emulator),
-    budget: h.budget,
-    now: h.clock.now,
-    sleep: h.clock.sleep,
-  });
+  const client = h.client;
   const wrapped: WebhookClient = {
     ...client,
     listPayloads: async (...a) => {
@@ -72,16 +53,7 @@ beforeAll(async () => {
       return rewritePayloads ? rewritePayloads(page) : page;
     },
   };
-  service = createWebhookService({
-    db: t.db,
-    secrets,
-    clientFor: () => wrapped,
-    publicUrl: PUBLIC_URL,
-    syncer: h.syncer,
-    hashCache: h.syncer.hashCache,
-    log: silentLog,
-    now: () => new Date(h.clock.now()),
-  });
+  service = webhookService(h, { clientFor: () => wrapped, syncer: h.syncer, hashCache: h.syncer.hashCache });
   receiver = webhookReceiver(service);
   api = webhookRoutes(service);
 });
@@ -138,9 +110,7 @@ describe('registration', () => {
   });
 
   it('refuses to register without AIRMIRROR_PUBLIC_URL', async () => {
-    const bare = webhookRoutes(
-      createWebhookService({ db: t.db, secrets, clientFor: () => h.client as never, log: silentLog }),
-    );
+    const bare = webhookRoutes(webhookService(h, { publicUrl: undefined }));
     const res = await bare.request(`/sources/${SOURCE_ID}/webhook`, { method: 'POST' });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { code: string }).code).toBe('WEBHOOKS_NOT_CONFIGURED');
