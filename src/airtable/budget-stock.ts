@@ -24,6 +24,11 @@ import { leaseSql, type LeaseRow } from './store.ts';
 export interface BudgetStock {
   /** Serves a high-priority item from stock now (true), or notes the demand (false). */
   take(item: ClaimItem, marginMs: number): boolean;
+  /**
+   * Ms until the stock may serve this item (its window has room), or Infinity: a request Postgres
+   * held back is asked for again then, not only when Postgres said.
+   */
+  wait(item: ClaimItem, marginMs: number): number;
   /** A 429 for this base: its stock is not to be used. */
   drop(baseId: string): void;
   /** Gives every lease back and counts what was granted (at shutdown). */
@@ -236,6 +241,23 @@ export function createBudgetStock(opts: BudgetStockOptions): BudgetStock {
       owed.set(k, (owed.get(k) ?? 0) + 1);
       wake();
       return true;
+    },
+    wait(item, marginMs) {
+      if (!item.high || stopped) return Infinity;
+      const t = now();
+      const win = rules.windowMs + marginMs;
+      const free = (key: string | undefined): number => {
+        if (key === undefined) return 0;
+        const l = leases.get(key);
+        if (!l || t >= l.deadline) return Infinity;
+        const k = l.starts.length - l.n;
+        const at = k < 0 ? t : l.starts[k] + win;
+        return at < l.deadline ? Math.max(0, at - t) : Infinity;
+      };
+      return Math.max(
+        free(`b:${item.baseId}`),
+        free(item.tokenKey === undefined ? undefined : `t:${item.tokenKey}`),
+      );
     },
     drop(baseId) {
       const l = leases.get(`b:${baseId}`);

@@ -188,7 +188,14 @@ export function createPostgresAuthority(opts: {
     if (rest.length === 0) return answers as ClaimAnswer[];
     return remote(rest, marginMs).then((got) => {
       let k = 0;
-      return answers.map((a) => a ?? got[k++]);
+      return answers.map((a, i) => {
+        if (a) return a;
+        const b = got[k++];
+        if (b.delay !== null || b.reason === 'penalty') return b;
+        // Held back by Postgres while this process's stock frees a slot sooner: ask again then.
+        const w = stock.wait(items[i], marginMs);
+        return w < (b.retry ?? Infinity) ? { ...b, retry: Math.max(1, w) } : b;
+      });
     });
   };
 

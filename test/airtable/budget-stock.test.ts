@@ -265,4 +265,34 @@ describe('stock: slots handed out in process', () => {
     void asks;
     await holder.budget.stop();
   });
+
+  it('background work waiting past its grace shrinks a proxy’s stock to one slot, and is served', async () => {
+    await clearBudgetRows();
+    const { make, quiet, run } = world({ perSecond: 5 });
+    const proxy = make(true);
+    const syncer = make(false);
+    // A busy app: then four requests every 250 ms, more than the base's 5/s.
+    const flood = async (ms: number, n = 4) => {
+      for (let done = 0; done < ms; done += 250) {
+        for (let i = 0; i < n; i++)
+          void proxy.take(`h${done}.${i}`, { priority: 'high', client: `c${i}` }).catch(() => undefined);
+        await run(250, 10);
+      }
+    };
+    // First one request every 250 ms: the stock grows to what the base has left.
+    await flood(1500, 1);
+    await flood(500);
+    expect(proxy.budget.stock()[`b:${BASE}`]).toBeGreaterThan(1);
+    const pages = [...Array(3)].map((_, i) => syncer.take(`page${i}`));
+    await flood(3000);
+    await quiet();
+    expect(proxy.budget.stock()[`b:${BASE}`] ?? 0).toBeLessThanOrEqual(1);
+    // The proxy's backlog still goes first; background work keeps its slot every couple of seconds.
+    await run(6000, 20);
+    await Promise.all(pages);
+    expect(syncer.granted).toHaveLength(3);
+    const all = [...proxy.granted, ...syncer.granted].map((g) => g.at);
+    expect(withinWindow(all, 5)).toBe(true);
+    await proxy.budget.stop();
+  });
 });

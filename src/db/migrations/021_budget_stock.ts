@@ -12,8 +12,10 @@ import type { Migration } from './migration.ts';
  * (the holder's last start can be no later than `until`, and it counts for a window after); a
  * lease is only granted out of what is left after the other leases and every point start in the
  * last window or booked ahead (`budget_lease`). A lease given back, shrunk or lapsed stays
- * counted (what it shrank by, as a retired entry) for a window after the holder stopped using it. A penalized base grants no lease
- * and renews none: a 429 seen anywhere reaches every holder at its next renewal.
+ * counted (what it shrank by, as a retired entry) for a window after the holder stopped using
+ * it. A penalized base grants no lease and renews none: a 429 seen anywhere reaches every holder
+ * at its next renewal. While the base's background work starves (budget_claim's rule), a lease
+ * keeps one slot at most.
  *
  * Leases are for high priority (the proxy) only; background work claims points as before. The
  * in-process rules (budget-windows.ts) have no leases: with none held, `budget_claim` answers as
@@ -228,6 +230,12 @@ export const m021_budget_stock: Migration = {
       IF p_now IS NULL THEN now_ms := floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint; END IF;
       FOR r IN SELECT * FROM airmirror.budget_keys b WHERE b.key = ANY(p_keys) ORDER BY b.key FOR UPDATE LOOP
         want := p_want[array_position(p_keys, r.key)];
+        -- Background work of the base waiting past its grace (budget_claim's "starved"): a lease
+        -- keeps one slot at most, so the points it frees reach the waiting work.
+        IF r.key LIKE 'b:%' AND r.normal_wait_at IS NOT NULL AND now_ms - r.normal_wait_at >= p_cfg[8]
+            AND now_ms - r.normal_seen_at <= 2 * p_cfg[3] THEN
+          want := least(want, 1);
+        END IF;
         lim := CASE WHEN r.key LIKE 'b:%' THEN p_cfg[1] - p_cfg[6] ELSE p_cfg[2] - 1 END;
         rwin := p_cfg[3] + r.margin;
         hs := '{}'; ns := '{}'; us := '{}';
