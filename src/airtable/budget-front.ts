@@ -37,12 +37,9 @@ export interface BudgetFrontOptions {
   /** Waiters of one base in one claim. Default 2 × perSecond, at most 20. */
   maxBatch?: number;
   maxTrackedBases?: number;
-  /**
-   * High-priority waiters one client may queue for one base (more: refused). Default what the
-   * base serves in six windows, at least 30 (6 s at Airtable's 5/s). A waiter queues from its
-   * arrival, before any answer: through Postgres a burst waits a round trip, and a bound below
-   * the base's rate would refuse requests the base had room for.
-   */
+  /** High-priority waiters one client may queue for one base (more: refused). Default six
+   * windows of the base's rate, at least 30: a bound below the rate refuses a burst the base has
+   * room for while its claim is in flight. */
   maxQueuedPerClient?: number;
   /** How late this process may start a granted request (see BudgetAuthority.claim). */
   marginMs?: () => number;
