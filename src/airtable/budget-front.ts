@@ -37,9 +37,8 @@ export interface BudgetFrontOptions {
   /** Waiters of one base in one claim. Default 2 × perSecond, at most 20. */
   maxBatch?: number;
   maxTrackedBases?: number;
-  /** High-priority waiters one client may queue for one base (more: refused). Default six
-   * windows of the base's rate, at least 30: a bound below the rate refuses a burst the base has
-   * room for while its claim is in flight. */
+  /** High-priority waiters one client may queue for one base (more: refused). Default six windows
+   * of its rate, ≥ 30 (a lower bound refuses bursts the base has room for while a claim is out). */
   maxQueuedPerClient?: number;
   /** How late this process may start a granted request (see BudgetAuthority.claim). */
   marginMs?: () => number;
