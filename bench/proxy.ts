@@ -2,7 +2,7 @@
  * The write-through proxy's cost. Prints one JSON line:
  * - added latency (p50/p99) of a 1-record and a 10-record PATCH through the proxy, including the
  *   mirror apply and the slot of the shared request budget in Postgres (as `airmirror start` opens
- *   it: its own pool, one claim round trip per request), over the same PATCH sent straight to the
+ *   it: its own pool, slots from a stock leased ahead, a claim round trip when the stock is out), over the same PATCH sent straight to the
  *   emulator (target p50 ≤ 3 ms); for scale, the same with the in-process budget only;
  * - writes/s through one proxy process with a fast upstream (a canned-answer server), each write
  *   applied to the mirror (target ≥ 1,000/s).
@@ -141,12 +141,18 @@ try {
   // The shared budget as `airmirror start` opens it, with a limit the bench never reaches (the
   // emulator has no rate limit here): what is measured is the claim's round trip, not waiting.
   const claimMs: number[] = [];
+  /** Requests that went to Postgres for their slot (the rest were served from the stock). */
+  let claimedItems = 0;
   const quiet = { warn: () => undefined, info: () => undefined, error: () => undefined };
   const shared = openProcessBudget({
     databaseUrl: pg.url,
     perSecond: 100_000,
     log: quiet,
-    onClaim: ({ ms, degraded }) => void (degraded ? claimMs.push(NaN) : claimMs.push(ms)),
+    onClaim: ({ ms, items, degraded }) => {
+      claimedItems += items;
+      if (degraded) claimMs.push(NaN);
+      else claimMs.push(ms);
+    },
   });
   closers.push(() => shared.close());
   const proxyFor = (upstreamUrl: string, withWriter = true, budget: RateBudget = shared.budget) =>
@@ -199,6 +205,8 @@ try {
       await timePatch(emu.url, n);
       await timePatch(`${viaEmu.url}/api.airtable.com`, n);
     }
+    claimMs.length = 0;
+    claimedItems = 0;
     // Alternate, so both see the same machine conditions.
     for (let i = 0; i < LATENCY_N; i++) {
       direct.push(await timePatch(emu.url, n));
@@ -230,6 +238,9 @@ try {
       budget_claim_p50_ms: round(percentile(claims, 50)),
       budget_claim_p99_ms: round(percentile(claims, 99)),
       budget_fallback_claims: claimMs.length - claims.length,
+      // Of the requests through the shared budget (with and without the mirror), the share that
+      // waited on a claim round trip rather than taking a slot from the process's stock.
+      budget_round_trip_share: round(claimedItems / (2 * LATENCY_N)),
       in_process_budget_added_p50_ms: round(percentile(local, 50) - percentile(direct, 50)),
       in_process_budget_added_p99_ms: round(percentile(local, 99) - percentile(direct, 99)),
     };

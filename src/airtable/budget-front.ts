@@ -37,7 +37,8 @@ export interface BudgetFrontOptions {
   /** Waiters of one base in one claim. Default 2 × perSecond, at most 20. */
   maxBatch?: number;
   maxTrackedBases?: number;
-  /** High-priority waiters one client may queue for one base (more: refused). Default 30. */
+  /** High-priority waiters one client may queue for one base (more: refused). Default six windows
+   * of its rate, ≥ 30 (a lower bound refuses bursts the base has room for while a claim is out). */
   maxQueuedPerClient?: number;
   /** How late this process may start a granted request (see BudgetAuthority.claim). */
   marginMs?: () => number;
@@ -79,7 +80,7 @@ export function createBudgetFront(opts: BudgetFrontOptions): RateBudget {
   const maxInFlight = opts.maxInFlight ?? 2;
   const maxBatch = opts.maxBatch ?? Math.min(20, 2 * opts.perSecond);
   const maxTracked = opts.maxTrackedBases ?? 1000;
-  const maxPerClient = opts.maxQueuedPerClient ?? 30;
+  const maxPerClient = opts.maxQueuedPerClient ?? Math.max(30, 6 * opts.perSecond);
   const bases = new Map<string, BaseState>();
   /** Tracked base ids, least recently used first. */
   const tracked = new Map<string, true>();

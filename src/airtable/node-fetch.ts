@@ -25,7 +25,14 @@ import zlib from 'node:zlib';
  */
 
 export interface NodeFetchOptions {
-  /** Concurrent sockets per origin (host:port); more requests queue. Default 16. */
+  /**
+   * Concurrent sockets per origin (host:port); more requests queue. Default 256: every Airtable
+   * base is one origin, and a request waits for its socket *after* the rate budget granted its
+   * start — one that queued here would leave late, in a bunch with the next ones, and Airtable
+   * counts arrivals (a 429 and 30 s of penalty). One process keeping 50 bases at 5 requests/s
+   * has ~250 requests a second in flight at once for as long as each takes: the pool must not
+   * be what limits them (the syncer's concurrency settings and the budget do).
+   */
   maxSockets?: number;
   /** Delay of the TCP keep-alive probes on pooled sockets (node's Agent option). Default 1000. */
   keepAliveMsecs?: number;
@@ -69,7 +76,7 @@ export function createNodeFetch(opts: NodeFetchOptions = {}): NodeFetch {
   // `timeout` on an Agent only closes *free* sockets; on a busy one it merely emits 'timeout'.
   const agentOptions = {
     keepAlive: true,
-    maxSockets: opts.maxSockets ?? 16,
+    maxSockets: opts.maxSockets ?? 256,
     keepAliveMsecs: opts.keepAliveMsecs ?? 1000,
     timeout: opts.idleTimeoutMs ?? 4000,
   };

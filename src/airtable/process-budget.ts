@@ -32,6 +32,8 @@ export function openProcessBudget(opts: {
     log: opts.log,
     onClaim: opts.onClaim,
     marginMs: lag.marginMs,
+    // Proxy requests are served from a stock leased ahead: no round trip on the request's path.
+    stock: true,
   });
   for (const b of opts.bases ?? []) budget.track(b);
   budget.start();

@@ -43,7 +43,7 @@ export interface RateBudgetOptions {
   windowMs?: number;
   /** Stats are kept for at most this many bases (see RateBudget.allStats). Default 1,000. */
   maxTrackedBases?: number;
-  /** High-priority waiters one client may queue for one base. Default 30. */
+  /** High-priority waiters one client may queue for one base. Default 6 × perSecond, at least 30. */
   maxQueuedPerClient?: number;
   now?: Now;
   sleep?: Sleep;

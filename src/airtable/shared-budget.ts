@@ -2,6 +2,7 @@ import type { Queryable } from '../db/database.ts';
 import { BackgroundLoop, type LoopLog } from '../lifecycle/background-loop.ts';
 import { systemNow, systemSleep, type Now } from '../lifecycle/clock.ts';
 import { createBudgetFront } from './budget-front.ts';
+import { createBudgetStock, type BudgetStock } from './budget-stock.ts';
 import type { BudgetAuthority, BudgetRules, ClaimAnswer, ClaimItem, RateBudget } from './budget-types.ts';
 import { createBudgetWindows, type BudgetWindows } from './budget-windows.ts';
 import { budgetRules, type RateBudgetOptions } from './rate-budget.ts';
@@ -50,6 +51,11 @@ export interface SharedBudgetOptions extends RateBudgetOptions {
    * process reported for it lately. Default none.
    */
   marginMs?: () => number;
+  /**
+   * Hand out high-priority slots from a stock leased ahead (budget-stock.ts), so a proxy request
+   * rarely waits on a round trip. Default off; `airmirror start` turns it on (process-budget.ts).
+   */
+  stock?: boolean | { leaseMs?: number; tickMs?: number };
 }
 
 export interface SharedBudget extends RateBudget {
@@ -61,6 +67,8 @@ export interface SharedBudget extends RateBudget {
   degraded(): boolean;
   /** One maintenance pass now (tests; `stop` runs one too). */
   maintain(): Promise<void>;
+  /** Slots per window leased to this process, per key (empty without stock). */
+  stock(): Record<string, number>;
 }
 
 export const DEFAULT_CLAIM_TIMEOUT_MS = 1_000;
@@ -96,7 +104,8 @@ export function fallbackRules(rules: BudgetRules, share: number): BudgetRules {
 }
 
 export interface PostgresAuthority extends BudgetAuthority {
-  claim(items: ClaimItem[], marginMs?: number): Promise<ClaimAnswer[]>;
+  /** Answers at once (an array) when the stock served every item; otherwise after Postgres did. */
+  claim(items: ClaimItem[], marginMs?: number): ClaimAnswer[] | Promise<ClaimAnswer[]>;
   /** `penalize`, resolving once Postgres has it (or the outage was noted): for Workers' waitUntil. */
   penalizeNow(baseId: string, ms: number): Promise<void>;
   degraded(): boolean;
@@ -118,12 +127,15 @@ export function createPostgresAuthority(opts: {
   onClaim?: SharedBudgetOptions['onClaim'];
   /** An existing fallback (Workers keep one per isolate). */
   windows?: BudgetWindows;
-}): PostgresAuthority {
+  /** This process's stock (high priority only), tried before Postgres. */
+  stock?: (windows: BudgetWindows) => BudgetStock;
+}): PostgresAuthority & { stock?: BudgetStock } {
   const { db, rules, now, log } = opts;
   const windows = opts.windows ?? createBudgetWindows(fallbackRules(rules, opts.fallbackShare ?? 0.2), now);
   const timeoutMs = opts.claimTimeoutMs ?? DEFAULT_CLAIM_TIMEOUT_MS;
   const retryMs = opts.retryMs ?? 2_000;
   const pgNow = () => (opts.clock === 'local' ? now() : null);
+  const stock = opts.stock?.(windows);
   let downUntil = 0;
   let down = false;
   /** Calls the fallback granted, owed to the month's counts: `token\tbase` → calls. */
@@ -166,45 +178,70 @@ export function createPostgresAuthority(opts: {
     }
   };
 
+  /** Items the stock could not serve go to Postgres; answers merged back in order. */
+  const claim = (items: ClaimItem[], marginMs: number): ClaimAnswer[] | Promise<ClaimAnswer[]> => {
+    if (!stock) return remote(items, marginMs);
+    const answers: Array<ClaimAnswer | undefined> = items.map((item) =>
+      stock.take(item, marginMs) ? { delay: 0 } : undefined,
+    );
+    const rest = items.filter((_, i) => answers[i] === undefined);
+    if (rest.length === 0) return answers as ClaimAnswer[];
+    return remote(rest, marginMs).then((got) => {
+      let k = 0;
+      return answers.map((a, i) => {
+        if (a) return a;
+        const b = got[k++];
+        if (b.delay !== null || b.reason === 'penalty') return b;
+        // Held back by Postgres while this process's stock frees a slot sooner: ask again then.
+        const w = stock.wait(items[i], marginMs);
+        return w < (b.retry ?? Infinity) ? { ...b, retry: Math.max(1, w) } : b;
+      });
+    });
+  };
+
+  const remote = async (items: ClaimItem[], marginMs: number): Promise<ClaimAnswer[]> => {
+    const started = now();
+    if (started < downUntil) {
+      opts.onClaim?.({ ms: 0, items: items.length, degraded: true });
+      return fallback(items, marginMs);
+    }
+    const t0 = performance.now();
+    try {
+      const r = await deadline(db.query<ClaimRow>(claimSql(items, rules, pgNow(), marginMs)), timeoutMs);
+      const at = now();
+      const answers = r.rows.map((row): ClaimAnswer => {
+        if (row.delay !== null) return { delay: row.delay };
+        return {
+          delay: null,
+          retry: row.retry ?? 1,
+          reason: (row.reason ?? 'base') as ClaimAnswer['reason'],
+        };
+      });
+      answers.forEach((a, i) => {
+        if (a.delay !== null) windows.record(items[i], at + a.delay);
+        else if (a.reason === 'penalty') windows.penalize(items[i].baseId, a.retry ?? 0);
+      });
+      opts.onClaim?.({ ms: performance.now() - t0, items: items.length, degraded: false });
+      cameBack();
+      return answers;
+    } catch (err) {
+      wentDown(err);
+      opts.onClaim?.({ ms: performance.now() - t0, items: items.length, degraded: true });
+      return fallback(items, marginMs);
+    }
+  };
+
   return {
     windows,
+    stock,
     degraded: () => down,
-    async claim(items, marginMs = 0) {
-      const started = now();
-      if (started < downUntil) {
-        opts.onClaim?.({ ms: 0, items: items.length, degraded: true });
-        return fallback(items, marginMs);
-      }
-      const t0 = performance.now();
-      try {
-        const r = await deadline(db.query<ClaimRow>(claimSql(items, rules, pgNow(), marginMs)), timeoutMs);
-        const at = now();
-        const answers = r.rows.map((row): ClaimAnswer => {
-          if (row.delay !== null) return { delay: row.delay };
-          return {
-            delay: null,
-            retry: row.retry ?? 1,
-            reason: (row.reason ?? 'base') as ClaimAnswer['reason'],
-          };
-        });
-        answers.forEach((a, i) => {
-          if (a.delay !== null) windows.record(items[i], at + a.delay);
-          else if (a.reason === 'penalty') windows.penalize(items[i].baseId, a.retry ?? 0);
-        });
-        opts.onClaim?.({ ms: performance.now() - t0, items: items.length, degraded: false });
-        cameBack();
-        return answers;
-      } catch (err) {
-        wentDown(err);
-        opts.onClaim?.({ ms: performance.now() - t0, items: items.length, degraded: true });
-        return fallback(items, marginMs);
-      }
-    },
+    claim: (items, marginMs = 0) => claim(items, marginMs),
     penalize(baseId, ms) {
       this.penalizeNow(baseId, ms).catch(() => undefined);
     },
     async penalizeNow(baseId, ms) {
       windows.penalize(baseId, ms);
+      stock?.drop(baseId);
       owedPenalties.set(baseId, Math.max(owedPenalties.get(baseId) ?? 0, now() + ms));
       if (down) return;
       await sendPenalties().catch(wentDown);
@@ -258,6 +295,19 @@ export function createSharedBudget(opts: SharedBudgetOptions): SharedBudget {
     retryMs: opts.retryMs,
     log: opts.log,
     onClaim: opts.onClaim,
+    stock: opts.stock
+      ? (windows) =>
+          createBudgetStock({
+            db: opts.db,
+            rules,
+            now,
+            sleep: opts.sleep ?? systemSleep,
+            pgNow: () => (opts.clock === 'local' ? now() : null),
+            windows,
+            log: opts.log,
+            ...(typeof opts.stock === 'object' ? opts.stock : {}),
+          })
+      : undefined,
   });
   const front = createBudgetFront({
     authority,
@@ -293,11 +343,13 @@ export function createSharedBudget(opts: SharedBudgetOptions): SharedBudget {
     allStats: () => front.allStats(),
     start: () => loop.start(),
     async stop() {
+      await authority.stock?.stop().catch(() => undefined);
       await loop.stop();
       await authority.maintain().catch(() => undefined);
     },
     degraded: () => authority.degraded(),
     maintain: () => authority.maintain(),
+    stock: () => authority.stock?.held() ?? {},
   };
 }
 

@@ -88,3 +88,49 @@ export function pruneBudgetSql(idleMs: number, now: number | null): Sql {
     [idleMs, now],
   );
 }
+
+export interface LeaseRow {
+  key: string;
+  granted: number;
+  ms: number;
+  blocked: number;
+}
+
+/**
+ * One holder's leases (src/db/migrations/021_budget_stock.ts): per key the slots wanted (0: give
+ * it back), and the calls it granted from its stock since the last time, to count.
+ */
+export function leaseSql(a: {
+  holder: string;
+  keys: string[];
+  want: number[];
+  counts: Array<{ tokenKey: string; baseId: string; calls: number }>;
+  rules: BudgetRules;
+  leaseMs: number;
+  now: number | null;
+}): Sql {
+  return {
+    text: 'SELECT key, granted, ms, blocked FROM airmirror.budget_lease($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+    values: [
+      a.holder,
+      a.keys,
+      a.want,
+      [
+        a.rules.perSecond,
+        a.rules.perTokenPerSecond,
+        a.rules.windowMs,
+        0,
+        0,
+        a.rules.headroom,
+        a.rules.highRecentMs,
+        a.rules.normalGraceMs,
+      ],
+      a.leaseMs,
+      a.counts.map((c) => c.tokenKey),
+      a.counts.map((c) => c.baseId),
+      a.counts.map((c) => c.calls),
+      a.now,
+    ],
+    name: 'airmirror_budget_lease',
+  };
+}

@@ -29,7 +29,8 @@ const until = <T>(what: string, fn: () => T | Promise<T>, timeoutMs = 90_000) =>
   waitUntil(fn, { what, timeoutMs, intervalMs: 100, retryErrors: true });
 
 beforeAll(async () => {
-  upstream = await startUpstream();
+  // Airtable's limit (5 requests/s per base, 30-s penalty), shared by the replicas through Postgres.
+  upstream = await startUpstream({ rateLimit: 5 });
   harness = replicaHarness(t.url, upstream.url);
   replicas = await Promise.all([harness.startReplica(), harness.startReplica(), harness.startReplica()]);
   await until('the first build of every base', () => allCompleted(t.url));

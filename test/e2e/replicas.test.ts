@@ -30,10 +30,9 @@ const until = <T>(what: string, fn: () => T | Promise<T>, timeoutMs = 90_000) =>
   waitUntil(fn, { what, timeoutMs, intervalMs: 200, retryErrors: true });
 
 beforeAll(async () => {
-  // No rate limit yet: with `rateLimit: 5` each base is listed by its owner alone at its pace,
-  // but on a loaded machine the per-process budget's window margin lets a sixth request in now and
-  // then (one 30-s penalty). It goes on with the shared Airtable budget (issue 12).
-  upstream = await startUpstream();
+  // Airtable's limit of 5 requests/s per base with its 30-s penalty (docs/airtable-reference.md
+  // §2.1): the three replicas share one budget through Postgres, and draw no 429.
+  upstream = await startUpstream({ rateLimit: 5 });
   harness = replicaHarness(t.url, upstream.url);
   replicas = await Promise.all([harness.startReplica(), harness.startReplica(), harness.startReplica()]);
 }, 180_000);

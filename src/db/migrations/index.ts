@@ -9,6 +9,7 @@ import { m008_run_progress } from './008_run_progress.ts';
 import { m010_ownership } from './010_ownership.ts';
 import { m015_write_guard } from './015_write_guard.ts';
 import { m020_budget } from './020_budget.ts';
+import { m021_budget_stock } from './021_budget_stock.ts';
 import { m030_schema_changes } from './030_schema_changes.ts';
 import { m031_status_view } from './031_status_view.ts';
 import { m032_retention } from './032_retention.ts';
@@ -34,6 +35,7 @@ export const migrations: readonly Migration[] = [
   m010_ownership,
   m015_write_guard,
   m020_budget,
+  m021_budget_stock,
   m030_schema_changes,
   m031_status_view,
   m032_retention,
