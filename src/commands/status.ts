@@ -8,13 +8,11 @@ import {
   tableStatuses,
 } from '../api/status.ts';
 import { openCommandDatabase } from '../db/open.ts';
-import {
-  formatQuota,
-  quotaSettingsOf,
-  serializeReport,
-  storedQuotaReport,
-  type QuotaSettings,
-} from '../quota/index.ts';
+// The quota's report and its text, not src/quota/index.ts: that also brings the quota's routes
+// (hono, zod), which would cost this short-lived command a good part of its start-up.
+import { formatQuota, serializeReport } from '../quota/json.ts';
+import { storedQuotaReport, type QuotaSettings } from '../quota/report.ts';
+import { quotaSettingsOf } from '../quota/service.ts';
 import { parseFlags, type Command } from './args.ts';
 
 const HELP = `usage: airmirror status [--json]
