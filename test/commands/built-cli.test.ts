@@ -146,5 +146,15 @@ describe('the built CLI (bin → dist)', () => {
     expect(sources.filter((s) => /^(proxy|sync|emulator)\//.test(s))).toEqual([]);
     expect(sources).not.toContain('src/node.ts');
     expect(sources).not.toContain('src/db/embedded.ts');
+    // Nor the HTTP framework or the request schemas (the quota's routes once brought both: ~50 ms).
+    const packages = new Set(
+      [...loaded].flatMap((f) =>
+        [...readFileSync(join(chunks, f), 'utf8').matchAll(/^import\s[^;]*?from\s*"([^".][^"]*)"/gm)].map(
+          (m) => m[1],
+        ),
+      ),
+    );
+    expect(packages).toContain('pg');
+    expect([...packages].filter((p) => /^(hono|zod)(\/|$)/.test(p))).toEqual([]);
   });
 });
