@@ -160,6 +160,9 @@ export async function runFreshnessScenario(
   const streamCalls = calls.length;
   const recordFetches = calls.filter((c) => !c.path.includes('/webhooks/')).length;
   await service.stop();
+  // The syncer holds a session of its own (the base's ownership lock): closed here, or the
+  // database could not be dropped after the run.
+  await syncer.stop();
   lags.sort((a, b) => a - b);
   const pct = (p: number) =>
     lags.length ? lags[Math.min(lags.length - 1, Math.ceil(p * lags.length) - 1)] : NaN;
