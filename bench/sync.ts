@@ -31,7 +31,7 @@ import { startEmulatorServer } from '../emulator/server.ts';
 import { loadMapping } from '../src/mirror/index.ts';
 import { createHashCache } from '../sync/hash-cache.ts';
 import { ensureSourcesFromConfig } from '../src/bookkeeping/sources.ts';
-import { createSyncer, type SourceSyncResult } from '../sync/syncer.ts';
+import { createSyncer, type SourceSyncResult, type Syncer } from '../sync/syncer.ts';
 
 /**
  * The emulator stands in for Airtable, whose servers are not a Node process that has just started:
@@ -116,16 +116,25 @@ const log = pino({ level: 'silent' });
 const airtableFetch = createNodeFetch();
 const BASE_CONFIG = { bases: [{ baseId: DEMO_BASE_ID, schema: 'bench' }], airtableToken: EMULATOR_TOKEN };
 
+/**
+ * Every syncer made here, stopped at the end: each holds a Postgres session of its own (its bases'
+ * ownership locks) and a heartbeat, which would keep the process from exiting.
+ */
+const syncers: Syncer[] = [];
+const made = (s: Syncer) => (syncers.push(s), s);
+
 function syncerFor(db: Database, url: string, perSecond: number, hashCacheSize = 1_000_000) {
-  return createSyncer({
-    db,
-    fetch: airtableFetch,
-    budget: createRateBudget({ perSecond }),
-    apiUrl: url,
-    tokenFor: () => EMULATOR_TOKEN,
-    hashCacheSize,
-    log,
-  });
+  return made(
+    createSyncer({
+      db,
+      fetch: airtableFetch,
+      budget: createRateBudget({ perSecond }),
+      apiUrl: url,
+      tokenFor: () => EMULATOR_TOKEN,
+      hashCacheSize,
+      log,
+    }),
+  );
 }
 
 const WARM_RUNS = 5;
@@ -431,15 +440,17 @@ async function main(): Promise<void> {
       // on both sides then lets a 6th request land inside Airtable's second (429 + 30 s). The
       // budget keeps a 2% margin (windowMs 1020), which still allows 98% of 500 records/s.
       const pacedBudget = createRateBudget({ perSecond: 5, windowMs: 1020 });
-      const paced = createSyncer({
-        db,
-        fetch: airtableFetch,
-        budget: pacedBudget,
-        apiUrl: emu.url,
-        tokenFor: () => EMULATOR_TOKEN,
-        hashCacheSize: 1_000_000,
-        log,
-      });
+      const paced = made(
+        createSyncer({
+          db,
+          fetch: airtableFetch,
+          budget: pacedBudget,
+          apiUrl: emu.url,
+          tokenFor: () => EMULATOR_TOKEN,
+          hashCacheSize: 1_000_000,
+          log,
+        }),
+      );
       const windowMs = 20_000;
       const ac = new AbortController();
       const timer = setTimeout(() => ac.abort(), windowMs);
@@ -464,6 +475,7 @@ async function main(): Promise<void> {
 
     out.hash_cache = await cacheMemoryInChild();
   } finally {
+    for (const s of syncers) await s.stop();
     airtableFetch.close();
     await db.close();
     await pgh.stop();
