@@ -176,9 +176,10 @@ export function replicaHarness(databaseUrl: string, upstreamUrl: string) {
     };
   };
 
-  async function startReplica(): Promise<Replica> {
+  /** `airmirror start` on a port of its own; `extra` adds to or replaces its environment. */
+  async function startReplica(extra: Record<string, string> = {}): Promise<Replica> {
     const child = spawn(process.execPath, [BIN, 'start'], {
-      env: env({ PORT: '0' }),
+      env: env({ PORT: '0', ...extra }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);

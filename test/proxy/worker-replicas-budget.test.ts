@@ -1,14 +1,11 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
-import { Miniflare } from 'miniflare';
+import type { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { DEMO_BASE_ID, EMULATOR_TOKEN, type EmulatorCall } from '../../emulator/index.ts';
+import { replicaHarness } from '../e2e/replicas-support.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { startEmulatorProcess, type EmulatorProcess } from '../support/emulator-process.ts';
 import { waitUntil } from '../support/wait.ts';
+import { startWorkerd, type Workerd } from '../support/workerd.ts';
 
 /**
  * Issue 12: "a Worker and two Node replicas writing and syncing at once never exceed the budget at
@@ -20,83 +17,30 @@ import { waitUntil } from '../support/wait.ts';
  * arrival; a request beyond it answered 429). Only the shared budget in Postgres keeps them
  * within it: each alone would send up to 5 a second.
  */
-const run = promisify(execFile);
-const root = resolve(import.meta.dirname, '../..');
-const BIN = join(root, 'bin/airmirror.js');
-const dirs: string[] = [];
-const children: ChildProcess[] = [];
 let t: TestDatabase;
 let emu: EmulatorProcess;
 let mf: Miniflare;
+let workerd: Workerd;
+let harness: ReturnType<typeof replicaHarness>;
 const replicas: { proxy: string; api: string }[] = [];
 
-function startReplica(databaseUrl: string, upstream: string): Promise<{ proxy: string; api: string }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'airmirror-replica-'));
-  dirs.push(dataDir);
-  const child = spawn(process.execPath, [BIN, 'start'], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      AIRMIRROR_LOG_LEVEL: 'warn',
-      AIRMIRROR_DATA_DIR: dataDir,
-      PORT: '0',
-      DATABASE_URL: databaseUrl,
-      AIRTABLE_API_URL: upstream,
-      AIRTABLE_TOKEN: EMULATOR_TOKEN,
-      AIRTABLE_BASES: `${DEMO_BASE_ID}:shop`,
-      AIRMIRROR_SECRET_KEY: 'a-long-enough-secret-key-for-tests',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  return waitUntil(
-    () => {
-      if (child.exitCode !== null) throw new Error(`airmirror start exited ${child.exitCode}: ${out}`);
-      if (!out.includes('Press Ctrl-C')) return undefined;
-      return { proxy: /proxy\s+(http:\/\/\S+)/.exec(out)![1], api: /management\s+(\S+\/api)/.exec(out)![1] };
-    },
-    { what: 'a replica to start', timeoutMs: 90_000, intervalMs: 100 },
-  );
+/** A replica mirroring the demo base alone: its proxy and its management API. */
+async function startReplica(): Promise<{ proxy: string; api: string }> {
+  const r = await harness.startReplica({ AIRTABLE_BASES: `${DEMO_BASE_ID}:shop` });
+  return { proxy: `${r.url}/api.airtable.com`, api: `${r.url}/api` };
 }
 
 beforeAll(async () => {
   t = await createTestDatabase();
   emu = await startEmulatorProcess({ rateLimit: 5, records: 300 });
-  const out = mkdtempSync(join(tmpdir(), 'airmirror-workerd-'));
-  dirs.push(out);
-  await run(join(root, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', out], {
-    cwd: root,
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' },
-    timeout: 90_000,
-  });
-  mf = new Miniflare({
-    modules: true,
-    scriptPath: join(out, 'worker.js'),
-    modulesRoot: out,
-    compatibilityDate: '2025-09-01',
-    compatibilityFlags: ['nodejs_compat'],
-    bindings: { AIRTABLE_API_URL: emu.url, DATABASE_URL: t.url },
-  });
-  await mf.ready;
+  harness = replicaHarness(t.url, emu.url);
+  workerd = await startWorkerd({ bindings: { AIRTABLE_API_URL: emu.url, DATABASE_URL: t.url } });
+  mf = workerd.mf;
 }, 180_000);
 
 afterAll(async () => {
-  await mf?.dispose();
-  await Promise.all(
-    children.map(
-      (c) =>
-        new Promise<void>((done) => {
-          if (c.exitCode !== null) return done();
-          c.once('exit', () => done());
-          c.kill('SIGKILL');
-        }),
-    ),
-  );
+  await workerd?.close();
   await emu?.close();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 /** Any `limit + 1` consecutive arrivals span at least a second (the emulator's own rule). */
@@ -124,8 +68,8 @@ async function writer(send: Send, name: string, ms: number): Promise<Record<numb
 
 it('a Worker and two Node replicas writing and syncing at once never exceed 5 requests/s at the emulator', async () => {
   await emu.clearCalls();
-  replicas.push(await startReplica(t.url, emu.url));
-  replicas.push(await startReplica(t.url, emu.url));
+  replicas.push(await startReplica());
+  replicas.push(await startReplica());
   // The owner builds the base alone; once that is done, every table is asked to sync again through
   // the second replica's API (the owner hears of it through Postgres), so listing (300 records a
   // table: 3 pages each) goes on while the three write.

@@ -1,9 +1,4 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
-import { Miniflare } from 'miniflare';
+import type { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createSharedBudget } from '../../src/airtable/shared-budget.ts';
 import { callsThisMonth } from '../../src/bookkeeping/airtable-calls.ts';
@@ -13,6 +8,7 @@ import { DEMO_BASE_ID, EMULATOR_TOKEN } from '../../emulator/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.ts';
 import { waitUntil } from '../support/wait.ts';
+import { startWorkerd, type Workerd } from '../support/workerd.ts';
 import { startStack, type Stack } from './harness.ts';
 
 /**
@@ -20,42 +16,29 @@ import { startStack, type Stack } from './harness.ts';
  * (built with --dry-run), run by Miniflare in `workerd`, with its queue binding. It reaches the
  * test's Postgres over TCP through a relay the test can cut, and the emulator over HTTP.
  */
-const run = promisify(execFile);
-const root = resolve(import.meta.dirname, '../..');
-const out = mkdtempSync(join(tmpdir(), 'airmirror-workerd-'));
 let t: TestDatabase;
 let s: Stack;
 let relay: TcpRelay;
 let mf: Miniflare;
+let workerd: Workerd;
 
 beforeAll(async () => {
   t = await createTestDatabase();
   s = await startStack(t.db);
   relay = await startTcpRelay({ host: '127.0.0.1', port: Number(new URL(t.url).port) });
-  await run(join(root, 'node_modules/.bin/wrangler'), ['deploy', '--dry-run', '--outdir', out], {
-    cwd: root,
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' },
-    timeout: 90_000,
-  });
-  mf = new Miniflare({
-    modules: true,
-    scriptPath: join(out, 'worker.js'),
-    modulesRoot: out,
-    compatibilityDate: '2025-09-01',
-    compatibilityFlags: ['nodejs_compat'],
+  workerd = await startWorkerd({
     bindings: { AIRTABLE_API_URL: s.emulatorUrl, DATABASE_URL: relay.urlFor(t.url) },
     queueProducers: { CATCHUP_QUEUE: 'airmirror-catchup' },
     // As wrangler.toml documents it, with a short retry delay for the test.
     queueConsumers: { 'airmirror-catchup': { maxBatchTimeout: 1, maxRetries: 100, retryDelay: 1 } },
   });
-  await mf.ready;
+  mf = workerd.mf;
 }, 180_000);
 
 afterAll(async () => {
-  await mf?.dispose();
+  await workerd?.close();
   await relay?.close();
   await s?.close();
-  rmSync(out, { recursive: true, force: true });
 });
 
 const viaWorker = (path: string, init: { method?: string; body?: unknown; token?: string } = {}) =>
