@@ -175,6 +175,9 @@ export class Scheduler {
     const rows = await schedulableTables(this.db);
     for (const t of rows) {
       if (this.running.has(t.id) || !this.mine(t.sourceId)) continue;
+      // A base being built syncs this table itself: a schedule computed now ("never synced: due
+      // now") would outlive the build and list the table a second time the moment it ends.
+      if (this.running.has(`build:${t.sourceId}`)) continue;
       let due = t.nextRunAt?.getTime() ?? null;
       if (due === null) {
         const next = nextRunAt(t, t.lastSyncedAt?.getTime() ?? null, now);

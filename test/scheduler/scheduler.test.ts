@@ -482,6 +482,36 @@ describe('concurrency and ownership', () => {
     await s.stop();
   });
 
+  it('does not schedule the tables of a base while it is being built (the build syncs them)', async () => {
+    const [id] = await source('building', 1, { built: false });
+    let finish!: () => void;
+    const s = new Scheduler({
+      db,
+      run: runs.run,
+      clock,
+      random: () => 0,
+      build: async (sourceId) => {
+        await new Promise<void>((r) => (finish = r));
+        // What the syncer's build leaves: the base built, its tables synced.
+        await db.query(sql(`UPDATE airmirror.sources SET schema_hash = 'h' WHERE id = $1`, [sourceId]));
+        await db.query(sql(`UPDATE airmirror.tables SET last_synced_at = $2 WHERE id = $1`, [id, new Date(T0)]));
+        return { rebuilt: true };
+      },
+    });
+    await s.runPass();
+    await waitUntil(() => finish !== undefined);
+    // A pass while the build runs: the never-synced table is not given a due-now schedule.
+    await s.runPass();
+    expect((await row(id)).next_run_at).toBeNull();
+    finish();
+    await s.idle();
+    await s.runPass();
+    await s.idle();
+    expect(runs.count(id)).toBe(0);
+    expect((await row(id)).next_run_at.getTime()).toBe(T0 + HOUR);
+    await s.stop();
+  });
+
   it('stop interrupts running syncs and leaves their schedule as it was (due for the next owner)', async () => {
     const [id] = await source('stop', 1);
     await db.query(
