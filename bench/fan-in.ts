@@ -153,14 +153,18 @@ async function main(): Promise<void> {
       });
     });
     if (!fromEnv) {
-      for (let i = 0; i < BASES; i++) {
-        const res = await fetch(`${api}/sources`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ base_id: baseIdOf(i), token: tokenOf(i % TOKENS), schema_name: `fan_${i}` }),
-        });
-        if (res.status !== 201) throw new Error(`creating source ${i}: ${res.status} ${await res.text()}`);
-      }
+      // All at once, as a script adding a batch of sources would: one after another, the last
+      // base would start seconds after the first, and the window would measure that stagger.
+      await Promise.all(
+        Array.from({ length: BASES }, async (_, i) => {
+          const res = await fetch(`${api}/sources`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ base_id: baseIdOf(i), token: tokenOf(i % TOKENS), schema_name: `fan_${i}` }),
+          });
+          if (res.status !== 201) throw new Error(`creating source ${i}: ${res.status} ${await res.text()}`);
+        }),
+      );
     }
     const exited = new Promise((r) => replica!.once('exit', r));
     const done = async () => {

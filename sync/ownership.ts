@@ -85,6 +85,8 @@ interface Claim {
 }
 /** How long a base lost with the session waits for its own runs to record their end. */
 const DRAIN_MS = 10_000;
+/** Bases claimed at once by a balancing pass (each claim is a few round trips). */
+const CLAIMS_AT_ONCE = 8;
 
 export function createBaseOwnership(opts: OwnershipOptions): BaseOwnership {
   return new OwnershipManager(opts);
@@ -359,6 +361,24 @@ class OwnershipManager implements BaseOwnership {
     return tick;
   }
 
+  /**
+   * Claims bases of `ids`, in that order, until `want` are taken: a few at once, never more at
+   * once than still wanted, so no more than `want` are ever taken. One claim is several round
+   * trips (lock, epoch, recovery): one after another, 50 new bases would start over seconds, the
+   * last ones idle while the first ones already sync.
+   */
+  private async claimUpTo(ids: string[], want: number): Promise<number> {
+    let taken = 0;
+    let next = 0;
+    while (taken < want && next < ids.length && !this.stopping) {
+      const wave = ids.slice(next, next + Math.min(CLAIMS_AT_ONCE, want - taken));
+      next += wave.length;
+      const got = await Promise.all(wave.map((id) => this.claim(id).catch(() => false)));
+      taken += got.filter(Boolean).length;
+    }
+    return taken;
+  }
+
   /** Take free bases up to the fair share; hand surplus over to members below theirs. */
   private async balance(): Promise<void> {
     const { db } = this.opts;
@@ -381,14 +401,13 @@ class OwnershipManager implements BaseOwnership {
     const freeIds = free.map((f) => f.sourceId);
     const overdue = this.freeFor.overdue(freeIds, Date.now());
     if (plan.take > 0) {
-      let taken = 0;
-      for (const f of preferenceOrder(this.processId, free)) {
-        if (taken >= plan.take || this.stopping) break;
-        if (await this.claim(f.sourceId).catch(() => false)) taken++;
-      }
+      await this.claimUpTo(
+        preferenceOrder(this.processId, free).map((f) => f.sourceId),
+        plan.take,
+      );
     } else if (overdue.length > 0) {
       // Free too long for whoever's share it is: taken here, handed over later.
-      for (const id of overdue) if (!this.stopping) await this.claim(id).catch(() => false);
+      await this.claimUpTo(overdue, overdue.length);
     } else if (plan.handOver > 0) {
       const idle = [...this.claims.values()].filter((c) => c.inflight === 0 && !c.releasing);
       const give = preferenceOrder(this.processId, idle).reverse().slice(0, plan.handOver);
