@@ -5,7 +5,8 @@
  *   mirror apply, alternating (target: p50 ≤ 2 ms);
  * - read pass-through: select-only transactions per second, 8 clients, through the endpoint
  *   against Postgres directly (pgbench with a select-only script when it is installed, else a
- *   load generator in a worker thread; target ≥ 0.8×), with a bare Node byte relay for scale;
+ *   load generator in a worker thread; target ≥ 0.8×), with for scale a bare Node byte relay and,
+ *   when a C compiler is at hand, a C epoll relay (bench/_relay.c: the floor of any one-hop proxy);
  * - a 1,000-row UPDATE through the endpoint against the emulator with its rate limit off, and at
  *   Airtable's 5 requests/s with the shared budget at 5/s (target at 5/s: ≥ 0.95 × 50 rows/s).
  * Self-contained: its own embedded Postgres in a temp dir; the emulator in a child process over
@@ -30,7 +31,7 @@ import { startPgEndpoint, type PgEndpoint } from '../proxy/pg/server.ts';
 import { createAirtableClient } from '../src/airtable/client.ts';
 import { createRateBudget, type RateBudget } from '../src/airtable/rate-budget.ts';
 import { createDatabase } from '../src/db/database.ts';
-import { startEmbeddedPostgres } from '../src/db/embedded.ts';
+import { freePort, startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { sql } from '../src/db/sql.ts';
 import { serveHttp } from '../src/serve-http.ts';
@@ -298,6 +299,28 @@ async function main(): Promise<void> {
     closers.push(() => new Promise((r) => pipe.close(r)));
     const pipeUrl = new URL(pgServer.url);
     pipeUrl.port = String((pipe.address() as net.AddressInfo).port);
+    // And the cheapest relay there is (bench/_relay.c: one thread, epoll, read then write), when a
+    // C compiler is at hand: what one hop costs Postgres's throughput on this machine, whatever
+    // the proxy is written in.
+    let cRelayUrl: string | undefined;
+    if (spawnSync('cc', ['--version']).status === 0) {
+      const bin = join(dir, 'relay');
+      const built = spawnSync('cc', [
+        '-O2',
+        '-o',
+        bin,
+        fileURLToPath(new URL('./_relay.c', import.meta.url)),
+      ]);
+      if (built.status === 0) {
+        const port = await freePort();
+        const relay = spawn(bin, [String(port), new URL(pgServer.url).port], { stdio: 'ignore' });
+        closers.push(async () => void relay.kill());
+        const u = new URL(pgServer.url);
+        u.port = String(port);
+        cRelayUrl = u.toString();
+        await waitForPort(port);
+      }
+    }
     const measured = async (url: string, protocol: 'simple' | 'extended' = 'simple') => {
       const c0 = process.cpuUsage();
       const n = await tps(url, protocol);
@@ -311,10 +334,12 @@ async function main(): Promise<void> {
     const direct: number[] = [];
     const through: Array<{ tps: number; cpuUsPerTx: number }> = [];
     const piped: Array<{ tps: number; cpuUsPerTx: number }> = [];
+    const cRelayed: number[] = [];
     for (let round = 0; round < READ_ROUNDS; round++) {
       direct.push(await tps(pgServer.url));
       through.push(await measured(endpoint.url));
       piped.push(await measured(pipeUrl.toString()));
+      if (cRelayUrl) cRelayed.push(await tps(cRelayUrl));
     }
     // Extended protocol (Parse/Bind/Describe/Execute/Sync per query, as drivers with parameters send).
     const extDirect: number[] = [];
@@ -345,6 +370,12 @@ async function main(): Promise<void> {
       bare_pipe_ratio: round(median(pipeRatios)),
       bare_pipe_cpu_us_per_tx: round(median(piped.map((x) => x.cpuUsPerTx))),
       relay_js_us_per_tx: round(await relayJsUsPerTx('simple')),
+      ...(cRelayed.length > 0
+        ? {
+            c_epoll_relay_tps: Math.round(mean(cRelayed)),
+            c_epoll_relay_ratio: round(median(cRelayed.map((x, i) => x / direct[i]))),
+          }
+        : {}),
       extended_protocol: {
         runs: extDirect.length,
         direct_tps: Math.round(mean(extDirect)),
@@ -424,6 +455,20 @@ async function main(): Promise<void> {
     await pgServer.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Resolves once something accepts connections on the loopback port (a relay just spawned). */
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`nothing listens on port ${port}`);
 }
 
 if (process.argv[2] === '--emulator') await runEmulatorChild(Number(process.argv[3]));
