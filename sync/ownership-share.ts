@@ -60,3 +60,29 @@ export class FreeFor {
     return free.filter((id) => now - this.since.get(id)! >= this.ms);
   }
 }
+
+/** Bases claimed at once by a balancing pass (each claim is a few round trips). */
+export const CLAIMS_AT_ONCE = 8;
+
+/**
+ * Claims `ids`, in that order, until `want` are taken: a few at once, never more at once than
+ * still wanted, so no more than `want` are ever taken. One claim is several round trips (lock,
+ * epoch, recovery): one after another, 50 new bases would start over seconds, the last ones idle
+ * while the first ones already sync. Resolves with how many were taken.
+ */
+export async function claimInWaves(
+  ids: readonly string[],
+  want: number,
+  claim: (id: string) => Promise<boolean>,
+  stopped: () => boolean = () => false,
+  atOnce = CLAIMS_AT_ONCE,
+): Promise<number> {
+  let taken = 0;
+  let next = 0;
+  while (taken < want && next < ids.length && !stopped()) {
+    const wave = ids.slice(next, next + Math.min(atOnce, want - taken));
+    next += wave.length;
+    taken += (await Promise.all(wave.map(claim))).filter(Boolean).length;
+  }
+  return taken;
+}

@@ -26,7 +26,7 @@ import { recoverBase } from './base-recovery.ts';
 import { guardedDatabase } from './guarded-db.ts';
 import { oneLine } from './one-line.ts';
 import { OwnershipSession } from './ownership-session.ts';
-import { balancePlan, FreeFor, preferenceOrder } from './ownership-share.ts';
+import { balancePlan, claimInWaves, FreeFor, preferenceOrder } from './ownership-share.ts';
 
 export type { BaseLease, BaseWork, OwnershipMessage } from '../src/bookkeeping/ownership.ts';
 
@@ -85,8 +85,6 @@ interface Claim {
 }
 /** How long a base lost with the session waits for its own runs to record their end. */
 const DRAIN_MS = 10_000;
-/** Bases claimed at once by a balancing pass (each claim is a few round trips). */
-const CLAIMS_AT_ONCE = 8;
 
 export function createBaseOwnership(opts: OwnershipOptions): BaseOwnership {
   return new OwnershipManager(opts);
@@ -361,24 +359,6 @@ class OwnershipManager implements BaseOwnership {
     return tick;
   }
 
-  /**
-   * Claims bases of `ids`, in that order, until `want` are taken: a few at once, never more at
-   * once than still wanted, so no more than `want` are ever taken. One claim is several round
-   * trips (lock, epoch, recovery): one after another, 50 new bases would start over seconds, the
-   * last ones idle while the first ones already sync.
-   */
-  private async claimUpTo(ids: string[], want: number): Promise<number> {
-    let taken = 0;
-    let next = 0;
-    while (taken < want && next < ids.length && !this.stopping) {
-      const wave = ids.slice(next, next + Math.min(CLAIMS_AT_ONCE, want - taken));
-      next += wave.length;
-      const got = await Promise.all(wave.map((id) => this.claim(id).catch(() => false)));
-      taken += got.filter(Boolean).length;
-    }
-    return taken;
-  }
-
   /** Take free bases up to the fair share; hand surplus over to members below theirs. */
   private async balance(): Promise<void> {
     const { db } = this.opts;
@@ -400,14 +380,14 @@ class OwnershipManager implements BaseOwnership {
     const free = await freeBases(db);
     const freeIds = free.map((f) => f.sourceId);
     const overdue = this.freeFor.overdue(freeIds, Date.now());
+    const claim = (id: string) => this.claim(id).catch(() => false);
+    const stopping = () => this.stopping;
     if (plan.take > 0) {
-      await this.claimUpTo(
-        preferenceOrder(this.processId, free).map((f) => f.sourceId),
-        plan.take,
-      );
+      const order = preferenceOrder(this.processId, free).map((f) => f.sourceId);
+      await claimInWaves(order, plan.take, claim, stopping);
     } else if (overdue.length > 0) {
       // Free too long for whoever's share it is: taken here, handed over later.
-      await this.claimUpTo(overdue, overdue.length);
+      await claimInWaves(overdue, overdue.length, claim, stopping);
     } else if (plan.handOver > 0) {
       const idle = [...this.claims.values()].filter((c) => c.inflight === 0 && !c.releasing);
       const give = preferenceOrder(this.processId, idle).reverse().slice(0, plan.handOver);
