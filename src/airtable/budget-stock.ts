@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/database.ts';
+import { BackgroundLoop } from '../lifecycle/background-loop.ts';
 import type { Now, Sleep } from '../lifecycle/clock.ts';
 import type { BudgetRules, ClaimItem } from './budget-types.ts';
 import type { BudgetWindows } from './budget-windows.ts';
@@ -85,7 +86,6 @@ export function createBudgetStock(opts: BudgetStockOptions): BudgetStock {
   /** Calls served from stock, to count: `token\tbase` → calls. */
   const owed = new Map<string, number>();
   let asking: Promise<void> | null = null;
-  let ticking = false;
   let stopped = false;
 
   const capOf = (key: string) =>
@@ -115,24 +115,6 @@ export function createBudgetStock(opts: BudgetStockOptions): BudgetStock {
       if (w) w.missed++;
       else wanted.set(key, { missed: 1, since: t });
     }
-  };
-
-  const tick = async () => {
-    ticking = true;
-    try {
-      while (!stopped && (leases.size > 0 || wanted.size > 0 || owed.size > 0)) {
-        await sleep(tickMs);
-        if (stopped) return;
-        await ask(false);
-      }
-    } catch {
-      // The sleep was aborted: nothing to do.
-    } finally {
-      ticking = false;
-    }
-  };
-  const wake = () => {
-    if (!ticking && !stopped) void tick();
   };
 
   /** One lease statement: renewals due, give-backs, new stock wanted, the counts owed. */
@@ -209,6 +191,38 @@ export function createBudgetStock(opts: BudgetStockOptions): BudgetStock {
     return asking;
   };
 
+  /**
+   * The renewals run only while there is something to renew, give back, ask for or count: idle,
+   * the loop waits for demand. Demand that wakes it is asked for a tick later, in one statement
+   * with the tick's other demand and off the path of the request that woke it; a take while the
+   * loop ticks only adds to the next statement's demand (a nudge then would cost a statement).
+   */
+  let phase: 'idle' | 'woken' | 'ticking' = 'idle';
+  const loop = new BackgroundLoop({
+    name: 'request budget stock',
+    intervalMs: tickMs,
+    // Asleep until the first demand.
+    initialDelayMs: Infinity,
+    log: opts.log,
+    sleep: (ms, signal) => sleep(ms, signal).catch(() => undefined),
+    pass: async () => {
+      if (phase === 'woken') {
+        phase = 'ticking';
+        return tickMs;
+      }
+      await ask(false);
+      if (leases.size > 0 || wanted.size > 0 || owed.size > 0) return tickMs;
+      phase = 'idle';
+      return Infinity;
+    },
+  });
+  loop.start();
+  const wake = () => {
+    if (phase !== 'idle' || stopped) return;
+    phase = 'woken';
+    loop.nudge();
+  };
+
   return {
     take(item, marginMs) {
       if (!item.high || stopped) return false;
@@ -265,6 +279,7 @@ export function createBudgetStock(opts: BudgetStockOptions): BudgetStock {
     },
     async stop() {
       stopped = true;
+      await loop.stop();
       await asking;
       await ask(true);
       leases.clear();

@@ -35,6 +35,8 @@ interface Proc {
   granted: Array<{ label: string; at: number; base: string; token: boolean }>;
   /** Claim round trips (budget_claim statements), and the slots they granted. */
   claims: { statements: number; granted: number };
+  /** Lease statements (budget_lease): the stock's renewals, give-backs and counts. */
+  leases: { statements: number };
   take(label: string, opts?: Parameters<SharedBudget['acquire']>[1], base?: string): Promise<void>;
   /** The most slots per window this process held at once, per key. */
   peakStock: Record<string, number>;
@@ -48,10 +50,12 @@ function world(opts: { perSecond?: number; perTokenPerSecond?: number } = {}) {
     const db = createDatabase(t.url, { max: 2 });
     extra.push(db);
     const claims = { statements: 0, granted: 0 };
+    const leases = { statements: 0 };
     const counted: Queryable = {
       query: async <R extends QueryResultRow>(q: Sql) => {
         const claim = q.name === 'airmirror_budget_claim';
         if (claim) claims.statements++;
+        if (q.name === 'airmirror_budget_lease') leases.statements++;
         inFlight++;
         try {
           const r = await db.query<R>(q);
@@ -76,6 +80,7 @@ function world(opts: { perSecond?: number; perTokenPerSecond?: number } = {}) {
       budget,
       granted: [],
       claims,
+      leases,
       peakStock: {},
       take: (label, o = {}, base = BASE) =>
         budget
@@ -160,6 +165,39 @@ describe('stock: slots handed out in process', () => {
     await p.budget.stop();
     const counts = await callsThisMonth(t.db, { at: new Date(T0) });
     expect(counts.reduce((n, c) => n + c.calls, 0)).toBe(7);
+  });
+
+  it('renews only while there is stock or demand: asleep when idle, woken a tick after demand, stopped with no tick left', async () => {
+    await clearBudgetRows();
+    const { clock, make, quiet, run } = world({ perSecond: 5 });
+    const p = make(true);
+    await quiet();
+    expect(clock.pendingTimers()).toBe(0);
+    await p.take('h0', { priority: 'high' });
+    await quiet();
+    // The demand is asked for a tick later, not on the request's path.
+    expect(p.leases.statements).toBe(0);
+    expect(clock.sleepsUntil(clock.now() + 100)).toBe(true);
+    await run(100, 20);
+    expect(p.leases.statements).toBe(1);
+    expect(p.budget.stock()[`b:${BASE}`]).toBeGreaterThan(0);
+    // Idle: the lease is given back, and then the loop waits for demand with no tick scheduled.
+    await run(1500 + 600 + 200, 20);
+    expect(p.budget.stock()).toEqual({});
+    const settled = p.leases.statements;
+    expect(clock.pendingTimers()).toBe(0);
+    await run(1000, 100);
+    expect(p.leases.statements).toBe(settled);
+    // Woken again, then stopped while it ticks: stop() ends the tick's wait.
+    await p.take('h1', { priority: 'high' });
+    await run(100, 20);
+    expect(p.budget.stock()[`b:${BASE}`]).toBeGreaterThan(0);
+    expect(clock.pendingTimers()).toBeGreaterThan(0);
+    await p.budget.stop();
+    expect(clock.pendingTimers()).toBe(0);
+    // Given back: its slots count a window longer, then they are everyone's.
+    expect(await leasedAt(`b:${BASE}`, clock.now() - T0)).toBeGreaterThan(0);
+    expect(await leasedAt(`b:${BASE}`, clock.now() - T0 + 1000)).toBe(0);
   });
 
   it('three processes with stock and one without never go over 5 per base or the token’s limit, together', async () => {

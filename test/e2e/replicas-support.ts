@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import pg from 'pg';
-import { afterAll } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import { createEmulator, DEMO_BASE_ID, EMULATOR_TOKEN, type Emulator } from '../../emulator/index.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { waitUntil } from '../support/wait.ts';
 
 const BIN = join(import.meta.dirname, '../../bin/airmirror.js');
@@ -222,6 +223,45 @@ export function replicaHarness(databaseUrl: string, upstreamUrl: string) {
   }
 
   return { startReplica, verify, env };
+}
+
+export type ReplicaHarness = ReturnType<typeof replicaHarness>;
+
+/** What a file of three-replica tests works with; all but `db` are set once its setup has run. */
+export interface ReplicaCluster {
+  /** The file's database: the replicas' Postgres. */
+  db: TestDatabase;
+  upstream: Upstream;
+  harness: ReplicaHarness;
+  /** The replicas running now: a test that kills one or starts another keeps this up to date. */
+  replicas: Replica[];
+}
+
+/**
+ * The setup of a file of three-replica tests: a database of its own, the upstream with Airtable's
+ * limit of 5 requests/s per base and its 30-s penalty (docs/airtable-reference.md §2.1) — the
+ * replicas share one budget through Postgres, so they draw no 429 — and three `airmirror start`
+ * replicas on it, started before the file's tests (then `ready`, in the same `timeoutMs`). After
+ * the file, every replica still running is killed and the upstream closed.
+ */
+export async function useReplicaCluster(opts: {
+  timeoutMs: number;
+  ready?: (cluster: ReplicaCluster) => Promise<unknown>;
+}): Promise<ReplicaCluster> {
+  // Everything but the database is set in beforeAll, before any test reads it.
+  const cluster = { db: await createTestDatabase(), replicas: [] as Replica[] } as ReplicaCluster;
+  beforeAll(async () => {
+    cluster.upstream = await startUpstream({ rateLimit: 5 });
+    cluster.harness = replicaHarness(cluster.db.url, cluster.upstream.url);
+    const { startReplica } = cluster.harness;
+    cluster.replicas = await Promise.all([startReplica(), startReplica(), startReplica()]);
+    await opts.ready?.(cluster);
+  }, opts.timeoutMs);
+  afterAll(async () => {
+    for (const r of cluster.replicas) if (r.child.exitCode === null) r.child.kill('SIGKILL');
+    await cluster.upstream?.close();
+  });
+  return cluster;
 }
 
 /** A client on the test's database (the replicas' Postgres). */

@@ -4,8 +4,7 @@
  * what the dead one left (its Running tables, its swap schema), runs the interrupted work again,
  * and `verify` finds the mirror exact — no change lost, none duplicated.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../support/db.ts';
+import { describe, expect, it } from 'vitest';
 import { waitUntil } from '../support/wait.ts';
 import {
   allCompleted,
@@ -14,32 +13,18 @@ import {
   overlappingRuns,
   ownersByPid,
   query,
-  replicaHarness,
-  startUpstream,
+  useReplicaCluster,
   type Replica,
-  type Upstream,
 } from './replicas-support.ts';
-
-const t = await createTestDatabase();
-let upstream: Upstream;
-let harness: ReturnType<typeof replicaHarness>;
-let replicas: Replica[] = [];
 
 const until = <T>(what: string, fn: () => T | Promise<T>, timeoutMs = 90_000) =>
   waitUntil(fn, { what, timeoutMs, intervalMs: 100, retryErrors: true });
 
-beforeAll(async () => {
-  // Airtable's limit (5 requests/s per base, 30-s penalty), shared by the replicas through Postgres.
-  upstream = await startUpstream({ rateLimit: 5 });
-  harness = replicaHarness(t.url, upstream.url);
-  replicas = await Promise.all([harness.startReplica(), harness.startReplica(), harness.startReplica()]);
-  await until('the first build of every base', () => allCompleted(t.url));
-}, 240_000);
-
-afterAll(async () => {
-  for (const r of replicas) if (r.child.exitCode === null) r.child.kill('SIGKILL');
-  await upstream?.close();
+const cluster = await useReplicaCluster({
+  timeoutMs: 240_000,
+  ready: ({ db }) => until('the first build of every base', () => allCompleted(db.url)),
 });
+const t = cluster.db;
 
 /** The schema id (`airmirror.tables.id`) and Airtable id of a table of the demo base. */
 async function shopTable(name: string): Promise<{ schemaId: string; tableId: string }> {
@@ -54,10 +39,10 @@ async function shopTable(name: string): Promise<{ schemaId: string; tableId: str
 /** Kills the owner of the demo base with SIGKILL; resolves with it and when it died. */
 async function killShopOwner(): Promise<{ victim: Replica; killedAt: number }> {
   const pid = (await ownersByPid(t.url)).get(BASES.shop)!;
-  const victim = replicas.find((r) => r.pid === pid)!;
+  const victim = cluster.replicas.find((r) => r.pid === pid)!;
   victim.child.kill('SIGKILL');
   await victim.exited;
-  replicas = replicas.filter((r) => r !== victim);
+  cluster.replicas = cluster.replicas.filter((r) => r !== victim);
   return { victim, killedAt: Date.now() };
 }
 
@@ -76,13 +61,13 @@ describe('kill -9 of the owner', () => {
   it('mid-sweep: another replica takes over, runs the table again, and the mirror is exact', async () => {
     const orders = await shopTable('Orders');
     // Changes in Airtable the sweep has to bring in: a new record, an edit, a deletion.
-    const c = upstream.emulator.control;
+    const c = cluster.upstream.emulator.control;
     const [created] = c.createRecords(BASES.shop, 'Orders', [{ fields: { Order: 'DURING-TAKEOVER' } }]);
     const [edit, gone] = await query<{ id: string }>(t.url, 'SELECT id FROM shop.orders ORDER BY id LIMIT 2');
     c.updateRecords(BASES.shop, 'Orders', [{ id: edit.id, fields: { Notes: 'edited during the takeover' } }]);
     c.deleteRecords(BASES.shop, 'Orders', [gone.id]);
-    const gate = upstream.holdListing(orders.tableId, 2);
-    const first = replicas[0];
+    const gate = cluster.upstream.holdListing(orders.tableId, 2);
+    const first = cluster.replicas[0];
     expect((await api(first, 'POST', `/schemas/${orders.schemaId}/reload`)).status).toBe(202);
     await gate.reached;
     const [running] = await query<{ status: string }>(
@@ -116,7 +101,7 @@ describe('kill -9 of the owner', () => {
     expect(runs.some((r) => r.status === 'failed' && /interrupted/.test(r.error ?? ''))).toBe(true);
     expect(runs[runs.length - 1].status).toBe('completed');
     expect(await overlappingRuns(t.url)).toEqual([]);
-    const v = await harness.verify();
+    const v = await cluster.harness.verify();
     expect(v.output).toContain('"drift": 0');
     expect(v.code).toBe(0);
   }, 120_000);
@@ -124,7 +109,7 @@ describe('kill -9 of the owner', () => {
   it('mid-rebuild: the new owner drops the swap schema, rebuilds, and the mirror is exact', async () => {
     await until('every table Completed', () => allCompleted(t.url));
     const orders = await shopTable('Orders');
-    const c = upstream.emulator.control;
+    const c = cluster.upstream.emulator.control;
     // A field retyped so its values must be read again (a number becomes a single select): the
     // next sync fills Orders again through shop_swap (docs/schema-changes.md). A new field would
     // be added in place, with no swap schema.
@@ -132,8 +117,8 @@ describe('kill -9 of the owner', () => {
     const [edited] = c.createRecords(BASES.shop, 'Orders', [
       { fields: { Order: 'REBUILD-1', Notes: 'during the refill' } },
     ]);
-    const gate = upstream.holdListing(orders.tableId, 1);
-    expect((await api(replicas[0], 'POST', `/schemas/${orders.schemaId}/reload`)).status).toBe(202);
+    const gate = cluster.upstream.holdListing(orders.tableId, 1);
+    expect((await api(cluster.replicas[0], 'POST', `/schemas/${orders.schemaId}/reload`)).status).toBe(202);
     await gate.reached;
     const swap = await query(t.url, `SELECT 1 FROM pg_namespace WHERE nspname = 'shop_swap'`);
     expect(swap).toHaveLength(1);
@@ -154,24 +139,24 @@ describe('kill -9 of the owner', () => {
     expect(row).toEqual([{ notes: 'during the refill' }]);
     expect(await query(t.url, `SELECT 1 FROM pg_namespace WHERE nspname = 'shop_swap'`)).toEqual([]);
     expect(await overlappingRuns(t.url)).toEqual([]);
-    const v = await harness.verify();
+    const v = await cluster.harness.verify();
     expect(v.output).toContain('"drift": 0');
     expect(v.code).toBe(0);
   }, 120_000);
 
   it('cut off (frozen): its bases go to another replica within 30 s; woken up, it writes nothing more and rejoins', async () => {
     // Two killed so far: one more replica joins, so someone is left to take over.
-    replicas.push(await harness.startReplica());
+    cluster.replicas.push(await cluster.harness.startReplica());
     await until('every table Completed', () => allCompleted(t.url));
     const orders = await shopTable('Orders');
-    const [created] = upstream.emulator.control.createRecords(BASES.shop, 'Orders', [
+    const [created] = cluster.upstream.emulator.control.createRecords(BASES.shop, 'Orders', [
       { fields: { Order: 'WHILE-FROZEN' } },
     ]);
-    const gate = upstream.holdListing(orders.tableId, 2);
-    expect((await api(replicas[0], 'POST', `/schemas/${orders.schemaId}/reload`)).status).toBe(202);
+    const gate = cluster.upstream.holdListing(orders.tableId, 2);
+    expect((await api(cluster.replicas[0], 'POST', `/schemas/${orders.schemaId}/reload`)).status).toBe(202);
     await gate.reached;
     const pid = (await ownersByPid(t.url)).get(BASES.shop)!;
-    const frozen = replicas.find((r) => r.pid === pid)!;
+    const frozen = cluster.replicas.find((r) => r.pid === pid)!;
     // SIGSTOP: the process neither answers nor closes its connections, as when cut off from
     // Postgres; only the server's deadline on its ownership session can free its bases.
     frozen.child.kill('SIGSTOP');
@@ -201,7 +186,7 @@ describe('kill -9 of the owner', () => {
     });
     expect(frozen.child.exitCode).toBeNull();
     expect(await overlappingRuns(t.url)).toEqual([]);
-    const v = await harness.verify();
+    const v = await cluster.harness.verify();
     expect(v.output).toContain('"drift": 0');
     expect(v.code).toBe(0);
   }, 180_000);

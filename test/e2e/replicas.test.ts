@@ -3,8 +3,7 @@
  * list each table once and build an exact mirror, spread the bases between them, never run one
  * table in two processes at once, show who owns what, and a clean stop hands its bases over.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../support/db.ts';
+import { describe, expect, it } from 'vitest';
 import { waitUntil } from '../support/wait.ts';
 import {
   allCompleted,
@@ -13,34 +12,16 @@ import {
   overlappingRuns,
   ownersByPid,
   query,
-  replicaHarness,
   SIZES,
-  startUpstream,
   tableStates,
-  type Replica,
-  type Upstream,
+  useReplicaCluster,
 } from './replicas-support.ts';
 
-const t = await createTestDatabase();
-let upstream: Upstream;
-let harness: ReturnType<typeof replicaHarness>;
-let replicas: Replica[] = [];
+const cluster = await useReplicaCluster({ timeoutMs: 180_000 });
+const t = cluster.db;
 
 const until = <T>(what: string, fn: () => T | Promise<T>, timeoutMs = 90_000) =>
   waitUntil(fn, { what, timeoutMs, intervalMs: 200, retryErrors: true });
-
-beforeAll(async () => {
-  // Airtable's limit of 5 requests/s per base with its 30-s penalty (docs/airtable-reference.md
-  // §2.1): the three replicas share one budget through Postgres, and draw no 429.
-  upstream = await startUpstream({ rateLimit: 5 });
-  harness = replicaHarness(t.url, upstream.url);
-  replicas = await Promise.all([harness.startReplica(), harness.startReplica(), harness.startReplica()]);
-}, 180_000);
-
-afterAll(async () => {
-  for (const r of replicas) if (r.child.exitCode === null) r.child.kill('SIGKILL');
-  await upstream?.close();
-});
 
 const pages = (n: number) => Math.max(1, Math.ceil(n / 100));
 
@@ -48,7 +29,7 @@ describe('three replicas on one Postgres', () => {
   it('build the mirror together, listing each table once', async () => {
     await until('every table of the three bases to be Completed', () => allCompleted(t.url));
     // No 429 first: a refused page is listed again, so a 429 would show as an extra listing below.
-    expect(upstream.emulator.control.calls().filter((c) => c.status === 429)).toEqual([]);
+    expect(cluster.upstream.emulator.control.calls().filter((c) => c.status === 429)).toEqual([]);
     const tables: [string, string, number][] = [
       [BASES.shop, 'Orders', SIZES.orders],
       [BASES.b2, 'Items', SIZES.items],
@@ -57,21 +38,23 @@ describe('three replicas on one Postgres', () => {
       [BASES.b3, 'Notes', SIZES.notes],
     ];
     for (const [baseId, name, size] of tables) {
-      const calls = upstream.listCalls(baseId, upstream.tableId(baseId, name));
+      const calls = cluster.upstream.listCalls(baseId, cluster.upstream.tableId(baseId, name));
       expect(calls, `${baseId} ${name}`).toBeGreaterThanOrEqual(pages(size));
       expect(calls, `${baseId} ${name}`).toBeLessThanOrEqual(pages(size) + 1);
     }
     // The demo base's small tables too: one page each, listed once.
     for (const name of ['Customers', 'Products']) {
-      expect(upstream.listCalls(BASES.shop, upstream.tableId(BASES.shop, name))).toBeLessThanOrEqual(2);
+      expect(
+        cluster.upstream.listCalls(BASES.shop, cluster.upstream.tableId(BASES.shop, name)),
+      ).toBeLessThanOrEqual(2);
     }
-    const v = await harness.verify();
+    const v = await cluster.harness.verify();
     expect(v.output).toContain('"drift": 0');
     expect(v.code).toBe(0);
   });
 
   it('spread the bases: each replica owns one', async () => {
-    const pids = replicas.map((r) => r.pid).sort();
+    const pids = cluster.replicas.map((r) => r.pid).sort();
     const owners = await until('one base per replica', async () => {
       const o = await ownersByPid(t.url);
       return o.size === 3 && [...new Set(o.values())].sort().join() === pids.join() ? o : undefined;
@@ -81,7 +64,7 @@ describe('three replicas on one Postgres', () => {
 
   it('show the owner of each base and its heartbeat in status, /api/status and /metrics', async () => {
     const owners = await ownersByPid(t.url);
-    const res = await api(replicas[0], 'GET', '/status');
+    const res = await api(cluster.replicas[0], 'GET', '/status');
     expect(res.status).toBe(200);
     const body = (await res.json()) as {
       tables: {
@@ -99,9 +82,9 @@ describe('three replicas on one Postgres', () => {
         .filter((p) => p.alive)
         .map((p) => p.pid)
         .sort(),
-    ).toEqual(replicas.map((r) => r.pid).sort());
+    ).toEqual(cluster.replicas.map((r) => r.pid).sort());
     for (const p of body.processes) expect(p.role).toBe('start');
-    const metrics = await (await fetch(`${replicas[1].url}/metrics`)).text();
+    const metrics = await (await fetch(`${cluster.replicas[1].url}/metrics`)).text();
     for (const [source, pid] of owners) {
       expect(metrics).toMatch(
         new RegExp(`airmirror_base_owner\\{(?=[^}]*source="${source}")(?=[^}]*pid="${pid}")[^}]*\\} 1`),
@@ -118,7 +101,7 @@ describe('three replicas on one Postgres', () => {
     // Every replica asks for every table, twice, at once: owners run them, others pass them on.
     const answers = await Promise.all(
       [0, 1].flatMap(() =>
-        replicas.flatMap((r) =>
+        cluster.replicas.flatMap((r) =>
           schemas.map((s) => api(r, 'POST', `/schemas/${s.id}/reload`).then((x) => x.status)),
         ),
       ),
@@ -135,25 +118,25 @@ describe('three replicas on one Postgres', () => {
 
   it('a clean stop hands its bases over at once, and the mirror stays exact', async () => {
     const owners = await ownersByPid(t.url);
-    const victim = replicas.find((r) => r.pid === owners.get(BASES.b2))!;
+    const victim = cluster.replicas.find((r) => r.pid === owners.get(BASES.b2))!;
     victim.child.kill('SIGTERM');
     expect(await victim.exited).toBe(0);
     const newOwner = await until('another replica to own the base', async () => {
       const pid = (await ownersByPid(t.url)).get(BASES.b2);
       return pid !== undefined && pid !== victim.pid ? pid : undefined;
     });
-    expect(replicas.map((r) => r.pid)).toContain(newOwner);
+    expect(cluster.replicas.map((r) => r.pid)).toContain(newOwner);
     const gone = await query(t.url, 'SELECT 1 FROM airmirror.processes WHERE pid = $1', [victim.pid]);
     expect(gone).toEqual([]);
     const states = await tableStates(t.url);
     expect([...states.values()].filter((s) => s === 'Running')).toEqual([]);
-    replicas = replicas.filter((r) => r !== victim);
+    cluster.replicas = cluster.replicas.filter((r) => r !== victim);
     await until('the two left to share the three bases', async () => {
       const o = await ownersByPid(t.url);
       return o.size === 3 && new Set(o.values()).size === 2;
     });
     expect(await overlappingRuns(t.url)).toEqual([]);
-    const v = await harness.verify();
+    const v = await cluster.harness.verify();
     expect(v.code).toBe(0);
   });
 });

@@ -39,8 +39,11 @@ export interface PgStack {
   /** `METHOD /path` of every request the endpoint sent to Airtable. */
   sent: string[];
   table(name: string): TableMapping;
-  /** A connected node-postgres client on the endpoint (ended by close()). */
-  connect(url?: string): Promise<pg.Client>;
+  /**
+   * A connected node-postgres client on the endpoint, or on `url` (another endpoint, or Postgres
+   * itself: `directUrl`), ended by close(); `options` add to the URL (application_name, ssl, …).
+   */
+  connect(url?: string, options?: Omit<pg.ClientConfig, 'connectionString'>): Promise<pg.Client>;
   /** The emulator's record (fields by field id), or undefined when it has none. */
   airtable(table: string, id: string): Promise<AirtableRecord | undefined>;
   /** Every record of an Airtable table, fields by field id. */
@@ -129,8 +132,8 @@ export async function startPgStack(
     catchup,
     sent,
     table,
-    async connect(url = endpointUrl) {
-      const c = new pg.Client({ connectionString: url });
+    async connect(url = endpointUrl, options = {}) {
+      const c = new pg.Client({ ...options, connectionString: url });
       c.on('error', () => undefined);
       await c.connect();
       clients.push(c);

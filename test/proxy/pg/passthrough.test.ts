@@ -49,20 +49,15 @@ async function endpointWith(
 describe('reads and everything else pass through unchanged', () => {
   it('answers reads as Postgres does: rows, types, row counts', async () => {
     const c = await s.connect();
-    const direct = new pg.Client(s.directUrl);
-    await direct.connect();
-    try {
-      const q = 'SELECT id, name, tier, tags, created_time, customer_no FROM customers ORDER BY id';
-      const [a, b] = [await c.query(q), await direct.query(q)];
-      expect(a.rows).toEqual(b.rows);
-      expect(a.fields).toEqual(b.fields);
-      const big = 'SELECT g, repeat(md5(g::text), 8) AS pad FROM generate_series(1, 50000) g';
-      const [x, y] = [await c.query(big), await direct.query(big)];
-      expect(x.rowCount).toBe(50000);
-      expect(x.rows).toEqual(y.rows);
-    } finally {
-      await direct.end();
-    }
+    const direct = await s.connect(s.directUrl);
+    const q = 'SELECT id, name, tier, tags, created_time, customer_no FROM customers ORDER BY id';
+    const [a, b] = [await c.query(q), await direct.query(q)];
+    expect(a.rows).toEqual(b.rows);
+    expect(a.fields).toEqual(b.fields);
+    const big = 'SELECT g, repeat(md5(g::text), 8) AS pad FROM generate_series(1, 50000) g';
+    const [x, y] = [await c.query(big), await direct.query(big)];
+    expect(x.rowCount).toBe(50000);
+    expect(x.rows).toEqual(y.rows);
   });
 
   it('named prepared statements, binary parameters, DDL, SET and transactions', async () => {
@@ -100,14 +95,9 @@ describe('reads and everything else pass through unchanged', () => {
   });
 
   it('application_name of the start-up reaches Postgres', async () => {
-    const c = new pg.Client({ connectionString: s.endpointUrl, application_name: 'my-app' });
-    await c.connect();
-    try {
-      const r = await c.query('SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()');
-      expect(r.rows[0].application_name).toBe('my-app');
-    } finally {
-      await c.end();
-    }
+    const c = await s.connect(s.endpointUrl, { application_name: 'my-app' });
+    const r = await c.query('SELECT application_name FROM pg_stat_activity WHERE pid = pg_backend_pid()');
+    expect(r.rows[0].application_name).toBe('my-app');
   });
 
   it('a session on another database is a plain relay', async () => {
@@ -177,16 +167,12 @@ describe('connection start', () => {
   it('SSL when the endpoint has a certificate', async () => {
     const ep = await endpointWith({ tls: TLS });
     try {
-      const c = new pg.Client({ connectionString: ep.url, ssl: { rejectUnauthorized: false } });
-      await c.connect();
-      try {
-        expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
-        expect(
-          (c as unknown as { connection: { stream: { encrypted?: boolean } } }).connection.stream.encrypted,
-        ).toBe(true);
-      } finally {
-        await c.end();
-      }
+      const c = await s.connect(ep.url, { ssl: { rejectUnauthorized: false } });
+      expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      expect(
+        (c as unknown as { connection: { stream: { encrypted?: boolean } } }).connection.stream.encrypted,
+      ).toBe(true);
+      await c.end();
       // Without a certificate the endpoint declines SSL; a client that requires it gives up.
       const plain = new pg.Client({ connectionString: s.endpointUrl, ssl: { rejectUnauthorized: false } });
       await expect(plain.connect()).rejects.toThrow(/does not support SSL/);
@@ -201,8 +187,7 @@ describe('connection start', () => {
       const err = await refusal(new pg.Client({ connectionString: ep.url, ssl: false }).connect());
       expect(err.code).toBe('28000');
       expect(err.message).toContain('only over SSL');
-      const c = new pg.Client({ connectionString: ep.url, ssl: { rejectUnauthorized: false } });
-      await c.connect();
+      const c = await s.connect(ep.url, { ssl: { rejectUnauthorized: false } });
       expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
       await c.end();
     } finally {

@@ -4,7 +4,6 @@
  * COPY out, multi-statement strings, SSL.
  */
 import { spawn } from 'node:child_process';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAirtableAccess } from '../../../proxy/pg/airtable.ts';
 import { startPgEndpoint } from '../../../proxy/pg/server.ts';
@@ -176,10 +175,8 @@ describe('psql', () => {
     const r = await psql(s.directUrl, '-c', `UPDATE customers SET name = 'direct'`);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('ERROR:  UPDATE on mirror table public.customers bypasses airmirror');
-    const c = new pg.Client(s.directUrl);
-    await c.connect();
+    const c = await s.connect(s.directUrl);
     const n = await c.query(`SELECT count(*)::int AS n FROM customers WHERE name = 'direct'`);
-    await c.end();
     expect(n.rows[0].n).toBe(0);
   });
 });
