@@ -160,7 +160,11 @@ async function main(): Promise<void> {
           const res = await fetch(`${api}/sources`, {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ base_id: baseIdOf(i), token: tokenOf(i % TOKENS), schema_name: `fan_${i}` }),
+            body: JSON.stringify({
+              base_id: baseIdOf(i),
+              token: tokenOf(i % TOKENS),
+              schema_name: `fan_${i}`,
+            }),
           });
           if (res.status !== 201) throw new Error(`creating source ${i}: ${res.status} ${await res.text()}`);
         }),

@@ -494,7 +494,9 @@ describe('concurrency and ownership', () => {
         await new Promise<void>((r) => (finish = r));
         // What the syncer's build leaves: the base built, its tables synced.
         await db.query(sql(`UPDATE airmirror.sources SET schema_hash = 'h' WHERE id = $1`, [sourceId]));
-        await db.query(sql(`UPDATE airmirror.tables SET last_synced_at = $2 WHERE id = $1`, [id, new Date(T0)]));
+        await db.query(
+          sql(`UPDATE airmirror.tables SET last_synced_at = $2 WHERE id = $1`, [id, new Date(T0)]),
+        );
         return { rebuilt: true };
       },
     });
