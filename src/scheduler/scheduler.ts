@@ -109,6 +109,9 @@ export class Scheduler {
   private readonly running = new Map<string, Running>();
   private readonly perSource = new Map<string, number>();
   private readonly buildRetry = new Map<string, { failures: number; at: number }>();
+  /** When each run or build (by its `running` key) last ended, as a count of ends so far. */
+  private readonly ended = new Map<string, number>();
+  private ends = 0;
   private readonly loop: BackgroundLoop;
   private stopping = false;
 
@@ -172,9 +175,14 @@ export class Scheduler {
     const now = this.clock.now();
     let soonest = Number.POSITIVE_INFINITY;
     if (this.opts.build) soonest = await this.launchBuilds(now);
+    const seen = this.ends;
     const rows = await schedulableTables(this.db);
+    // A row read before its table's run (or its base's build) ended says what was due before
+    // that run: launched from it, the table would run twice. The pass woken by the end reads it anew.
+    const stale = (t: ScheduledTable) =>
+      (this.ended.get(t.id) ?? 0) > seen || (this.ended.get(`build:${t.sourceId}`) ?? 0) > seen;
     for (const t of rows) {
-      if (this.running.has(t.id) || !this.mine(t.sourceId)) continue;
+      if (this.running.has(t.id) || !this.mine(t.sourceId) || stale(t)) continue;
       // A base being built syncs this table itself: a schedule computed now ("never synced: due
       // now") would outlive the build and list the table a second time the moment it ends.
       if (this.running.has(`build:${t.sourceId}`)) continue;
@@ -191,9 +199,10 @@ export class Scheduler {
         continue;
       }
       // Due but no capacity: a finishing run wakes the loop for another pass.
-      if (!this.hasRoom(t.sourceId)) continue;
+      if (!this.hasRoom(t.sourceId) || stale(t)) continue;
       this.launch(t, t.resyncRequired);
     }
+    for (const [key, at] of this.ended) if (at <= seen) this.ended.delete(key);
     return soonest;
   }
 
@@ -311,6 +320,7 @@ export class Scheduler {
     this.perSource.set(sourceId, (this.perSource.get(sourceId) ?? 0) + weight);
     const done = work(controller.signal).finally(() => {
       this.running.delete(key);
+      this.ended.set(key, ++this.ends);
       const left = (this.perSource.get(sourceId) ?? weight) - weight;
       if (left > 0) this.perSource.set(sourceId, left);
       else this.perSource.delete(sourceId);

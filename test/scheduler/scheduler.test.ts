@@ -514,6 +514,47 @@ describe('concurrency and ownership', () => {
     await s.stop();
   });
 
+  it('does not run a table again from a row read before its run ended (the pass reads it anew)', async () => {
+    const [hook, table] = await source('stale', 2);
+    await db.query(
+      sql(`UPDATE airmirror.tables SET next_run_at = $2 WHERE id = $1`, [hook, new Date(T0 - 2 * MIN)]),
+    );
+    await db.query(
+      sql(`UPDATE airmirror.tables SET next_run_at = $2 WHERE id = $1`, [table, new Date(T0 - MIN)]),
+    );
+    runs.block.add(table);
+    let endRunMidPass = false;
+    const s = new Scheduler({
+      db,
+      run: runs.run,
+      clock,
+      random: () => 0,
+      // The quota's pace is asked for each due table during a pass: for the first table in the
+      // pass's order, it holds that table and (the second time) lets the other table's run end
+      // while the pass still holds that table's row, read before the end.
+      pace: async (t) => {
+        if (t.id !== hook) return { spacing: 1, pausedUntil: null };
+        if (endRunMidPass) {
+          runs.block.delete(table);
+          runs.release(table);
+          await waitUntil(async () => (await row(table)).next_run_at.getTime() > T0);
+          await waitUntil(() => !s.isRunning(table));
+        }
+        return { spacing: 1, pausedUntil: T0 + HOUR };
+      },
+    });
+    await s.runPass();
+    expect(runs.count(table)).toBe(1);
+    endRunMidPass = true;
+    await s.runPass();
+    await s.idle();
+    expect(runs.count(table)).toBe(1);
+    // The next pass reads the row as the run left it: due in an hour, not now.
+    await s.runPass();
+    expect(runs.count(table)).toBe(1);
+    await s.stop();
+  });
+
   it('stop interrupts running syncs and leaves their schedule as it was (due for the next owner)', async () => {
     const [id] = await source('stop', 1);
     await db.query(
