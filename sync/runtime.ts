@@ -13,7 +13,8 @@ export { openCommandDatabase } from '../src/db/open.ts';
 /**
  * The syncer as configured by the environment: env bases ensured as sources (their token kept in
  * memory), API-created sources' tokens opened with AIRMIRROR_SECRET_KEY, and the incremental /
- * append strategies (sync/incremental.ts, sync/append.ts) unless `strategies` is given.
+ * append strategies (sync/incremental.ts, sync/append.ts) unless `strategies` is given; with the
+ * token resolver it uses.
  */
 export async function syncerFromConfig(args: {
   db: Database;
@@ -23,19 +24,21 @@ export async function syncerFromConfig(args: {
   budget?: RateBudget;
   strategies?: readonly SyncStrategy[];
   onProgress?: SyncerDeps['onProgress'];
-}): Promise<Syncer> {
+}): Promise<{ syncer: Syncer; tokenFor: SyncerDeps['tokenFor'] }> {
   const { db, config, log } = args;
   const { tokens } = await ensureSourcesFromConfig(db, config);
-  return createSyncer({
+  const tokenFor = tokenResolver({ tokens, secretKey: config.secretKey });
+  const syncer = createSyncer({
     db,
     log,
     fetch: args.fetch ?? fetch,
     budget: args.budget ?? createRateBudget({ perSecond: config.rateLimitPerSecond }),
     apiUrl: config.airtableApiUrl,
-    tokenFor: tokenResolver({ tokens, secretKey: config.secretKey }),
+    tokenFor,
     hashCacheSize: config.hashCacheSize,
     clientOptions: { timeoutMs: config.upstreamTimeoutMs },
     strategies: args.strategies ?? (await loadOptionalStrategies()),
     onProgress: args.onProgress,
   });
+  return { syncer, tokenFor };
 }

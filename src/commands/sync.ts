@@ -7,7 +7,9 @@ import { appendStrategy } from '../../sync/append.ts';
 import { incrementalStrategy } from '../../sync/incremental.ts';
 import { syncerFromConfig } from '../../sync/runtime.ts';
 import type { SourceSyncResult } from '../../sync/syncer.ts';
-import { lastRowCounts } from '../bookkeeping/index.ts';
+import { lastRowCounts, loadSource } from '../bookkeeping/index.ts';
+import { tokenKeyOf } from '../airtable/token-key.ts';
+import { loadSourceQuotaRows, resolveSourceTokenKeys } from '../quota/store.ts';
 import { parseFlags, UsageError, type Command } from './args.ts';
 import { ProgressDisplay } from './progress.ts';
 
@@ -49,7 +51,7 @@ export const syncCommand: Command = {
         tty: Boolean(process.stderr.isTTY),
         expected: await lastRowCounts(db),
       });
-      const syncer = await syncerFromConfig({
+      const { syncer, tokenFor } = await syncerFromConfig({
         db,
         config,
         log,
@@ -63,6 +65,12 @@ export const syncCommand: Command = {
       await syncer.start();
       const results = await syncer.syncAll().finally(() => syncer.stop());
       display.finish();
+      // Which token each source uses, by key (as `start` records it): what `status` shows the
+      // monthly quota by, where no process runs but this one.
+      await resolveSourceTokenKeys(db, await loadSourceQuotaRows(db), async (id) => {
+        const row = await loadSource(db, id);
+        return row ? tokenKeyOf(await tokenFor(row)) : undefined;
+      }).catch((err) => log.warn({ err: String(err) }, 'could not record the sources’ token keys'));
       for (const s of results) {
         if (s.skipped) process.stderr.write(`airmirror sync: skipped base ${s.baseId}: ${s.skipped}\n`);
       }

@@ -13,7 +13,7 @@ import {
   loadSourceQuotaRows,
   saveBillingPause,
   saveBudget,
-  saveSourceTokenKeys,
+  resolveSourceTokenKeys,
 } from './store.ts';
 
 export type { TokenQuota } from './report.ts';
@@ -80,16 +80,7 @@ export function createQuotaService(deps: QuotaDeps): QuotaService {
       loadQuotaRows(deps.db),
       loadSourceQuotaRows(deps.db),
     ]);
-    const sourceKeys = new Map<string, string>();
-    const changed: Array<[string, string]> = [];
-    for (const s of sources) {
-      const key = await deps.sourceTokenKey(s.id).catch(() => undefined);
-      if (!key) continue;
-      sourceKeys.set(s.id, key);
-      if (key !== s.tokenKey) changed.push([s.id, key]);
-    }
-    // Recorded for readers without the tokens (`airmirror status`); they can wait for the next load.
-    if (changed.length > 0) await saveSourceTokenKeys(deps.db, changed).catch(() => undefined);
+    const sourceKeys = await resolveSourceTokenKeys(deps.db, sources, deps.sourceTokenKey);
     const settings = { defaultBudget: deps.defaultBudget, appShare: deps.appShare };
     const byToken = buildQuotas({ now, settings, counts, rows, sourceKeys });
     return { at: now, byToken, maxLag: new Map(sources.map((s) => [s.id, s.maxLagSeconds])), sourceKeys };

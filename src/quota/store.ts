@@ -98,3 +98,25 @@ export async function saveSourceTokenKeys(q: Queryable, keys: Array<[string, str
     ),
   );
 }
+
+/**
+ * Each source's token key, resolved by `keyOf` (a source whose token cannot be resolved is left
+ * out), and recorded where it changed — for readers without the tokens (`airmirror status`). A
+ * failure to record is left for the next time: the keys are returned either way.
+ */
+export async function resolveSourceTokenKeys(
+  q: Queryable,
+  sources: readonly SourceQuotaRow[],
+  keyOf: (sourceId: string) => Promise<string | undefined>,
+): Promise<Map<string, string>> {
+  const keys = new Map<string, string>();
+  const changed: Array<[string, string]> = [];
+  for (const s of sources) {
+    const key = await keyOf(s.id).catch(() => undefined);
+    if (!key) continue;
+    keys.set(s.id, key);
+    if (key !== s.tokenKey) changed.push([s.id, key]);
+  }
+  if (changed.length > 0) await saveSourceTokenKeys(q, changed).catch(() => undefined);
+  return keys;
+}

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { tokenKeyOf } from '../../src/airtable/token-key.ts';
 import { sql } from '../../src/db/sql.ts';
 import { syncCommand } from '../../src/commands/sync.ts';
 import { verifyCommand } from '../../src/commands/verify.ts';
@@ -79,6 +80,15 @@ describe('airmirror sync --once', () => {
       sql('SELECT token_encrypted FROM airmirror.sources WHERE base_id = $1', [DEMO_BASE_ID]),
     );
     expect(src.rows[0].token_encrypted).toBeNull();
+    // …and known by its key, which `status` shows the monthly quota by (as `start` records it).
+    const keys = await t.db.query(
+      sql(
+        `SELECT k.token_key FROM airmirror.source_token_keys k JOIN airmirror.sources s ON s.id = k.source_id
+          WHERE s.base_id = $1`,
+        [DEMO_BASE_ID],
+      ),
+    );
+    expect(keys.rows).toEqual([{ token_key: tokenKeyOf(EMULATOR_TOKEN) }]);
   });
 
   it('requires --once and refuses unknown flags', async () => {
