@@ -25,7 +25,9 @@ const until = <T>(what: string, fn: () => T | Promise<T>, timeoutMs = 90_000) =>
 
 const pages = (n: number) => Math.max(1, Math.ceil(n / 100));
 
-describe('three replicas on one Postgres', () => {
+// Each test may wait up to `until`'s 90 s for the replicas (under load the reloads and hand-overs
+// take a while): vitest's default of 30 s per test would cut a wait the test means to allow.
+describe('three replicas on one Postgres', { timeout: 120_000 }, () => {
   it('build the mirror together, listing each table once', async () => {
     await until('every table of the three bases to be Completed', () => allCompleted(t.url));
     // No 429 first: a refused page is listed again, so a 429 would show as an extra listing below.
