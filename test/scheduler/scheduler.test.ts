@@ -75,6 +75,11 @@ async function row(id: string) {
   return (await db.query(sql('SELECT * FROM airmirror.tables WHERE id = $1', [id]))).rows[0];
 }
 
+/** A scheduler over this file's database, fake runs and clock, without jitter; `extra` on top. */
+function schedulerWith(extra: Partial<ConstructorParameters<typeof Scheduler>[0]> = {}): Scheduler {
+  return new Scheduler({ db, run: runs.run, clock, random: () => 0, ...extra });
+}
+
 let clock: FakeClock;
 let runs: FakeRuns;
 let scheduler: Scheduler;
@@ -85,11 +90,7 @@ beforeEach(async () => {
   clock = createFakeClock(T0);
   runs = new FakeRuns(clock);
   errors = [];
-  scheduler = new Scheduler({
-    db,
-    run: runs.run,
-    clock,
-    random: () => 0,
+  scheduler = schedulerWith({
     maxConcurrent: 10,
     onError: (e) => errors.push(e),
   });
@@ -252,7 +253,7 @@ describe('scheduling on a fake clock', () => {
   });
 
   it('limits concurrent runs and starts the next when one finishes', async () => {
-    const s = new Scheduler({ db, run: runs.run, clock, random: () => 0, maxConcurrent: 1 });
+    const s = schedulerWith({ maxConcurrent: 1 });
     const a = await table();
     const b = await table();
     runs.block.add(a).add(b);
@@ -385,7 +386,7 @@ describe('concurrency and ownership', () => {
     const a = await source('sa', 3);
     const b = await source('sb', 3);
     for (const id of [...a, ...b]) runs.block.add(id);
-    const s = new Scheduler({ db, run: runs.run, clock, random: () => 0, maxConcurrent: 3, maxPerSource: 2 });
+    const s = schedulerWith({ maxConcurrent: 3, maxPerSource: 2 });
     await s.runPass();
     const started = runs.calls.map((c) => c.id);
     expect(started).toHaveLength(3);
@@ -408,11 +409,7 @@ describe('concurrency and ownership', () => {
     const all: string[] = [];
     for (let k = 0; k < 50; k++) all.push(...(await source(`m${k}`, 2)));
     for (const id of all) runs.block.add(id);
-    const s = new Scheduler({
-      db,
-      run: runs.run,
-      clock,
-      random: () => 0,
+    const s = schedulerWith({
       maxConcurrent: 100,
       maxPerSource: 2,
     });
@@ -427,11 +424,7 @@ describe('concurrency and ownership', () => {
     const [mine] = await source('own', 1);
     const [theirs] = await source('their', 1);
     const asked: string[] = [];
-    const s = new Scheduler({
-      db,
-      run: runs.run,
-      clock,
-      random: () => 0,
+    const s = schedulerWith({
       owner: {
         owns: (sourceId) => sourceId === 'own',
         requestRun: async (t, full) => void asked.push(`run ${t.id} ${full}`),
@@ -456,11 +449,7 @@ describe('concurrency and ownership', () => {
     await source('fresh', 0, { built: false });
     await source('broken', 0, { built: false });
     const builds: string[] = [];
-    const s = new Scheduler({
-      db,
-      run: runs.run,
-      clock,
-      random: () => 0,
+    const s = schedulerWith({
       build: async (sourceId) => {
         builds.push(sourceId);
         if (sourceId === 'broken') return { error: 'bad token' };
@@ -485,11 +474,7 @@ describe('concurrency and ownership', () => {
   it('does not schedule the tables of a base while it is being built (the build syncs them)', async () => {
     const [id] = await source('building', 1, { built: false });
     let finish!: () => void;
-    const s = new Scheduler({
-      db,
-      run: runs.run,
-      clock,
-      random: () => 0,
+    const s = schedulerWith({
       build: async (sourceId) => {
         await new Promise<void>((r) => (finish = r));
         // What the syncer's build leaves: the base built, its tables synced.
@@ -524,11 +509,7 @@ describe('concurrency and ownership', () => {
     );
     runs.block.add(table);
     let endRunMidPass = false;
-    const s = new Scheduler({
-      db,
-      run: runs.run,
-      clock,
-      random: () => 0,
+    const s = schedulerWith({
       // The quota's pace is asked for each due table during a pass: for the first table in the
       // pass's order, it holds that table and (the second time) lets the other table's run end
       // while the pass still holds that table's row, read before the end.
@@ -561,7 +542,7 @@ describe('concurrency and ownership', () => {
       sql(`UPDATE airmirror.tables SET next_run_at = $2 WHERE id = $1`, [id, new Date(T0 - MIN)]),
     );
     runs.block.add(id);
-    const s = new Scheduler({ db, run: runs.run, clock, random: () => 0 });
+    const s = schedulerWith();
     await s.runPass();
     expect(runs.count(id)).toBe(1);
     await s.stop();
