@@ -71,7 +71,7 @@ function onPort(url: string, port: number, user?: string, password?: string): st
   return u.toString();
 }
 
-/** An endpoint in front of `databaseUrl`, its Airtable at `airtable.apiUrl` (a token the emulator takes). */
+/** An endpoint on a free local port in front of `target`, reaching Airtable as `airtable` says; `opts` override. */
 function startEndpoint(
   target: { db: Database; databaseUrl: string },
   airtable: AirtableAccessOptions,
