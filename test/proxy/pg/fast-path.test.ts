@@ -5,20 +5,12 @@
  * any case, WITH, prepared, several statements in one string — still reaches Airtable first, and
  * a data-modifying WITH inside a read is still refused with nothing sent.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mayMatter } from '../../../proxy/pg/classify.ts';
 import { sql } from '../../../src/db/sql.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
-import { refusal, startPgStack, type PgStack } from './harness.ts';
+import { refusal, usePgEndpoint } from './harness.ts';
 
-let t: TestDatabase;
-let s: PgStack;
-
-beforeAll(async () => {
-  t = await createTestDatabase();
-  s = await startPgStack(t);
-});
-afterAll(() => s?.close());
+const s = usePgEndpoint();
 
 const WRITES = [
   `UPDATE customers SET notes = 'x' WHERE id = 'rec1'`,

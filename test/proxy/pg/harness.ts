@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
-import { createAirtableAccess } from '../../../proxy/pg/airtable.ts';
+import { afterAll, beforeAll } from 'vitest';
+import { createAirtableAccess, type AirtableAccessOptions } from '../../../proxy/pg/airtable.ts';
 import { startPgEndpoint, type PgEndpoint, type PgEndpointOptions } from '../../../proxy/pg/server.ts';
 import { createAirtableClient, type AirtableClient } from '../../../src/airtable/client.ts';
 import { createRateBudget, type RateBudget } from '../../../src/airtable/rate-budget.ts';
@@ -15,7 +16,7 @@ import type { BaseMapping, TableMapping } from '../../../src/mirror/types.ts';
 import { createEmulator, DEMO_BASE_ID, EMULATOR_TOKEN, type Emulator } from '../../../emulator/index.ts';
 import { startEmulatorServer } from '../../../emulator/server.ts';
 import { mirrorBase } from '../fixtures.ts';
-import type { TestDatabase } from '../../support/db.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 
 export const TLS = {
   cert: readFileSync(join(import.meta.dirname, 'tls-cert.pem')),
@@ -55,14 +56,42 @@ export interface PgStack {
   close(): Promise<void>;
 }
 
+export interface PgStackOptions {
+  records?: number;
+  endpoint?: Partial<PgEndpointOptions>;
+  emulator?: Emulator;
+}
+
+/** `url` (the test database's) on another port, and another user/password when given. */
+function onPort(url: string, port: number, user?: string, password?: string): string {
+  const u = new URL(url);
+  u.port = String(port);
+  if (user !== undefined) u.username = encodeURIComponent(user);
+  if (password !== undefined) u.password = encodeURIComponent(password);
+  return u.toString();
+}
+
+/** An endpoint on a free local port in front of `target`, reaching Airtable as `airtable` says; `opts` override. */
+function startEndpoint(
+  target: { db: Database; databaseUrl: string },
+  airtable: AirtableAccessOptions,
+  opts: Partial<PgEndpointOptions>,
+): Promise<PgEndpoint> {
+  return startPgEndpoint({
+    host: '127.0.0.1',
+    port: 0,
+    databaseUrl: target.databaseUrl,
+    db: target.db,
+    airtable: createAirtableAccess(airtable),
+    ...opts,
+  });
+}
+
 /**
  * The demo base mirrored into the test database the way the syncer would, the emulator over
  * HTTP, and the Postgres endpoint in front of the test database.
  */
-export async function startPgStack(
-  t: TestDatabase,
-  opts: { records?: number; endpoint?: Partial<PgEndpointOptions>; emulator?: Emulator } = {},
-): Promise<PgStack> {
+export async function startPgStack(t: TestDatabase, opts: PgStackOptions = {}): Promise<PgStack> {
   const emulator = opts.emulator ?? createEmulator({ seed: 'demo', records: opts.records ?? 30 });
   const emu = await startEmulatorServer(emulator);
   const budget = createRateBudget({ perSecond: 10_000 });
@@ -89,29 +118,18 @@ export async function startPgStack(
     sent.push(`${init?.method ?? 'GET'} ${new URL(String(i)).pathname}`);
     return fetch(i, init);
   };
-  const endpoint = await startPgEndpoint({
-    host: '127.0.0.1',
-    port: 0,
-    databaseUrl: t.url,
-    db: t.db,
-    airtable: createAirtableAccess({
+  const endpoint = await startEndpoint(
+    { db: t.db, databaseUrl: t.url },
+    {
       apiUrl: emu.url,
       fetch: endpointFetch,
       budget,
       tokenFor: async () => EMULATOR_TOKEN,
       timeoutMs: 5_000,
-    }),
-    catchup: { enqueue: (items) => catchup.push(...items) },
-    ...opts.endpoint,
-  });
-  const withPort = (url: string, user?: string, password?: string) => {
-    const u = new URL(url);
-    u.port = String(endpoint.port);
-    if (user !== undefined) u.username = encodeURIComponent(user);
-    if (password !== undefined) u.password = encodeURIComponent(password);
-    return u.toString();
-  };
-  const endpointUrl = withPort(t.url);
+    },
+    { catchup: { enqueue: (items) => catchup.push(...items) }, ...opts.endpoint },
+  );
+  const endpointUrl = onPort(t.url, endpoint.port);
   const clients: pg.Client[] = [];
   const table = (name: string) => {
     const tm = mapping.tables.find((x) => x.tableName === name || x.table === name);
@@ -154,13 +172,54 @@ export async function startPgStack(
       const r = await t.db.query(sql(`SELECT * FROM "${tm.schema}"."${tm.table}" WHERE id = $1`, [id]));
       return r.rows[0];
     },
-    urlFor: (user, password) => withPort(t.url, user, password),
+    urlFor: (user, password) => onPort(t.url, endpoint.port, user, password),
     async close() {
       await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
       await endpoint.close();
       await emu.close();
     },
   };
+}
+
+/**
+ * A test file's stack: registers a beforeAll that creates the file's own test database and starts
+ * the stack on it (`opts` as startPgStack's), and an afterAll that closes it. The object returned
+ * is filled in by that beforeAll, so use it only in hooks registered after this call and in tests.
+ */
+export function usePgEndpoint(opts: PgStackOptions = {}): PgStack {
+  const s = {} as PgStack;
+  let started: PgStack | undefined;
+  beforeAll(async () => {
+    started = await startPgStack(await createTestDatabase(), opts);
+    Object.assign(s, started);
+  });
+  afterAll(() => started?.close());
+  return s;
+}
+
+/**
+ * Another endpoint in front of the stack's database, closed by the test. Its Airtable is the
+ * stack's emulator through a plain fetch and a budget of its own (1000 a second) unless `airtable`
+ * says otherwise; the stack's `sent` and `catchup` do not see it.
+ */
+export async function startSecondEndpoint(
+  s: PgStack,
+  opts: Partial<Omit<PgEndpointOptions, 'airtable'>> & { airtable?: Partial<AirtableAccessOptions> } = {},
+): Promise<PgEndpoint & { url: string }> {
+  const { airtable, ...endpoint } = opts;
+  const ep = await startEndpoint(
+    { db: s.db, databaseUrl: s.directUrl },
+    {
+      apiUrl: s.emulatorUrl,
+      fetch: (i, init) => fetch(i, init),
+      budget: createRateBudget({ perSecond: 1000 }),
+      tokenFor: async () => EMULATOR_TOKEN,
+      timeoutMs: 5_000,
+      ...airtable,
+    },
+    endpoint,
+  );
+  return Object.assign(ep, { url: onPort(s.directUrl, ep.port) });
 }
 
 /** A CancelRequest for `client`'s running query, as libpq sends one: a connection of its own. */

@@ -6,8 +6,7 @@
 import { Kysely, PostgresDialect, sql as ksql, type Generated } from 'kysely';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../support/db.ts';
-import { startPgStack, type PgStack } from './harness.ts';
+import { usePgEndpoint } from './harness.ts';
 
 interface Customers {
   id: Generated<string>;
@@ -18,19 +17,17 @@ interface Customers {
   customer_no: Generated<string | null>;
 }
 
-let s: PgStack;
+const s = usePgEndpoint();
 let db: Kysely<{ customers: Customers }>;
 
-beforeAll(async () => {
-  s = await startPgStack(await createTestDatabase());
+beforeAll(() => {
   db = new Kysely({
     dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: s.endpointUrl, max: 3 }) }),
   });
 });
-afterAll(async () => {
-  await db?.destroy();
-  await s?.close();
-});
+// Registered after usePgEndpoint's: afterAll hooks run last-registered first, so the pool ends
+// before the endpoint closes.
+afterAll(() => db?.destroy());
 
 const fieldId = (column: string) => s.table('Customers').columns.find((c) => c.column === column)!.fieldId;
 

@@ -5,46 +5,12 @@
  * credentials, SSL, and no cleartext passwords from other hosts without it.
  */
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAirtableAccess } from '../../../proxy/pg/airtable.ts';
-import { startPgEndpoint, type PgEndpoint } from '../../../proxy/pg/server.ts';
+import { describe, expect, it } from 'vitest';
 import { createRateBudget } from '../../../src/airtable/rate-budget.ts';
 import { sql } from '../../../src/db/sql.ts';
-import { EMULATOR_TOKEN } from '../../../emulator/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
-import { cancelQuery, refusal, startPgStack, TLS, type PgStack } from './harness.ts';
+import { cancelQuery, refusal, startSecondEndpoint, TLS, usePgEndpoint } from './harness.ts';
 
-let t: TestDatabase;
-let s: PgStack;
-
-beforeAll(async () => {
-  t = await createTestDatabase();
-  s = await startPgStack(t);
-});
-afterAll(() => s?.close());
-
-/** Another endpoint on the same database, with other options; closed by the test. */
-async function endpointWith(
-  opts: Partial<Parameters<typeof startPgEndpoint>[0]>,
-): Promise<PgEndpoint & { url: string }> {
-  const ep = await startPgEndpoint({
-    host: '127.0.0.1',
-    port: 0,
-    databaseUrl: t.url,
-    db: t.db,
-    airtable: createAirtableAccess({
-      apiUrl: s.emulatorUrl,
-      fetch: (i, init) => fetch(i, init),
-      budget: createRateBudget({ perSecond: 1000 }),
-      tokenFor: async () => EMULATOR_TOKEN,
-      timeoutMs: 5_000,
-    }),
-    ...opts,
-  });
-  const u = new URL(t.url);
-  u.port = String(ep.port);
-  return Object.assign(ep, { url: u.toString() });
-}
+const s = usePgEndpoint();
 
 describe('reads and everything else pass through unchanged', () => {
   it('answers reads as Postgres does: rows, types, row counts', async () => {
@@ -122,17 +88,14 @@ describe('cancel requests', () => {
   it('cancel a write between Airtable batches: the batches sent stay, the error says how many', async () => {
     // One request a second: the statement's 3 batches take over two seconds.
     let requests = 0;
-    const ep = await endpointWith({
-      airtable: createAirtableAccess({
-        apiUrl: s.emulatorUrl,
+    const ep = await startSecondEndpoint(s, {
+      airtable: {
         fetch: (i, init) => {
           requests++;
           return fetch(i, init);
         },
         budget: createRateBudget({ perSecond: 1 }),
-        tokenFor: async () => EMULATOR_TOKEN,
-        timeoutMs: 5_000,
-      }),
+      },
     });
     try {
       const c = await s.connect(ep.url);
@@ -165,7 +128,7 @@ describe('connection start', () => {
   });
 
   it('SSL when the endpoint has a certificate', async () => {
-    const ep = await endpointWith({ tls: TLS });
+    const ep = await startSecondEndpoint(s, { tls: TLS });
     try {
       const c = await s.connect(ep.url, { ssl: { rejectUnauthorized: false } });
       expect((await c.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
@@ -182,7 +145,7 @@ describe('connection start', () => {
   });
 
   it('from another host: no password in cleartext without SSL; with SSL it is fine', async () => {
-    const ep = await endpointWith({ tls: TLS, isLocal: () => false });
+    const ep = await startSecondEndpoint(s, { tls: TLS, isLocal: () => false });
     try {
       const err = await refusal(new pg.Client({ connectionString: ep.url, ssl: false }).connect());
       expect(err.code).toBe('28000');

@@ -4,29 +4,23 @@
  * as they were; through the HTTP proxy Airtable takes the write (the app asked Airtable) and the
  * mirror does not. Either way the mirror table is untouched until the table resumes.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createProxy } from '../../../proxy/app.ts';
 import { createPgWriter } from '../../../proxy/pg-writer.ts';
 import { updateTableConfig } from '../../../src/bookkeeping/table-config.ts';
 import { findTable } from '../../../src/bookkeeping/tables.ts';
 import { sql } from '../../../src/db/sql.ts';
 import { DEMO_BASE_ID, EMULATOR_TOKEN } from '../../../emulator/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
-import { createFakeClock, type FakeClock } from '../../support/fake-clock.ts';
-import { refusal, startPgStack, type PgStack } from './harness.ts';
+import { createFakeClock } from '../../support/fake-clock.ts';
+import { refusal, usePgEndpoint } from './harness.ts';
 
-let t: TestDatabase;
-let s: PgStack;
-let clock: FakeClock;
+const clock = createFakeClock();
+const s = usePgEndpoint({ endpoint: { now: clock.now } });
 let schemaId: string;
 
 beforeAll(async () => {
-  t = await createTestDatabase();
-  clock = createFakeClock();
-  s = await startPgStack(t, { endpoint: { now: clock.now } });
   schemaId = (await findTable(s.db, s.sourceId, s.table('Customers').tableId))!.id;
 });
-afterAll(() => s?.close());
 
 /** Pauses or resumes Customers as PATCH /api/schemas/{id} does, then lets the endpoint's catalog age out. */
 async function setPaused(paused: boolean): Promise<void> {

@@ -4,23 +4,11 @@
  * COPY out, multi-statement strings, SSL.
  */
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAirtableAccess } from '../../../proxy/pg/airtable.ts';
-import { startPgEndpoint } from '../../../proxy/pg/server.ts';
-import { createRateBudget } from '../../../src/airtable/rate-budget.ts';
+import { describe, expect, it } from 'vitest';
 import { sql } from '../../../src/db/sql.ts';
-import { EMULATOR_TOKEN } from '../../../emulator/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
-import { startPgStack, TLS, type PgStack } from './harness.ts';
+import { startSecondEndpoint, TLS, usePgEndpoint } from './harness.ts';
 
-let t: TestDatabase;
-let s: PgStack;
-
-beforeAll(async () => {
-  t = await createTestDatabase();
-  s = await startPgStack(t);
-});
-afterAll(() => s?.close());
+const s = usePgEndpoint();
 
 interface Run {
   status: number | null;
@@ -145,23 +133,9 @@ describe('psql', () => {
   });
 
   it('connects with sslmode=require to an endpoint with a certificate', async () => {
-    const ep = await startPgEndpoint({
-      host: '127.0.0.1',
-      port: 0,
-      databaseUrl: t.url,
-      db: t.db,
-      tls: TLS,
-      airtable: createAirtableAccess({
-        apiUrl: s.emulatorUrl,
-        fetch: (i, init) => fetch(i, init),
-        budget: createRateBudget({ perSecond: 100 }),
-        tokenFor: async () => EMULATOR_TOKEN,
-        timeoutMs: 5_000,
-      }),
-    });
+    const ep = await startSecondEndpoint(s, { tls: TLS });
     try {
-      const u = new URL(t.url);
-      u.port = String(ep.port);
+      const u = new URL(ep.url);
       u.searchParams.set('sslmode', 'require');
       const r = await psql(u.toString(), '-c', '\\conninfo');
       expect(r.status).toBe(0);

@@ -4,23 +4,12 @@
  * the mirror as they were — or, for a statement refused part-way, exactly equal.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAirtableAccess } from '../../../proxy/pg/airtable.ts';
-import { startPgEndpoint } from '../../../proxy/pg/server.ts';
-import { createRateBudget } from '../../../src/airtable/rate-budget.ts';
+import { describe, expect, it } from 'vitest';
 import { sql } from '../../../src/db/sql.ts';
-import { DEMO_BASE_ID, EMULATOR_TOKEN } from '../../../emulator/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
-import { refusal, startPgStack, type PgStack } from './harness.ts';
+import { DEMO_BASE_ID } from '../../../emulator/index.ts';
+import { refusal, startSecondEndpoint, usePgEndpoint } from './harness.ts';
 
-let t: TestDatabase;
-let s: PgStack;
-
-beforeAll(async () => {
-  t = await createTestDatabase();
-  s = await startPgStack(t);
-});
-afterAll(() => s?.close());
+const s = usePgEndpoint();
 
 const col = (table: string, column: string) => s.table(table).columns.find((x) => x.column === column)!;
 
@@ -173,24 +162,12 @@ describe('Airtable unavailable', () => {
   });
 
   it('Airtable unreachable: 58030', async () => {
-    const budget = createRateBudget({ perSecond: 100 });
-    const ep = await startPgEndpoint({
-      host: '127.0.0.1',
-      port: 0,
-      databaseUrl: t.url,
-      db: t.db,
-      airtable: createAirtableAccess({
-        apiUrl: 'http://127.0.0.1:9',
-        fetch: (i, init) => fetch(i, init),
-        budget,
-        tokenFor: async () => EMULATOR_TOKEN,
-        timeoutMs: 2_000,
-      }),
+    // Port 9 (discard): nothing listens there, so the request fails to connect.
+    const ep = await startSecondEndpoint(s, {
+      airtable: { apiUrl: 'http://127.0.0.1:9', timeoutMs: 2_000 },
     });
     try {
-      const u = new URL(t.url);
-      u.port = String(ep.port);
-      const c = await s.connect(u.toString());
+      const c = await s.connect(ep.url);
       const [id] = await ids('customers', 1);
       const err = await refusal(c.query(`UPDATE customers SET notes = 'never' WHERE id = $1`, [id]));
       expect(err.code).toBe('58030');

@@ -5,17 +5,11 @@
  * ROLLBACK warns that it undid nothing in Airtable.
  */
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sql } from '../../../src/db/sql.ts';
-import { createTestDatabase } from '../../support/db.ts';
-import { refusal, startPgStack, type PgStack } from './harness.ts';
+import { refusal, usePgEndpoint } from './harness.ts';
 
-let s: PgStack;
-
-beforeAll(async () => {
-  s = await startPgStack(await createTestDatabase());
-});
-afterAll(() => s?.close());
+const s = usePgEndpoint();
 
 async function firstId(table: string): Promise<string> {
   return (await s.db.query<{ id: string }>(sql(`SELECT id FROM ${table} ORDER BY id LIMIT 1`))).rows[0].id;

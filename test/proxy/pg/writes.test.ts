@@ -4,17 +4,11 @@
  * the emulator (Airtable) and at the mirror.
  */
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sql } from '../../../src/db/sql.ts';
-import { createTestDatabase } from '../../support/db.ts';
-import { startPgStack, type PgStack } from './harness.ts';
+import { usePgEndpoint } from './harness.ts';
 
-let s: PgStack;
-
-beforeAll(async () => {
-  s = await startPgStack(await createTestDatabase());
-});
-afterAll(() => s?.close());
+const s = usePgEndpoint();
 
 const fieldId = (table: string, column: string) => {
   const c = s.table(table).columns.find((x) => x.column === column);
