@@ -7,7 +7,7 @@ import { tokenKeyOf } from '../../src/airtable/rate-budget.ts';
 import type { QueryResultRow } from 'pg';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { createFakeClock, T0 } from '../support/fake-clock.ts';
-import { waitUntil } from '../support/wait.ts';
+import { clearBudgetRows, settledClock, withinWindow } from '../support/budget-world.ts';
 
 /**
  * The shared budget's stock (src/airtable/budget-stock.ts, migration 021) on real Postgres:
@@ -92,37 +92,18 @@ function world(opts: { perSecond?: number; perTokenPerSecond?: number } = {}) {
     procs.push(p);
     return p;
   };
-  const quiet = async () => {
-    for (let calm = 0; calm < 2;) {
-      await waitUntil(() => inFlight === 0, { what: 'statements to settle' });
-      await new Promise((r) => setTimeout(r, 3));
-      calm = inFlight === 0 ? calm + 1 : 0;
-    }
-    for (const p of procs) {
-      for (const [k, n] of Object.entries(p.budget.stock()))
-        p.peakStock[k] = Math.max(p.peakStock[k] ?? 0, n);
-    }
-  };
-  const run = async (ms: number, step = 20) => {
-    await quiet();
-    for (let done = 0; done < ms; done += step) {
-      clock.jump(Math.min(step, ms - done));
-      await quiet();
-    }
-  };
+  const { quiet, run } = settledClock(clock, () => inFlight > 0, {
+    pauseMs: 3,
+    what: 'statements to settle',
+    // The most stock each process held at a quiet moment (what the tests bound).
+    onQuiet: () => {
+      for (const p of procs) {
+        for (const [k, n] of Object.entries(p.budget.stock()))
+          p.peakStock[k] = Math.max(p.peakStock[k] ?? 0, n);
+      }
+    },
+  });
   return { clock, make, quiet, run };
-}
-
-async function clearBudgetRows() {
-  await t.db.query(
-    sql('TRUNCATE airmirror.budget_keys, airmirror.airtable_calls_pending, airmirror.airtable_calls'),
-  );
-}
-
-/** No more than `limit` starts in any window of `windowMs`. */
-function withinWindow(times: number[], limit: number, windowMs = 1000): boolean {
-  const sorted = [...times].sort((a, b) => a - b);
-  return sorted.every((at, i) => i + limit >= sorted.length || sorted[i + limit] - at >= windowMs);
 }
 
 /** Slots of `key` leased out at `at` (ms from T0), as every claim counts them. */
@@ -138,7 +119,7 @@ async function leasedAt(key: string, at: number): Promise<number> {
 
 describe('stock: slots handed out in process', () => {
   it('after the first request, a proxy burst is served from stock with no claim round trip', async () => {
-    await clearBudgetRows();
+    await clearBudgetRows(t.db);
     const { make, quiet, run } = world({ perSecond: 100 });
     const p = make(true);
     await p.take('first', { priority: 'high', token: TOKEN });
@@ -168,7 +149,7 @@ describe('stock: slots handed out in process', () => {
   });
 
   it('renews only while there is stock or demand: asleep when idle, woken a tick after demand, stopped with no tick left', async () => {
-    await clearBudgetRows();
+    await clearBudgetRows(t.db);
     const { clock, make, quiet, run } = world({ perSecond: 5 });
     const p = make(true);
     await quiet();
@@ -201,7 +182,7 @@ describe('stock: slots handed out in process', () => {
   });
 
   it('three processes with stock and one without never go over 5 per base or the token’s limit, together', async () => {
-    await clearBudgetRows();
+    await clearBudgetRows(t.db);
     const { make, run } = world({ perSecond: 5, perTokenPerSecond: 12 });
     const stocked = [make(true), make(true), make(true)];
     const plain = make(false);
@@ -251,7 +232,7 @@ describe('stock: slots handed out in process', () => {
   });
 
   it('stock unused is given back: a window after its last lease, the base’s slots are everyone’s', async () => {
-    await clearBudgetRows();
+    await clearBudgetRows(t.db);
     const { clock, make, run } = world({ perSecond: 5 });
     const a = make(true);
     await a.take('h0', { priority: 'high' });
@@ -275,7 +256,7 @@ describe('stock: slots handed out in process', () => {
   });
 
   it('a 429 seen by another process stops the holder’s stock within one renewal, for the 30 s', async () => {
-    await clearBudgetRows();
+    await clearBudgetRows(t.db);
     const { clock, make, quiet, run } = world({ perSecond: 5 });
     const holder = make(true);
     const other = make(false);
@@ -305,7 +286,7 @@ describe('stock: slots handed out in process', () => {
   });
 
   it('background work waiting past its grace shrinks a proxy’s stock to one slot, and is served', async () => {
-    await clearBudgetRows();
+    await clearBudgetRows(t.db);
     const { make, quiet, run } = world({ perSecond: 5 });
     const proxy = make(true);
     const syncer = make(false);

@@ -8,6 +8,7 @@ import type { QueryResultRow } from 'pg';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 import { createFakeClock, T0 } from '../support/fake-clock.ts';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.ts';
+import { clearBudgetRows, settledClock, withinWindow } from '../support/budget-world.ts';
 import { waitUntil } from '../support/wait.ts';
 
 /**
@@ -64,40 +65,14 @@ function processes(n: number, opts: { windowMs?: number; perSecond?: number } = 
     };
   };
   const ps = Array.from({ length: n }, make);
-  /** Lets claims and their answers settle: no claim in flight, twice in a row. */
-  const quiet = async () => {
-    for (let calm = 0; calm < 2;) {
-      await waitUntil(() => inFlight === 0, { what: 'claims to settle' });
-      await new Promise((r) => setTimeout(r, 5));
-      calm = inFlight === 0 ? calm + 1 : 0;
-    }
-  };
-  /** Moves the clock by `ms` in steps of `step`, settling after each. */
-  const run = async (ms: number, step = 20) => {
-    await quiet();
-    for (let done = 0; done < ms; done += step) {
-      clock.jump(Math.min(step, ms - done));
-      await quiet();
-    }
-  };
+  /** Lets claims and their answers settle; moves the clock in steps, settling after each. */
+  const { quiet, run } = settledClock(clock, () => inFlight > 0, { pauseMs: 5, what: 'claims to settle' });
   return { clock, ps, quiet, run };
-}
-
-async function clearBudgetRows() {
-  await t.db.query(
-    sql('TRUNCATE airmirror.budget_keys, airmirror.airtable_calls_pending, airmirror.airtable_calls'),
-  );
-}
-
-/** No more than `limit` starts in any window of `windowMs` (Airtable counts per second). */
-function withinWindow(times: number[], limit: number, windowMs = 1000): boolean {
-  const sorted = [...times].sort((a, b) => a - b);
-  return sorted.every((at, i) => i + limit >= sorted.length || sorted[i + limit] - at >= windowMs);
 }
 
 describe('one budget for two processes', () => {
   it('a base’s window is shared: what one process took, the other waits for', async () => {
-    await clearBudgetRows();
+    await clearBudgetRows(t.db);
     const { ps, quiet, run } = processes(2);
     const [a, b] = ps;
     const five = [...Array(5)].map((_, i) => a.take(`a${i}`));
@@ -115,7 +90,7 @@ describe('one budget for two processes', () => {
   });
 
   it('many requests from both stay within 5 per window, and none of the budget is wasted', async () => {
-    await clearBudgetRows();
+    await clearBudgetRows(t.db);
     const { ps, run } = processes(2);
     const all = ps.flatMap((p, k) => [...Array(12)].map((_, i) => p.take(`${k}:${i}`)));
     await run(5000, 50);
@@ -131,7 +106,7 @@ describe('one budget for two processes', () => {
   });
 
   it('a 429 seen by one process makes the other wait the 30 s (and answer at once where asked to)', async () => {
-    await clearBudgetRows();
+    await clearBudgetRows(t.db);
     const { clock, ps, quiet, run } = processes(2);
     const [a, b] = ps;
     await a.take('a0');
@@ -166,7 +141,7 @@ describe('one budget for two processes', () => {
 
 describe('priorities across processes', () => {
   it('background work leaves the proxy a slot while the proxy is active elsewhere', async () => {
-    await clearBudgetRows();
+    await clearBudgetRows(t.db);
     const { ps, quiet, run } = processes(2);
     const [syncer, proxy] = ps;
     await proxy.take('h0', { priority: 'high' });
@@ -183,7 +158,7 @@ describe('priorities across processes', () => {
   });
 
   it('a flood of proxy requests cannot starve background work', async () => {
-    await clearBudgetRows();
+    await clearBudgetRows(t.db);
     const { ps, quiet, run } = processes(2);
     const [syncer, proxy] = ps;
     // 60 proxy requests from 6 clients, far more than the base can take for 12 s.
@@ -204,7 +179,7 @@ describe('priorities across processes', () => {
 
 describe('counting calls (issue 17 builds on it)', () => {
   it('every granted call is counted per token key, base and month, and survives the rollup', async () => {
-    await clearBudgetRows();
+    await clearBudgetRows(t.db);
     const { ps, run } = processes(2, { perSecond: 100 });
     const [a, b] = ps;
     a.budget.track(BASE);
@@ -244,7 +219,7 @@ describe('counting calls (issue 17 builds on it)', () => {
 
 describe('bounded', () => {
   it('a flood of made-up base ids leaves no state in the process, and none in Postgres after a minute', async () => {
-    await clearBudgetRows();
+    await clearBudgetRows(t.db);
     const { ps, quiet, run } = processes(1, { perSecond: 100 });
     const [p] = ps;
     p.budget.track(BASE);
@@ -275,7 +250,7 @@ describe('Postgres away', () => {
   afterAll(() => relay?.close());
 
   it('the process goes on at its fallback share, counts what it granted, and rejoins when Postgres is back', async () => {
-    await clearBudgetRows();
+    await clearBudgetRows(t.db);
     relay = await startTcpRelay({ host: '127.0.0.1', port: Number(new URL(t.url).port) });
     const clock = createFakeClock();
     const db = createDatabase(relay.urlFor(t.url), {
