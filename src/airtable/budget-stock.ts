@@ -3,6 +3,7 @@ import { BackgroundLoop } from '../lifecycle/background-loop.ts';
 import type { Now, Sleep } from '../lifecycle/clock.ts';
 import type { BudgetRules, ClaimItem } from './budget-types.ts';
 import type { BudgetWindows } from './budget-windows.ts';
+import { OwedCalls } from './owed-calls.ts';
 import { leaseSql, type LeaseRow } from './store.ts';
 
 /**
@@ -83,8 +84,8 @@ export function createBudgetStock(opts: BudgetStockOptions): BudgetStock {
   const leases = new Map<string, Lease>();
   /** Keys with demand and no lease: demand since first missed. */
   const wanted = new Map<string, { missed: number; since: number }>();
-  /** Calls served from stock, to count: `token\tbase` → calls. */
-  const owed = new Map<string, number>();
+  /** Calls served from stock, to count with the next lease statement. */
+  const owed = new OwedCalls();
   let asking: Promise<void> | null = null;
   let stopped = false;
 
@@ -146,11 +147,7 @@ export function createBudgetStock(opts: BudgetStockOptions): BudgetStock {
       }
     }
     wanted.clear();
-    const counts = [...owed].map(([k, calls]) => {
-      const [tokenKey, baseId] = k.split('\t');
-      return { tokenKey, baseId, calls };
-    });
-    owed.clear();
+    const counts = owed.take();
     if (keys.length === 0 && counts.length === 0) return;
     asking = (async () => {
       try {
@@ -176,10 +173,7 @@ export function createBudgetStock(opts: BudgetStockOptions): BudgetStock {
         }
       } catch (err) {
         // Leases lapse at their deadlines; the counts are owed again, the demand noted anew.
-        for (const c of counts) {
-          const k = `${c.tokenKey}\t${c.baseId}`;
-          owed.set(k, (owed.get(k) ?? 0) + c.calls);
-        }
+        owed.giveBack(counts);
         opts.log?.warn(
           { err: err instanceof Error ? err.message : String(err) },
           'request budget: stock not renewed',
@@ -251,8 +245,7 @@ export function createBudgetStock(opts: BudgetStockOptions): BudgetStock {
         tk.lastDemand = t;
       }
       windows.record(item, t);
-      const k = `${item.countToken}\t${item.countBase}`;
-      owed.set(k, (owed.get(k) ?? 0) + 1);
+      owed.add(item);
       wake();
       return true;
     },

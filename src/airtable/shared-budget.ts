@@ -5,6 +5,7 @@ import { createBudgetFront } from './budget-front.ts';
 import { createBudgetStock, type BudgetStock } from './budget-stock.ts';
 import type { BudgetAuthority, BudgetRules, ClaimAnswer, ClaimItem, RateBudget } from './budget-types.ts';
 import { createBudgetWindows, type BudgetWindows } from './budget-windows.ts';
+import { OwedCalls } from './owed-calls.ts';
 import { budgetRules, type RateBudgetOptions } from './rate-budget.ts';
 import { addCallsSql, claimSql, penalizeSql, pruneBudgetSql, rollupCallsSql } from './store.ts';
 
@@ -127,19 +128,20 @@ export function createPostgresAuthority(opts: {
   onClaim?: SharedBudgetOptions['onClaim'];
   /** An existing fallback (Workers keep one per isolate). */
   windows?: BudgetWindows;
-  /** This process's stock (high priority only), tried before Postgres. */
-  stock?: (windows: BudgetWindows) => BudgetStock;
+  /** This process's stock (high priority only), tried before Postgres; it shares the fallback's
+   * windows and the time the authority passes to Postgres. */
+  stock?: (windows: BudgetWindows, pgNow: () => number | null) => BudgetStock;
 }): PostgresAuthority & { stock?: BudgetStock } {
   const { db, rules, now, log } = opts;
   const windows = opts.windows ?? createBudgetWindows(fallbackRules(rules, opts.fallbackShare ?? 0.2), now);
   const timeoutMs = opts.claimTimeoutMs ?? DEFAULT_CLAIM_TIMEOUT_MS;
   const retryMs = opts.retryMs ?? 2_000;
   const pgNow = () => (opts.clock === 'local' ? now() : null);
-  const stock = opts.stock?.(windows);
+  const stock = opts.stock?.(windows, pgNow);
   let downUntil = 0;
   let down = false;
-  /** Calls the fallback granted, owed to the month's counts: `token\tbase` → calls. */
-  const owedCalls = new Map<string, number>();
+  /** Calls the fallback granted, owed to the month's counts. */
+  const owedCalls = new OwedCalls();
   /** Penalties Postgres has not taken yet: base → until (local clock). */
   const owedPenalties = new Map<string, number>();
 
@@ -164,8 +166,7 @@ export function createPostgresAuthority(opts: {
     const answers = windows.claim(items, marginMs);
     answers.forEach((a, i) => {
       if (a.delay === null) return;
-      const key = `${items[i].countToken}\t${items[i].countBase}`;
-      owedCalls.set(key, (owedCalls.get(key) ?? 0) + 1);
+      owedCalls.add(items[i]);
     });
     return answers;
   };
@@ -250,18 +251,11 @@ export function createPostgresAuthority(opts: {
       try {
         await sendPenalties();
         if (owedCalls.size > 0) {
-          const rows = [...owedCalls].map(([key, calls]) => {
-            const [tokenKey, baseId] = key.split('\t');
-            return { tokenKey, baseId, calls };
-          });
-          owedCalls.clear();
+          const rows = owedCalls.take();
           try {
             await db.query(addCallsSql(rows, pgNow()));
           } catch (err) {
-            for (const r of rows) {
-              const key = `${r.tokenKey}\t${r.baseId}`;
-              owedCalls.set(key, (owedCalls.get(key) ?? 0) + r.calls);
-            }
+            owedCalls.giveBack(rows);
             throw err;
           }
         }
@@ -296,13 +290,13 @@ export function createSharedBudget(opts: SharedBudgetOptions): SharedBudget {
     log: opts.log,
     onClaim: opts.onClaim,
     stock: opts.stock
-      ? (windows) =>
+      ? (windows, pgNow) =>
           createBudgetStock({
             db: opts.db,
             rules,
             now,
             sleep: opts.sleep ?? systemSleep,
-            pgNow: () => (opts.clock === 'local' ? now() : null),
+            pgNow,
             windows,
             log: opts.log,
             ...(typeof opts.stock === 'object' ? opts.stock : {}),
