@@ -24,13 +24,13 @@ import { serveHttp } from './serve-http.ts';
 import { enableDemoWebhooks } from './demo-webhooks.ts';
 import { apiExtraGroups, createServerApp } from './server.ts';
 import { createWebhookService, webhookReceiver, webhookStrategy } from './webhooks/index.ts';
-import { tokenKeyOf } from './airtable/token-key.ts';
 import {
   quotaFromConfig,
   quotaGatedFetch,
   quotaMetricsCollector,
   schedulerPace,
   serializeReport,
+  sourceTokenKeyOf,
 } from './quota/index.ts';
 import { listWebhookRows } from './webhooks/store.ts';
 import { createNodeProxy } from '../proxy/node.ts';
@@ -149,10 +149,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       log,
       // Every call of every process and Worker, counted by the shared budget (src/airtable/store.ts).
       callsByToken: (at) => callsThisMonthByToken(db, { at }),
-      sourceTokenKey: async (id) => {
-        const row = await loadSource(db, id);
-        return row ? tokenKeyOf(await tokenFor(row)) : undefined;
-      },
+      sourceTokenKey: (id) => sourceTokenKeyOf(db, tokenFor, id),
     });
     const backgroundFetch = quotaGatedFetch(countingFetch, quota); // airmirror's own calls only
 

@@ -7,8 +7,8 @@ import { appendStrategy } from '../../sync/append.ts';
 import { incrementalStrategy } from '../../sync/incremental.ts';
 import { syncerFromConfig } from '../../sync/runtime.ts';
 import type { SourceSyncResult } from '../../sync/syncer.ts';
-import { lastRowCounts, loadSource } from '../bookkeeping/index.ts';
-import { tokenKeyOf } from '../airtable/token-key.ts';
+import { lastRowCounts } from '../bookkeeping/index.ts';
+import { sourceTokenKeyOf } from '../quota/source-token.ts';
 import { loadSourceQuotaRows, resolveSourceTokenKeys } from '../quota/store.ts';
 import { parseFlags, UsageError, type Command } from './args.ts';
 import { ProgressDisplay } from './progress.ts';
@@ -67,10 +67,9 @@ export const syncCommand: Command = {
       display.finish();
       // Which token each source uses, by key (as `start` records it): what `status` shows the
       // monthly quota by, where no process runs but this one.
-      await resolveSourceTokenKeys(db, await loadSourceQuotaRows(db), async (id) => {
-        const row = await loadSource(db, id);
-        return row ? tokenKeyOf(await tokenFor(row)) : undefined;
-      }).catch((err) => log.warn({ err: String(err) }, 'could not record the sources’ token keys'));
+      await resolveSourceTokenKeys(db, await loadSourceQuotaRows(db), (id) =>
+        sourceTokenKeyOf(db, tokenFor, id),
+      ).catch((err) => log.warn({ err: String(err) }, 'could not record the sources’ token keys'));
       for (const s of results) {
         if (s.skipped) process.stderr.write(`airmirror sync: skipped base ${s.baseId}: ${s.skipped}\n`);
       }

@@ -11,3 +11,4 @@ export {
 } from './service.ts';
 export { quotaMetricsCollector } from './metrics.ts';
 export { schedulerPace } from './pace.ts';
+export { sourceTokenKeyOf } from './source-token.ts';
