@@ -20,6 +20,7 @@
  * Embedded Postgres with fsync off (a throwaway cluster). The three processes share the machine's
  * cores with whatever else runs there: report the figure with the load in mind.
  */
+import { serveEmulatorChild, spawnEmulatorChild } from './_emulator-child.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,7 +28,6 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { createEmulator, EMULATOR_TOKEN } from '../emulator/index.ts';
-import { startEmulatorServer } from '../emulator/server.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 
 const BIN = join(import.meta.dirname, '../bin/airmirror.js');
@@ -79,24 +79,7 @@ async function runEmulatorChild(): Promise<void> {
   c.clearCalls();
   // Airtable's limit, from now on (the setup above went through the control surface).
   c.setRateLimit(PER_BASE_RPS);
-  const server = await startEmulatorServer(emulator, { port: 0 });
-  process.stdout.write(JSON.stringify({ url: server.url }) + '\n');
-  const quit = () => void server.close().then(() => process.exit(0));
-  process.stdin.on('end', quit);
-  process.stdin.resume();
-  process.on('SIGTERM', quit);
-}
-
-async function startEmulator(): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', import.meta.filename, '--emulator'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout! });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`emulator exited (${code})`)));
-    lines.once('line', (l) => resolve((JSON.parse(l) as { url: string }).url));
-  });
-  return { child, url };
+  await serveEmulatorChild(emulator);
 }
 
 interface Call {
@@ -108,7 +91,7 @@ interface Call {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'airmirror-bench-fanin-'));
   const pgh = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), persistent: false, durable: false });
-  const emu = await startEmulator();
+  const emu = await spawnEmulatorChild(import.meta.filename, ['--emulator']);
   const db = new pg.Client(pgh.url);
   await db.connect();
   let replica: ChildProcess | undefined;

@@ -14,9 +14,9 @@
  * an emulator sharing the event loop would see requests late and count them into its 1-s window
  * closer together than they were sent.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { serveEmulatorChild, spawnEmulatorChild } from './_emulator-child.ts';
+import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -40,7 +40,6 @@ import { createMirrorTables } from '../src/mirror/ddl.ts';
 import { buildBaseMapping } from '../src/mirror/mapping.ts';
 import { saveMapping } from '../src/mirror/store.ts';
 import { createEmulator, DEMO_BASE_ID, EMULATOR_TOKEN } from '../emulator/index.ts';
-import { startEmulatorServer } from '../emulator/server.ts';
 import { relayJsUsPerTx } from './_pg-relay-js.ts';
 
 const LATENCY_N = Number(process.env.BENCH_PG_N ?? 300);
@@ -77,30 +76,7 @@ const round = (n: number) => Math.round(n * 1000) / 1000;
 const sorted = (xs: number[]) => xs.slice().sort((a, b) => a - b);
 
 async function runEmulatorChild(records: number): Promise<void> {
-  const server = await startEmulatorServer(createEmulator({ seed: 'demo', records, rateLimit: false }), {
-    port: 0,
-  });
-  process.stdout.write(JSON.stringify({ url: server.url }) + '\n');
-  const quit = () => void server.close().then(() => process.exit(0));
-  process.stdin.on('end', quit);
-  process.stdin.resume();
-  process.on('SIGTERM', quit);
-}
-
-async function startEmulatorProcess(records: number): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(import.meta.url), '--emulator', String(records)],
-    {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    },
-  );
-  const rl = createInterface({ input: child.stdout! });
-  const url = await new Promise<string>((resolve, reject) => {
-    rl.once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
-    child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
-  });
-  return { url, child };
+  await serveEmulatorChild(createEmulator({ seed: 'demo', records, rateLimit: false }));
 }
 
 async function main(): Promise<void> {
@@ -114,7 +90,7 @@ async function main(): Promise<void> {
   const closers: Array<() => Promise<unknown>> = [];
   try {
     await migrate(db);
-    const emu = await startEmulatorProcess(BULK_ROWS);
+    const emu = await spawnEmulatorChild(fileURLToPath(import.meta.url), ['--emulator', String(BULK_ROWS)]);
     closers.push(async () => {
       emu.child.stdin!.end();
       await new Promise((r) => emu.child.once('exit', r));

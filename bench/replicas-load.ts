@@ -15,14 +15,13 @@
  * Embedded Postgres with fsync off. Five processes share the machine's cores with whatever else
  * runs there: report the figures with the load in mind.
  */
+import { serveEmulatorChild, spawnEmulatorChild } from './_emulator-child.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import pg from 'pg';
 import { createEmulator, EMULATOR_TOKEN } from '../emulator/index.ts';
-import { startEmulatorServer } from '../emulator/server.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 
 const BIN = join(import.meta.dirname, '../bin/airmirror.js');
@@ -69,25 +68,7 @@ async function runEmulatorChild(): Promise<void> {
   }
   c.clearCalls();
   c.setRateLimit(PER_BASE_RPS);
-  const server = await startEmulatorServer(emulator, { port: 0 });
-  process.stdout.write(JSON.stringify({ url: server.url, ids }) + '\n');
-  const quit = () => void server.close().then(() => process.exit(0));
-  process.stdin.on('end', quit);
-  process.stdin.resume();
-  process.on('SIGTERM', quit);
-}
-
-async function startEmulator(): Promise<{ child: ChildProcess; url: string; ids: Record<string, string[]> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', import.meta.filename, '--emulator'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout! });
-  const first = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`emulator exited (${code})`)));
-    lines.once('line', resolve);
-  });
-  const { url, ids } = JSON.parse(first) as { url: string; ids: Record<string, string[]> };
-  return { child, url, ids };
+  await serveEmulatorChild(emulator, { ids });
 }
 
 interface Replica {
@@ -136,7 +117,9 @@ interface Call {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'airmirror-bench-replicas-'));
   const pgh = await startEmbeddedPostgres({ dataDir: join(dir, 'pg'), persistent: false, durable: false });
-  const emu = await startEmulator();
+  const emu = await spawnEmulatorChild<{ url: string; ids: Record<string, string[]> }>(import.meta.filename, [
+    '--emulator',
+  ]);
   const db = new pg.Client(pgh.url);
   await db.connect();
   const replicas: Replica[] = [];

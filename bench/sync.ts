@@ -13,11 +13,11 @@
  * the emulator in a CHILD process over loopback HTTP (this same file run with `--emulator N`), so
  * the syncer's CPU is measured without the emulator's. Bounded: well under 3 minutes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { serveEmulatorChild, spawnEmulatorChild } from './_emulator-child.ts';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { createAirtableClient, createNodeFetch, createRateBudget } from '../src/airtable/index.ts';
@@ -58,12 +58,7 @@ async function warmEmulatorCode(): Promise<void> {
 
 async function runEmulatorChild(records: number): Promise<void> {
   await warmEmulatorCode();
-  const server = await startEmulatorServer(createEmulator({ records, rateLimit: false }), { port: 0 });
-  process.stdout.write(JSON.stringify({ url: server.url }) + '\n');
-  const quit = () => void server.close().then(() => process.exit(0));
-  process.stdin.on('end', quit);
-  process.stdin.resume();
-  process.on('SIGTERM', quit);
+  await serveEmulatorChild(createEmulator({ records, rateLimit: false }));
 }
 
 /** Heap per cached record, measured in a fresh process with --expose-gc. */
@@ -93,22 +88,6 @@ async function cacheMemoryInChild(): Promise<unknown> {
   child.stdout!.on('data', (d) => (text += d));
   await new Promise((r) => child.once('exit', r));
   return JSON.parse(text.trim().split('\n').pop()!);
-}
-
-async function startEmulatorProcess(records: number): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(import.meta.url), '--emulator', String(records)],
-    {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    },
-  );
-  const rl = createInterface({ input: child.stdout! });
-  const url = await new Promise<string>((resolve, reject) => {
-    rl.once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
-    child.once('exit', (code) => reject(new Error(`emulator exited with ${code}`)));
-  });
-  return { url, child };
 }
 
 const log = pino({ level: 'silent' });
@@ -251,7 +230,7 @@ const diffSplit = (a: CpuSplit, b: CpuSplit): CpuSplit => ({
 });
 
 async function fullLoad(db: Database, records: number) {
-  const emu = await startEmulatorProcess(records);
+  const emu = await spawnEmulatorChild(fileURLToPath(import.meta.url), ['--emulator', String(records)]);
   try {
     await db.query(sql('DROP SCHEMA IF EXISTS bench CASCADE'));
     await db.query(sql('TRUNCATE airmirror.sources CASCADE'));
