@@ -127,8 +127,7 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
     cleanups.push(() => watch.stop());
 
     const metrics = createMetrics({ defaults: true });
-    // One Airtable budget for every process and Worker on this Postgres (invariants 6 and 9).
-    // Pushed early, so it closes after everything that sends requests has stopped.
+    // One budget for every process and Worker here (invariants 6, 9); closed after all senders.
     const shared = openProcessBudget({
       databaseUrl: databaseUrl,
       perSecond: config.rateLimitPerSecond,
@@ -273,7 +272,11 @@ export async function startAirmirror(input: Config, opts: StartOptions): Promise
       adminToken: config.adminToken,
       publicUrl,
       runner: scheduler,
-      syncer: { refreshSchema: refresh, cancel: (key) => syncer.cancel(key) },
+      syncer: {
+        refreshSchema: refresh,
+        primeSchema: (id, schema) => syncer.primeSchema(id, schema),
+        cancel: (key) => syncer.cancel(key),
+      },
       airtable: (_source, token) =>
         createAirtableClient({
           apiUrl: config.airtableApiUrl,

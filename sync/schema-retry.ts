@@ -5,7 +5,7 @@
  * next try are in `airmirror.sources` (src/bookkeeping/schema-health.ts), shown by `status` and
  * `/healthz`.
  */
-import { failingSchemaReads } from '../src/bookkeeping/schema-health.ts';
+import { failingSchemaReads, recordSchemaReadFailure } from '../src/bookkeeping/schema-health.ts';
 import type { Database } from '../src/db/database.ts';
 import { BackgroundLoop } from '../src/lifecycle/background-loop.ts';
 import type { Logger } from '../src/log.ts';
@@ -17,6 +17,22 @@ export const SCHEMA_RETRY_MAX_MS = 15 * 60_000;
 /** The wait before the next read after `failures` failed reads in a row. */
 export function schemaRetryDelayMs(failures: number): number {
   return Math.min(SCHEMA_RETRY_MAX_MS, SCHEMA_RETRY_BASE_MS * 2 ** Math.max(0, failures - 1));
+}
+
+/** A failed schema read of a source: recorded, with its next try after the growing delay. */
+export async function noteSchemaReadFailure(
+  db: Database,
+  sourceId: string,
+  message: string,
+  now: number,
+): Promise<void> {
+  await recordSchemaReadFailure(
+    db,
+    sourceId,
+    message,
+    new Date(now),
+    (n) => new Date(now + schemaRetryDelayMs(n)),
+  );
 }
 
 export function createSchemaRetryLoop(deps: {

@@ -2,15 +2,16 @@ import type { BaseSchema } from '../src/airtable/types.ts';
 import { newCounters, startRun, finishRun } from '../src/bookkeeping/runs.ts';
 import { loadSource, type Source } from '../src/bookkeeping/sources.ts';
 import { findTable, sourceTables, type Table } from '../src/bookkeeping/tables.ts';
-import { recordSchemaReadFailure, recordSchemaReadOk } from '../src/bookkeeping/schema-health.ts';
+import { recordSchemaReadOk } from '../src/bookkeeping/schema-health.ts';
 import { setFillPending, tableSelection } from '../src/bookkeeping/schema-state.ts';
 import { buildBaseMapping, loadMapping } from '../src/mirror/index.ts';
 import type { BaseMapping, TableMapping } from '../src/mirror/types.ts';
 import { oneLine } from './one-line.ts';
+import { PrimedSchemas } from './primed-schemas.ts';
 import { refillTables } from './rebuild.ts';
 import { resyncTables } from './resync.ts';
 import { applySchemaChange, recordWarnings } from './schema-change.ts';
-import { schemaRetryDelayMs } from './schema-retry.ts';
+import { noteSchemaReadFailure } from './schema-retry.ts';
 import { RwLock } from './rwlock.ts';
 import type { SyncClient } from './strategy.ts';
 import { failTables, runTable, skipped } from './table-run.ts';
@@ -40,6 +41,7 @@ interface SchemaStep {
  */
 export function createSourceRuns(env: SyncerEnv) {
   const { db } = env;
+  const primed = new PrimedSchemas(env.now);
   const locks = new Map<string, RwLock>();
   const lockOf = (sourceId: string) => {
     let l = locks.get(sourceId);
@@ -64,12 +66,14 @@ export function createSourceRuns(env: SyncerEnv) {
     const counters = newCounters();
     let baseSchema: BaseSchema;
     try {
-      baseSchema = await e.counting(counters, () => client.getBaseSchema(source.baseId, { signal }));
+      baseSchema =
+        primed.take(source.id) ??
+        (await e.counting(counters, () => client.getBaseSchema(source.baseId, { signal })));
     } catch (err) {
       const message = signal.aborted ? 'cancelled' : `reading the base schema failed: ${oneLine(err)}`;
       const runId = await startRun(db, { sourceId: source.id, kind: 'schema' });
       await finishRun(db, runId, signal.aborted ? 'cancelled' : 'failed', counters, message, log);
-      if (!signal.aborted) await noteSchemaReadFailure(source, message);
+      if (!signal.aborted) await noteSchemaReadFailure(db, source.id, message, env.now());
       return { changed: false, rebuilt: false, rebuildResults: new Map(), error: message };
     }
     await recordSchemaReadOk(db, source.id, new Date(env.now()));
@@ -132,18 +136,6 @@ export function createSourceRuns(env: SyncerEnv) {
         error: r.error,
       };
     });
-  }
-
-  /** A failed schema read: recorded, and retried with a growing delay while it fails (schema-retry.ts). */
-  async function noteSchemaReadFailure(source: Source, message: string): Promise<void> {
-    const now = env.now();
-    await recordSchemaReadFailure(
-      db,
-      source.id,
-      message,
-      new Date(now),
-      (n) => new Date(now + schemaRetryDelayMs(n)),
-    );
   }
 
   const activeRows = async (sourceId: string) =>
@@ -371,6 +363,8 @@ export function createSourceRuns(env: SyncerEnv) {
           lease.done();
         }
       }),
+
+    primeSchema: (sourceId: string, baseSchema: BaseSchema) => primed.put(sourceId, baseSchema),
 
     async refreshSchema(sourceId: string, opts: { signal?: AbortSignal }): Promise<SchemaRefreshResult> {
       const source = await loadSource(db, sourceId);

@@ -82,5 +82,6 @@ export function createSyncer(deps: SyncerDeps): Syncer {
     resync: (sourceId, tableIds, opts = {}) => lifecycle.tracked(runs.resync(sourceId, tableIds, opts)),
     cancel: (tableId) => lifecycle.cancel(tableId),
     refreshSchema: (sourceId, opts = {}) => lifecycle.tracked(runs.refreshSchema(sourceId, opts)),
+    primeSchema: (sourceId, baseSchema) => runs.primeSchema(sourceId, baseSchema),
   };
 }

@@ -3,6 +3,7 @@
  * report, and `SyncerEnv`, what its parts share (internal to sync/).
  */
 import type { AirtableClientOptions, AirtableRequestEvent, RateBudget } from '../src/airtable/index.ts';
+import type { BaseSchema } from '../src/airtable/types.ts';
 import type { RunCounters } from '../src/bookkeeping/runs.ts';
 import type { Source } from '../src/bookkeeping/sources.ts';
 import type { Table } from '../src/bookkeeping/tables.ts';
@@ -146,6 +147,11 @@ export interface Syncer {
   cancel(tableId: string): boolean;
   /** Re-reads the base schema and rebuilds the mirror when it changed (the proxy calls it on an unknown name). */
   refreshSchema(sourceId: string, opts?: { signal?: AbortSignal }): Promise<SchemaRefreshResult>;
+  /**
+   * A base schema this process read a moment ago (creating the source): the source's next schema
+   * step uses it instead of reading it again, within a few seconds (sync/primed-schemas.ts).
+   */
+  primeSchema(sourceId: string, baseSchema: BaseSchema): void;
   readonly hashCache: RecordHashCache;
   /** Which bases this process works on. */
   readonly ownership: BaseOwnership;

@@ -5,8 +5,9 @@ import {
   type ClaimAnswer,
   type ClaimItem,
   type RateBudget,
-  type RateBudgetStats,
+  ZERO_STATS,
 } from './budget-types.ts';
+import { DeparturePacer } from './departure-pacer.ts';
 import { ahead, FairQueue, type Waiter } from './fair-queue.ts';
 import { tokenKeyOf } from './token-key.ts';
 
@@ -42,6 +43,8 @@ export interface BudgetFrontOptions {
   maxQueuedPerClient?: number;
   /** How late this process may start a granted request (see BudgetAuthority.claim). */
   marginMs?: () => number;
+  /** Space this process's own departures by the window (departure-pacer.ts). Default off. */
+  pace?: { windowMs: number; perTokenPerSecond: number };
 }
 
 interface FrontWaiter extends Waiter {
@@ -65,16 +68,6 @@ interface BaseState {
   retryAt: number;
 }
 
-const ZERO: RateBudgetStats = Object.freeze({
-  sent: 0,
-  waits: 0,
-  tokenWaits: 0,
-  rateLimited: 0,
-  penalties: 0,
-  queued: 0,
-  blockedUntil: null,
-});
-
 export function createBudgetFront(opts: BudgetFrontOptions): RateBudget {
   const { authority, now, sleep, penaltyMs } = opts;
   const maxInFlight = opts.maxInFlight ?? 2;
@@ -91,6 +84,15 @@ export function createBudgetFront(opts: BudgetFrontOptions): RateBudget {
   let pumping = false;
   let again = false;
   let timer: { at: number; ctl: AbortController } | null = null;
+  const pacer =
+    opts.pace &&
+    new DeparturePacer({
+      perBase: opts.perSecond,
+      perToken: opts.pace.perTokenPerSecond,
+      ...opts.pace,
+      now,
+      sleep,
+    });
 
   // A process sends most requests with one token: hashing it once, not per request.
   let lastToken: string | undefined;
@@ -187,21 +189,18 @@ export function createBudgetFront(opts: BudgetFrontOptions): RateBudget {
     s.sent++;
     s.lastServed = grants;
     if (s.queue.size === 0) busy.delete(s);
-    if (delay <= 0) {
+    const leave = () => {
+      if (w.done) return false;
       finish(w);
       w.resolve();
-      return;
-    }
+      return true;
+    };
+    // It leaves through the pacer: at once, unless an earlier request of the base left late.
+    const go = () => (pacer ? pacer.depart(s.id, w.tokenKey, leave) : void leave());
+    if (delay <= 0) return go();
     // A start time ahead (Postgres grants up to a horizon): the slot is this waiter's. An abort
     // meanwhile is handled by the waiter's abort listener (the slot is lost).
-    sleep(delay, w.signal).then(
-      () => {
-        if (w.done) return;
-        finish(w);
-        w.resolve();
-      },
-      () => undefined,
-    );
+    sleep(delay, w.signal).then(go, () => undefined);
   };
 
   const settle = (ws: FrontWaiter[], answers: ClaimAnswer[]) => {
@@ -377,7 +376,7 @@ export function createBudgetFront(opts: BudgetFrontOptions): RateBudget {
 
     stats(baseId) {
       const s = bases.get(baseId);
-      if (!s) return { ...ZERO };
+      if (!s) return { ...ZERO_STATS };
       return {
         sent: s.sent,
         waits: s.waits,

@@ -46,6 +46,16 @@ export interface RateBudgetStats {
   blockedUntil: number | null;
 }
 
+export const ZERO_STATS: RateBudgetStats = Object.freeze({
+  sent: 0,
+  waits: 0,
+  tokenWaits: 0,
+  rateLimited: 0,
+  penalties: 0,
+  queued: 0,
+  blockedUntil: null,
+});
+
 export interface RateBudget {
   /** Resolves when a request to `baseId` may start; rejects with the signal's reason on abort. */
   acquire(baseId: string, opts?: AcquireOptions): Promise<void>;

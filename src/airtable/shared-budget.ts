@@ -128,6 +128,11 @@ export function createPostgresAuthority(opts: {
   onClaim?: SharedBudgetOptions['onClaim'];
   /** An existing fallback (Workers keep one per isolate). */
   windows?: BudgetWindows;
+  /**
+   * This process's name in the budget: its lag margin then lengthens only the other callers'
+   * windows, as it paces its own departures (budget-front.ts `pace`). Without: unnamed (Workers).
+   */
+  holder?: string;
   /** This process's stock (high priority only), tried before Postgres; it shares the fallback's
    * windows and the time the authority passes to Postgres. */
   stock?: (windows: BudgetWindows, pgNow: () => number | null) => BudgetStock;
@@ -208,7 +213,10 @@ export function createPostgresAuthority(opts: {
     }
     const t0 = performance.now();
     try {
-      const r = await deadline(db.query<ClaimRow>(claimSql(items, rules, pgNow(), marginMs)), timeoutMs);
+      const r = await deadline(
+        db.query<ClaimRow>(claimSql(items, rules, pgNow(), marginMs, opts.holder ?? null)),
+        timeoutMs,
+      );
       const at = now();
       const answers = r.rows.map((row): ClaimAnswer => {
         if (row.delay !== null) return { delay: row.delay };
@@ -279,7 +287,9 @@ interface ClaimRow {
 export function createSharedBudget(opts: SharedBudgetOptions): SharedBudget {
   const rules = sharedRules(opts);
   const now = opts.now ?? systemNow;
+  const holder = globalThis.crypto.randomUUID();
   const authority = createPostgresAuthority({
+    holder,
     db: opts.db,
     rules,
     now,
@@ -299,6 +309,7 @@ export function createSharedBudget(opts: SharedBudgetOptions): SharedBudget {
             pgNow,
             windows,
             log: opts.log,
+            holder,
             ...(typeof opts.stock === 'object' ? opts.stock : {}),
           })
       : undefined,
@@ -312,6 +323,7 @@ export function createSharedBudget(opts: SharedBudgetOptions): SharedBudget {
     maxTrackedBases: opts.maxTrackedBases,
     maxQueuedPerClient: opts.maxQueuedPerClient,
     marginMs: opts.marginMs,
+    pace: { windowMs: rules.windowMs, perTokenPerSecond: rules.perTokenPerSecond },
   });
   const maintenanceMs = opts.maintenanceMs ?? 5_000;
   const retryMs = opts.retryMs ?? 2_000;

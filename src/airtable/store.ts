@@ -8,9 +8,15 @@ import type { BudgetRules, ClaimItem } from './budget-types.ts';
  */
 
 /** One round trip: slots for `items`, in order. Rows: { delay, retry, reason } per item. */
-export function claimSql(items: ClaimItem[], rules: BudgetRules, now: number | null, marginMs = 0): Sql {
+export function claimSql(
+  items: ClaimItem[],
+  rules: BudgetRules,
+  now: number | null,
+  marginMs = 0,
+  holder: string | null = null,
+): Sql {
   return {
-    text: 'SELECT delay, retry, reason FROM airmirror.budget_claim($1, $2, $3, $4, $5, $6, $7)',
+    text: 'SELECT delay, retry, reason FROM airmirror.budget_claim($1, $2, $3, $4, $5, $6, $7, $8)',
     values: [
       items.map((i) => i.baseId),
       items.map((i) => i.tokenKey ?? null),
@@ -31,6 +37,7 @@ export function claimSql(items: ClaimItem[], rules: BudgetRules, now: number | n
         Math.max(0, Math.round(marginMs)),
       ],
       now,
+      holder,
     ],
     name: 'airmirror_budget_claim',
   };

@@ -169,6 +169,8 @@ export function createApi(deps: ApiDeps): Hono & { settled(): Promise<void> } {
     }
     const excluded = body.tables && baseSchema ? excludedTableIds(baseSchema.tables, body.tables) : [];
     const id = crypto.randomUUID();
+    // Before the row exists, so a build that starts at once finds it (no second read of the schema).
+    if (baseSchema) deps.syncer?.primeSchema?.(id, baseSchema);
     const tokenEncrypted = await secrets.encrypt(body.token);
     const row = await books
       .insertSource(db, {

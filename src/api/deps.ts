@@ -44,6 +44,8 @@ export interface ApiDeps {
    */
   syncer?: {
     refreshSchema(sourceId: string): Promise<unknown>;
+    /** The schema a new source's create just read, so its first build need not read it again. */
+    primeSchema?(sourceId: string, baseSchema: BaseSchema): void;
     cancel?(tableKey: string): boolean;
     /**
      * Resync (PostHog's "wipe and re-import from scratch"): the tables built fresh beside the live

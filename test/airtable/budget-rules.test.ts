@@ -167,3 +167,58 @@ describe('the budget rules: priorities', () => {
     expect(next.delay!).toBeLessThanOrEqual(RULES.baseGapMs);
   });
 });
+
+describe('the budget rules: lag margins per caller (Postgres)', () => {
+  const rules = { ...RULES, baseGapMs: 0, tokenGapMs: 0 };
+  let n = 0;
+  /** A base of its own for each case (the rows persist). */
+  const freshBase = () => `appMARGINS${String(++n).padStart(7, '0')}`;
+  const claim = async (baseId: string, t: number, margin: number, holder: string | null) =>
+    (
+      await db.query<{ delay: number | null; retry: number | null }>(
+        claimSql([{ baseId, high: false, countToken: '*', countBase: '*' }], rules, t, margin, holder),
+      )
+    ).rows[0];
+  /** Caller A, its loop running 100 ms late, takes the base's five slots at `t`. */
+  const fillByA = async (baseId: string, t: number) => {
+    for (let i = 0; i < 5; i++) expect((await claim(baseId, t, 100, 'A')).delay).toBe(0);
+  };
+  const t0 = T0 + 7_000_000_000;
+
+  it('lengthens the window by a caller’s margin for the other callers only', async () => {
+    const own = freshBase();
+    await fillByA(own, t0);
+    // A paces its own departures as they really leave: a window later it may go again.
+    expect((await claim(own, t0 + 1000, 100, 'A')).delay).toBe(0);
+
+    const other = freshBase();
+    await fillByA(other, t0);
+    // B's request must not share Airtable's second with A's late one: 100 ms more.
+    expect(await claim(other, t0 + 1000, 0, 'B')).toMatchObject({ delay: null, retry: 90 });
+    expect((await claim(other, t0 + 1100, 0, 'B')).delay).toBe(0);
+  });
+
+  it('counts everyone’s margin, its own included, for a caller without a name (as before)', async () => {
+    const b = freshBase();
+    await fillByA(b, t0);
+    expect((await claim(b, t0 + 1000, 0, null)).delay).toBeNull();
+    expect((await claim(b, t0 + 1100, 0, null)).delay).toBe(0);
+    const self = freshBase();
+    for (let i = 0; i < 5; i++) expect((await claim(self, t0, 100, null)).delay).toBe(0);
+    expect((await claim(self, t0 + 1000, 100, null)).delay).toBeNull();
+  });
+
+  it('keeps each caller’s largest margin for a minute, then forgets it', async () => {
+    const b = freshBase();
+    await fillByA(b, t0);
+    // A reports no lag now: its 100 ms of a moment ago still count for B.
+    expect((await claim(b, t0 + 500, 0, 'A')).delay).toBeNull();
+    expect((await claim(b, t0 + 1000, 0, 'B')).delay).toBeNull();
+    // A minute later A's 100 ms have lapsed: its new claims report none, and B's window is the
+    // plain one.
+    const c = freshBase();
+    for (let i = 0; i < 5; i++) expect((await claim(c, t0, 100, 'A')).delay).toBe(0);
+    for (let i = 0; i < 5; i++) expect((await claim(c, t0 + 61_000, 0, 'A')).delay).toBe(0);
+    expect((await claim(c, t0 + 62_000, 0, 'B')).delay).toBe(0);
+  });
+});

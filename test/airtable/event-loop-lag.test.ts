@@ -39,3 +39,18 @@ it('the margin stays bounded whatever the stall (a loop that stalls longer needs
     lag.stop();
   }
 });
+
+it('counts from the first claim on: a stall before it (a process starting up) delayed no request', async () => {
+  const lag = eventLoopLag();
+  try {
+    stall(250);
+    await tick(30);
+    // The first claim: nothing measured yet.
+    expect(lag.marginMs()).toBe(0);
+    await tick(50);
+    // Counted from creation, the 250-ms stall would be in this period's maximum.
+    expect(lag.marginMs()).toBeLessThan(200);
+  } finally {
+    lag.stop();
+  }
+});

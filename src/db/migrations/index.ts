@@ -18,6 +18,7 @@ import { m051_subscription_changes } from './051_subscription_changes.ts';
 import { m052_integer_cursor } from './052_integer_cursor.ts';
 import { m060_quota } from './060_quota.ts';
 import { m061_source_token_keys } from './061_source_token_keys.ts';
+import { m062_budget_margins } from './062_budget_margins.ts';
 import type { Migration } from './migration.ts';
 
 export type { Migration } from './migration.ts';
@@ -44,4 +45,5 @@ export const migrations: readonly Migration[] = [
   m052_integer_cursor,
   m060_quota,
   m061_source_token_keys,
+  m062_budget_margins,
 ];
