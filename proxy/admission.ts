@@ -1,5 +1,6 @@
 import { bearerTokenOf } from '../src/airtable/fetch-helpers.ts';
 import { tokenKeyOf } from '../src/airtable/rate-budget.ts';
+import type { Departure } from '../src/airtable/budget-types.ts';
 import type { AuthCache, AuthRequest, CachedRefusal } from './auth-cache.ts';
 import { takeBudgetSlot, type ProxyBudget } from './budget-gate.ts';
 
@@ -37,9 +38,14 @@ export function callerOf(
   };
 }
 
-/** The budget slot of a request to a base (see takeBudgetSlot). */
-export function admit(budget: ProxyBudget, baseId: string, caller: Caller, maxWaitMs: number): Promise<void> {
-  return takeBudgetSlot(budget, baseId, caller.knownToken, maxWaitMs, caller.client);
+/** The budget slot of a request to a base (see takeBudgetSlot); its answer is to be reported. */
+export function admit(
+  budget: ProxyBudget,
+  baseId: string,
+  caller: Caller,
+  maxWaitMs: number,
+): Promise<Departure | undefined> {
+  return takeBudgetSlot(budget, baseId, caller.knownToken, maxWaitMs, caller.client, true);
 }
 
 /** Airtable's own refusal, answered again from the cache. */

@@ -102,7 +102,8 @@ export function createProxy(deps: ProxyDeps): Proxy {
     );
     const refused = authCache.refusal(caller.auth);
     if (refused) return refusalResponse(refused);
-    if (baseId && deps.budget) await admit(deps.budget, baseId, caller, deps.timeoutMs);
+    const departure =
+      baseId && deps.budget ? await admit(deps.budget, baseId, caller, deps.timeoutMs) : undefined;
 
     const controller = new AbortController();
     let timedOut = false;
@@ -123,7 +124,9 @@ export function createProxy(deps: ProxyDeps): Proxy {
         // A redirect is Airtable's answer to pass on, never a hop to another host.
         redirect: 'manual',
       });
+      departure?.answered();
     } catch (err) {
+      departure?.answered();
       clearTimeout(timer);
       // A write that timed out may still have been applied by Airtable: re-fetch what it names.
       if (intent && timedOut) {

@@ -1,4 +1,4 @@
-import { BudgetRefusedError } from '../src/airtable/budget-types.ts';
+import { BudgetRefusedError, type Departure } from '../src/airtable/budget-types.ts';
 import { rateLimitReached } from './errors.ts';
 
 /** The shared request budget (src/airtable createRateBudget / createSharedBudget), as far as the proxy uses it. */
@@ -13,8 +13,10 @@ export interface ProxyBudget {
       client?: string;
       /** Reject (BudgetRefusedError) rather than wait while the base serves a 429 penalty. */
       failWhenPenalized?: boolean;
+      /** The proxy reports when Airtable answered (AcquireOptions.reportsAnswer). */
+      reportsAnswer?: boolean;
     },
-  ): Promise<unknown>;
+  ): Promise<Departure | undefined>;
   /** Airtable answered 429 RATE_LIMIT_REACHED for this base: everyone holds off (docs/airtable-reference.md §2.1). */
   penalize?(baseId: string): void;
   /** `blockedUntil` is non-null while the base serves a 429 penalty. */
@@ -40,17 +42,19 @@ export async function takeBudgetSlot(
   token: string | undefined,
   maxWaitMs: number,
   client?: string,
-): Promise<void> {
+  reportsAnswer = false,
+): Promise<Departure | undefined> {
   if (budget.stats(baseId).blockedUntil !== null) throw rateLimitReached();
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(rateLimitReached()), maxWaitMs);
   try {
-    await budget.acquire(baseId, {
+    return await budget.acquire(baseId, {
       priority: 'high',
       token,
       client,
       signal: controller.signal,
       failWhenPenalized: true,
+      reportsAnswer,
     });
   } catch (err) {
     if (controller.signal.aborted || err instanceof BudgetRefusedError) throw rateLimitReached();

@@ -37,7 +37,7 @@ export interface AirtableAccessOptions {
 export function createAirtableAccess(opts: AirtableAccessOptions): AirtableAccess {
   const { budget } = opts;
   const passOn: RateBudget = {
-    acquire: () => Promise.resolve(),
+    acquire: () => Promise.resolve(undefined),
     penalize: (baseId) => budget.penalize(baseId),
     stats: (baseId) => budget.stats(baseId),
     allStats: () => budget.allStats(),
@@ -61,7 +61,7 @@ export function createAirtableAccess(opts: AirtableAccessOptions): AirtableAcces
       });
       const access: SourceAccess = {
         client,
-        slot: (baseId) => takeBudgetSlot(budget, baseId, token, opts.timeoutMs),
+        slot: async (baseId) => void (await takeBudgetSlot(budget, baseId, token, opts.timeoutMs)),
       };
       clients.set(sourceId, { token, access });
       return access;

@@ -4,12 +4,13 @@ import {
   type BudgetAuthority,
   type ClaimAnswer,
   type ClaimItem,
+  type Departure,
   type RateBudget,
   ZERO_STATS,
 } from './budget-types.ts';
 import { DeparturePacer } from './departure-pacer.ts';
 import { ahead, FairQueue, type Waiter } from './fair-queue.ts';
-import { tokenKeyOf } from './token-key.ts';
+import { lastTokenKey } from './token-key.ts';
 
 /**
  * The budget's front in a process: it holds the waiters (priorities, per-client fairness,
@@ -50,7 +51,8 @@ export interface BudgetFrontOptions {
 interface FrontWaiter extends Waiter {
   base: BaseState;
   signal: AbortSignal | undefined;
-  resolve(): void;
+  resolve(d: Departure | undefined): void;
+  reportsAnswer: boolean;
   reject(err: unknown): void;
 }
 
@@ -94,16 +96,7 @@ export function createBudgetFront(opts: BudgetFrontOptions): RateBudget {
       sleep,
     });
 
-  // A process sends most requests with one token: hashing it once, not per request.
-  let lastToken: string | undefined;
-  let lastKey = '';
-  const keyOf = (token: string): string => {
-    if (token !== lastToken) {
-      lastKey = tokenKeyOf(token);
-      lastToken = token;
-    }
-    return lastKey;
-  };
+  const keyOf = lastTokenKey();
 
   const stateOf = (baseId: string): BaseState => {
     let s = bases.get(baseId);
@@ -189,14 +182,14 @@ export function createBudgetFront(opts: BudgetFrontOptions): RateBudget {
     s.sent++;
     s.lastServed = grants;
     if (s.queue.size === 0) busy.delete(s);
-    const leave = () => {
+    const leave = (d?: Departure) => {
       if (w.done) return false;
       finish(w);
-      w.resolve();
+      w.resolve(d);
       return true;
     };
     // It leaves through the pacer: at once, unless an earlier request of the base left late.
-    const go = () => (pacer ? pacer.depart(s.id, w.tokenKey, leave) : void leave());
+    const go = () => (pacer ? pacer.depart(s.id, w.tokenKey, w.reportsAnswer, leave) : void leave());
     if (delay <= 0) return go();
     // A start time ahead (Postgres grants up to a horizon): the slot is this waiter's. An abort
     // meanwhile is handled by the waiter's abort listener (the slot is lost).
@@ -312,14 +305,14 @@ export function createBudgetFront(opts: BudgetFrontOptions): RateBudget {
   const onAbortOf = new WeakMap<FrontWaiter, () => void>();
 
   return {
-    acquire(baseId, { priority = 'normal', signal, token, client, failWhenPenalized } = {}) {
+    acquire(baseId, { priority = 'normal', signal, token, client, failWhenPenalized, reportsAnswer } = {}) {
       if (signal?.aborted) return Promise.reject(abortReason(signal));
       if (priority === 'normal') track(baseId);
       const s = stateOf(baseId);
       if (failWhenPenalized && s.blockedUntil > now())
         return Promise.reject(new BudgetRefusedError('penalty'));
       const tokenKey = token ? keyOf(token) : undefined;
-      return new Promise<void>((resolve, reject) => {
+      return new Promise<Departure | undefined>((resolve, reject) => {
         const w: FrontWaiter = {
           priority,
           client: client ?? tokenKey ?? '',
@@ -334,6 +327,7 @@ export function createBudgetFront(opts: BudgetFrontOptions): RateBudget {
           signal,
           resolve,
           reject,
+          reportsAnswer: reportsAnswer ?? false,
         };
         if (!s.queue.push(w, client !== undefined)) {
           reject(new BudgetRefusedError('queue-full'));

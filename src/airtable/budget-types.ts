@@ -24,6 +24,17 @@ export interface AcquireOptions {
    * penalty (the proxy answers Airtable's own 429 at once rather than holding the app 30 s).
    */
   failWhenPenalized?: boolean;
+  /**
+   * The caller will call `answered()` of the departure `acquire` resolves with, when Airtable's
+   * answer (or the failure) comes: the pacer then knows how long the request may have queued
+   * before Airtable counted it (departure-pacer.ts). Without, it counts as answered at once.
+   */
+  reportsAnswer?: boolean;
+}
+
+/** A request let through, for the caller to report its answer (AcquireOptions.reportsAnswer). */
+export interface Departure {
+  answered(): void;
 }
 
 export interface RateBudgetStats {
@@ -58,7 +69,7 @@ export const ZERO_STATS: RateBudgetStats = Object.freeze({
 
 export interface RateBudget {
   /** Resolves when a request to `baseId` may start; rejects with the signal's reason on abort. */
-  acquire(baseId: string, opts?: AcquireOptions): Promise<void>;
+  acquire(baseId: string, opts?: AcquireOptions): Promise<Departure | undefined>;
   /** Airtable answered 429 RATE_LIMIT_REACHED for this base: block it for the penalty period. */
   penalize(baseId: string): void;
   /** Stats of one base (zeros for a base the budget does not know; asking creates nothing). */

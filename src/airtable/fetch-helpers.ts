@@ -217,14 +217,21 @@ export function withRateBudget(
 ): FetchFn {
   return async (input, init = {}) => {
     const baseId = baseIdOf(urlOf(input));
-    if (baseId) {
-      await budget.acquire(baseId, {
-        priority: init.budgetPriority ?? 'normal',
-        signal: init.signal ?? undefined,
-        token: bearerTokenOf(input, init),
-      });
+    const departure = baseId
+      ? await budget.acquire(baseId, {
+          priority: init.budgetPriority ?? 'normal',
+          signal: init.signal ?? undefined,
+          token: bearerTokenOf(input, init),
+          reportsAnswer: true,
+        })
+      : undefined;
+    let res: Response;
+    try {
+      res = await fetch(input, init);
+    } finally {
+      // Airtable counted the request by now (departure-pacer.ts).
+      departure?.answered();
     }
-    const res = await fetch(input, init);
     if (baseId && res.status === 429) {
       const type = parseAirtableErrorBody(await res.clone().text()).type;
       if (type !== BILLING_LIMIT_TYPE) budget.penalize(baseId);

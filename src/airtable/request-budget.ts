@@ -73,7 +73,7 @@ export function createRequestBudget(opts: {
         if (a.delay !== null) {
           if (a.delay > 0) await sleep(a.delay, signal);
           sent.set(baseId, (sent.get(baseId) ?? 0) + 1);
-          return;
+          return undefined; // not paced: a Worker claims unnamed, its windows count every margin
         }
         if (a.reason === 'penalty' && failWhenPenalized) throw new BudgetRefusedError('penalty');
         await sleep(Math.max(1, a.retry ?? 1), signal);

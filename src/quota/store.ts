@@ -111,12 +111,15 @@ export async function resolveSourceTokenKeys(
 ): Promise<Map<string, string>> {
   const keys = new Map<string, string>();
   const changed: Array<[string, string]> = [];
-  for (const s of sources) {
-    const key = await keyOf(s.id).catch(() => undefined);
-    if (!key) continue;
+  // Side by side: each is a round trip (the source's row) and a decryption, and the scheduler's
+  // pass waits for them — 50 new sources one after another held their first runs half a second.
+  const found = await Promise.all(sources.map((s) => keyOf(s.id).catch(() => undefined)));
+  sources.forEach((s, i) => {
+    const key = found[i];
+    if (!key) return;
     keys.set(s.id, key);
     if (key !== s.tokenKey) changed.push([s.id, key]);
-  }
+  });
   if (changed.length > 0) await saveSourceTokenKeys(q, changed).catch(() => undefined);
   return keys;
 }

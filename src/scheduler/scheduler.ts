@@ -181,6 +181,9 @@ export class Scheduler {
     // that run: launched from it, the table would run twice. The pass woken by the end reads it anew.
     const stale = (t: ScheduledTable) =>
       (this.ended.get(t.id) ?? 0) > seen || (this.ended.get(`build:${t.sourceId}`) ?? 0) > seen;
+    // Written side by side, not one round trip per row before the next row's launch: after 50
+    // new bases a pass otherwise took a second to launch its last table (bench/fan-in.ts).
+    const firstSchedules: Promise<void>[] = [];
     for (const t of rows) {
       if (this.running.has(t.id) || !this.mine(t.sourceId) || stale(t)) continue;
       // A base being built syncs this table itself: a schedule computed now ("never synced: due
@@ -191,7 +194,7 @@ export class Scheduler {
         const next = nextRunAt(t, t.lastSyncedAt?.getTime() ?? null, now);
         if (next === null) continue;
         due = t.lastSyncedAt ? next + jitterMs(t, this.random) : next;
-        await setNextRunIfUnset(this.db, t.id, new Date(due));
+        firstSchedules.push(setNextRunIfUnset(this.db, t.id, new Date(due)));
       }
       due = await this.paced(t, due, now);
       if (due > now) {
@@ -202,6 +205,7 @@ export class Scheduler {
       if (!this.hasRoom(t.sourceId) || stale(t)) continue;
       this.launch(t, t.resyncRequired);
     }
+    await Promise.all(firstSchedules);
     for (const [key, at] of this.ended) if (at <= seen) this.ended.delete(key);
     return soonest;
   }
