@@ -13,13 +13,14 @@ import type { Departure } from './budget-types.ts';
  *
  * Airtable counts a request when it arrives, which can be later than it left: a server (or the
  * network in front of it) that queues requests counts the first of a burst late and the next
- * window's on time — `windowMs` (1,040) guesses 40 ms for that. Airtable counted a request no
- * later than it answered it, so a departure whose caller reports the answer
- * (`Departure.answered`) is measured instead: the one five after it waits Airtable's second, a
- * timer's tick, and as long as its round trip took beyond the base's quickest lately — the time
- * it may have queued on the way in — up to two windows. Until enough round trips are known (a
- * process's first burst), the whole round trip counts. A departure nobody reports on keeps
- * `windowMs`.
+ * window's on time. `windowMs` (1,040) keeps 40 ms for the usual jitter of that; beyond it,
+ * Airtable counted a request no later than it answered it, so a departure whose caller reports
+ * the answer (`Departure.answered`) holds the one five after it for as long as its round trip
+ * took beyond the base's quickest lately — the time it may have queued on the way in — up to two
+ * windows. Until enough round trips are known (a process's first burst), the whole round trip
+ * counts. (Tried: a second and a 10-ms tick instead of the 40 ms, with the round trip's excess on
+ * top — 2 and 10 × 429 in three runs of bench/fan-in.ts; the excess alone does not bound the
+ * emulator's jitter.)
  *
  * A request the budget granted in time goes at once and synchronously; a held one goes in grant
  * order per base, after the ones held before it.
@@ -27,7 +28,7 @@ import type { Departure } from './budget-types.ts';
 export interface PacerOptions {
   perBase: number;
   perToken: number;
-  /** The window of a departure nobody reports an answer on (the budget's, margin included). */
+  /** The budget's window, its margin included. */
   windowMs: number;
   now: Now;
   sleep: Sleep;
@@ -35,8 +36,6 @@ export interface PacerOptions {
 
 interface Entry {
   left: number;
-  /** Its caller reports the answer. */
-  measured: boolean;
   /** Answered (or nobody reports on it): how long it may have queued before Airtable counted it. */
   extra: number | undefined;
   base: BaseLine;
@@ -61,10 +60,6 @@ interface BaseLine extends Line {
 
 /** Past this many lines, those with nothing in the last window are dropped (they limit nothing). */
 const SWEEP_AT = 1_000;
-/** Airtable's second (docs/airtable-reference.md §2.1), and what a measured departure adds to it: timers fire
- * on whole milliseconds, and a little late. */
-const SECOND_MS = 1_000;
-const MEASURED_MARGIN_MS = 10;
 /** Round trips the quickest one is taken from (per base, and in all), and how many before it counts. */
 const RTT_SAMPLES = 16;
 const RTT_MIN_SAMPLES = 8;
@@ -96,13 +91,7 @@ export class DeparturePacer {
     const lines = (): Line[] => (tokenKey === undefined ? [b] : [b, this.tokenLine(tokenKey)]);
     const leave = () => {
       const at = now();
-      const e: Entry = {
-        left: at,
-        measured: reportsAnswer,
-        extra: reportsAnswer ? undefined : 0,
-        base: b,
-        lines: lines(),
-      };
+      const e: Entry = { left: at, extra: reportsAnswer ? undefined : 0, base: b, lines: lines() };
       if (!go(reportsAnswer ? { answered: () => this.answered(e) } : undefined)) return;
       for (const l of e.lines) {
         l.entries.push(e);
@@ -162,7 +151,7 @@ export class DeparturePacer {
       const e = l.entries[0];
       // In flight: at least as slow as it has been so far (and the wait ends with its answer).
       const extra = e.extra ?? this.beyondQuickest(e.base, Math.max(now(), e.left + windowMs) - e.left);
-      at = Math.max(at, e.left + (e.measured ? SECOND_MS + MEASURED_MARGIN_MS + extra : windowMs));
+      at = Math.max(at, e.left + windowMs + extra);
     }
     return at;
   }

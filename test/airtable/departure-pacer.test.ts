@@ -4,8 +4,8 @@ import { DeparturePacer } from '../../src/airtable/departure-pacer.ts';
 import { createFakeClock, settle, T0 } from '../support/fake-clock.ts';
 
 const W = 1040;
-/** A measured departure's window: Airtable's second and a timer's tick (plus what its answer says). */
-const M = 1010;
+/** A measured departure's window, before what its answer says. */
+const M = W;
 
 function world(perBase = 5, perToken = 50) {
   const clock = createFakeClock();
@@ -172,7 +172,7 @@ describe('DeparturePacer', () => {
       await w.clock.advance(30);
       first()!.answered();
       for (let i = 1; i < 5; i++) w.send(`r${i}`);
-      // A second after the first left: without its round trip, the sixth would go now.
+      // A window after the first left: without its round trip, the sixth would go now.
       await w.clock.advance(M - 30);
       w.send('sixth');
       expect(w.left.map(([l]) => l)).not.toContain('sixth');
@@ -191,7 +191,7 @@ describe('DeparturePacer', () => {
       await w.clock.advance(W + 300);
       await settle();
       expect(w.left.map(([l]) => l)).not.toContain('sixth');
-      // The answer after 1,340 ms: the sixth goes a second after the first, plus what the answer
+      // The answer after 1,340 ms: the sixth goes a window after the first, plus what the answer
       // took beyond the quickest — not before, but without waiting for a timer set earlier.
       first()!.answered();
       await settle();
