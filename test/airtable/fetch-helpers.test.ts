@@ -257,6 +257,40 @@ describe('withRateBudget', () => {
     expect(budget.allStats()).toEqual({});
   });
 
+  it('reports each answer to the departure it took (the pacer measures round trips), a failure too', async () => {
+    const clock = createFakeClock();
+    const inner = createRateBudget({ now: clock.now, sleep: clock.sleep });
+    const events: string[] = [];
+    const budget: typeof inner = {
+      ...inner,
+      acquire: async (baseId, opts) => {
+        await inner.acquire(baseId, opts);
+        events.push(`left, reports: ${String(opts?.reportsAnswer)}`);
+        return { answered: () => void events.push('answered') };
+      },
+    };
+    let fail = false;
+    const fetch: typeof globalThis.fetch = async () => {
+      events.push('fetched');
+      if (fail) throw new TypeError('fetch failed');
+      return new Response('{}');
+    };
+    const call = withRateBudget(fetch, budget);
+    await call(URL_A);
+    fail = true;
+    await expect(call(URL_A)).rejects.toThrow('fetch failed');
+    await call(`${API}/v0/meta/whoami`).catch(() => undefined); // no base: no departure
+    expect(events).toEqual([
+      'left, reports: true',
+      'fetched',
+      'answered',
+      'left, reports: true',
+      'fetched',
+      'answered',
+      'fetched',
+    ]);
+  });
+
   it('penalizes the base on 429 RATE_LIMIT_REACHED, not on the billing 429', async () => {
     const rate = budgeted(status(429, error('RATE_LIMIT_REACHED')));
     await rate.call(URL_A);

@@ -24,10 +24,20 @@ let s: Stack;
 let clock: FakeClock;
 let budget: RateBudget;
 const asked: Array<{ baseId: string; priority: string; token?: string }> = [];
+/** Per request let through that promised to report its answer: whether it did yet. */
+const answers: boolean[] = [];
 const proxyBudget: ProxyBudget = {
-  acquire: (baseId, opts) => {
+  acquire: async (baseId, opts) => {
     asked.push({ baseId, priority: opts.priority, token: opts.token });
-    return budget.acquire(baseId, opts);
+    const departure = await budget.acquire(baseId, opts);
+    if (!opts.reportsAnswer) return departure;
+    const i = answers.push(false) - 1;
+    return {
+      answered: () => {
+        answers[i] = true;
+        departure?.answered();
+      },
+    };
   },
   penalize: (baseId) => budget.penalize(baseId),
   stats: (baseId) => budget.stats(baseId),
@@ -39,6 +49,7 @@ function useBudget(opts: RateBudgetOptions = {}): RateBudget {
   clock = createFakeClock();
   budget = createRateBudget({ windowMs: 1000, ...opts, now: clock.now, sleep: clock.sleep });
   asked.length = 0;
+  answers.length = 0;
   return budget;
 }
 
@@ -103,6 +114,19 @@ describe('the proxy meters every request that addresses a base', () => {
     ]);
     // Airtable accepted requests to the base: it is tracked (metrics).
     expect(Object.keys(budget.allStats())).toEqual([DEMO_BASE_ID]);
+  });
+
+  it('reports when Airtable answered each request it let through, one that timed out too', async () => {
+    // The pacer holds the request five after one whose answer was slow (departure-pacer.ts).
+    useBudget({ perSecond: 100 });
+    answers.length = 0;
+    expect((await call(`/meta/bases/${DEMO_BASE_ID}/tables`)).status).toBe(200);
+    expect(answers).toEqual([true]);
+    s.emulator.control.fail({ kind: 'hang', count: 1, match: { path: '/Customers' } });
+    const hung = await call(`/${DEMO_BASE_ID}/Customers`);
+    await hung.arrayBuffer();
+    expect(hung.status).toBeGreaterThanOrEqual(500);
+    expect(answers).toEqual([true, true]);
   });
 
   it('requests that name no base (whoami, list bases) pass unmetered', async () => {
