@@ -58,7 +58,7 @@ interface BaseLine extends Line {
   rtts: number[];
 }
 
-/** Past this many lines, those with nothing in the last window are dropped (they limit nothing). */
+/** Past this many lines, those with no departure in the last three windows are dropped (see sweep). */
 const SWEEP_AT = 1_000;
 /** Round trips the quickest one is taken from (per base, and in all), and how many before it counts. */
 const RTT_SAMPLES = 16;
