@@ -75,6 +75,11 @@ export function createMetrics(opts: { defaults?: boolean } = {}) {
       labelNames: ['base'] as const,
       registers,
     }),
+    rateBudgetPaced: new Counter({
+      name: 'airmirror_rate_budget_paced_total',
+      help: 'Requests granted a slot but held before leaving: an earlier request of their base left late, or its answer was slow (Airtable may have counted it late)',
+      registers,
+    }),
     rateBudgetClaimSeconds: new Histogram({
       name: 'airmirror_rate_budget_claim_seconds',
       help: 'Round trip of a claim of request slots from the shared budget in Postgres',

@@ -38,12 +38,16 @@ function baseOf(input: RequestInfo | URL): string {
 
 /** The budget counts its own waits; the scrape adds what accumulated since the last one. */
 export function budgetWaitsCollector(
-  budget: RateBudget & Pick<SharedBudget, 'degraded'>,
+  budget: RateBudget & Pick<SharedBudget, 'degraded' | 'paced'>,
   metrics: Metrics,
 ): () => void {
   const seen = new Map<string, { waits: number; tokenWaits: number }>();
+  let paced = 0;
   return () => {
     metrics.rateBudgetDegraded.set(budget.degraded() ? 1 : 0);
+    const pacedNow = budget.paced();
+    if (pacedNow > paced) metrics.rateBudgetPaced.inc(pacedNow - paced);
+    paced = pacedNow;
     const all = budget.allStats();
     // Only the tracked bases (bounded): one that left the set starts again from zero if it returns.
     for (const base of seen.keys()) if (!(base in all)) seen.delete(base);

@@ -8,7 +8,7 @@ import {
   type RateBudget,
   ZERO_STATS,
 } from './budget-types.ts';
-import { DeparturePacer } from './departure-pacer.ts';
+import type { DeparturePacer } from './departure-pacer.ts';
 import { ahead, FairQueue, type Waiter } from './fair-queue.ts';
 import { lastTokenKey } from './token-key.ts';
 
@@ -44,8 +44,8 @@ export interface BudgetFrontOptions {
   maxQueuedPerClient?: number;
   /** How late this process may start a granted request (see BudgetAuthority.claim). */
   marginMs?: () => number;
-  /** Space this process's own departures by the window (departure-pacer.ts). Default off. */
-  pace?: { windowMs: number; perTokenPerSecond: number };
+  /** Spaces this process's own departures as they really leave (departure-pacer.ts). Default none. */
+  pacer?: DeparturePacer;
 }
 
 interface FrontWaiter extends Waiter {
@@ -86,15 +86,7 @@ export function createBudgetFront(opts: BudgetFrontOptions): RateBudget {
   let pumping = false;
   let again = false;
   let timer: { at: number; ctl: AbortController } | null = null;
-  const pacer =
-    opts.pace &&
-    new DeparturePacer({
-      perBase: opts.perSecond,
-      perToken: opts.pace.perTokenPerSecond,
-      ...opts.pace,
-      now,
-      sleep,
-    });
+  const pacer = opts.pacer;
 
   const keyOf = lastTokenKey();
 

@@ -8,8 +8,8 @@ import type { Departure } from './budget-types.ts';
  * request leave later than its grant, and a late one followed by an on-time one five grants
  * later puts six requests into one of Airtable's seconds (docs/airtable-reference.md §2.1: a 429
  * and 30 s without the base). Here the later one waits instead, for as long as the first one
- * was late — so this process's own requests need no margin for lateness in the shared budget
- * (budget_claim counts a process's lag margin only against the other processes' claims).
+ * was late — so a process alone on a base needs no margin for lateness in the shared budget
+ * (budget_claim leaves its lag margin out until another caller shares the base: migration 062).
  *
  * Airtable counts a request when it arrives, which can be later than it left: a server (or the
  * network in front of it) that queues requests counts the first of a burst late and the next

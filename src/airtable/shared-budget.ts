@@ -5,6 +5,7 @@ import { createBudgetFront } from './budget-front.ts';
 import { createBudgetStock, type BudgetStock } from './budget-stock.ts';
 import type { BudgetAuthority, BudgetRules, ClaimAnswer, ClaimItem, RateBudget } from './budget-types.ts';
 import { createBudgetWindows, type BudgetWindows } from './budget-windows.ts';
+import { DeparturePacer } from './departure-pacer.ts';
 import { OwedCalls } from './owed-calls.ts';
 import { budgetRules, type RateBudgetOptions } from './rate-budget.ts';
 import { addCallsSql, claimSql, penalizeSql, pruneBudgetSql, rollupCallsSql } from './store.ts';
@@ -70,6 +71,8 @@ export interface SharedBudget extends RateBudget {
   maintain(): Promise<void>;
   /** Slots per window leased to this process, per key (empty without stock). */
   stock(): Record<string, number>;
+  /** Requests granted but held before leaving (departure-pacer.ts), since the start. */
+  paced(): number;
 }
 
 export const DEFAULT_CLAIM_TIMEOUT_MS = 1_000;
@@ -129,8 +132,8 @@ export function createPostgresAuthority(opts: {
   /** An existing fallback (Workers keep one per isolate). */
   windows?: BudgetWindows;
   /**
-   * This process's name in the budget: its lag margin then lengthens only the other callers'
-   * windows, as it paces its own departures (budget-front.ts `pace`). Without: unnamed (Workers).
+   * This process's name in the budget: alone on a base, its claims leave its own lag margin out,
+   * as it paces its own departures (departure-pacer.ts; migration 062). Without: unnamed (Workers).
    */
   holder?: string;
   /** This process's stock (high priority only), tried before Postgres; it shares the fallback's
@@ -314,6 +317,14 @@ export function createSharedBudget(opts: SharedBudgetOptions): SharedBudget {
           })
       : undefined,
   });
+  // This process's own departures, spaced as they really leave (its claims carry its name).
+  const pacer = new DeparturePacer({
+    perBase: rules.perSecond,
+    perToken: rules.perTokenPerSecond,
+    windowMs: rules.windowMs,
+    now,
+    sleep: opts.sleep ?? systemSleep,
+  });
   const front = createBudgetFront({
     authority,
     perSecond: rules.perSecond,
@@ -323,7 +334,7 @@ export function createSharedBudget(opts: SharedBudgetOptions): SharedBudget {
     maxTrackedBases: opts.maxTrackedBases,
     maxQueuedPerClient: opts.maxQueuedPerClient,
     marginMs: opts.marginMs,
-    pace: { windowMs: rules.windowMs, perTokenPerSecond: rules.perTokenPerSecond },
+    pacer,
   });
   const maintenanceMs = opts.maintenanceMs ?? 5_000;
   const retryMs = opts.retryMs ?? 2_000;
@@ -356,6 +367,7 @@ export function createSharedBudget(opts: SharedBudgetOptions): SharedBudget {
     degraded: () => authority.degraded(),
     maintain: () => authority.maintain(),
     stock: () => authority.stock?.held() ?? {},
+    paced: () => pacer.holds,
   };
 }
 

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { BudgetRules, ClaimAnswer, ClaimItem } from '../../src/airtable/budget-types.ts';
 import { createBudgetWindows } from '../../src/airtable/budget-windows.ts';
-import { claimSql, penalizeSql } from '../../src/airtable/store.ts';
+import { claimSql, leaseSql, penalizeSql } from '../../src/airtable/store.ts';
 import type { Database } from '../../src/db/database.ts';
 import { createTestDatabase } from '../support/db.ts';
 import { T0 } from '../support/fake-clock.ts';
@@ -185,10 +185,10 @@ describe('the budget rules: lag margins per caller (Postgres)', () => {
   };
   const t0 = T0 + 7_000_000_000;
 
-  it('lengthens the window by a caller’s margin for the other callers only', async () => {
+  it('leaves a caller alone on the base its own margin out, and counts it for the others', async () => {
     const own = freshBase();
     await fillByA(own, t0);
-    // A paces its own departures as they really leave: a window later it may go again.
+    // A, alone, paces its own departures as they really leave: a window later it may go again.
     expect((await claim(own, t0 + 1000, 100, 'A')).delay).toBe(0);
 
     const other = freshBase();
@@ -196,6 +196,33 @@ describe('the budget rules: lag margins per caller (Postgres)', () => {
     // B's request must not share Airtable's second with A's late one: 100 ms more.
     expect(await claim(other, t0 + 1000, 0, 'B')).toMatchObject({ delay: null, retry: 90 });
     expect((await claim(other, t0 + 1100, 0, 'B')).delay).toBe(0);
+  });
+
+  it('counts a caller’s own margin again once the base is shared (another caller, another’s lease)', async () => {
+    const shared = freshBase();
+    await fillByA(shared, t0);
+    expect((await claim(shared, t0 + 10, 0, 'B')).delay).toBeNull(); // B is on the base now
+    // A's own 100 ms count again: it paces only its own departures, not B's.
+    expect((await claim(shared, t0 + 1000, 100, 'A')).delay).toBeNull();
+    expect((await claim(shared, t0 + 1100, 100, 'A')).delay).toBe(0);
+
+    // Another process holds a lease of a base (its stock for the proxy): A's share is 4, and its
+    // own margin counts.
+    const leased = freshBase();
+    await db.query(
+      leaseSql({
+        holder: 'Q',
+        keys: [`b:${leased}`],
+        want: [1],
+        counts: [],
+        rules,
+        leaseMs: 5000,
+        now: t0 - 100,
+      }),
+    );
+    for (let i = 0; i < 4; i++) expect((await claim(leased, t0, 100, 'A')).delay).toBe(0);
+    expect((await claim(leased, t0 + 1000, 100, 'A')).delay).toBeNull();
+    expect((await claim(leased, t0 + 1100, 100, 'A')).delay).toBe(0);
   });
 
   it('counts everyone’s margin, its own included, for a caller without a name (as before)', async () => {

@@ -10,6 +10,8 @@ import { createFakeClock, T0 } from '../support/fake-clock.ts';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.ts';
 import { clearBudgetRows, settledClock, withinWindow } from '../support/budget-world.ts';
 import { waitUntil } from '../support/wait.ts';
+import { createMetrics } from '../../src/metrics.ts';
+import { budgetWaitsCollector } from '../../src/node-metrics.ts';
 
 /**
  * The shared budget (docs/DESIGN.md invariants 6 and 9) on real Postgres, with two budgets on two
@@ -136,6 +138,38 @@ describe('one budget for two processes', () => {
     await waiting;
     expect(b.granted[0].at).toBeGreaterThanOrEqual(30_000);
     expect(b.granted[0].at).toBeLessThanOrEqual(30_020);
+  });
+});
+
+describe('a process paces its own departures (departure-pacer.ts)', () => {
+  it('holds the request five after a slowly answered one, and /metrics counts it', async () => {
+    await clearBudgetRows(t.db);
+    const { ps, run } = processes(1);
+    const [a] = ps;
+    const metrics = createMetrics();
+    const collect = budgetWaitsCollector(a.budget, metrics);
+    const answers: Array<() => void> = [];
+    const take = (label: string) =>
+      a.budget
+        .acquire(BASE, { reportsAnswer: true })
+        .then((d) => void (a.granted.push({ label, at: 0 }), answers.push(() => d?.answered())));
+    const five = [...Array(5)].map((_, i) => take(`r${i}`));
+    // Five starts, spaced 50 ms by the shared rules; the first one's answer comes at 300 ms (the
+    // process knows no round trips yet: all 300 ms may have been queueing before Airtable counted it).
+    await run(300, 10);
+    await Promise.all(five);
+    for (const answer of answers) answer();
+    const sixth = take('sixth');
+    // Postgres grants the sixth a window after the first (1,000 ms); the process holds it 300 more.
+    await run(900, 20);
+    expect(a.granted.map((g) => g.label)).not.toContain('sixth');
+    expect(a.budget.paced()).toBe(1);
+    await run(150, 10);
+    await sixth;
+    collect();
+    expect(await metrics.registry.getSingleMetricAsString('airmirror_rate_budget_paced_total')).toMatch(
+      /airmirror_rate_budget_paced_total 1$/m,
+    );
   });
 });
 

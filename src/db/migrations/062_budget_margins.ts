@@ -10,10 +10,14 @@ import type { Migration } from './migration.ts';
  * Airtable allows (a 100-ms stall held every window 10% longer for a minute).
  *
  * So `budget_claim` (restated from 021, as released migrations are never edited) takes the
- * caller's name, keeps each caller's largest margin of the last minute, and lengthens the window
- * of a claim by the largest margin of the OTHER callers only. A caller without a name (a Worker,
- * a process of an earlier version) counts everyone's, its own included: what 020 did. `margin`
- * stays the largest of anyone's, for `budget_lease`.
+ * caller's name and keeps each caller's largest margin of the last minute, and a named caller
+ * ALONE on the base — no other caller's margin in the last minute, no other holder's lease — gets
+ * the window without any margin. Once the base is shared, every claim's window counts everyone's
+ * margin, its own included, as in 020: a process paces only its own departures, against the
+ * base's whole limit, so neither another process's late request nor its own late one within a
+ * smaller share is covered there (a Worker reports no margin at all). A caller without a name (a
+ * Worker, a process of an earlier version) is never alone. `margin` stays the largest of
+ * anyone's, for `budget_lease`.
  */
 export const m062_budget_margins: Migration = {
   version: 62,
@@ -47,6 +51,7 @@ export const m062_budget_margins: Migration = {
       me text := coalesce(p_holder, '');
       j int;
       others int;
+      alone boolean;
       mh text[];
       mv int[];
       ma bigint[];
@@ -112,13 +117,17 @@ export const m062_budget_margins: Migration = {
             mh := mh || me; mv := mv || my_margin; ma := ma || now_ms;
           END IF;
           b.margin_holders := mh; b.margin_values := mv; b.margin_ats := ma;
-          -- The window of this base for this caller: Airtable's second, the margin, and the largest
-          -- lag margin the OTHER callers reported (a late departure of theirs counts); a named caller
-          -- spaces its own departures as they really leave (src/airtable/departure-pacer.ts). A
-          -- caller without a name counts everyone's, its own included.
-          SELECT coalesce(max(x.v), 0) INTO others FROM unnest(mh, mv) AS x(h, v)
-            WHERE p_holder IS NULL OR x.h <> p_holder;
-          bwin := win + others;
+          -- The window of this base for this caller: Airtable's second and the margin, and, unless
+          -- the caller is alone on the base, the largest lag margin anyone reported (a late
+          -- departure of any of them counts). A named caller alone on it — no other caller's margin
+          -- in the last minute, no other holder's lease — spaces its own departures as they really
+          -- leave (src/airtable/departure-pacer.ts). A caller without a name is never alone.
+          alone := p_holder IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM unnest(mh) AS x(h) WHERE x.h <> p_holder)
+            AND NOT EXISTS (SELECT 1 FROM unnest(b.lease_holders, b.lease_until) AS y(h, u)
+              WHERE y.u + win > now_ms AND y.h <> p_holder AND y.h <> p_holder || '~');
+          SELECT coalesce(max(x.v), 0) INTO others FROM unnest(mv) AS x(v);
+          bwin := win + CASE WHEN alone THEN 0 ELSE others END;
           bshare := airmirror.budget_leased(b, now_ms, bwin);
         END IF;
         IF p_high[i] THEN b.high_at := now_ms; ELSE b.normal_seen_at := now_ms; END IF;
