@@ -194,7 +194,9 @@ export class Scheduler {
         const next = nextRunAt(t, t.lastSyncedAt?.getTime() ?? null, now);
         if (next === null) continue;
         due = t.lastSyncedAt ? next + jitterMs(t, this.random) : next;
-        firstSchedules.push(setNextRunIfUnset(this.db, t.id, new Date(due)));
+        const written = setNextRunIfUnset(this.db, t.id, new Date(due));
+        written.catch(() => undefined); // awaited below; a pass failing before must not leave it unhandled
+        firstSchedules.push(written);
       }
       due = await this.paced(t, due, now);
       if (due > now) {
