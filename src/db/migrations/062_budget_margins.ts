@@ -16,8 +16,8 @@ import type { Migration } from './migration.ts';
  * margin, its own included, as in 020: a process paces only its own departures, against the
  * base's whole limit, so neither another process's late request nor its own late one within a
  * smaller share is covered there (a Worker reports no margin at all). A caller without a name (a
- * Worker, a process of an earlier version) is never alone. `margin` stays the largest of
- * anyone's, for `budget_lease`.
+ * Worker, a process of an earlier version) is never alone. `margin` is now the largest of the
+ * callers' margins, derived from them, and `budget_lease` reads it as before.
  */
 export const m062_budget_margins: Migration = {
   version: 62,
@@ -50,7 +50,6 @@ export const m062_budget_margins: Migration = {
       my_margin int := coalesce(p_cfg[11], 0);
       me text := coalesce(p_holder, '');
       j int;
-      others int;
       alone boolean;
       mh text[];
       mv int[];
@@ -100,11 +99,6 @@ export const m062_budget_margins: Migration = {
           IF bi > 0 THEN ks[bi] := b; END IF;
           bi := array_position(wanted, 'b:' || p_bases[i]);
           b := ks[bi];
-          -- The largest lag margin of anyone in the last minute: leases count it (budget_lease).
-          IF b.margin_at < now_ms - 60000 OR my_margin >= b.margin THEN
-            b.margin := my_margin;
-            b.margin_at := now_ms;
-          END IF;
           -- Each reporter's own largest margin in the last minute (a caller without a name is '').
           SELECT coalesce(array_agg(x.h), '{}'), coalesce(array_agg(x.v), '{}'), coalesce(array_agg(x.a), '{}')
             INTO mh, mv, ma
@@ -126,8 +120,10 @@ export const m062_budget_margins: Migration = {
             AND NOT EXISTS (SELECT 1 FROM unnest(mh) AS x(h) WHERE x.h <> p_holder)
             AND NOT EXISTS (SELECT 1 FROM unnest(b.lease_holders, b.lease_until) AS y(h, u)
               WHERE y.u + win > now_ms AND y.h <> p_holder AND y.h <> p_holder || '~');
-          SELECT coalesce(max(x.v), 0) INTO others FROM unnest(mv) AS x(v);
-          bwin := win + CASE WHEN alone THEN 0 ELSE others END;
+          -- The largest of them: this window's, and the one leases count (budget_lease reads margin).
+          b.margin := (SELECT coalesce(max(x.v), 0) FROM unnest(mv) AS x(v));
+          b.margin_at := now_ms;
+          bwin := win + CASE WHEN alone THEN 0 ELSE b.margin END;
           bshare := airmirror.budget_leased(b, now_ms, bwin);
         END IF;
         IF p_high[i] THEN b.high_at := now_ms; ELSE b.normal_seen_at := now_ms; END IF;
